@@ -1,0 +1,281 @@
+//! The `scimd` command line: serve, migrate, accounts and tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::config::{Config, LogFormat, parse_ttl};
+use crate::server::{self, App, StartError};
+use crate::service::{Idp, IssuedToken, TokenKind};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about = "A multi-tenant SCIM 2.0 service provider")]
+pub struct Cli {
+    /// Configuration file (TOML); overrides the built-in defaults, is overridden by SCIMD_* variables.
+    #[arg(long, global = true, env = "SCIMD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print results as JSON (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve {
+        /// Address to listen on, overriding the configuration (e.g. 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts (tenants).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Manage SCIM and admin tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its id and SCIM base URL.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token. Its secret is printed once and never stored.
+    Create {
+        #[arg(long)]
+        account: Uuid,
+        /// scim (opens the account's SCIM API) or admin (opens its admin API).
+        #[arg(long, default_value = "scim", value_parser = TokenKind::from_str)]
+        kind: TokenKind,
+        /// The identity provider that will use the token: okta, entra, onelogin or other.
+        #[arg(long, value_parser = Idp::from_str)]
+        idp: Option<Idp>,
+        /// Lifetime, e.g. 365d (the default), 90d, 12h.
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<Duration>,
+        /// A note to recognise the token by later.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List an account's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        account: Uuid,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        #[arg(long)]
+        account: Uuid,
+        /// The token id (as listed), not the token itself.
+        #[arg(long)]
+        token: Uuid,
+    },
+    /// Issue a replacement for a token and revoke the old one.
+    Rotate {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        token: Uuid,
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<Duration>,
+    },
+}
+
+/// Runs the command line; the exit code is 0 on success, 1 on failure.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+                config.listen_addr().map_err(|e| e.to_string())?;
+            }
+            serve(config).await.map_err(|e| e.to_string())
+        }
+        command => {
+            // One-shot commands: quiet logs, results on stdout.
+            telemetry::init(LogFormat::Pretty, "warn");
+            let app = App::open(&config).await.map_err(|e| e.to_string())?;
+            let result = one_shot(&app, &config, cli.json, command).await;
+            app.store.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), StartError> {
+    telemetry::init(config.log_format, &config.log_level);
+    let app = App::open(&config).await?;
+    let listener = server::bind(&config.listen).await?;
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(config.listen.clone());
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "scimd listening");
+    if app.service.list_accounts().await.map(|a| a.is_empty()).unwrap_or(false) {
+        tracing::info!(
+            "no account yet: create one with `scimd account create --name NAME`, then a token with \
+             `scimd token create --account ID --kind scim --idp okta`"
+        );
+    }
+    let router = app.router(&config);
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let result = server::serve(listener, router, server::shutdown_signal(), grace).await;
+    app.store.close().await;
+    tracing::info!("scimd stopped");
+    result.map_err(|source| StartError::Listen { addr, source })
+}
+
+fn base_url(config: &Config, account: Uuid) -> String {
+    format!("{}/scim/account/{account}", config.public_origin())
+}
+
+fn print_token(config: &Config, json_out: bool, issued: &IssuedToken) {
+    let r = &issued.record;
+    let url = base_url(config, r.account_id);
+    if json_out {
+        let out = json!({
+            "account_id": r.account_id,
+            "scim_base_url": url,
+            "token_id": r.id,
+            "kind": r.kind,
+            "idp": r.idp,
+            "expires_at": r.expires_at.to_rfc3339(),
+            "token": issued.token,
+        });
+        println!("{out}");
+        return;
+    }
+    println!("Account:        {}", r.account_id);
+    if r.kind == "scim" {
+        println!("SCIM base URL:  {url}");
+    }
+    println!("Token id:       {}", r.id);
+    println!("Kind:           {}{}", r.kind, r.idp.as_deref().map(|i| format!(" ({i})")).unwrap_or_default());
+    println!("Expires:        {}", r.expires_at.to_rfc3339());
+    println!("Token:          {}", issued.token);
+    println!();
+    println!("The token is shown only this once: paste it into the IdP now.");
+}
+
+async fn one_shot(app: &App, config: &Config, json_out: bool, command: Command) -> Result<(), String> {
+    let svc = &app.service;
+    let err = |e: crate::service::Error| e.to_string();
+    match command {
+        Command::Serve { .. } => unreachable!("handled by run"),
+        Command::Migrate => {
+            if json_out {
+                println!("{}", json!({"migrated": true}));
+            } else {
+                println!("Database is up to date.");
+            }
+        }
+        Command::Account { command: AccountCommand::Create { name } } => {
+            let account = svc.create_account(&name).await.map_err(err)?;
+            let url = base_url(config, account.id);
+            if json_out {
+                println!("{}", json!({"id": account.id, "name": account.name, "scim_base_url": url}));
+            } else {
+                println!("Account:        {}", account.id);
+                println!("Name:           {}", account.name);
+                println!("SCIM base URL:  {url}");
+                println!();
+                println!("Next: scimd token create --account {} --kind scim --idp okta", account.id);
+            }
+        }
+        Command::Account { command: AccountCommand::List } => {
+            let accounts = svc.list_accounts().await.map_err(err)?;
+            if json_out {
+                let list: Vec<_> = accounts
+                    .iter()
+                    .map(|a| json!({"id": a.id, "name": a.name, "scim_enabled": a.scim_enabled, "created_at": a.created_at.to_rfc3339()}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for a in accounts {
+                    println!("{}  {}  scim={}  created {}", a.id, a.name, if a.scim_enabled { "on" } else { "off" }, a.created_at.to_rfc3339());
+                }
+            }
+        }
+        Command::Token { command } => match command {
+            TokenCommand::Create { account, kind, idp, ttl, description } => {
+                let issued = svc.create_token(account, kind, idp, ttl, description).await.map_err(err)?;
+                print_token(config, json_out, &issued);
+            }
+            TokenCommand::List { account } => {
+                let tokens = svc.list_tokens(account).await.map_err(err)?;
+                if json_out {
+                    let list: Vec<_> = tokens
+                        .iter()
+                        .map(|t| {
+                            json!({
+                                "id": t.id, "kind": t.kind, "idp": t.idp, "description": t.description,
+                                "created_at": t.created_at.to_rfc3339(), "expires_at": t.expires_at.to_rfc3339(),
+                                "revoked_at": t.revoked_at.map(|r| r.to_rfc3339()),
+                                "last_used_at": t.last_used_at.map(|r| r.to_rfc3339()),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::Array(list));
+                } else {
+                    for t in tokens {
+                        let state = match t.revoked_at {
+                            Some(r) => format!("revoked {}", r.to_rfc3339()),
+                            None => format!("expires {}", t.expires_at.to_rfc3339()),
+                        };
+                        println!(
+                            "{}  {}{}  {state}  last used {}",
+                            t.id,
+                            t.kind,
+                            t.idp.as_deref().map(|i| format!("/{i}")).unwrap_or_default(),
+                            t.last_used_at.map(|r| r.to_rfc3339()).unwrap_or_else(|| "never".into())
+                        );
+                    }
+                }
+            }
+            TokenCommand::Revoke { account, token } => {
+                svc.revoke_token(account, token).await.map_err(err)?;
+                if json_out {
+                    println!("{}", json!({"revoked": token}));
+                } else {
+                    println!("Token {token} revoked.");
+                }
+            }
+            TokenCommand::Rotate { account, token, ttl } => {
+                let issued = svc.rotate_token(account, token, ttl).await.map_err(err)?;
+                print_token(config, json_out, &issued);
+            }
+        },
+    }
+    Ok(())
+}

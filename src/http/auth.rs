@@ -1,0 +1,44 @@
+//! Bearer-token middleware for the SCIM API: a token opens only its own account's API.
+
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::{ApiError, unauthorized};
+use crate::service::TokenKind;
+
+pub async fn require_scim_token(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let account = params
+        .iter()
+        .find(|(name, _)| *name == "account_id")
+        .map(|(_, value)| value.to_string())
+        .unwrap_or_default();
+    let Some(header) = req.headers().get(header::AUTHORIZATION) else {
+        return unauthorized("missing bearer token: send the header Authorization: Bearer <token>", false);
+    };
+    let header = header.to_str().unwrap_or("").trim();
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+        _ => {
+            return unauthorized(
+                "the Authorization header must be \"Bearer <token>\" with a token issued by scimd",
+                true,
+            );
+        }
+    };
+    match state.service.authenticate(token, TokenKind::Scim, &account).await {
+        Ok(caller) => {
+            tracing::Span::current().record("account", tracing::field::display(caller.account_id));
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(err) => ApiError(err).into_response(),
+    }
+}

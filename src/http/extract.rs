@@ -1,0 +1,162 @@
+//! Extractors whose rejections are SCIM errors, never axum's plain-text ones.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::Value;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::scim::ScimError;
+use crate::scim::path::{AttrPath, parse_attr_list};
+use crate::service::{Caller, ListParams};
+
+/// A JSON request body. `application/scim+json` and `application/json` (any parameters) are
+/// accepted, and so is a body sent with no Content-Type at all; any other media type is 415.
+pub struct ScimBody(pub Value);
+
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/scim+json" || essence == "application/json" || essence.ends_with("+json")
+}
+
+impl FromRequest<AppState> for ScimBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            if !is_json_media_type(ct) {
+                return Err(ScimError::new(
+                    415,
+                    None,
+                    format!("unsupported Content-Type {ct:?}: send application/scim+json or application/json"),
+                )
+                .into());
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status().as_u16();
+            if status == 413 {
+                ScimError::new(
+                    413,
+                    None,
+                    format!("request body is larger than the limit of {} bytes", state.http.max_body_bytes),
+                )
+            } else {
+                ScimError::invalid_syntax(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ScimError::invalid_syntax("the request body is empty: expected a JSON object").into());
+        }
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
+        Ok(ScimBody(value))
+    }
+}
+
+/// Query parameters, looked up case-insensitively (`startindex`, `Count` work too).
+#[derive(Debug, Default, Clone)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(query: &str) -> Params {
+        Params(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn int(&self, name: &str) -> Result<Option<i64>, ScimError> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not {raw:?}"))),
+        }
+    }
+
+    pub fn list(&self) -> Result<ListParams, ScimError> {
+        Ok(ListParams {
+            filter: self.get("filter").map(str::to_string),
+            start_index: self.int("startIndex")?,
+            count: self.int("count")?,
+        })
+    }
+
+    /// `attributes` and `excludedAttributes`.
+    pub fn projection(&self) -> Result<Projection, ScimError> {
+        let parse = |name: &str| match self.get(name) {
+            Some(raw) if !raw.trim().is_empty() => parse_attr_list(raw),
+            _ => Ok(Vec::new()),
+        };
+        Ok(Projection { attributes: parse("attributes")?, excluded: parse("excludedAttributes")? })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("")))
+    }
+}
+
+/// `attributes` / `excludedAttributes` of a request.
+#[derive(Debug, Default, Clone)]
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Would the response show the attribute `name` (top-level, core schema)? Used to skip
+    /// reading a group's members when the client excluded them.
+    pub fn shows(&self, name: &str) -> bool {
+        let named = |p: &AttrPath| p.name.eq_ignore_ascii_case(name) && p.sub.is_none();
+        if self.excluded.iter().any(named) {
+            return false;
+        }
+        self.attributes.is_empty() || self.attributes.iter().any(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The authenticated caller and the account's SCIM base URL.
+pub struct Ctx {
+    pub caller: Caller,
+    pub base_url: String,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| crate::service::Error::Unauthorized("authentication required".into()))?;
+        let origin = match &state.http.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        };
+        let base_url = format!("{origin}/scim/account/{}", caller.account_id);
+        Ok(Ctx { caller, base_url })
+    }
+}

@@ -1,0 +1,179 @@
+//! The HTTP edge: routing, authentication, limits, and turning every outcome into a SCIM
+//! response. No rule of SPEC.md is decided here.
+
+mod auth;
+mod discovery;
+pub mod error;
+mod extract;
+mod resources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::scim::discovery::Capabilities;
+use crate::service::Service;
+use error::error_response;
+
+/// What the HTTP layer needs to know beyond the service.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Public origin (`https://scim.example.com`) used in `Location` and `meta.location`; when
+    /// unset, the request's `Host` header is used.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub capabilities: Capabilities,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub http: Arc<HttpSettings>,
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let scim = Router::new()
+        .route("/Users", get(resources::list_users).post(resources::create_user))
+        .route(
+            "/Users/{id}",
+            get(resources::get_user)
+                .put(resources::replace_user)
+                .patch(resources::patch_user)
+                .delete(resources::delete_user),
+        )
+        .route("/Groups", get(resources::list_groups).post(resources::create_group))
+        .route(
+            "/Groups/{id}",
+            get(resources::get_group)
+                .put(resources::replace_group)
+                .patch(resources::patch_group)
+                .delete(resources::delete_group),
+        )
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scim_token));
+
+    let max_body = state.http.max_body_bytes;
+    Router::new()
+        .nest("/scim/account/{account_id}", scim)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(negotiate_and_normalise))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %request_id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        account = tracing::field::Empty,
+                    )
+                }))
+                .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+                    tracing::error!("a request handler panicked");
+                    error_response(500, None, "internal error; quote the X-Request-Id response header when reporting it")
+                })),
+        )
+        .with_state(state)
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(5), state.service.ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#)
+            .into_response(),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            error_response(503, None, "the database is not reachable")
+        }
+        Err(_) => error_response(503, None, "the database did not answer within 5 seconds"),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    error_response(
+        404,
+        None,
+        &format!(
+            "no endpoint {method} {}: SCIM endpoints are under /scim/account/{{accountId}}/ (Users, Groups, \
+             ServiceProviderConfig, ResourceTypes, Schemas)",
+            uri.path()
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_response(405, None, &format!("method {method} is not allowed on {}", uri.path()))
+}
+
+/// Two jobs at the outermost layer:
+/// - every error response is a SCIM error body, even one produced by a layer that knows
+///   nothing of SCIM;
+/// - responses are `application/scim+json`, except `application/json` for a client whose
+///   `Accept` names only that (one OneLogin revision demands it).
+async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
+    let plain_json_only = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(|accept| {
+            let accept = accept.to_ascii_lowercase();
+            accept.contains("application/json") && !accept.contains("scim+json") && !accept.contains("*/*")
+        })
+        .unwrap_or(false);
+    let mut res = next.run(req).await;
+    let is_scim = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/scim+json"));
+    if res.status().as_u16() >= 400 && !is_scim {
+        let status = res.status();
+        let detail = status.canonical_reason().unwrap_or("error").to_string();
+        let headers = res.headers().clone();
+        res = error_response(status.as_u16(), None, &detail);
+        for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ALLOW] {
+            if let Some(v) = headers.get(&name) {
+                res.headers_mut().insert(name, v.clone());
+            }
+        }
+    }
+    if plain_json_only
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/scim+json"))
+    {
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    }
+    res
+}

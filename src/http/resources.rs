@@ -1,0 +1,219 @@
+//! `/Users` and `/Groups`: HTTP in, service call, SCIM JSON out.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::error::{ApiError, scim_json};
+use super::extract::{Ctx, Params, Projection, ScimBody};
+use crate::scim::render::{self, Meta};
+use crate::scim::schema::{self, ResourceType};
+use crate::scim::{LIST_RESPONSE_URN, resource};
+use crate::service::groups::GroupView;
+use crate::service::users::{ListPage, UserView};
+use crate::store::ResourceRow;
+
+type Handler = Result<Response, ApiError>;
+
+fn meta(row: &ResourceRow, location: String) -> Meta {
+    Meta { created: row.created_at, last_modified: row.last_modified, version: row.version, location }
+}
+
+fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
+    let id = view.row.id.to_string();
+    let mut derived = Vec::new();
+    if !view.groups.is_empty() {
+        let groups = view
+            .groups
+            .iter()
+            .map(|g| {
+                let gid = g.group_id.to_string();
+                render::reference(&gid, &format!("{base}/Groups/{gid}"), Some(&g.display_name), "direct")
+            })
+            .collect();
+        derived.push(("groups", Value::Array(groups)));
+    }
+    render::render(&schema::USER, &id, &view.row.doc, derived, &meta(&view.row, format!("{base}/Users/{id}")))
+}
+
+fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
+    let id = view.row.id.to_string();
+    let mut derived = Vec::new();
+    if let Some(members) = &view.members {
+        let members = members
+            .iter()
+            .map(|m| {
+                let mid = m.member_id.to_string();
+                render::reference(&mid, &format!("{base}/Users/{mid}"), m.display.as_deref(), &m.member_type)
+            })
+            .collect();
+        derived.push(("members", Value::Array(members)));
+    }
+    render::render(&schema::GROUP, &id, &view.row.doc, derived, &meta(&view.row, format!("{base}/Groups/{id}")))
+}
+
+/// One resource, projected, with its `ETag` (and `Location` on creation).
+fn resource_response(status: StatusCode, rt: &ResourceType, mut body: Map<String, Value>, row: &ResourceRow, projection: &Projection) -> Response {
+    let location = body
+        .get("meta")
+        .and_then(|m| m.get("location"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if !projection.is_empty() {
+        resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
+    }
+    let mut res = scim_json(status, Value::Object(body));
+    if let Ok(v) = HeaderValue::from_str(&render::etag(row.version)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok())
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+fn list_response<T>(rt: &ResourceType, page: ListPage<T>, projection: &Projection, render: impl Fn(&T) -> Map<String, Value>) -> Response {
+    let resources: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| {
+            let mut body = render(item);
+            if !projection.is_empty() {
+                resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
+            }
+            Value::Object(body)
+        })
+        .collect();
+    scim_json(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": page.total,
+            "startIndex": page.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    )
+}
+
+// ---- Users -------------------------------------------------------------------------------
+
+pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
+    let projection = params.projection()?;
+    let page = st.service.list_users(&ctx.caller, &params.list()?).await?;
+    Ok(list_response(&schema::USER, page, &projection, |v| render_user(&ctx.base_url, v)))
+}
+
+pub async fn create_user(State(st): State<AppState>, ctx: Ctx, params: Params, ScimBody(body): ScimBody) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.create_user(&ctx.caller, &body).await?;
+    Ok(resource_response(StatusCode::CREATED, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn get_user(State(st): State<AppState>, ctx: Ctx, params: Params, Path((_, id)): Path<(String, String)>) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.get_user(&ctx.caller, &id).await?;
+    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn replace_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+    ScimBody(body): ScimBody,
+) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.replace_user(&ctx.caller, &id, &body).await?;
+    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn patch_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+    ScimBody(body): ScimBody,
+) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.patch_user(&ctx.caller, &id, &body).await?;
+    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn delete_user(State(st): State<AppState>, ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Handler {
+    st.service.delete_user(&ctx.caller, &id).await?;
+    Ok(no_content())
+}
+
+// ---- Groups ------------------------------------------------------------------------------
+
+pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
+    let projection = params.projection()?;
+    let page = st.service.list_groups(&ctx.caller, &params.list()?, projection.shows("members")).await?;
+    Ok(list_response(&schema::GROUP, page, &projection, |v| render_group(&ctx.base_url, v)))
+}
+
+pub async fn create_group(State(st): State<AppState>, ctx: Ctx, params: Params, ScimBody(body): ScimBody) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.create_group(&ctx.caller, &body).await?;
+    Ok(resource_response(StatusCode::CREATED, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn get_group(State(st): State<AppState>, ctx: Ctx, params: Params, Path((_, id)): Path<(String, String)>) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.get_group(&ctx.caller, &id, projection.shows("members")).await?;
+    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn replace_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+    ScimBody(body): ScimBody,
+) -> Handler {
+    let projection = params.projection()?;
+    let view = st.service.replace_group(&ctx.caller, &id, &body).await?;
+    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+}
+
+/// A group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it; Okta accepts it),
+/// so adding one member never reads the member list back. A client that wants the resource
+/// asks for it with `attributes` or `excludedAttributes`, and gets 200 with it.
+pub async fn patch_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+    ScimBody(body): ScimBody,
+) -> Handler {
+    let projection = params.projection()?;
+    let wants_body = !projection.is_empty();
+    let view = st
+        .service
+        .patch_group(&ctx.caller, &id, &body, wants_body && projection.shows("members"))
+        .await?;
+    if !wants_body {
+        let mut res = no_content();
+        if let Ok(v) = HeaderValue::from_str(&render::etag(view.row.version)) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(res);
+    }
+    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+}
+
+pub async fn delete_group(State(st): State<AppState>, ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Handler {
+    st.service.delete_group(&ctx.caller, &id).await?;
+    Ok(no_content())
+}
+
+fn no_content() -> Response {
+    let mut res = Response::new(axum::body::Body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    res
+}

@@ -1,0 +1,13 @@
+//! scimd: a multi-tenant SCIM 2.0 service provider.
+//!
+//! One request walks one way: `http` (auth, limits, errors) → `scim` (the protocol, pure) →
+//! `service` (the rules of SPEC.md) → `store` (Postgres). See ARCHITECTURE in `docs/`.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod scim;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,74 @@
+//! Resource → SCIM JSON: `schemas`, `id`, the document, derived attributes, `meta`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::scim::schema::ResourceType;
+
+/// What `meta` says of a resource.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+    /// The resource's URL.
+    pub location: String,
+}
+
+/// The weak ETag of a version: `W/"3"`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// One entry of a reference list (`groups` of a user, `members` of a group).
+pub fn reference(id: &str, location: &str, display: Option<&str>, ty: &str) -> Value {
+    let mut entry = Map::new();
+    entry.insert("value".into(), json!(id));
+    entry.insert("$ref".into(), json!(location));
+    if let Some(display) = display {
+        entry.insert("display".into(), json!(display));
+    }
+    entry.insert("type".into(), json!(ty));
+    Value::Object(entry)
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Renders a resource. `derived` holds read-only attributes computed elsewhere (`groups`,
+/// `members`); `None` values are left out.
+pub fn render(
+    rt: &ResourceType,
+    id: &str,
+    doc: &Map<String, Value>,
+    derived: Vec<(&str, Value)>,
+    meta: &Meta,
+) -> Map<String, Value> {
+    let mut schemas = vec![json!(rt.schema.id)];
+    for (ext, _) in rt.extensions {
+        if doc.contains_key(ext.id) {
+            schemas.push(json!(ext.id));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), json!(id));
+    for (k, v) in doc {
+        out.insert(k.clone(), v.clone());
+    }
+    for (k, v) in derived {
+        out.insert(k.to_string(), v);
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": rt.name,
+            "created": timestamp(meta.created),
+            "lastModified": timestamp(meta.last_modified),
+            "location": meta.location,
+            "version": etag(meta.version),
+        }),
+    );
+    out
+}

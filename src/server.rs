@@ -1,0 +1,126 @@
+//! Wiring: configuration → store → service → HTTP server, with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, ConfigError, redact};
+use crate::http::{self, AppState, HttpSettings};
+use crate::scim::discovery::Capabilities;
+use crate::service::{self, Service, Settings};
+use crate::store::StoreError;
+use crate::store::postgres::PgStore;
+
+/// Why the server could not start. Each message names the setting or resource at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot reach the database at {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("cannot start: {0}")]
+    Service(#[from] service::Error),
+}
+
+/// A connected, migrated store and the service over it.
+pub struct App {
+    pub store: Arc<PgStore>,
+    pub service: Arc<Service>,
+}
+
+impl App {
+    /// Connects to the database named in `config`, applies migrations and builds the service.
+    pub async fn open(config: &Config) -> Result<App, StartError> {
+        let store = PgStore::connect(&config.database_url, config.database_max_connections)
+            .await
+            .map_err(|source| StartError::Database { url: redact(&config.database_url), source })?;
+        store.migrate().await.map_err(StartError::Migrate)?;
+        let store = Arc::new(store);
+        let settings = Settings {
+            token_ttl: config.token_ttl()?,
+            max_results: config.max_results,
+            default_count: config.default_count,
+        };
+        let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
+        Ok(App { store, service: Arc::new(service) })
+    }
+
+    pub fn router(&self, config: &Config) -> axum::Router {
+        let http = HttpSettings {
+            public_url: (!config.public_url.is_empty()).then(|| config.public_url.clone()),
+            max_body_bytes: config.max_body_bytes,
+            capabilities: Capabilities {
+                max_results: config.max_results as usize,
+                patch: true,
+                sort: false,
+                etag: false,
+                bulk: None,
+                documentation_uri: None,
+            },
+        };
+        http::router(AppState { service: self.service.clone(), http: Arc::new(http) })
+    }
+}
+
+/// Binds the listen address.
+pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr: addr.to_string(), source })
+}
+
+/// Serves until `shutdown` completes, then stops accepting connections and lets in-flight
+/// requests finish for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: draining in-flight requests");
+        let _ = tx.send(());
+    };
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => res,
+        _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over: closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,166 @@
+//! SCIM Users: create, read, list, replace, patch, delete.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Caller, Error, ListParams, Result, Service, parse_id};
+use crate::scim::filter::parse_filter;
+use crate::scim::{ScimError, patch, resource, schema};
+use crate::store::{GroupRef, ListQuery, NewResource, ResourceKind, ResourceRow, StoreError};
+
+/// A user and the groups it belongs to (the derived, read-only `groups` attribute).
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub row: ResourceRow,
+    pub groups: Vec<GroupRef>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListPage<T> {
+    pub total: i64,
+    pub start_index: i64,
+    pub items: Vec<T>,
+}
+
+pub(crate) fn not_found(kind: &str, id: &str) -> Error {
+    ScimError::not_found(format!("{kind} {id:?} not found")).into()
+}
+
+fn user_name_taken(err: StoreError, doc: &serde_json::Map<String, Value>) -> Error {
+    match err {
+        StoreError::Unique(_) => ScimError::uniqueness(format!(
+            "a user with userName {:?} already exists (userName is unique per account, ignoring case)",
+            doc.get("userName").and_then(Value::as_str).unwrap_or_default()
+        ))
+        .into(),
+        other => other.into(),
+    }
+}
+
+/// Parses a list request's filter; the store refuses attributes it cannot index.
+pub(crate) fn list_query(params: &ListParams, settings: &super::Settings) -> Result<ListQuery> {
+    let filter = match params.filter.as_deref().map(str::trim) {
+        Some(f) if !f.is_empty() => Some(parse_filter(f)?),
+        _ => None,
+    };
+    let (start_index, count) = params.page(settings);
+    Ok(ListQuery { filter, start_index, count })
+}
+
+pub(crate) fn filter_error(err: StoreError) -> Error {
+    match err {
+        StoreError::Filter(f) => ScimError::invalid_filter(f.0).into(),
+        other => other.into(),
+    }
+}
+
+impl Service {
+    pub async fn create_user(&self, caller: &Caller, body: &Value) -> Result<UserView> {
+        let mut doc = resource::normalize(&schema::USER, body)?;
+        doc.entry("active").or_insert(Value::Bool(true));
+        resource::validate(&schema::USER, &doc)?;
+        let new = NewResource {
+            id: Uuid::now_v7(),
+            doc,
+            source: caller.source().to_string(),
+            idp_managed: true,
+        };
+        let mut tx = self.store.begin().await?;
+        let row = tx
+            .insert_resource(ResourceKind::User, caller.account_id, &new)
+            .await
+            .map_err(|e| user_name_taken(e, &new.doc))?;
+        tx.commit().await?;
+        Ok(UserView { row, groups: Vec::new() })
+    }
+
+    pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<UserView> {
+        let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
+        let mut conn = self.store.reader().await?;
+        let row = conn
+            .get_resource(ResourceKind::User, caller.account_id, uid, false)
+            .await?
+            .ok_or_else(|| not_found("User", id))?;
+        let groups = conn.groups_of(caller.account_id, &[uid]).await?;
+        Ok(UserView { row, groups })
+    }
+
+    pub async fn list_users(&self, caller: &Caller, params: &ListParams) -> Result<ListPage<UserView>> {
+        let query = list_query(params, &self.settings)?;
+        let mut conn = self.store.reader().await?;
+        let page = conn
+            .list_resources(ResourceKind::User, caller.account_id, &query)
+            .await
+            .map_err(filter_error)?;
+        let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+        let mut groups = if ids.is_empty() { Vec::new() } else { conn.groups_of(caller.account_id, &ids).await? };
+        let items = page
+            .items
+            .into_iter()
+            .map(|row| {
+                let mine = groups.extract_if(.., |g| g.user_id == row.id).collect();
+                UserView { row, groups: mine }
+            })
+            .collect();
+        Ok(ListPage { total: page.total, start_index: query.start_index, items })
+    }
+
+    /// PUT: the body replaces every writable attribute. `active` left out of the body keeps its
+    /// value: a PUT that merely forgets `active` must not suspend the user.
+    pub async fn replace_user(&self, caller: &Caller, id: &str, body: &Value) -> Result<UserView> {
+        let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
+        let mut doc = resource::normalize(&schema::USER, body)?;
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .get_resource(ResourceKind::User, caller.account_id, uid, true)
+            .await?
+            .ok_or_else(|| not_found("User", id))?;
+        if !doc.contains_key("active") {
+            doc.insert("active".into(), current.doc.get("active").cloned().unwrap_or(Value::Bool(true)));
+        }
+        resource::validate(&schema::USER, &doc)?;
+        let row = tx
+            .update_resource(ResourceKind::User, caller.account_id, uid, &doc)
+            .await
+            .map_err(|e| user_name_taken(e, &doc))?;
+        let groups = tx.groups_of(caller.account_id, &[uid]).await?;
+        tx.commit().await?;
+        Ok(UserView { row, groups })
+    }
+
+    /// PATCH: applied to a copy of the stored document under a row lock; written only when
+    /// every operation succeeded and something changed.
+    pub async fn patch_user(&self, caller: &Caller, id: &str, body: &Value) -> Result<UserView> {
+        let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
+        let ops = patch::parse_patch(body)?;
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .get_resource(ResourceKind::User, caller.account_id, uid, true)
+            .await?
+            .ok_or_else(|| not_found("User", id))?;
+        let mut doc = current.doc.clone();
+        let changed = patch::apply(&schema::USER, &mut doc, &ops)?;
+        let row = if changed {
+            tx.update_resource(ResourceKind::User, caller.account_id, uid, &doc)
+                .await
+                .map_err(|e| user_name_taken(e, &doc))?
+        } else {
+            current
+        };
+        let groups = tx.groups_of(caller.account_id, &[uid]).await?;
+        tx.commit().await?;
+        Ok(UserView { row, groups })
+    }
+
+    /// DELETE: the user and its memberships go; the groups stay.
+    pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<()> {
+        let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
+        let mut tx = self.store.begin().await?;
+        if !tx.delete_resource(ResourceKind::User, caller.account_id, uid).await? {
+            return Err(not_found("User", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

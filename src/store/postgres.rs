@@ -1,0 +1,619 @@
+//! The Postgres store.
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
+use super::{
+    Account, GroupRef, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow, Store,
+    StoreResult, TokenRecord, Tx,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects (creating the database if it does not exist yet) without migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PgStore> {
+        let options = PgConnectOptions::from_str(url)?;
+        ensure_database(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the database named in the URL when the server has no such database, so that a
+/// first `scimd migrate` or `scimd serve` needs no manual step.
+async fn ensure_database(options: &PgConnectOptions) -> StoreResult<()> {
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(());
+    };
+    let admin = options.clone().database("postgres");
+    let mut conn = match sqlx::ConnectOptions::connect(&admin).await {
+        Ok(conn) => conn,
+        // No maintenance database or no right to it: let the real connection report the problem.
+        Err(_) => return Ok(()),
+    };
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(err) = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+            // Another process may have created it meanwhile.
+            let created_meanwhile = matches!(&err, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
+            if !created_meanwhile {
+                return Err(err.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(PgTx { conn: Conn::Tx(self.pool.begin().await?) }))
+    }
+
+    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(PgTx { conn: Conn::Plain(self.pool.acquire().await?) }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+enum Conn {
+    Tx(Transaction<'static, Postgres>),
+    Plain(PoolConnection<Postgres>),
+}
+
+struct PgTx {
+    conn: Conn,
+}
+
+impl PgTx {
+    fn c(&mut self) -> &mut PgConnection {
+        match &mut self.conn {
+            Conn::Tx(tx) => tx,
+            Conn::Plain(conn) => conn,
+        }
+    }
+}
+
+fn table(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
+const RESOURCE_COLUMNS: &str = "account_id, id, doc, source, idp_managed, created_at, last_modified, version";
+
+fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
+    let doc: Value = row.try_get("doc")?;
+    Ok(ResourceRow {
+        account_id: row.try_get("account_id")?,
+        id: row.try_get("id")?,
+        doc: match doc {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+        source: row.try_get("source")?,
+        idp_managed: row.try_get("idp_managed")?,
+        created_at: row.try_get("created_at")?,
+        last_modified: row.try_get("last_modified")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn account_row(row: &PgRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scim_enabled: row.try_get("scim_enabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn token_row(row: &PgRow) -> StoreResult<TokenRecord> {
+    Ok(TokenRecord {
+        account_id: row.try_get("account_id")?,
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        idp: row.try_get("idp")?,
+        description: row.try_get("description")?,
+        token_sha256: row.try_get("token_sha256")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+/// The indexed projections of a document (see the migration).
+struct Indexed {
+    /// userName (users) or displayName (groups).
+    name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+}
+
+fn str_field(doc: &Map<String, Value>, key: &str) -> Option<String> {
+    doc.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
+    let display_name = str_field(doc, "displayName");
+    Indexed {
+        name: match kind {
+            ResourceKind::User => str_field(doc, "userName").unwrap_or_default(),
+            ResourceKind::Group => display_name.clone().unwrap_or_default(),
+        },
+        external_id: str_field(doc, "externalId"),
+        display_name,
+        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+    }
+}
+
+/// The rows of `user_values` for a user document, as parallel arrays for `UNNEST`.
+#[derive(Default)]
+struct UserValues {
+    attr: Vec<String>,
+    ord: Vec<i32>,
+    value: Vec<String>,
+    value_ci: Vec<String>,
+    type_ci: Vec<Option<String>>,
+    primary: Vec<bool>,
+}
+
+fn user_values(doc: &Map<String, Value>) -> UserValues {
+    let mut out = UserValues::default();
+    for attr in ["emails", "phoneNumbers", "ims", "photos", "entitlements", "roles"] {
+        let Some(Value::Array(items)) = doc.get(attr) else { continue };
+        for (ord, item) in items.iter().enumerate() {
+            let Some(value) = item.get("value").and_then(Value::as_str) else { continue };
+            out.attr.push(attr.to_string());
+            out.ord.push(ord as i32);
+            out.value.push(value.to_string());
+            out.value_ci.push(value.to_lowercase());
+            out.type_ci.push(item.get("type").and_then(Value::as_str).map(str::to_lowercase));
+            out.primary.push(item.get("primary").and_then(Value::as_bool).unwrap_or(false));
+        }
+    }
+    out
+}
+
+impl PgTx {
+    async fn write_user_values(&mut self, account: Uuid, id: Uuid, doc: &Map<String, Value>) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_values WHERE account_id = $1 AND user_id = $2")
+            .bind(account)
+            .bind(id)
+            .execute(self.c())
+            .await?;
+        let v = user_values(doc);
+        if v.attr.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, type_ci, is_primary)
+             SELECT $1, $2, * FROM UNNEST($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(&v.attr)
+        .bind(&v.ord)
+        .bind(&v.value)
+        .bind(&v.value_ci)
+        .bind(&v.type_ci)
+        .bind(&v.primary)
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+}
+
+fn bind_params<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    params: &[SqlParam],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for p in params {
+        query = match p {
+            SqlParam::Text(s) => query.bind(s.clone()),
+            SqlParam::Bool(b) => query.bind(*b),
+            SqlParam::Uuid(u) => query.bind(*u),
+            SqlParam::Time(t) => query.bind(*t),
+        };
+    }
+    query
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        if let Conn::Tx(tx) = self.conn {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
+        let row = sqlx::query("INSERT INTO accounts (id, name) VALUES ($1, $2) RETURNING *")
+            .bind(id)
+            .bind(name)
+            .fetch_one(self.c())
+            .await?;
+        account_row(&row)
+    }
+
+    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id").fetch_all(self.c()).await?;
+        rows.iter().map(account_row).collect()
+    }
+
+    async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(self.c()).await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sqlx::query("INSERT INTO signing_keys (id, secret) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(id)
+            .bind(candidate)
+            .execute(self.c())
+            .await?;
+        let secret: Vec<u8> = sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.c())
+            .await?;
+        Ok(secret)
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(t.account_id)
+        .bind(t.id)
+        .bind(&t.kind)
+        .bind(&t.idp)
+        .bind(&t.description)
+        .bind(&t.token_sha256)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 AND id = $2")
+            .bind(account)
+            .bind(id)
+            .fetch_optional(self.c())
+            .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 ORDER BY created_at, id")
+            .bind(account)
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(account)
+        .bind(id)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE tokens SET last_used_at = now() WHERE account_id = $1 AND id = $2")
+            .bind(account)
+            .bind(id)
+            .execute(self.c())
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_resource(&mut self, kind: ResourceKind, account: Uuid, new: &NewResource) -> StoreResult<ResourceRow> {
+        let ix = indexed(kind, &new.doc);
+        let doc = Value::Object(new.doc.clone());
+        let row = match kind {
+            ResourceKind::User => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
+                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account)
+                .bind(new.id)
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&ix.display_name)
+                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.active)
+                .bind(&doc)
+                .bind(&new.source)
+                .bind(new.idp_managed)
+                .fetch_one(self.c())
+                .await?
+            }
+            ResourceKind::Group => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
+                         source, idp_managed, created_at, last_modified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account)
+                .bind(new.id)
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&doc)
+                .bind(&new.source)
+                .bind(new.idp_managed)
+                .fetch_one(self.c())
+                .await?
+            }
+        };
+        if kind == ResourceKind::User {
+            self.write_user_values(account, new.id, &new.doc).await?;
+        }
+        resource_row(&row)
+    }
+
+    async fn get_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid, for_update: bool) -> StoreResult<Option<ResourceRow>> {
+        let lock = if for_update { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} WHERE account_id = $1 AND id = $2{lock}",
+            table(kind)
+        )))
+        .bind(account)
+        .bind(id)
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref().map(resource_row).transpose()
+    }
+
+    async fn update_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid, doc: &Map<String, Value>) -> StoreResult<ResourceRow> {
+        let ix = indexed(kind, doc);
+        let json = Value::Object(doc.clone());
+        let row = match kind {
+            ResourceKind::User => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE users SET user_name = $3, user_name_ci = $4, external_id = $5, display_name = $6,
+                         display_name_ci = $7, active = $8, doc = $9, last_modified = now(), version = version + 1
+                     WHERE account_id = $1 AND id = $2
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account)
+                .bind(id)
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&ix.display_name)
+                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.active)
+                .bind(&json)
+                .fetch_one(self.c())
+                .await?
+            }
+            ResourceKind::Group => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE groups SET display_name = $3, display_name_ci = $4, external_id = $5, doc = $6,
+                         last_modified = now(), version = version + 1
+                     WHERE account_id = $1 AND id = $2
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account)
+                .bind(id)
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&json)
+                .fetch_one(self.c())
+                .await?
+            }
+        };
+        if kind == ResourceKind::User {
+            self.write_user_values(account, id, doc).await?;
+        }
+        resource_row(&row)
+    }
+
+    async fn touch_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<Option<ResourceRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET last_modified = now(), version = version + 1 WHERE account_id = $1 AND id = $2
+             RETURNING {RESOURCE_COLUMNS}",
+            table(kind)
+        )))
+        .bind(account)
+        .bind(id)
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref().map(resource_row).transpose()
+    }
+
+    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        // Memberships and user_values go with the row (ON DELETE CASCADE).
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE account_id = $1 AND id = $2",
+            table(kind)
+        )))
+        .bind(account)
+        .bind(id)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_resources(&mut self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<Page<ResourceRow>> {
+        let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
+        if let Some(f) = &query.filter {
+            filter_sql::translate(kind, f, &mut filter)?;
+        } else {
+            filter.sql = "TRUE".to_string();
+        }
+        let from = format!("FROM {} t WHERE t.account_id = $1 AND {}", table(kind), filter.sql);
+        let count_sql = format!("SELECT count(*) {from}");
+        let total: i64 = bind_params(sqlx::query(AssertSqlSafe(count_sql)).bind(account), &filter.params)
+            .fetch_one(self.c())
+            .await?
+            .try_get(0)?;
+        let mut items = Vec::new();
+        if query.count > 0 && total >= query.start_index {
+            let n = filter.params.len() + 2;
+            // Ids are UUIDv7, so id order is creation order: stable across pages, and resources
+            // created during an import land at the end instead of shifting earlier pages.
+            let page_sql = format!(
+                "SELECT {} {from} ORDER BY t.id LIMIT ${n} OFFSET ${}",
+                RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
+                n + 1
+            );
+            let rows = bind_params(sqlx::query(AssertSqlSafe(page_sql)).bind(account), &filter.params)
+                .bind(query.count)
+                .bind(query.start_index - 1)
+                .fetch_all(self.c())
+                .await?;
+            items = rows.iter().map(resource_row).collect::<StoreResult<_>>()?;
+        }
+        Ok(Page { total, items })
+    }
+
+    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT x FROM UNNEST($2::uuid[]) AS x
+             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = $1 AND u.id = x)",
+        )
+        .bind(account)
+        .bind(ids)
+        .fetch_all(self.c())
+        .await?;
+        Ok(rows)
+    }
+
+    async fn add_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid], origin: Origin) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "INSERT INTO group_members (account_id, group_id, member_id, origin)
+             SELECT $1, $2, x, $4 FROM UNNEST($3::uuid[]) AS x
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(ids)
+        .bind(origin.as_str())
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND member_id = ANY($3)",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(ids)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3))",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(keep)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
+        let rows = sqlx::query(
+            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
+             FROM group_members m
+             JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
+             WHERE m.account_id = $1 AND m.group_id = ANY($2)
+             ORDER BY m.group_id, m.member_id",
+        )
+        .bind(account)
+        .bind(groups)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MemberRef {
+                    group_id: r.try_get("group_id")?,
+                    member_id: r.try_get("member_id")?,
+                    member_type: r.try_get("member_type")?,
+                    display: r.try_get("display")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, g.id, g.display_name
+             FROM group_members m
+             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+             WHERE m.account_id = $1 AND m.member_id = ANY($2)
+             ORDER BY g.display_name, g.id",
+        )
+        .bind(account)
+        .bind(users)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GroupRef {
+                    user_id: r.try_get("member_id")?,
+                    group_id: r.try_get("id")?,
+                    display_name: r.try_get("display_name")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of scimd through HTTP against a real Postgres. One test binary (so the
+//! library links once); one module per area.
+
+mod harness;
+
+mod auth;
+mod cli;
+mod edge;
+mod groups;
+mod sequences;
+mod users;
