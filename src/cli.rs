@@ -23,6 +23,9 @@ pub struct Cli {
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
     json: bool,
+    /// Print only the essential value: the account id, or the token (for shell variables).
+    #[arg(long, short, global = true, conflicts_with = "json")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -129,7 +132,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             // One-shot commands: quiet logs, results on stdout.
             telemetry::init(LogFormat::Pretty, "warn");
             let app = App::open(&config).await.map_err(|e| e.to_string())?;
-            let result = one_shot(&app, &config, cli.json, command).await;
+            let output = if cli.json {
+                Output::Json
+            } else if cli.quiet {
+                Output::Quiet
+            } else {
+                Output::Human
+            };
+            let result = one_shot(&app, &config, output, command).await;
             app.store.close().await;
             result
         }
@@ -160,10 +170,22 @@ fn base_url(config: &Config, account: Uuid) -> String {
     format!("{}/scim/account/{account}", config.public_origin())
 }
 
-fn print_token(config: &Config, json_out: bool, issued: &IssuedToken) {
+/// How one-shot commands print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Human,
+    Json,
+    Quiet,
+}
+
+fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     let r = &issued.record;
     let url = base_url(config, r.account_id);
-    if json_out {
+    if output == Output::Quiet {
+        println!("{}", issued.token);
+        return;
+    }
+    if output == Output::Json {
         let out = json!({
             "account_id": r.account_id,
             "scim_base_url": url,
@@ -188,9 +210,10 @@ fn print_token(config: &Config, json_out: bool, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
-async fn one_shot(app: &App, config: &Config, json_out: bool, command: Command) -> Result<(), String> {
+async fn one_shot(app: &App, config: &Config, output: Output, command: Command) -> Result<(), String> {
     let svc = &app.service;
     let err = |e: crate::service::Error| e.to_string();
+    let json_out = output == Output::Json;
     match command {
         Command::Serve { .. } => unreachable!("handled by run"),
         Command::Migrate => {
@@ -203,7 +226,9 @@ async fn one_shot(app: &App, config: &Config, json_out: bool, command: Command) 
         Command::Account { command: AccountCommand::Create { name } } => {
             let account = svc.create_account(&name).await.map_err(err)?;
             let url = base_url(config, account.id);
-            if json_out {
+            if output == Output::Quiet {
+                println!("{}", account.id);
+            } else if json_out {
                 println!("{}", json!({"id": account.id, "name": account.name, "scim_base_url": url}));
             } else {
                 println!("Account:        {}", account.id);
@@ -230,7 +255,7 @@ async fn one_shot(app: &App, config: &Config, json_out: bool, command: Command) 
         Command::Token { command } => match command {
             TokenCommand::Create { account, kind, idp, ttl, description } => {
                 let issued = svc.create_token(account, kind, idp, ttl, description).await.map_err(err)?;
-                print_token(config, json_out, &issued);
+                print_token(config, output, &issued);
             }
             TokenCommand::List { account } => {
                 let tokens = svc.list_tokens(account).await.map_err(err)?;
@@ -273,7 +298,7 @@ async fn one_shot(app: &App, config: &Config, json_out: bool, command: Command) 
             }
             TokenCommand::Rotate { account, token, ttl } => {
                 let issued = svc.rotate_token(account, token, ttl).await.map_err(err)?;
-                print_token(config, json_out, &issued);
+                print_token(config, output, &issued);
             }
         },
     }

@@ -39,8 +39,15 @@
 //!   `+and` / `+or` followed by whitespace, `+` or `(`. After whitespace, a `+` starts the value
 //!   (`phoneNumbers.value eq +15551234567` is the string `"+15551234567"`). Quoted strings are
 //!   never touched.
-//! * `not` directly followed by a comparison operator is an attribute named `not`
-//!   (`not pr`), since the RFC's `not` always takes parentheses.
+//!   A separating `+` may also lead or trail the filter, like whitespace.
+//! * `not` directly followed by a comparison operator or `[` is an attribute named `not`
+//!   (`not pr`), since the RFC's `not` always takes parentheses; likewise `and` / `or` where an
+//!   attribute path is expected and an operator follows (`and eq 1`).
+//! * After Entra's `].sub`, `pr` works as well as a comparison (`emails[type eq "work"].value pr`).
+//!
+//! The evaluator's own leniencies (complex values compared through `value`, unqualified names
+//! found in extensions, `"True"` matching a boolean, date-times compared as instants) are
+//! listed on [`matches`].
 //!
 //! # Limits
 //!
@@ -100,14 +107,21 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attrPath op value`
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     /// `attrPath pr`
     Present(AttrPath),
     /// `attr[filter]`: some element of multi-valued `attr` matches `filter`, whose paths are
     /// relative to the element (`type`, `value`, …). `attr.sub` is always `None` here.
     /// Entra's `emails[type eq "work"].value eq "x"` parses as
     /// `ValuePath { emails, And(type eq "work", value eq "x") }`.
-    ValuePath { attr: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        attr: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 impl CompareOp {
@@ -139,7 +153,8 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
+        ALL.into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -215,7 +230,11 @@ fn write_operand(f: &mut fmt::Formatter<'_>, filter: &Filter, min: Prec) -> fmt:
         Filter::And(..) => Prec::And,
         _ => Prec::Atom,
     };
-    if prec < min { write!(f, "({filter})") } else { write!(f, "{filter}") }
+    if prec < min {
+        write!(f, "({filter})")
+    } else {
+        write!(f, "{filter}")
+    }
 }
 
 /// Parse a filter. Errors are 400 `invalidFilter` with a detail that names the position and
@@ -250,7 +269,10 @@ pub(crate) struct SyntaxError {
 
 impl SyntaxError {
     pub(crate) fn at(pos: usize, msg: impl Into<String>) -> Self {
-        SyntaxError { pos, msg: msg.into() }
+        SyntaxError {
+            pos,
+            msg: msg.into(),
+        }
     }
 
     /// Moves the position right by `by` characters: the text parsed sat at that offset.
@@ -259,7 +281,11 @@ impl SyntaxError {
         self
     }
 
-    pub(crate) fn into_error(self, what: &str, make: impl FnOnce(String) -> ScimError) -> ScimError {
+    pub(crate) fn into_error(
+        self,
+        what: &str,
+        make: impl FnOnce(String) -> ScimError,
+    ) -> ScimError {
         make(format!("{what} at position {}: {}", self.pos + 1, self.msg))
     }
 
@@ -297,7 +323,14 @@ type Parsed<T> = Result<T, SyntaxError>;
 
 impl Parser {
     fn new(input: &str, noun: &'static str) -> Self {
-        Parser { chars: input.chars().collect(), pos: 0, depth: 0, terms: 0, in_value_path: false, noun }
+        Parser {
+            chars: input.chars().collect(),
+            pos: 0,
+            depth: 0,
+            terms: 0,
+            in_value_path: false,
+            noun,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -339,7 +372,10 @@ impl Parser {
     fn keyword_at(&self, at: usize, kw: &str) -> Option<usize> {
         let end = at + kw.len();
         let word = self.chars.get(at..end)?;
-        let same = word.iter().zip(kw.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b));
+        let same = word
+            .iter()
+            .zip(kw.chars())
+            .all(|(a, b)| a.eq_ignore_ascii_case(&b));
         let bounded = !self.chars.get(end).copied().is_some_and(is_path_char);
         (same && bounded).then_some(end)
     }
@@ -376,7 +412,11 @@ impl Parser {
                 }
             }
         } else if !is_delimiter(first) {
-            while self.chars.get(end).is_some_and(|&c| !c.is_whitespace() && !is_delimiter(c)) {
+            while self
+                .chars
+                .get(end)
+                .is_some_and(|&c| !c.is_whitespace() && !is_delimiter(c))
+            {
                 end += 1;
             }
         }
@@ -399,7 +439,10 @@ impl Parser {
         let filter = self.parse_or()?;
         self.sep();
         if self.peek().is_some() {
-            let msg = format!("expected \"and\", \"or\" or the end of the filter, found {}", self.found(self.pos));
+            let msg = format!(
+                "expected \"and\", \"or\" or the end of the filter, found {}",
+                self.found(self.pos)
+            );
             return self.error(self.pos, msg);
         }
         Ok(filter)
@@ -449,7 +492,10 @@ impl Parser {
                         return Ok(Filter::Not(Box::new(self.parse_group()?)));
                     }
                     if self.peek() != Some('[') && self.operator_at(self.pos).is_none() {
-                        let msg = format!("expected \"(\" after \"not\", found {}", self.found(self.pos));
+                        let msg = format!(
+                            "expected \"(\" after \"not\", found {}",
+                            self.found(self.pos)
+                        );
                         return self.error(self.pos, msg);
                     }
                     // `not pr`, `not eq "x"`, `not[…]`: an attribute that happens to be called "not".
@@ -458,7 +504,10 @@ impl Parser {
                 self.parse_attr_term()
             }
             _ => {
-                let msg = format!("expected an attribute path, \"(\" or \"not\", found {}", self.found(start));
+                let msg = format!(
+                    "expected an attribute path, \"(\" or \"not\", found {}",
+                    self.found(start)
+                );
                 self.error(start, msg)
             }
         }
@@ -534,11 +583,18 @@ impl Parser {
         if is_keyword {
             // "and eq 1" names an attribute; "x and and y" is a stray keyword.
             let mut probe = self.pos;
-            while self.chars.get(probe).is_some_and(|c| c.is_whitespace() || *c == '+') {
+            while self
+                .chars
+                .get(probe)
+                .is_some_and(|c| c.is_whitespace() || *c == '+')
+            {
                 probe += 1;
             }
             if self.operator_at(probe).is_none() {
-                let msg = format!("expected an attribute path, \"(\" or \"not\", found {:?}", text);
+                let msg = format!(
+                    "expected an attribute path, \"(\" or \"not\", found {:?}",
+                    text
+                );
                 return self.error(start, msg);
             }
         }
@@ -574,11 +630,18 @@ impl Parser {
             check_attr_name(&name, dot + 1, "sub-attribute")?;
             self.pos = end;
             let label = format!("{text}[…].{name}");
-            let sub = AttrPath { urn: None, name, sub: None };
+            let sub = AttrPath {
+                urn: None,
+                name,
+                sub: None,
+            };
             let term = self.parse_comparison(sub, &label, dot)?;
             filter = Filter::And(Box::new(filter), Box::new(term));
         }
-        Ok(Filter::ValuePath { attr, filter: Box::new(filter) })
+        Ok(Filter::ValuePath {
+            attr,
+            filter: Box::new(filter),
+        })
     }
 
     /// `[ valFilter ]`, at `[`; leaves `pos` just past `]`.
@@ -601,7 +664,10 @@ impl Parser {
         let at = self.pos;
         let operator = self.operator_at(at).filter(|_| had_sep);
         let Some((operator, end)) = operator else {
-            let msg = format!("expected {EXPECTED_OPERATOR} after {label:?}, found {}", self.found(at));
+            let msg = format!(
+                "expected {EXPECTED_OPERATOR} after {label:?}, found {}",
+                self.found(at)
+            );
             return self.error(at, msg);
         };
         self.pos = end;
@@ -632,7 +698,10 @@ impl Parser {
         };
         self.pos = save;
         if is_value {
-            let msg = format!("\"pr\" takes no value, but found {} after it", self.found(at));
+            let msg = format!(
+                "\"pr\" takes no value, but found {} after it",
+                self.found(at)
+            );
             return self.error(at, msg);
         }
         Ok(())
@@ -659,7 +728,10 @@ impl Parser {
     fn parse_bare_word(&mut self) -> CompValue {
         let start = self.pos;
         while let Some(c) = self.peek() {
-            if c.is_whitespace() || is_delimiter(c) || (c == '+' && self.pos > start && self.plus_joins_next()) {
+            if c.is_whitespace()
+                || is_delimiter(c)
+                || (c == '+' && self.pos > start && self.plus_joins_next())
+            {
                 break;
             }
             self.pos += 1;
@@ -683,11 +755,15 @@ impl Parser {
         let after = self.pos + 1;
         ["and", "or"].iter().any(|kw| {
             let end = after + kw.len();
-            let same = self
+            let same = self.chars.get(after..end).is_some_and(|w| {
+                w.iter()
+                    .zip(kw.chars())
+                    .all(|(a, b)| a.eq_ignore_ascii_case(&b))
+            });
+            same && self
                 .chars
-                .get(after..end)
-                .is_some_and(|w| w.iter().zip(kw.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b)));
-            same && self.chars.get(end).is_some_and(|&c| c.is_whitespace() || c == '+' || c == '(')
+                .get(end)
+                .is_some_and(|&c| c.is_whitespace() || c == '+' || c == '(')
         })
     }
 
@@ -698,7 +774,10 @@ impl Parser {
         let mut out = String::new();
         loop {
             let Some(c) = self.peek() else {
-                return self.error(open, "unterminated string: no closing \" for this opening quote");
+                return self.error(
+                    open,
+                    "unterminated string: no closing \" for this opening quote",
+                );
             };
             self.pos += 1;
             match c {
@@ -742,14 +821,21 @@ impl Parser {
         let code = match unit {
             0xD800..=0xDBFF => {
                 let low_at = self.pos;
-                let has_low = self.peek() == Some('\\') && self.chars.get(self.pos + 1) == Some(&'u');
+                let has_low =
+                    self.peek() == Some('\\') && self.chars.get(self.pos + 1) == Some(&'u');
                 if !has_low {
-                    return self.error(at, "invalid \\u escape: a high surrogate must be followed by a low one");
+                    return self.error(
+                        at,
+                        "invalid \\u escape: a high surrogate must be followed by a low one",
+                    );
                 }
                 self.pos += 2;
                 let low = self.hex4(low_at)?;
                 if !(0xDC00..=0xDFFF).contains(&low) {
-                    return self.error(low_at, "invalid \\u escape: expected a low surrogate (\\uDC00-\\uDFFF)");
+                    return self.error(
+                        low_at,
+                        "invalid \\u escape: expected a low surrogate (\\uDC00-\\uDFFF)",
+                    );
                 }
                 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
             }
@@ -785,13 +871,20 @@ fn json_number(word: &str) -> Option<Number> {
     // serde_json checks the JSON syntax; its float parsing (without `float_roundtrip`) can be
     // one ulp off, so floats are re-read with the correctly rounded `str::parse`.
     let n: Number = serde_json::from_str(word).ok()?;
-    if n.is_f64() { Number::from_f64(word.parse().ok()?) } else { Some(n) }
+    if n.is_f64() {
+        Number::from_f64(word.parse().ok()?)
+    } else {
+        Some(n)
+    }
 }
 
 /// Characters an attribute path is made of; non-ASCII letters are included so that the path
-/// parser, not the operator check, reports them ("unexpected "é" in attribute name").
+/// parser, not the operator check, reports them (`unexpected "é" after "nam" in an attribute
+/// name`).
 fn is_path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '$') || (!c.is_ascii() && c.is_alphanumeric())
+    c.is_ascii_alphanumeric()
+        || matches!(c, '-' | '_' | '.' | ':' | '$')
+        || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 /// Characters that always end a bare word or an operator.
@@ -834,7 +927,11 @@ pub fn matches(
         Filter::Or(a, b) => matches(a, value, case_exact) || matches(b, value, case_exact),
         Filter::Not(inner) => !matches(inner, value, case_exact),
         Filter::Present(path) => attr_values(value, path).into_iter().any(is_present),
-        Filter::Compare { path, op, value: literal } => {
+        Filter::Compare {
+            path,
+            op,
+            value: literal,
+        } => {
             let values = attr_values(value, path);
             let exact = || case_exact(path);
             match (op, literal) {
@@ -843,7 +940,9 @@ pub fn matches(
                 (_, CompValue::Null) => false,
                 (CompareOp::Ne, _) => {
                     let exact = exact();
-                    !values.into_iter().any(|v| compare(v, CompareOp::Eq, literal, exact))
+                    !values
+                        .into_iter()
+                        .any(|v| compare(v, CompareOp::Eq, literal, exact))
                 }
                 (op, _) => {
                     let exact = exact();
@@ -856,9 +955,15 @@ pub fn matches(
                 if p.urn.is_some() || p.sub.is_some() {
                     return case_exact(p);
                 }
-                case_exact(&AttrPath { urn: attr.urn.clone(), name: attr.name.clone(), sub: Some(p.name.clone()) })
+                case_exact(&AttrPath {
+                    urn: attr.urn.clone(),
+                    name: attr.name.clone(),
+                    sub: Some(p.name.clone()),
+                })
             };
-            attr_values(value, attr).into_iter().any(|element| matches(filter, element, &qualified))
+            attr_values(value, attr)
+                .into_iter()
+                .any(|element| matches(filter, element, &qualified))
         }
     }
 }
@@ -867,11 +972,16 @@ const CORE_URN_PREFIX: &str = "urn:ietf:params:scim:schemas:core:";
 
 /// A key of `obj` equal to `key` ignoring ASCII case (names and URNs are ASCII).
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// The attribute itself (before multi-value flattening), per the lookup rules of `matches`.
@@ -938,9 +1048,15 @@ fn compare(value: &Value, op: CompareOp, literal: &CompValue, case_exact: bool) 
     match (value, literal) {
         (Value::String(a), CompValue::Str(b)) => compare_strings(a, op, b, case_exact),
         (Value::Bool(a), CompValue::Bool(b)) => equality_only(op, *a == *b),
-        (Value::Bool(a), CompValue::Str(b)) => parse_bool(b).is_some_and(|b| equality_only(op, *a == b)),
-        (Value::String(a), CompValue::Bool(b)) => parse_bool(a).is_some_and(|a| equality_only(op, a == *b)),
-        (Value::Number(a), CompValue::Num(b)) => compare_numbers(a, b).is_some_and(|ord| ordering_matches(op, ord)),
+        (Value::Bool(a), CompValue::Str(b)) => {
+            parse_bool(b).is_some_and(|b| equality_only(op, *a == b))
+        }
+        (Value::String(a), CompValue::Bool(b)) => {
+            parse_bool(a).is_some_and(|a| equality_only(op, a == *b))
+        }
+        (Value::Number(a), CompValue::Num(b)) => {
+            compare_numbers(a, b).is_some_and(|ord| ordering_matches(op, ord))
+        }
         _ => false,
     }
 }
@@ -1002,7 +1118,11 @@ fn compare_strings(a: &str, op: CompareOp, b: &str, case_exact: bool) -> bool {
 }
 
 fn fold_case(s: &str, case_exact: bool) -> Cow<'_, str> {
-    if case_exact { Cow::Borrowed(s) } else { Cow::Owned(s.to_lowercase()) }
+    if case_exact {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
 }
 
 fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
@@ -1030,7 +1150,11 @@ mod tests {
 
     fn err(input: &str) -> String {
         let e = parse_filter(input).expect_err(input);
-        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidFilter)), "{input}: {e}");
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(ScimType::InvalidFilter)),
+            "{input}: {e}"
+        );
         e.detail
     }
 
@@ -1047,7 +1171,11 @@ mod tests {
     }
 
     fn cmp(p: &str, op: CompareOp, value: CompValue) -> Filter {
-        Filter::Compare { path: path(p), op, value }
+        Filter::Compare {
+            path: path(p),
+            op,
+            value,
+        }
     }
 
     fn eq(p: &str, v: &str) -> Filter {
@@ -1071,14 +1199,20 @@ mod tests {
     }
 
     fn vp(attr: &str, filter: Filter) -> Filter {
-        Filter::ValuePath { attr: path(attr), filter: Box::new(filter) }
+        Filter::ValuePath {
+            attr: path(attr),
+            filter: Box::new(filter),
+        }
     }
 
     fn rfc_examples() -> Vec<(&'static str, Filter)> {
         use CompareOp::*;
         vec![
             (r#"userName eq "bjensen""#, eq("userName", "bjensen")),
-            (r#"name.familyName co "O'Malley""#, cmp("name.familyName", Co, str_("O'Malley"))),
+            (
+                r#"name.familyName co "O'Malley""#,
+                cmp("name.familyName", Co, str_("O'Malley")),
+            ),
             (r#"userName sw "J""#, cmp("userName", Sw, str_("J"))),
             (
                 r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
@@ -1101,21 +1235,36 @@ mod tests {
                 r#"meta.lastModified le "2011-05-13T04:42:34Z""#,
                 cmp("meta.lastModified", Le, str_("2011-05-13T04:42:34Z")),
             ),
-            (r#"title pr and userType eq "Employee""#, and(pr("title"), eq("userType", "Employee"))),
-            (r#"title pr or userType eq "Intern""#, or(pr("title"), eq("userType", "Intern"))),
-            (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, eq("schemas", ENT)),
+            (
+                r#"title pr and userType eq "Employee""#,
+                and(pr("title"), eq("userType", "Employee")),
+            ),
+            (
+                r#"title pr or userType eq "Intern""#,
+                or(pr("title"), eq("userType", "Intern")),
+            ),
+            (
+                r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+                eq("schemas", ENT),
+            ),
             (
                 r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
                 and(
                     eq("userType", "Employee"),
-                    or(cmp("emails", Co, str_("example.com")), cmp("emails.value", Co, str_("example.org"))),
+                    or(
+                        cmp("emails", Co, str_("example.com")),
+                        cmp("emails.value", Co, str_("example.org")),
+                    ),
                 ),
             ),
             (
                 r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
                 and(
                     cmp("userType", Ne, str_("Employee")),
-                    not(or(cmp("emails", Co, str_("example.com")), cmp("emails.value", Co, str_("example.org")))),
+                    not(or(
+                        cmp("emails", Co, str_("example.com")),
+                        cmp("emails.value", Co, str_("example.org")),
+                    )),
                 ),
             ),
             (
@@ -1126,14 +1275,23 @@ mod tests {
                 r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
                 and(
                     eq("userType", "Employee"),
-                    vp("emails", and(eq("type", "work"), cmp("value", Co, str_("@example.com")))),
+                    vp(
+                        "emails",
+                        and(eq("type", "work"), cmp("value", Co, str_("@example.com"))),
+                    ),
                 ),
             ),
             (
                 r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
                 or(
-                    vp("emails", and(eq("type", "work"), cmp("value", Co, str_("@example.com")))),
-                    vp("ims", and(eq("type", "xmpp"), cmp("value", Co, str_("@foo.com")))),
+                    vp(
+                        "emails",
+                        and(eq("type", "work"), cmp("value", Co, str_("@example.com"))),
+                    ),
+                    vp(
+                        "ims",
+                        and(eq("type", "xmpp"), cmp("value", Co, str_("@foo.com"))),
+                    ),
                 ),
             ),
         ]
@@ -1162,44 +1320,96 @@ mod tests {
     #[test]
     fn idp_shapes() {
         // Okta, Entra and OneLogin existence checks.
-        assert_eq!(parse(r#"userName eq "test.user@okta.local""#), eq("userName", "test.user@okta.local"));
+        assert_eq!(
+            parse(r#"userName eq "test.user@okta.local""#),
+            eq("userName", "test.user@okta.local")
+        );
         assert_eq!(
             parse(r#"userName eq "3e59e27b-68ad-41f5-bb0e-dadf130e2ac8""#),
             eq("userName", "3e59e27b-68ad-41f5-bb0e-dadf130e2ac8")
         );
-        assert_eq!(parse(r#"displayName eq "Test SCIMv2""#), eq("displayName", "Test SCIMv2"));
+        assert_eq!(
+            parse(r#"displayName eq "Test SCIMv2""#),
+            eq("displayName", "Test SCIMv2")
+        );
         // Entra's documented unquoted value.
         assert_eq!(parse("externalId eq jyoung"), eq("externalId", "jyoung"));
-        assert_eq!(parse("userName eq jane@example.com"), eq("userName", "jane@example.com"));
+        assert_eq!(
+            parse("userName eq jane@example.com"),
+            eq("userName", "jane@example.com")
+        );
         // Entra matching on the work mail.
         assert_eq!(
             parse(r#"emails[type eq "work"].value eq "user@contoso.com""#),
-            vp("emails", and(eq("type", "work"), eq("value", "user@contoso.com")))
+            vp(
+                "emails",
+                and(eq("type", "work"), eq("value", "user@contoso.com"))
+            )
         );
         assert_eq!(
             parse(r#"emails[type eq "work" and primary eq true].Value pr"#),
-            vp("emails", and(and(eq("type", "work"), cmp("primary", CompareOp::Eq, CompValue::Bool(true))), pr("Value")))
+            vp(
+                "emails",
+                and(
+                    and(
+                        eq("type", "work"),
+                        cmp("primary", CompareOp::Eq, CompValue::Bool(true))
+                    ),
+                    pr("Value")
+                )
+            )
         );
-        assert_eq!(parse(r#"members[value eq "x"]"#), vp("members", eq("value", "x")));
+        assert_eq!(
+            parse(r#"members[value eq "x"]"#),
+            vp("members", eq("value", "x"))
+        );
         assert_eq!(parse(r#"manager eq "x""#), eq("manager", "x"));
         assert_eq!(
             parse(r#"id eq "2819c223" and manager eq "26118915""#),
             and(eq("id", "2819c223"), eq("manager", "26118915"))
         );
-        assert_eq!(parse(&format!(r#"{ENT}:employeeNumber eq "701984""#)), eq(&format!("{ENT}:employeeNumber"), "701984"));
-        assert_eq!(parse(&format!(r#"{ENT}:manager.value eq "x""#)), eq(&format!("{ENT}:manager.value"), "x"));
-        assert_eq!(parse(&format!(r#"{ENT}:manager[value eq "x"]"#)), vp(&format!("{ENT}:manager"), eq("value", "x")));
-        assert_eq!(parse(r#"roles[primary eq "True"].display eq "Admin""#), vp("roles", and(eq("primary", "True"), eq("display", "Admin"))));
+        assert_eq!(
+            parse(&format!(r#"{ENT}:employeeNumber eq "701984""#)),
+            eq(&format!("{ENT}:employeeNumber"), "701984")
+        );
+        assert_eq!(
+            parse(&format!(r#"{ENT}:manager.value eq "x""#)),
+            eq(&format!("{ENT}:manager.value"), "x")
+        );
+        assert_eq!(
+            parse(&format!(r#"{ENT}:manager[value eq "x"]"#)),
+            vp(&format!("{ENT}:manager"), eq("value", "x"))
+        );
+        assert_eq!(
+            parse(r#"roles[primary eq "True"].display eq "Admin""#),
+            vp("roles", and(eq("primary", "True"), eq("display", "Admin")))
+        );
     }
 
     #[test]
     fn operators_keywords_and_names_in_any_case() {
         use CompareOp::*;
-        for (word, op) in [("EQ", Eq), ("Ne", Ne), ("cO", Co), ("SW", Sw), ("eW", Ew), ("GT", Gt), ("Ge", Ge), ("LT", Lt), ("le", Le)] {
-            assert_eq!(parse(&format!("userName {word} 1")), cmp("userName", op, num("1")));
+        for (word, op) in [
+            ("EQ", Eq),
+            ("Ne", Ne),
+            ("cO", Co),
+            ("SW", Sw),
+            ("eW", Ew),
+            ("GT", Gt),
+            ("Ge", Ge),
+            ("LT", Lt),
+            ("le", Le),
+        ] {
+            assert_eq!(
+                parse(&format!("userName {word} 1")),
+                cmp("userName", op, num("1"))
+            );
         }
         assert_eq!(parse("USERNAME PR"), pr("USERNAME"));
-        assert_eq!(parse("a pr And b pr OR c pr"), or(and(pr("a"), pr("b")), pr("c")));
+        assert_eq!(
+            parse("a pr And b pr OR c pr"),
+            or(and(pr("a"), pr("b")), pr("c"))
+        );
         assert_eq!(parse("NOT (a pr)"), not(pr("a")));
         assert_eq!(parse("Not(a pr)"), not(pr("a")));
     }
@@ -1214,18 +1424,27 @@ mod tests {
         assert_eq!(parse("a pr or (b pr or c pr)"), or(a(), or(b(), c())));
         assert_eq!(parse("(a pr or b pr) and c pr"), and(or(a(), b()), c()));
         assert_eq!(parse("not (a pr) and b pr"), and(not(a()), b()));
-        assert_eq!(parse("a pr and not (b pr) or c pr and d pr"), or(and(a(), not(b())), and(c(), d())));
+        assert_eq!(
+            parse("a pr and not (b pr) or c pr and d pr"),
+            or(and(a(), not(b())), and(c(), d()))
+        );
         assert_eq!(parse("((a pr))"), a());
         assert_eq!(parse("not (not (a pr))"), not(not(a())));
         // Value filters keep their own precedence.
         assert_eq!(
             parse(r#"emails[type eq "a" or type eq "b" and primary pr]"#),
-            vp("emails", or(eq("type", "a"), and(eq("type", "b"), pr("primary"))))
+            vp(
+                "emails",
+                or(eq("type", "a"), and(eq("type", "b"), pr("primary")))
+            )
         );
         // `or` inside a value filter binds tighter than the Entra suffix's implicit `and`.
         assert_eq!(
             parse(r#"emails[type eq "a" or type eq "b"].value eq "x""#),
-            vp("emails", and(or(eq("type", "a"), eq("type", "b")), eq("value", "x")))
+            vp(
+                "emails",
+                and(or(eq("type", "a"), eq("type", "b")), eq("value", "x"))
+            )
         );
     }
 
@@ -1262,7 +1481,10 @@ mod tests {
         assert_eq!(value(r#""Ren\u00e9e""#), str_("Renée"));
         assert_eq!(value(r#""\uD83D\uDE00""#), str_("😀"));
         assert_eq!(value(r#""""#), str_(""));
-        assert_eq!(value(r#""und ) or ( [x] +and+ y""#), str_("und ) or ( [x] +and+ y"));
+        assert_eq!(
+            value(r#""und ) or ( [x] +and+ y""#),
+            str_("und ) or ( [x] +and+ y")
+        );
         assert_eq!(value("\"日本語 ✓\""), str_("日本語 ✓"));
         assert_eq!(value("josé"), str_("josé"));
     }
@@ -1283,24 +1505,42 @@ mod tests {
         // A literal plus inside a bare value survives; `+and+` / `+or+` still join terms.
         assert_eq!(parse("userName eq a+b@x.com"), eq("userName", "a+b@x.com"));
         assert_eq!(parse("userName+eq+a+b@x.com"), eq("userName", "a+b@x.com"));
-        assert_eq!(parse("userName eq jane+andy@x.com"), eq("userName", "jane+andy@x.com"));
+        assert_eq!(
+            parse("userName eq jane+andy@x.com"),
+            eq("userName", "jane+andy@x.com")
+        );
         assert_eq!(
             parse("userName+eq+jane+and+title+pr"),
             and(eq("userName", "jane"), pr("title"))
         );
-        assert_eq!(parse("title+pr+or+userType+eq+Intern"), or(pr("title"), eq("userType", "Intern")));
+        assert_eq!(
+            parse("title+pr+or+userType+eq+Intern"),
+            or(pr("title"), eq("userType", "Intern"))
+        );
         assert_eq!(
             parse("userType+eq+Employee+and+not+(emails+co+example.com)"),
-            and(eq("userType", "Employee"), not(cmp("emails", CompareOp::Co, str_("example.com"))))
+            and(
+                eq("userType", "Employee"),
+                not(cmp("emails", CompareOp::Co, str_("example.com")))
+            )
         );
-        assert_eq!(parse("x+eq+1+or(y+pr)"), or(cmp("x", CompareOp::Eq, num("1")), pr("y")));
+        assert_eq!(
+            parse("x+eq+1+or(y+pr)"),
+            or(cmp("x", CompareOp::Eq, num("1")), pr("y"))
+        );
         // After whitespace a `+` begins the value (it was sent as %2B).
-        assert_eq!(parse("phoneNumbers.value eq +15551234567"), eq("phoneNumbers.value", "+15551234567"));
+        assert_eq!(
+            parse("phoneNumbers.value eq +15551234567"),
+            eq("phoneNumbers.value", "+15551234567")
+        );
         // Quoted strings are never touched.
         assert_eq!(parse(r#"userName+eq+"a+b c""#), eq("userName", "a+b c"));
         // Parentheses and brackets need no surrounding whitespace; whitespace may precede `[`.
         assert_eq!(parse("(a pr)and(b pr)"), and(pr("a"), pr("b")));
-        assert_eq!(parse(r#"emails [ type eq "work" ]"#), vp("emails", eq("type", "work")));
+        assert_eq!(
+            parse(r#"emails [ type eq "work" ]"#),
+            vp("emails", eq("type", "work"))
+        );
         assert_eq!(parse("( ( a pr ) )"), pr("a"));
         // A separating `+` may lead or trail, like whitespace.
         assert_eq!(parse("+a+pr+"), pr("a"));
@@ -1317,7 +1557,10 @@ mod tests {
         assert_eq!(parse("pr pr"), pr("pr"));
         assert_eq!(parse("notify pr"), pr("notify"));
         assert_eq!(parse("not.x pr"), pr("not.x"));
-        assert_eq!(parse("orders pr and andrew pr"), and(pr("orders"), pr("andrew")));
+        assert_eq!(
+            parse("orders pr and andrew pr"),
+            and(pr("orders"), pr("andrew"))
+        );
     }
 
     #[test]
@@ -1339,46 +1582,134 @@ mod tests {
         assert_eq!(err(""), "invalid filter at position 1: the filter is empty");
         let cases: &[(&str, usize, &str)] = &[
             ("   ", 4, "the filter is empty"),
-            ("userName eq", 12, "expected a value after \"eq\" (a quoted string, true, false, null or a number), found the end"),
+            (
+                "userName eq",
+                12,
+                "expected a value after \"eq\" (a quoted string, true, false, null or a number), found the end",
+            ),
             ("userName eq )", 13, "expected a value after \"eq\""),
             ("userName eq (x)", 13, "found \"(\""),
             (r#"userName xx "a""#, 10, "expected a comparison operator"),
-            (r#"userNameeq "a""#, 12, "after \"userNameeq\", found \"\\\"a\\\"\""),
+            (
+                r#"userNameeq "a""#,
+                12,
+                "after \"userNameeq\", found \"\\\"a\\\"\"",
+            ),
             (r#"userName eq "abc"#, 13, "unterminated string"),
             (r#"userName eq "abc\"#, 17, "lone \"\\\""),
-            (r#"(userName eq "a""#, 17, "expected \"and\", \"or\" or \")\" to close the \"(\" at position 1, found the end"),
-            (r#"(a pr))"#, 7, "expected \"and\", \"or\" or the end of the filter, found \")\""),
-            (r#"title pr "x""#, 10, "\"pr\" takes no value, but found \"\\\"x\\\"\" after it"),
+            (
+                r#"(userName eq "a""#,
+                17,
+                "expected \"and\", \"or\" or \")\" to close the \"(\" at position 1, found the end",
+            ),
+            (
+                r#"(a pr))"#,
+                7,
+                "expected \"and\", \"or\" or the end of the filter, found \")\"",
+            ),
+            (
+                r#"title pr "x""#,
+                10,
+                "\"pr\" takes no value, but found \"\\\"x\\\"\" after it",
+            ),
             ("title pr x", 10, "\"pr\" takes no value"),
             ("title pr 5", 10, "\"pr\" takes no value"),
-            (r#"not userName eq "x""#, 5, "expected \"(\" after \"not\", found \"userName\""),
-            (r#"a pr and not"#, 13, "expected \"(\" after \"not\", found the end"),
-            ("and title pr", 1, "expected an attribute path, \"(\" or \"not\", found \"and\""),
-            ("title pr and", 13, "expected an attribute path, \"(\" or \"not\", found the end"),
+            (
+                r#"not userName eq "x""#,
+                5,
+                "expected \"(\" after \"not\", found \"userName\"",
+            ),
+            (
+                r#"a pr and not"#,
+                13,
+                "expected \"(\" after \"not\", found the end",
+            ),
+            (
+                "and title pr",
+                1,
+                "expected an attribute path, \"(\" or \"not\", found \"and\"",
+            ),
+            (
+                "title pr and",
+                13,
+                "expected an attribute path, \"(\" or \"not\", found the end",
+            ),
             ("title pr and and", 14, "found \"and\""),
-            (r#""x" eq 1"#, 1, "expected an attribute path, \"(\" or \"not\", found \"\\\"x\\\"\""),
-            ("😀 pr", 1, "expected an attribute path, \"(\" or \"not\", found \"😀\""),
+            (
+                r#""x" eq 1"#,
+                1,
+                "expected an attribute path, \"(\" or \"not\", found \"\\\"x\\\"\"",
+            ),
+            (
+                "😀 pr",
+                1,
+                "expected an attribute path, \"(\" or \"not\", found \"😀\"",
+            ),
             ("1abc pr", 1, "an attribute name must start with a letter"),
-            ("ñame pr", 1, "an attribute name must start with a letter, found \"ñ\""),
-            ("naïve pr", 3, "unexpected \"ï\" in attribute name"),
+            (
+                "ñame pr",
+                1,
+                "an attribute name must start with a letter, found \"ñ\"",
+            ),
+            (
+                "naïve pr",
+                3,
+                "unexpected \"ï\" after \"na\" in an attribute name",
+            ),
             ("a.b.c pr", 4, "at most one sub-attribute"),
             ("name. pr", 6, "expected a sub-attribute"),
             ("urn:x pr", 4, "incomplete URN"),
             (r#"userName eq "é" ñ"#, 17, "found \"ñ\""),
-            (r#"emails[type eq "work""#, 22, "to close the \"[\" at position 7, found the end"),
+            (
+                r#"emails[type eq "work""#,
+                22,
+                "to close the \"[\" at position 7, found the end",
+            ),
             (r#"emails[type eq "work"]]"#, 23, "found \"]\""),
-            (r#"emails.value[type eq "work"]"#, 13, "not the sub-attribute \"emails.value\""),
+            (
+                r#"emails.value[type eq "work"]"#,
+                13,
+                "not the sub-attribute \"emails.value\"",
+            ),
             (r#"emails[type[value eq 1]]"#, 12, "cannot be nested"),
-            (r#"emails[emails.type eq "work"]"#, 8, "relative to the multi-valued attribute"),
-            (r#"emails[urn:a:b:type eq "work"]"#, 8, "relative to the multi-valued attribute"),
+            (
+                r#"emails[emails.type eq "work"]"#,
+                8,
+                "relative to the multi-valued attribute",
+            ),
+            (
+                r#"emails[urn:a:b:type eq "work"]"#,
+                8,
+                "relative to the multi-valued attribute",
+            ),
             (r#"emails[]"#, 8, "expected an attribute path"),
-            (r#"emails[type eq "work"].value"#, 29, "after \"emails[…].value\", found the end"),
-            (r#"emails[type eq "work"].1x eq "a""#, 24, "a sub-attribute must start with a letter"),
-            (r#"emails[type eq "work"]. value eq "a""#, 24, "expected a sub-attribute, found nothing"),
+            (
+                r#"emails[type eq "work"].value"#,
+                29,
+                "after \"emails[…].value\", found the end",
+            ),
+            (
+                r#"emails[type eq "work"].1x eq "a""#,
+                24,
+                "a sub-attribute must start with a letter",
+            ),
+            (
+                r#"emails[type eq "work"]. value eq "a""#,
+                24,
+                "expected a sub-attribute, found nothing",
+            ),
             (r#"userName eq "a\qb""#, 15, "invalid escape \"\\q\""),
             (r#"userName eq "\ud800""#, 14, "high surrogate"),
-            (r#"userName eq "\ud800\u0041""#, 20, "expected a low surrogate"),
-            (r#"userName eq "\udc00""#, 14, "low surrogate without a high one"),
+            (
+                r#"userName eq "\ud800\u0041""#,
+                20,
+                "expected a low surrogate",
+            ),
+            (
+                r#"userName eq "\udc00""#,
+                14,
+                "low surrogate without a high one",
+            ),
             (r#"userName eq "\u12""#, 14, "four hexadecimal digits"),
             ("a pr +", 6, "but found \"+\" after it"),
         ];
@@ -1397,7 +1728,13 @@ mod tests {
         assert_eq!(at_limit.len(), MAX_FILTER_LEN);
         assert!(parse_filter(&at_limit).is_ok());
         let over = format!(r#"userName eq "{filler}é""#);
-        assert_eq!(err(&over), format!("invalid filter: it is {} bytes long; the limit is 4096 bytes", over.len()));
+        assert_eq!(
+            err(&over),
+            format!(
+                "invalid filter: it is {} bytes long; the limit is 4096 bytes",
+                over.len()
+            )
+        );
     }
 
     #[test]
@@ -1435,7 +1772,10 @@ mod tests {
             )
         );
         // Entra's `.value eq` suffix is a term of its own.
-        let entra = format!("{} or emails[type eq \"w\"].value eq \"x\"", terms(MAX_FILTER_TERMS - 1));
+        let entra = format!(
+            "{} or emails[type eq \"w\"].value eq \"x\"",
+            terms(MAX_FILTER_TERMS - 1)
+        );
         assert!(err(&entra).contains("too many terms"));
     }
 
@@ -1470,7 +1810,10 @@ mod tests {
     }
 
     fn case_exact(p: &AttrPath) -> bool {
-        p.sub.is_none() && ["id", "externalId"].iter().any(|n| n.eq_ignore_ascii_case(&p.name))
+        p.sub.is_none()
+            && ["id", "externalId"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&p.name))
     }
 
     fn check(input: &str) -> bool {
@@ -1485,7 +1828,10 @@ mod tests {
             (r#"name.familyName co "o'malley""#, true),
             (r#"userName sw "J""#, false),
             (r#"userName sw "b""#, true),
-            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "B""#, true),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "B""#,
+                true,
+            ),
             ("title pr", true),
             (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
             (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
@@ -1497,12 +1843,30 @@ mod tests {
             (r#"meta.lastModified lt "2011-05-13T05:42:34+02:00""#, false),
             (r#"title pr and userType eq "Employee""#, true),
             (r#"title pr or userType eq "Intern""#, true),
-            (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, true),
-            (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, true),
-            (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, false),
-            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
-            (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, true),
-            (r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#, true),
+            (
+                r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+                true,
+            ),
+            (
+                r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+                true,
+            ),
+            (
+                r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+                false,
+            ),
+            (
+                r#"userType eq "Employee" and (emails.type eq "work")"#,
+                true,
+            ),
+            (
+                r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+                true,
+            ),
+            (
+                r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+                true,
+            ),
         ] {
             assert_eq!(check(input), want, "{input}");
         }
@@ -1511,48 +1875,87 @@ mod tests {
     #[test]
     fn value_paths_match_within_one_element() {
         // No single email is both home and @example.com …
-        assert!(!check(r#"emails[type eq "home" and value co "@example.com"]"#));
+        assert!(!check(
+            r#"emails[type eq "home" and value co "@example.com"]"#
+        ));
         // … though across elements both hold.
-        assert!(check(r#"emails.type eq "home" and emails.value co "@example.com""#));
+        assert!(check(
+            r#"emails.type eq "home" and emails.value co "@example.com""#
+        ));
         assert!(check(r#"emails[type eq "home" or value co "nothing"]"#));
         assert!(check(r#"emails[not (type eq "work")]"#));
         assert!(!check(r#"addresses[type pr]"#));
         assert!(!check(r#"nosuch[type pr]"#));
         // Entra's shapes.
-        assert!(check(r#"emails[type eq "work"].value eq "BJENSEN@example.com""#));
-        assert!(!check(r#"emails[type eq "home"].value eq "bjensen@example.com""#));
+        assert!(check(
+            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+        ));
+        assert!(!check(
+            r#"emails[type eq "home"].value eq "bjensen@example.com""#
+        ));
         assert!(check(r#"roles[primary eq "True"].display eq "admin""#));
-        assert!(check(r#"manager[value eq "26118915-6090-4610-87e4-49d8ca9f808d"]"#));
+        assert!(check(
+            r#"manager[value eq "26118915-6090-4610-87e4-49d8ca9f808d"]"#
+        ));
     }
 
     #[test]
     fn matches_extension_attributes() {
         assert!(check(&format!(r#"{ENT}:employeeNumber eq "701984""#)));
-        assert!(check(&format!(r#"{}:employeeNumber eq "701984""#, ENT.to_uppercase())));
-        assert!(check(&format!(r#"{ENT}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#)));
-        assert!(check(&format!(r#"{ENT}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#)));
+        assert!(check(&format!(
+            r#"{}:employeeNumber eq "701984""#,
+            ENT.to_uppercase()
+        )));
+        assert!(check(&format!(
+            r#"{ENT}:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+        )));
+        assert!(check(&format!(
+            r#"{ENT}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+        )));
         // Unqualified names fall back to the extensions (Entra's `manager eq`).
-        assert!(check(r#"manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#));
-        assert!(check(r#"id eq "2819c223-7f76-453a-919d-413861904646" and manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#));
+        assert!(check(
+            r#"manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+        ));
+        assert!(check(
+            r#"id eq "2819c223-7f76-453a-919d-413861904646" and manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
+        ));
         assert!(check(r#"employeeNumber eq "701984""#));
         // The whole extension, parsed as URN `…:2.0` + name `User`.
         assert!(check(&format!("{ENT} pr")));
-        assert!(!check(r#"urn:example:other:userName eq "bjensen@example.com""#));
-        assert!(!check(&format!(r#"{ENT}:userName eq "bjensen@example.com""#)));
+        assert!(!check(
+            r#"urn:example:other:userName eq "bjensen@example.com""#
+        ));
+        assert!(!check(&format!(
+            r#"{ENT}:userName eq "bjensen@example.com""#
+        )));
     }
 
     #[test]
     fn matches_case_exactness() {
-        assert!(check(r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#));
-        assert!(!check(r#"externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#));
-        assert!(check(r#"externalId ne "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#));
+        assert!(check(
+            r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#
+        ));
+        assert!(!check(
+            r#"externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#
+        ));
+        assert!(check(
+            r#"externalId ne "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#
+        ));
         assert!(!check(r#"id sw "2819C""#));
         assert!(check(r#"emails.value sw "BJENSEN""#));
         assert!(check(r#"emails.value ew ".ORG""#));
         assert!(check(r#"name.givenName eq "BARBARA""#));
         let doc = json!({"name": {"givenName": "Émile"}});
-        assert!(matches(&parse(r#"name.givenName eq "éMILE""#), &doc, &|_| false));
-        assert!(!matches(&parse(r#"name.givenName eq "éMILE""#), &doc, &|_| true));
+        assert!(matches(
+            &parse(r#"name.givenName eq "éMILE""#),
+            &doc,
+            &|_| false
+        ));
+        assert!(!matches(
+            &parse(r#"name.givenName eq "éMILE""#),
+            &doc,
+            &|_| true
+        ));
         // Ordering folds case unless case-exact.
         assert!(check(r#"userName gt "a""#));
         assert!(!matches(&parse(r#"userName gt "a""#), &user(), &|_| true));
@@ -1567,7 +1970,13 @@ mod tests {
         };
         let f = parse(r#"emails[type eq "work"].value eq "x""#);
         matches(&f, &user(), &record);
-        assert!(seen.borrow().iter().all(|p| p == "emails.type" || p == "emails.value"), "{:?}", seen.borrow());
+        assert!(
+            seen.borrow()
+                .iter()
+                .all(|p| p == "emails.type" || p == "emails.value"),
+            "{:?}",
+            seen.borrow()
+        );
         assert!(seen.borrow().contains(&"emails.type".to_string()));
     }
 
@@ -1612,18 +2021,40 @@ mod tests {
             assert_eq!(check(input), want, "{input}");
         }
         let doc = json!({"a": "", "b": [], "c": {}, "d": null, "e": false, "f": 0, "g": [null], "h": [""]});
-        for (name, want) in [("a", false), ("b", false), ("c", false), ("d", false), ("e", true), ("f", true), ("g", false), ("h", false)] {
+        for (name, want) in [
+            ("a", false),
+            ("b", false),
+            ("c", false),
+            ("d", false),
+            ("e", true),
+            ("f", true),
+            ("g", false),
+            ("h", false),
+        ] {
             assert_eq!(matches(&pr(name), &doc, &|_| false), want, "{name}");
         }
     }
 
     #[test]
     fn matches_never_panics_on_odd_documents() {
-        let f = parse(r#"emails[type eq "work"].value eq "x" or name.givenName pr or userName gt 1"#);
-        for doc in [json!(null), json!("x"), json!(1), json!([1, 2]), json!({"emails": "x"}), json!({"emails": [1, [2], null]}), json!({"name": [[{"givenName": "x"}]]})] {
+        let f =
+            parse(r#"emails[type eq "work"].value eq "x" or name.givenName pr or userName gt 1"#);
+        for doc in [
+            json!(null),
+            json!("x"),
+            json!(1),
+            json!([1, 2]),
+            json!({"emails": "x"}),
+            json!({"emails": [1, [2], null]}),
+            json!({"name": [[{"givenName": "x"}]]}),
+        ] {
             let _ = matches(&f, &doc, &|_| false);
         }
-        assert!(!matches(&parse("name.givenName pr"), &json!({"name": "plain"}), &|_| false));
+        assert!(!matches(
+            &parse("name.givenName pr"),
+            &json!({"name": "plain"}),
+            &|_| false
+        ));
     }
 
     // ---- property tests ----
@@ -1637,14 +2068,22 @@ mod tests {
 
     fn attr_path(relative: bool) -> BoxedStrategy<AttrPath> {
         if relative {
-            return name().prop_map(|name| AttrPath { urn: None, name, sub: None }).boxed();
+            return name()
+                .prop_map(|name| AttrPath {
+                    urn: None,
+                    name,
+                    sub: None,
+                })
+                .boxed();
         }
         let urn = prop_oneof![
             3 => Just(None),
             1 => Just(Some(ENT.to_string())),
             1 => "urn:[a-z]{1,4}(:[a-zA-Z0-9.]{1,4}){0,2}".prop_map(Some),
         ];
-        (urn, name(), prop::option::of(name())).prop_map(|(urn, name, sub)| AttrPath { urn, name, sub }).boxed()
+        (urn, name(), prop::option::of(name()))
+            .prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
+            .boxed()
     }
 
     fn comp_value() -> impl Strategy<Value = CompValue> {
@@ -1686,7 +2125,10 @@ mod tests {
     fn filter_ast() -> BoxedStrategy<Filter> {
         let value_path = (attr_path(false), tree(term(true), 2)).prop_map(|(mut attr, inner)| {
             attr.sub = None;
-            Filter::ValuePath { attr, filter: Box::new(inner) }
+            Filter::ValuePath {
+                attr,
+                filter: Box::new(inner),
+            }
         });
         tree(prop_oneof![3 => term(false), 1 => value_path].boxed(), 4)
     }
@@ -1700,11 +2142,56 @@ mod tests {
     }
 
     const TOKENS: &[&str] = &[
-        "userName", "emails", "name.givenName", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-        "type", "value", ".value", "eq", "EQ", "ne", "co", "sw", "gt", "le", "pr", "and", "OR", "not", "(", ")", "[",
-        "]", "\"work\"", "\"a\\\"b\"", "\"é😀\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"", "\\", "true", "False",
-        "null", "42", "-1.5e+3", "01", "jane@example.com", "a+b", "+", " ", "  ", "\t", ".", ":", "é", "😀", "\u{0}",
-        "$ref", "\u{a0}", "+and+", "+or+",
+        "userName",
+        "emails",
+        "name.givenName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "type",
+        "value",
+        ".value",
+        "eq",
+        "EQ",
+        "ne",
+        "co",
+        "sw",
+        "gt",
+        "le",
+        "pr",
+        "and",
+        "OR",
+        "not",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"work\"",
+        "\"a\\\"b\"",
+        "\"é😀\"",
+        "\"\\u00e9\"",
+        "\"\\ud83d\\ude00\"",
+        "\"",
+        "\\",
+        "true",
+        "False",
+        "null",
+        "42",
+        "-1.5e+3",
+        "01",
+        "jane@example.com",
+        "a+b",
+        "+",
+        " ",
+        "  ",
+        "\t",
+        ".",
+        ":",
+        "é",
+        "😀",
+        "\u{0}",
+        "$ref",
+        "\u{a0}",
+        "+and+",
+        "+or+",
     ];
 
     fn token_soup() -> impl Strategy<Value = String> {
@@ -1718,7 +2205,8 @@ mod tests {
     fn assert_round_trip(input: &str) -> Result<(), TestCaseError> {
         if let Ok(f) = parse_filter(input) {
             let printed = f.to_string();
-            let again = parse_filter(&printed).map_err(|e| TestCaseError::fail(format!("{input:?} → {printed:?}: {e}")))?;
+            let again = parse_filter(&printed)
+                .map_err(|e| TestCaseError::fail(format!("{input:?} → {printed:?}: {e}")))?;
             prop_assert_eq!(again, f, "{:?} → {:?}", input, printed);
         }
         Ok(())

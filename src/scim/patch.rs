@@ -6,8 +6,8 @@
 //! Dialect decisions (each one is what an IdP sends, or what keeps one request meaning one thing):
 //! - `op` and the message keys (`Operations`, `op`, `path`, `value`, `schemas`) are
 //!   case-insensitive; a missing `schemas` is accepted, a wrong one is not.
-//! - A no-path `add`/`replace` treats each key of its value as a path (plain, dotted, URN-qualified,
-//!   a whole extension, the core schema URN). Keys naming readOnly attributes (`id`, `meta`,
+//! - A no-path `add`/`replace` treats each key of its value as a path (plain, dotted,
+//!   URN-qualified, a whole extension, the core schema URN). Keys naming readOnly attributes (`id`, `meta`,
 //!   `schemas`, `groups`, `manager.displayName`) and unknown keys (including `password`, which
 //!   scimd never stores) are ignored, as POST/PUT normalisation drops them. With an explicit
 //!   path, a readOnly target is a `mutability` error and an unknown one `invalidPath`, except
@@ -86,8 +86,9 @@ pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
     if let Some(schemas) = get_ci(body, "schemas")?
         && !names_patch_op(schemas)
     {
-        return Err(ScimError::invalid_syntax(format!("\"schemas\" must contain \"{PATCH_OP_URN}\"")));
-    }
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must contain \"{PATCH_OP_URN}\""
+        )));
     }
     let ops = match get_ci(body, "Operations")? {
         Some(Value::Array(ops)) if !ops.is_empty() => ops,
@@ -299,8 +300,10 @@ fn apply_schema_object(
             }
             Ok(())
         }
-        Value::Null if schema_id != rt.schema.id => {
-            remove_ci(doc, schema_id);
+        Value::Null => {
+            if schema_id != rt.schema.id {
+                remove_ci(doc, schema_id);
+            }
             Ok(())
         }
         _ => Err(ScimError::invalid_value(format!(
@@ -525,7 +528,7 @@ fn append_elements(
     let mut elems = into_elements(old);
     let mut winners = Vec::new();
     for e in added {
-        let idx = match elems.iter().position(|x| elements_equal(attr, x, &e)) {
+        let idx = match elems.iter().position(|x| contains_element(attr, x, &e)) {
             Some(i) => i,
             None => {
                 elems.push(e);
@@ -875,6 +878,8 @@ fn filter_path_text(p: &AttrPath) -> String {
     s
 }
 
+/// The filter path that `matches` should look up in an element: the sub-attribute's own name,
+/// or `value` for the elements of a simple multi-valued attribute (see `filterable`).
 fn relative(def: &AttrDef) -> AttrPath {
     let name = if def.sub_attributes.is_empty() && !def.multi_valued {
         def.name
@@ -1074,20 +1079,21 @@ fn enforce_single_primary(attr: &AttrDef, elems: &mut [Value], winners: &[usize]
         {
             m.insert(primary.name.to_string(), Value::Bool(false));
         }
-        }
     }
 }
 
-/// Equal as stored values: same sub-attributes, strings compared per their `caseExact`.
-fn elements_equal(attr: &AttrDef, a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().all(|(k, va)| {
-                    get_key(y, k).is_some_and(|vb| scalar_eq(sub_case_exact(attr, k), va, vb))
+/// Does stored element `have` already hold everything `added` says? Then adding it is no
+/// change (RFC 7644 §3.5.2.1), even if the stored one says more (`primary`, `display`).
+/// Strings compare per their `caseExact`.
+fn contains_element(attr: &AttrDef, have: &Value, added: &Value) -> bool {
+    match (have, added) {
+        (Value::Object(h), Value::Object(a)) => {
+            !a.is_empty()
+                && a.iter().all(|(k, va)| {
+                    get_key(h, k).is_some_and(|vh| scalar_eq(sub_case_exact(attr, k), vh, va))
                 })
         }
-        _ => scalar_eq(attr.case_exact, a, b),
+        _ => scalar_eq(attr.case_exact, have, added),
     }
 }
 
@@ -1262,8 +1268,8 @@ fn member_op_for_path(
     p: &PatchPath,
     value: Option<&Value>,
 ) -> Result<MemberOp, ScimError> {
-    if let Some(sub) = &p.attr.sub {
-        return Err(members_sub_error(&format!("members….{sub}")));
+    if p.attr.sub.is_some() {
+        return Err(members_sub_error(&p.to_string()));
     }
     match (&p.filter, kind) {
         (None, _) => member_op_whole(kind, value),
@@ -2305,6 +2311,24 @@ mod tests {
         );
         assert_eq!(d["emails"][0]["primary"], json!(false));
         assert_eq!(d["emails"][1]["primary"], json!(true));
+    }
+
+    #[test]
+    fn adding_an_element_already_contained_changes_nothing() {
+        let (d, changed) = patch(
+            &USER,
+            &user(),
+            json!([{"op": "Add", "path": "emails", "value": [{"value": "BJensen@example.com", "type": "work"}]},
+                {"op": "add", "value": {"urn:ietf:params:scim:schemas:core:2.0:User": null}}]),
+        )
+        .unwrap();
+        assert_eq!(d, user());
+        assert!(!changed);
+        // Same address, another type: a different element.
+        let d = patch_user(
+            json!([{"op": "add", "path": "emails", "value": {"value": "babs@jensen.org", "type": "other"}}]),
+        );
+        assert_eq!(d["emails"].as_array().unwrap().len(), 3);
     }
 
     #[test]

@@ -14,10 +14,13 @@
 //!
 //! Spelling is kept as written; only surrounding whitespace is trimmed. `$ref` is recognised in
 //! any case, like every other name. Inside a URN, letters, digits and `- . _ ~ % ! $ & ' * + = ;
-//! @ /` are accepted, and every `:`-separated segment must be non-empty.
+//! @ /` are accepted, every `:`-separated segment must be non-empty, and there must be at least
+//! a namespace after `urn:` (`urn:userName` is an error, not URN `urn` + `userName`). A PATCH
+//! path's value filter gets the filter grammar's leniencies (see `filter`), except that
+//! whitespace is not allowed between the attribute and `[`, nor around `.sub`.
 //!
 //! Errors are 400 `invalidPath` with a detail of the form
-//! `invalid path at position 5: unexpected " " in attribute name "name givenName"; …`, where the
+//! `invalid path at position 5: unexpected " " after "name" in an attribute name; …`, where the
 //! position is a 1-based character offset into the string as the client sent it.
 //! In a PATCH path, a syntax error *inside* the brackets is 400 `invalidFilter` instead
 //! (RFC 7644 §3.12 table 9 lists `invalidFilter` for "PATCH (Path Filter)"), with the position
@@ -97,7 +100,9 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
     }
     parse_patch_path_core(s).map_err(|e| match e {
         PatchPathError::Path(e) => e.shifted(lead).into_path_error(),
-        PatchPathError::Filter(e) => e.shifted(lead).into_error("invalid filter in PATCH path", ScimError::invalid_filter),
+        PatchPathError::Filter(e) => e
+            .shifted(lead)
+            .into_error("invalid filter in PATCH path", ScimError::invalid_filter),
     })
 }
 
@@ -113,7 +118,8 @@ pub fn parse_attr_list(input: &str) -> Result<Vec<AttrPath>, ScimError> {
     for entry in input.split(',') {
         let (s, lead) = trim_with_offset(entry);
         if !s.is_empty() {
-            let path = parse_attr_path_core(s).map_err(|e| e.shifted(offset + lead).into_path_error())?;
+            let path =
+                parse_attr_path_core(s).map_err(|e| e.shifted(offset + lead).into_path_error())?;
             paths.push(path);
         }
         offset += entry.chars().count() + 1;
@@ -146,7 +152,10 @@ fn parse_patch_path_core(s: &str) -> Result<PatchPath, PatchPathError> {
     let Some(open) = s.find('[') else {
         if let Some(close) = s.find(']') {
             let pos = s[..close].chars().count();
-            return Err(PathErr(SyntaxError::at(pos, "unexpected \"]\" without a matching \"[\"")));
+            return Err(PathErr(SyntaxError::at(
+                pos,
+                "unexpected \"]\" without a matching \"[\"",
+            )));
         }
         let attr = parse_attr_path_core(s).map_err(PathErr)?;
         return Ok(PatchPath { attr, filter: None });
@@ -188,14 +197,20 @@ fn parse_patch_path_core(s: &str) -> Result<PatchPath, PatchPathError> {
             ),
         )));
     }
-    Ok(PatchPath { attr, filter: Some(filter) })
+    Ok(PatchPath {
+        attr,
+        filter: Some(filter),
+    })
 }
 
 /// Parses an already-trimmed attribute path. Positions in the error are character offsets into
 /// `s`; callers shift them to where `s` sits in their input.
 pub(crate) fn parse_attr_path_core(s: &str) -> Result<AttrPath, SyntaxError> {
     if s.is_empty() {
-        return Err(SyntaxError::at(0, "expected an attribute path, found nothing"));
+        return Err(SyntaxError::at(
+            0,
+            "expected an attribute path, found nothing",
+        ));
     }
 
     let (urn, rest, rest_pos) = match split_urn(s) {
@@ -234,7 +249,11 @@ pub(crate) fn parse_attr_path_core(s: &str) -> Result<AttrPath, SyntaxError> {
             Some(sub.to_string())
         }
     };
-    Ok(AttrPath { urn, name: name.to_string(), sub })
+    Ok(AttrPath {
+        urn,
+        name: name.to_string(),
+        sub,
+    })
 }
 
 /// `urn:a:b:name.sub` → (`urn:a:b`, `name.sub`); `None` when `s` does not start with `urn:`.
@@ -254,13 +273,19 @@ fn is_urn_char(c: char) -> bool {
 
 fn check_urn(urn: &str) -> Result<(), SyntaxError> {
     if let Some((pos, c)) = urn.chars().enumerate().find(|&(_, c)| !is_urn_char(c)) {
-        return Err(SyntaxError::at(pos, format!("unexpected {} in the URN {urn:?}", quote_char(c))));
+        return Err(SyntaxError::at(
+            pos,
+            format!("unexpected {} in the URN {urn:?}", quote_char(c)),
+        ));
     }
     // `urn:userName` would otherwise parse as URN "urn" + name; a URN needs a namespace.
     let mut pos = 0;
     for (i, segment) in urn.split(':').enumerate() {
         if segment.is_empty() {
-            return Err(SyntaxError::at(pos, format!("empty segment (\"::\") in the URN {urn:?}")));
+            return Err(SyntaxError::at(
+                pos,
+                format!("empty segment (\"::\") in the URN {urn:?}"),
+            ));
         }
         if i == 0 && urn.len() == segment.len() {
             return Err(SyntaxError::at(
@@ -281,25 +306,32 @@ pub(crate) fn check_attr_name(name: &str, pos: usize, what: &str) -> Result<(), 
     }
     let mut chars = name.chars();
     let Some(first) = chars.next() else {
-        return Err(SyntaxError::at(pos, format!("expected {} {what}, found nothing", article(what))));
+        return Err(SyntaxError::at(
+            pos,
+            format!("expected {} {what}, found nothing", article(what)),
+        ));
     };
     if !first.is_ascii_alphabetic() {
         return Err(SyntaxError::at(
             pos,
             format!(
-                "{} {what} must start with a letter, found {} in {name:?}",
+                "{} {what} must start with a letter, found {}",
                 article(what),
                 quote_char(first)
             ),
         ));
     }
-    if let Some((i, c)) = chars.enumerate().find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if let Some((i, c)) = name.char_indices().find(|&(_, c)| !is_name_char(c)) {
+        // Quote only the valid part: the rest may be a whole filter pasted into a path.
         return Err(SyntaxError::at(
-            pos + 1 + i,
+            pos + name[..i].chars().count(),
             format!(
-                "unexpected {} in {what} {name:?}; names may contain only letters A-Z, digits, \
-                 \"-\" and \"_\"",
-                quote_char(c)
+                "unexpected {} after {:?} in {} {what}; names may contain only letters A-Z, \
+                 digits, \"-\" and \"_\"",
+                quote_char(c),
+                &name[..i],
+                article(what)
             ),
         ));
     }
@@ -307,7 +339,11 @@ pub(crate) fn check_attr_name(name: &str, pos: usize, what: &str) -> Result<(), 
 }
 
 fn article(noun: &str) -> &'static str {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn quote_char(c: char) -> String {
@@ -335,11 +371,19 @@ mod tests {
     const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
     fn ap(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
-        AttrPath { urn: urn.map(str::to_string), name: name.to_string(), sub: sub.map(str::to_string) }
+        AttrPath {
+            urn: urn.map(str::to_string),
+            name: name.to_string(),
+            sub: sub.map(str::to_string),
+        }
     }
 
     fn eq_str(name: &str, v: &str) -> Filter {
-        Filter::Compare { path: ap(None, name, None), op: CompareOp::Eq, value: CompValue::Str(v.to_string()) }
+        Filter::Compare {
+            path: ap(None, name, None),
+            op: CompareOp::Eq,
+            value: CompValue::Str(v.to_string()),
+        }
     }
 
     fn path_err(input: &str) -> ScimError {
@@ -351,20 +395,42 @@ mod tests {
 
     #[test]
     fn simple_names_and_sub_attributes() {
-        assert_eq!(parse_attr_path("userName").unwrap(), ap(None, "userName", None));
-        assert_eq!(parse_attr_path("name.givenName").unwrap(), ap(None, "name", Some("givenName")));
-        assert_eq!(parse_attr_path("  emails.Value\t").unwrap(), ap(None, "emails", Some("Value")));
-        assert_eq!(parse_attr_path("x-custom_attr2").unwrap(), ap(None, "x-custom_attr2", None));
-        assert_eq!(parse_attr_path("members.$ref").unwrap(), ap(None, "members", Some("$ref")));
+        assert_eq!(
+            parse_attr_path("userName").unwrap(),
+            ap(None, "userName", None)
+        );
+        assert_eq!(
+            parse_attr_path("name.givenName").unwrap(),
+            ap(None, "name", Some("givenName"))
+        );
+        assert_eq!(
+            parse_attr_path("  emails.Value\t").unwrap(),
+            ap(None, "emails", Some("Value"))
+        );
+        assert_eq!(
+            parse_attr_path("x-custom_attr2").unwrap(),
+            ap(None, "x-custom_attr2", None)
+        );
+        assert_eq!(
+            parse_attr_path("members.$ref").unwrap(),
+            ap(None, "members", Some("$ref"))
+        );
         assert_eq!(parse_attr_path("$ref").unwrap(), ap(None, "$ref", None));
     }
 
     #[test]
     fn keeps_spelling() {
-        assert_eq!(parse_attr_path("USERNAME").unwrap(), ap(None, "USERNAME", None));
+        assert_eq!(
+            parse_attr_path("USERNAME").unwrap(),
+            ap(None, "USERNAME", None)
+        );
         assert_eq!(
             parse_attr_path("URN:IETF:params:scim:schemas:core:2.0:User:userName").unwrap(),
-            ap(Some("URN:IETF:params:scim:schemas:core:2.0:User"), "userName", None)
+            ap(
+                Some("URN:IETF:params:scim:schemas:core:2.0:User"),
+                "userName",
+                None
+            )
         );
     }
 
@@ -381,11 +447,19 @@ mod tests {
         // The whole extension: the schema module disambiguates.
         assert_eq!(
             parse_attr_path(ENT).unwrap(),
-            ap(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0"), "User", None)
+            ap(
+                Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0"),
+                "User",
+                None
+            )
         );
         assert_eq!(
             parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:name.familyName").unwrap(),
-            ap(Some("urn:ietf:params:scim:schemas:core:2.0:User"), "name", Some("familyName"))
+            ap(
+                Some("urn:ietf:params:scim:schemas:core:2.0:User"),
+                "name",
+                Some("familyName")
+            )
         );
     }
 
@@ -394,26 +468,67 @@ mod tests {
         let err = path_err("name givenName");
         assert_eq!(
             err.detail,
-            "invalid path at position 5: unexpected \" \" in attribute name \"name givenName\"; \
+            "invalid path at position 5: unexpected \" \" after \"name\" in an attribute name; \
              names may contain only letters A-Z, digits, \"-\" and \"_\""
         );
         let err = path_err("  1abc");
-        assert!(err.detail.starts_with("invalid path at position 3: an attribute name must start"), "{}", err.detail);
+        assert!(
+            err.detail
+                .starts_with("invalid path at position 3: an attribute name must start"),
+            "{}",
+            err.detail
+        );
         assert!(path_err("").detail.contains("found nothing"));
         assert!(path_err("   ").detail.contains("found nothing"));
-        assert!(path_err("name.").detail.starts_with("invalid path at position 6: expected a sub-attribute"));
-        assert!(path_err(".name").detail.starts_with("invalid path at position 1:"));
-        assert!(path_err("a.b.c").detail.starts_with("invalid path at position 4: unexpected \".\""));
-        assert!(path_err("name..x").detail.starts_with("invalid path at position 6: expected a sub-attribute"));
+        assert!(
+            path_err("name.")
+                .detail
+                .starts_with("invalid path at position 6: expected a sub-attribute")
+        );
+        assert!(
+            path_err(".name")
+                .detail
+                .starts_with("invalid path at position 1:")
+        );
+        assert!(
+            path_err("a.b.c")
+                .detail
+                .starts_with("invalid path at position 4: unexpected \".\"")
+        );
+        assert!(
+            path_err("name..x")
+                .detail
+                .starts_with("invalid path at position 6: expected a sub-attribute")
+        );
         assert!(path_err("foo:bar").detail.contains("\":\""));
         assert!(path_err("urn:userName").detail.contains("incomplete URN"));
         assert!(path_err("urn::x:name").detail.contains("empty segment"));
-        assert!(path_err("urn:a:b:").detail.contains("expected an attribute name after the URN"));
-        assert!(path_err("urn:a b:name").detail.starts_with("invalid path at position 6: unexpected \" \" in the URN"));
+        assert!(
+            path_err("urn:a:b:")
+                .detail
+                .contains("expected an attribute name after the URN")
+        );
+        assert!(
+            path_err("urn:a b:name")
+                .detail
+                .starts_with("invalid path at position 6: unexpected \" \" in the URN")
+        );
         // Positions count characters, not bytes.
-        assert!(path_err("émail").detail.starts_with("invalid path at position 1:"));
-        assert!(path_err("naméx").detail.starts_with("invalid path at position 4: unexpected \"é\""));
-        assert!(path_err("emails[type eq \"work\"]").detail.starts_with("invalid path at position 7"));
+        assert!(
+            path_err("émail")
+                .detail
+                .starts_with("invalid path at position 1:")
+        );
+        assert!(
+            path_err("naméx")
+                .detail
+                .starts_with("invalid path at position 4: unexpected \"é\"")
+        );
+        assert!(
+            path_err("emails[type eq \"work\"]")
+                .detail
+                .starts_with("invalid path at position 7")
+        );
     }
 
     #[test]
@@ -422,10 +537,20 @@ mod tests {
             ("members", ap(None, "members", None)),
             ("active", ap(None, "active", None)),
             ("name.givenName", ap(None, "name", Some("givenName"))),
-            (&format!("{ENT}:employeeNumber"), ap(Some(ENT), "employeeNumber", None)),
+            (
+                &format!("{ENT}:employeeNumber"),
+                ap(Some(ENT), "employeeNumber", None),
+            ),
             (&format!("{ENT}:manager"), ap(Some(ENT), "manager", None)),
         ] {
-            assert_eq!(parse_patch_path(input).unwrap(), PatchPath { attr: want, filter: None }, "{input}");
+            assert_eq!(
+                parse_patch_path(input).unwrap(),
+                PatchPath {
+                    attr: want,
+                    filter: None
+                },
+                "{input}"
+            );
         }
     }
 
@@ -437,25 +562,52 @@ mod tests {
                 ap(None, "members", None),
                 eq_str("value", "2819c223-7f76-453a-919d-413861904646"),
             ),
-            (r#"emails[type eq "work"].value"#, ap(None, "emails", Some("value")), eq_str("type", "work")),
+            (
+                r#"emails[type eq "work"].value"#,
+                ap(None, "emails", Some("value")),
+                eq_str("type", "work"),
+            ),
             (
                 r#"addresses[type eq "work"].formatted"#,
                 ap(None, "addresses", Some("formatted")),
                 eq_str("type", "work"),
             ),
-            (r#"emails[type eq "other"].Value"#, ap(None, "emails", Some("Value")), eq_str("type", "other")),
-            (r#"roles[primary eq "True"].display"#, ap(None, "roles", Some("display")), eq_str("primary", "True")),
-            (r#"manager[value eq "x"]"#, ap(None, "manager", None), eq_str("value", "x")),
+            (
+                r#"emails[type eq "other"].Value"#,
+                ap(None, "emails", Some("Value")),
+                eq_str("type", "other"),
+            ),
+            (
+                r#"roles[primary eq "True"].display"#,
+                ap(None, "roles", Some("display")),
+                eq_str("primary", "True"),
+            ),
+            (
+                r#"manager[value eq "x"]"#,
+                ap(None, "manager", None),
+                eq_str("value", "x"),
+            ),
             (
                 &format!(r#"{ENT}:manager[value eq "x"]"#),
                 ap(Some(ENT), "manager", None),
                 eq_str("value", "x"),
             ),
-            (r#"  members[ value  EQ  "a]b" ]  "#, ap(None, "members", None), eq_str("value", "a]b")),
+            (
+                r#"  members[ value  EQ  "a]b" ]  "#,
+                ap(None, "members", None),
+                eq_str("value", "a]b"),
+            ),
         ];
         for (input, attr, filter) in cases {
             let got = parse_patch_path(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-            assert_eq!(got, PatchPath { attr, filter: Some(filter) }, "{input}");
+            assert_eq!(
+                got,
+                PatchPath {
+                    attr,
+                    filter: Some(filter)
+                },
+                "{input}"
+            );
         }
     }
 
@@ -480,16 +632,33 @@ mod tests {
     fn patch_path_shape_errors_are_invalid_path() {
         for (input, pos, needle) in [
             ("[type eq \"work\"]", 1, "expected an attribute name before"),
-            ("name.givenName[value eq \"x\"]", 15, "not the sub-attribute"),
-            ("emails[type eq \"work\"]value", 23, "expected \".\" and a sub-attribute name"),
-            ("emails[type eq \"work\"].", 24, "expected a sub-attribute, found nothing"),
+            (
+                "name.givenName[value eq \"x\"]",
+                15,
+                "not the sub-attribute",
+            ),
+            (
+                "emails[type eq \"work\"]value",
+                23,
+                "expected \".\" and a sub-attribute name",
+            ),
+            (
+                "emails[type eq \"work\"].",
+                24,
+                "expected a sub-attribute, found nothing",
+            ),
             ("emails[type eq \"work\"].a.b", 25, "unexpected \".\""),
             ("emails]", 7, "without a matching"),
             ("emails[type eq \"work\"][x]", 23, "expected \".\""),
         ] {
             let err = parse_patch_path(input).expect_err(input);
             assert_eq!(err.scim_type, Some(ScimType::InvalidPath), "{input}: {err}");
-            assert!(err.detail.starts_with(&format!("invalid path at position {pos}: ")), "{input}: {}", err.detail);
+            assert!(
+                err.detail
+                    .starts_with(&format!("invalid path at position {pos}: ")),
+                "{input}: {}",
+                err.detail
+            );
             assert!(err.detail.contains(needle), "{input}: {}", err.detail);
         }
     }
@@ -497,15 +666,27 @@ mod tests {
     #[test]
     fn patch_path_filter_errors_are_invalid_filter_with_path_positions() {
         for (input, pos, needle) in [
-            ("members[value eq \"x\"", 21, "expected \"and\", \"or\" or \"]\""),
+            (
+                "members[value eq \"x\"",
+                21,
+                "expected \"and\", \"or\" or \"]\"",
+            ),
             ("members[]", 9, "expected an attribute path"),
-            ("members[value xx \"x\"]", 15, "expected a comparison operator"),
+            (
+                "members[value xx \"x\"]",
+                15,
+                "expected a comparison operator",
+            ),
             (" members[value eq \"x]", 19, "unterminated string"),
             ("emails[emails.type eq \"work\"]", 8, "relative"),
             ("emails[type[value eq 1] pr]", 12, "cannot be nested"),
         ] {
             let err = parse_patch_path(input).expect_err(input);
-            assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{input}: {err}");
+            assert_eq!(
+                err.scim_type,
+                Some(ScimType::InvalidFilter),
+                "{input}: {err}"
+            );
             let prefix = format!("invalid filter in PATCH path at position {pos}: ");
             assert!(err.detail.starts_with(&prefix), "{input}: {}", err.detail);
             assert!(err.detail.contains(needle), "{input}: {}", err.detail);
@@ -516,7 +697,11 @@ mod tests {
     fn attr_lists() {
         assert_eq!(
             parse_attr_list("userName,name.givenName, emails").unwrap(),
-            vec![ap(None, "userName", None), ap(None, "name", Some("givenName")), ap(None, "emails", None)]
+            vec![
+                ap(None, "userName", None),
+                ap(None, "name", Some("givenName")),
+                ap(None, "emails", None)
+            ]
         );
         assert_eq!(parse_attr_list("").unwrap(), vec![]);
         assert_eq!(parse_attr_list(" , ,").unwrap(), vec![]);
@@ -526,15 +711,34 @@ mod tests {
         );
         let err = parse_attr_list("userName, na me").unwrap_err();
         assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
-        assert!(err.detail.starts_with("invalid path at position 13:"), "{}", err.detail);
+        assert!(
+            err.detail.starts_with("invalid path at position 13:"),
+            "{}",
+            err.detail
+        );
     }
 
     #[test]
     fn limits() {
         let long = "a".repeat(MAX_FILTER_LEN + 1);
-        assert!(parse_attr_path(&long).unwrap_err().detail.contains("limit is 4096"));
-        assert!(parse_patch_path(&long).unwrap_err().detail.contains("limit is 4096"));
-        assert!(parse_attr_list(&long).unwrap_err().detail.contains("limit is 4096"));
+        assert!(
+            parse_attr_path(&long)
+                .unwrap_err()
+                .detail
+                .contains("limit is 4096")
+        );
+        assert!(
+            parse_patch_path(&long)
+                .unwrap_err()
+                .detail
+                .contains("limit is 4096")
+        );
+        assert!(
+            parse_attr_list(&long)
+                .unwrap_err()
+                .detail
+                .contains("limit is 4096")
+        );
         let ok = "a".repeat(MAX_FILTER_LEN);
         assert!(parse_attr_path(&ok).is_ok());
     }
@@ -567,7 +771,9 @@ mod tests {
         let urn = prop_oneof![
             Just(None),
             Just(Some(ENT.to_string())),
-            Just(Some("urn:ietf:params:scim:schemas:core:2.0:User".to_string())),
+            Just(Some(
+                "urn:ietf:params:scim:schemas:core:2.0:User".to_string()
+            )),
             "urn:[a-z0-9]{1,5}(:[a-zA-Z0-9.-]{1,5}){0,3}".prop_map(Some),
         ];
         (urn, name_strategy(), proptest::option::of(name_strategy()))
