@@ -150,9 +150,18 @@ async fn serve(config: Config) -> Result<(), StartError> {
     telemetry::init(config.log_format, &config.log_level);
     let app = App::open(&config).await?;
     let listener = server::bind(&config.listen).await?;
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(config.listen.clone());
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or(config.listen.clone());
     tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "scimd listening");
-    if app.service.list_accounts().await.map(|a| a.is_empty()).unwrap_or(false) {
+    if app
+        .service
+        .list_accounts()
+        .await
+        .map(|a| a.is_empty())
+        .unwrap_or(false)
+    {
         tracing::info!(
             "no account yet: create one with `scimd account create --name NAME`, then a token with \
              `scimd token create --account ID --kind scim --idp okta`"
@@ -203,7 +212,11 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
         println!("SCIM base URL:  {url}");
     }
     println!("Token id:       {}", r.id);
-    println!("Kind:           {}{}", r.kind, r.idp.as_deref().map(|i| format!(" ({i})")).unwrap_or_default());
+    println!(
+        "Kind:           {}{}",
+        r.kind,
+        r.idp.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+    );
     println!("Expires:        {}", r.expires_at.to_rfc3339());
     println!("Token:          {}", issued.token);
     println!();
@@ -223,22 +236,32 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 println!("Database is up to date.");
             }
         }
-        Command::Account { command: AccountCommand::Create { name } } => {
+        Command::Account {
+            command: AccountCommand::Create { name },
+        } => {
             let account = svc.create_account(&name).await.map_err(err)?;
             let url = base_url(config, account.id);
             if output == Output::Quiet {
                 println!("{}", account.id);
             } else if json_out {
-                println!("{}", json!({"id": account.id, "name": account.name, "scim_base_url": url}));
+                println!(
+                    "{}",
+                    json!({"id": account.id, "name": account.name, "scim_base_url": url})
+                );
             } else {
                 println!("Account:        {}", account.id);
                 println!("Name:           {}", account.name);
                 println!("SCIM base URL:  {url}");
                 println!();
-                println!("Next: scimd token create --account {} --kind scim --idp okta", account.id);
+                println!(
+                    "Next: scimd token create --account {} --kind scim --idp okta",
+                    account.id
+                );
             }
         }
-        Command::Account { command: AccountCommand::List } => {
+        Command::Account {
+            command: AccountCommand::List,
+        } => {
             let accounts = svc.list_accounts().await.map_err(err)?;
             if json_out {
                 let list: Vec<_> = accounts
@@ -248,13 +271,28 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 println!("{}", serde_json::Value::Array(list));
             } else {
                 for a in accounts {
-                    println!("{}  {}  scim={}  created {}", a.id, a.name, if a.scim_enabled { "on" } else { "off" }, a.created_at.to_rfc3339());
+                    println!(
+                        "{}  {}  scim={}  created {}",
+                        a.id,
+                        a.name,
+                        if a.scim_enabled { "on" } else { "off" },
+                        a.created_at.to_rfc3339()
+                    );
                 }
             }
         }
         Command::Token { command } => match command {
-            TokenCommand::Create { account, kind, idp, ttl, description } => {
-                let issued = svc.create_token(account, kind, idp, ttl, description).await.map_err(err)?;
+            TokenCommand::Create {
+                account,
+                kind,
+                idp,
+                ttl,
+                description,
+            } => {
+                let issued = svc
+                    .create_token(account, kind, idp, ttl, description)
+                    .await
+                    .map_err(err)?;
                 print_token(config, output, &issued);
             }
             TokenCommand::List { account } => {
@@ -283,7 +321,9 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                             t.id,
                             t.kind,
                             t.idp.as_deref().map(|i| format!("/{i}")).unwrap_or_default(),
-                            t.last_used_at.map(|r| r.to_rfc3339()).unwrap_or_else(|| "never".into())
+                            t.last_used_at
+                                .map(|r| r.to_rfc3339())
+                                .unwrap_or_else(|| "never".into())
                         );
                     }
                 }

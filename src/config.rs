@@ -47,7 +47,10 @@ impl Config {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -67,7 +70,9 @@ impl Config {
         self.token_ttl()?;
         self.signing_key()?;
         if self.database_url.trim().is_empty() {
-            return Err(ConfigError("database_url is empty: set DATABASE_URL=postgres://…".into()));
+            return Err(ConfigError(
+                "database_url is empty: set DATABASE_URL=postgres://…".into(),
+            ));
         }
         if !(self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
             return Err(ConfigError(format!(
@@ -79,13 +84,21 @@ impl Config {
             return Err(ConfigError("max_results must be at least 1".into()));
         }
         if self.default_count < 1 || self.default_count > self.max_results {
-            return Err(ConfigError("default_count must be between 1 and max_results".into()));
+            return Err(ConfigError(
+                "default_count must be between 1 and max_results".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));
         }
-        if !self.public_url.is_empty() && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
-            return Err(ConfigError(format!("public_url must start with http:// or https://, not {:?}", self.public_url)));
+        let public_url_ok = self.public_url.is_empty()
+            || self.public_url.starts_with("http://")
+            || self.public_url.starts_with("https://");
+        if !public_url_ok {
+            return Err(ConfigError(format!(
+                "public_url must start with http:// or https://, not {:?}",
+                self.public_url
+            )));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError(format!("log_level {:?} is not valid: {e}", self.log_level)))?;
@@ -93,9 +106,12 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen
-            .parse()
-            .map_err(|_| ConfigError(format!("listen must be an address like 127.0.0.1:8080, not {:?}", self.listen)))
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen must be an address like 127.0.0.1:8080, not {:?}",
+                self.listen
+            ))
+        })
     }
 
     pub fn token_ttl(&self) -> Result<Duration, ConfigError> {
@@ -112,7 +128,9 @@ impl Config {
             .decode(raw)
             .map_err(|_| ConfigError("token_signing_key must be base64".into()))?;
         if key.len() < 32 {
-            return Err(ConfigError("token_signing_key must decode to at least 32 bytes".into()));
+            return Err(ConfigError(
+                "token_signing_key must decode to at least 32 bytes".into(),
+            ));
         }
         Ok(Some(key))
     }
@@ -129,7 +147,8 @@ impl Config {
 
 /// Parses a lifetime such as `365d`, `12h`, `30m`, `90s` or `2weeks`.
 pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(raw.trim()).map_err(|e| format!("{raw:?} is not a duration like 365d or 12h: {e}"))?;
+    let d = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("{raw:?} is not a duration like 365d or 12h: {e}"))?;
     if d.is_zero() {
         return Err("a lifetime must be longer than zero".into());
     }

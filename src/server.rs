@@ -40,7 +40,10 @@ impl App {
     pub async fn open(config: &Config) -> Result<App, StartError> {
         let store = PgStore::connect(&config.database_url, config.database_max_connections)
             .await
-            .map_err(|source| StartError::Database { url: redact(&config.database_url), source })?;
+            .map_err(|source| StartError::Database {
+                url: redact(&config.database_url),
+                source,
+            })?;
         store.migrate().await.map_err(StartError::Migrate)?;
         let store = Arc::new(store);
         let settings = Settings {
@@ -49,7 +52,10 @@ impl App {
             default_count: config.default_count,
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
-        Ok(App { store, service: Arc::new(service) })
+        Ok(App {
+            store,
+            service: Arc::new(service),
+        })
     }
 
     pub fn router(&self, config: &Config) -> axum::Router {
@@ -65,7 +71,10 @@ impl App {
                 documentation_uri: None,
             },
         };
-        http::router(AppState { service: self.service.clone(), http: Arc::new(http) })
+        http::router(AppState {
+            service: self.service.clone(),
+            http: Arc::new(http),
+        })
     }
 }
 
@@ -73,7 +82,10 @@ impl App {
 pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Listen { addr: addr.to_string(), source })
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// Serves until `shutdown` completes, then stops accepting connections and lets in-flight
@@ -87,12 +99,18 @@ pub async fn serve(
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: draining in-flight requests");
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: draining in-flight requests"
+        );
         let _ = tx.send(());
     };
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
     tokio::pin!(server);
     tokio::select! {
         res = &mut server => res,

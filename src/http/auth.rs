@@ -21,11 +21,16 @@ pub async fn require_scim_token(
         .map(|(_, value)| value.to_string())
         .unwrap_or_default();
     let Some(header) = req.headers().get(header::AUTHORIZATION) else {
-        return unauthorized("missing bearer token: send the header Authorization: Bearer <token>", false);
+        return unauthorized(
+            "missing bearer token: send the header Authorization: Bearer <token>",
+            false,
+        );
     };
     let header = header.to_str().unwrap_or("").trim();
     let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            token.trim()
+        }
         _ => {
             return unauthorized(
                 "the Authorization header must be \"Bearer <token>\" with a token issued by scimd",

@@ -24,7 +24,10 @@ fn list_response(items: Vec<Value>) -> Response {
 }
 
 pub async fn service_provider_config(State(state): State<AppState>, ctx: Ctx) -> Response {
-    scim_json(StatusCode::OK, discovery::service_provider_config(&ctx.base_url, &state.http.capabilities))
+    scim_json(
+        StatusCode::OK,
+        discovery::service_provider_config(&ctx.base_url, &state.http.capabilities),
+    )
 }
 
 pub async fn resource_types(ctx: Ctx) -> Response {
@@ -34,7 +37,11 @@ pub async fn resource_types(ctx: Ctx) -> Response {
 pub async fn resource_type(ctx: Ctx, Path((_, name)): Path<(String, String)>) -> Result<Response, ApiError> {
     discovery::resource_types(&ctx.base_url)
         .into_iter()
-        .find(|rt| rt.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(&name)))
+        .find(|rt| {
+            rt.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id.eq_ignore_ascii_case(&name))
+        })
         .map(|rt| scim_json(StatusCode::OK, rt))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")).into())
 }
@@ -46,7 +53,11 @@ pub async fn schemas(ctx: Ctx) -> Response {
 pub async fn schema(ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Result<Response, ApiError> {
     discovery::schemas(&ctx.base_url)
         .into_iter()
-        .find(|s| s.get("id").and_then(Value::as_str).is_some_and(|sid| sid.eq_ignore_ascii_case(&id)))
+        .find(|s| {
+            s.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|sid| sid.eq_ignore_ascii_case(&id))
+        })
         .map(|s| scim_json(StatusCode::OK, s))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")).into())
 }

@@ -13,7 +13,8 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 /// A JSON response with the SCIM media type.
 pub fn scim_json(status: StatusCode, body: Value) -> Response {
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     res
 }
 
@@ -43,7 +44,11 @@ impl<E: Into<service::Error>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
-            service::Error::Scim(ScimError { status, scim_type, detail }) => {
+            service::Error::Scim(ScimError {
+                status,
+                scim_type,
+                detail,
+            }) => {
                 if status >= 500 {
                     tracing::error!(%detail, "request failed");
                 }
@@ -68,7 +73,10 @@ impl IntoResponse for ApiError {
 pub fn unauthorized(detail: &str, token_was_sent: bool) -> Response {
     let mut res = error_response(401, None, detail);
     let challenge = if token_was_sent {
-        let safe: String = detail.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect();
+        let safe: String = detail
+            .chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .collect();
         format!("Bearer realm=\"scimd\", error=\"invalid_token\", error_description=\"{safe}\"")
     } else {
         "Bearer realm=\"scimd\"".to_string()

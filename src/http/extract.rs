@@ -17,7 +17,12 @@ use crate::service::{Caller, ListParams};
 pub struct ScimBody(pub Value);
 
 fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/scim+json" || essence == "application/json" || essence.ends_with("+json")
 }
 
@@ -31,7 +36,9 @@ impl FromRequest<AppState> for ScimBody {
                 return Err(ScimError::new(
                     415,
                     None,
-                    format!("unsupported Content-Type {ct:?}: send application/scim+json or application/json"),
+                    format!(
+                        "unsupported Content-Type {ct:?}: send application/scim+json or application/json"
+                    ),
                 )
                 .into());
             }
@@ -42,14 +49,19 @@ impl FromRequest<AppState> for ScimBody {
                 ScimError::new(
                     413,
                     None,
-                    format!("request body is larger than the limit of {} bytes", state.http.max_body_bytes),
+                    format!(
+                        "request body is larger than the limit of {} bytes",
+                        state.http.max_body_bytes
+                    ),
                 )
             } else {
                 ScimError::invalid_syntax(format!("could not read the request body: {rejection}"))
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ScimError::invalid_syntax("the request body is empty: expected a JSON object").into());
+            return Err(
+                ScimError::invalid_syntax("the request body is empty: expected a JSON object").into(),
+            );
         }
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
@@ -67,7 +79,10 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn int(&self, name: &str) -> Result<Option<i64>, ScimError> {
@@ -94,7 +109,10 @@ impl Params {
             Some(raw) if !raw.trim().is_empty() => parse_attr_list(raw),
             _ => Ok(Vec::new()),
         };
-        Ok(Projection { attributes: parse("attributes")?, excluded: parse("excludedAttributes")? })
+        Ok(Projection {
+            attributes: parse("attributes")?,
+            excluded: parse("excludedAttributes")?,
+        })
     }
 }
 

@@ -20,7 +20,8 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::scim::discovery::Capabilities;
 use crate::service::Service;
@@ -53,7 +54,10 @@ pub fn router(state: AppState) -> Router {
                 .patch(resources::patch_user)
                 .delete(resources::delete_user),
         )
-        .route("/Groups", get(resources::list_groups).post(resources::create_group))
+        .route(
+            "/Groups",
+            get(resources::list_groups).post(resources::create_group),
+        )
         .route(
             "/Groups/{id}",
             get(resources::get_group)
@@ -66,7 +70,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scim_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_scim_token,
+        ));
 
     let max_body = state.http.max_body_bytes;
     Router::new()
@@ -81,35 +88,55 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-                    let request_id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!(
-                        "request",
-                        request_id = %request_id,
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        account = tracing::field::Empty,
-                    )
-                }))
-                .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-                    tracing::error!("a request handler panicked");
-                    error_response(500, None, "internal error; quote the X-Request-Id response header when reporting it")
-                })),
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<Body>| {
+                            let request_id = req
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!(
+                                "request",
+                                request_id = %request_id,
+                                method = %req.method(),
+                                path = %req.uri().path(),
+                                account = tracing::field::Empty,
+                            )
+                        })
+                        // One access-log line per request at `info`, carrying the span's request id.
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(CatchPanicLayer::custom(
+                    |_panic: Box<dyn std::any::Any + Send>| {
+                        tracing::error!("a request handler panicked");
+                        error_response(
+                            500,
+                            None,
+                            "internal error; quote the X-Request-Id response header when reporting it",
+                        )
+                    },
+                )),
         )
         .with_state(state)
 }
 
 async fn healthz() -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(5), state.service.ready()).await {
-        Ok(Ok(())) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ready"}"#)
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ready"}"#,
+        )
             .into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
@@ -132,7 +159,11 @@ async fn not_found(method: Method, uri: Uri) -> Response {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    error_response(405, None, &format!("method {method} is not allowed on {}", uri.path()))
+    error_response(
+        405,
+        None,
+        &format!("method {method} is not allowed on {}", uri.path()),
+    )
 }
 
 /// Two jobs at the outermost layer:
@@ -172,8 +203,10 @@ async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
             .get(header::CONTENT_TYPE)
             .is_some_and(|ct| ct.as_bytes().starts_with(b"application/scim+json"))
     {
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
     res
 }

@@ -18,7 +18,12 @@ use crate::store::ResourceRow;
 type Handler = Result<Response, ApiError>;
 
 fn meta(row: &ResourceRow, location: String) -> Meta {
-    Meta { created: row.created_at, last_modified: row.last_modified, version: row.version, location }
+    Meta {
+        created: row.created_at,
+        last_modified: row.last_modified,
+        version: row.version,
+        location,
+    }
 }
 
 fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
@@ -30,12 +35,23 @@ fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
             .iter()
             .map(|g| {
                 let gid = g.group_id.to_string();
-                render::reference(&gid, &format!("{base}/Groups/{gid}"), Some(&g.display_name), "direct")
+                render::reference(
+                    &gid,
+                    &format!("{base}/Groups/{gid}"),
+                    Some(&g.display_name),
+                    "direct",
+                )
             })
             .collect();
         derived.push(("groups", Value::Array(groups)));
     }
-    render::render(&schema::USER, &id, &view.row.doc, derived, &meta(&view.row, format!("{base}/Users/{id}")))
+    render::render(
+        &schema::USER,
+        &id,
+        &view.row.doc,
+        derived,
+        &meta(&view.row, format!("{base}/Users/{id}")),
+    )
 }
 
 fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
@@ -46,16 +62,33 @@ fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
             .iter()
             .map(|m| {
                 let mid = m.member_id.to_string();
-                render::reference(&mid, &format!("{base}/Users/{mid}"), m.display.as_deref(), &m.member_type)
+                render::reference(
+                    &mid,
+                    &format!("{base}/Users/{mid}"),
+                    m.display.as_deref(),
+                    &m.member_type,
+                )
             })
             .collect();
         derived.push(("members", Value::Array(members)));
     }
-    render::render(&schema::GROUP, &id, &view.row.doc, derived, &meta(&view.row, format!("{base}/Groups/{id}")))
+    render::render(
+        &schema::GROUP,
+        &id,
+        &view.row.doc,
+        derived,
+        &meta(&view.row, format!("{base}/Groups/{id}")),
+    )
 }
 
 /// One resource, projected, with its `ETag` (and `Location` on creation).
-fn resource_response(status: StatusCode, rt: &ResourceType, mut body: Map<String, Value>, row: &ResourceRow, projection: &Projection) -> Response {
+fn resource_response(
+    status: StatusCode,
+    rt: &ResourceType,
+    mut body: Map<String, Value>,
+    row: &ResourceRow,
+    projection: &Projection,
+) -> Response {
     let location = body
         .get("meta")
         .and_then(|m| m.get("location"))
@@ -76,7 +109,12 @@ fn resource_response(status: StatusCode, rt: &ResourceType, mut body: Map<String
     res
 }
 
-fn list_response<T>(rt: &ResourceType, page: ListPage<T>, projection: &Projection, render: impl Fn(&T) -> Map<String, Value>) -> Response {
+fn list_response<T>(
+    rt: &ResourceType,
+    page: ListPage<T>,
+    projection: &Projection,
+    render: impl Fn(&T) -> Map<String, Value>,
+) -> Response {
     let resources: Vec<Value> = page
         .items
         .iter()
@@ -100,24 +138,56 @@ fn list_response<T>(rt: &ResourceType, page: ListPage<T>, projection: &Projectio
     )
 }
 
+fn user_response(status: StatusCode, ctx: &Ctx, view: &UserView, projection: &Projection) -> Response {
+    resource_response(
+        status,
+        &schema::USER,
+        render_user(&ctx.base_url, view),
+        &view.row,
+        projection,
+    )
+}
+
+fn group_response(status: StatusCode, ctx: &Ctx, view: &GroupView, projection: &Projection) -> Response {
+    resource_response(
+        status,
+        &schema::GROUP,
+        render_group(&ctx.base_url, view),
+        &view.row,
+        projection,
+    )
+}
+
 // ---- Users -------------------------------------------------------------------------------
 
 pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
     let projection = params.projection()?;
     let page = st.service.list_users(&ctx.caller, &params.list()?).await?;
-    Ok(list_response(&schema::USER, page, &projection, |v| render_user(&ctx.base_url, v)))
+    Ok(list_response(&schema::USER, page, &projection, |v| {
+        render_user(&ctx.base_url, v)
+    }))
 }
 
-pub async fn create_user(State(st): State<AppState>, ctx: Ctx, params: Params, ScimBody(body): ScimBody) -> Handler {
+pub async fn create_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    ScimBody(body): ScimBody,
+) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_user(&ctx.caller, &body).await?;
-    Ok(resource_response(StatusCode::CREATED, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+    Ok(user_response(StatusCode::CREATED, &ctx, &view, &projection))
 }
 
-pub async fn get_user(State(st): State<AppState>, ctx: Ctx, params: Params, Path((_, id)): Path<(String, String)>) -> Handler {
+pub async fn get_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
     let projection = params.projection()?;
     let view = st.service.get_user(&ctx.caller, &id).await?;
-    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn replace_user(
@@ -129,7 +199,7 @@ pub async fn replace_user(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.replace_user(&ctx.caller, &id, &body).await?;
-    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn patch_user(
@@ -141,10 +211,14 @@ pub async fn patch_user(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.patch_user(&ctx.caller, &id, &body).await?;
-    Ok(resource_response(StatusCode::OK, &schema::USER, render_user(&ctx.base_url, &view), &view.row, &projection))
+    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
-pub async fn delete_user(State(st): State<AppState>, ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Handler {
+pub async fn delete_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
     st.service.delete_user(&ctx.caller, &id).await?;
     Ok(no_content())
 }
@@ -153,20 +227,38 @@ pub async fn delete_user(State(st): State<AppState>, ctx: Ctx, Path((_, id)): Pa
 
 pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
     let projection = params.projection()?;
-    let page = st.service.list_groups(&ctx.caller, &params.list()?, projection.shows("members")).await?;
-    Ok(list_response(&schema::GROUP, page, &projection, |v| render_group(&ctx.base_url, v)))
+    let page = st
+        .service
+        .list_groups(&ctx.caller, &params.list()?, projection.shows("members"))
+        .await?;
+    Ok(list_response(&schema::GROUP, page, &projection, |v| {
+        render_group(&ctx.base_url, v)
+    }))
 }
 
-pub async fn create_group(State(st): State<AppState>, ctx: Ctx, params: Params, ScimBody(body): ScimBody) -> Handler {
+pub async fn create_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    ScimBody(body): ScimBody,
+) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_group(&ctx.caller, &body).await?;
-    Ok(resource_response(StatusCode::CREATED, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+    Ok(group_response(StatusCode::CREATED, &ctx, &view, &projection))
 }
 
-pub async fn get_group(State(st): State<AppState>, ctx: Ctx, params: Params, Path((_, id)): Path<(String, String)>) -> Handler {
+pub async fn get_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    params: Params,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
     let projection = params.projection()?;
-    let view = st.service.get_group(&ctx.caller, &id, projection.shows("members")).await?;
-    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+    let view = st
+        .service
+        .get_group(&ctx.caller, &id, projection.shows("members"))
+        .await?;
+    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn replace_group(
@@ -178,7 +270,7 @@ pub async fn replace_group(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.replace_group(&ctx.caller, &id, &body).await?;
-    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 /// A group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it; Okta accepts it),
@@ -204,10 +296,14 @@ pub async fn patch_group(
         }
         return Ok(res);
     }
-    Ok(resource_response(StatusCode::OK, &schema::GROUP, render_group(&ctx.base_url, &view), &view.row, &projection))
+    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
-pub async fn delete_group(State(st): State<AppState>, ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Handler {
+pub async fn delete_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
     st.service.delete_group(&ctx.caller, &id).await?;
     Ok(no_content())
 }

@@ -10,8 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, AttrDef, AttrType, ResourceType, Schema};
 
-pub const SERVICE_PROVIDER_CONFIG_URN: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -39,14 +38,8 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     let mut scheme = Map::new();
     scheme.insert("type".into(), json!("oauthbearertoken"));
     scheme.insert("name".into(), json!("OAuth Bearer Token"));
-    scheme.insert(
-        "description".into(),
-        json!("Bearer token issued by scimd (JWT)"),
-    );
-    scheme.insert(
-        "specUri".into(),
-        json!("https://www.rfc-editor.org/info/rfc6750"),
-    );
+    scheme.insert("description".into(), json!("Bearer token issued by scimd (JWT)"));
+    scheme.insert("specUri".into(), json!("https://www.rfc-editor.org/info/rfc6750"));
     if let Some(uri) = &caps.documentation_uri {
         scheme.insert("documentationUri".into(), json!(uri));
     }
@@ -287,26 +280,16 @@ mod tests {
             "{name}: {ty}"
         );
         assert!(
-            ["readOnly", "readWrite", "immutable", "writeOnly"]
-                .contains(&a["mutability"].as_str().unwrap())
+            ["readOnly", "readWrite", "immutable", "writeOnly"].contains(&a["mutability"].as_str().unwrap())
         );
-        assert!(
-            ["always", "never", "default", "request"].contains(&a["returned"].as_str().unwrap())
-        );
+        assert!(["always", "never", "default", "request"].contains(&a["returned"].as_str().unwrap()));
         assert!(["none", "server", "global"].contains(&a["uniqueness"].as_str().unwrap()));
         for optional in ["canonicalValues", "referenceTypes"] {
             if let Some(v) = a.get(optional) {
-                assert!(
-                    !v.as_array().unwrap().is_empty(),
-                    "{name}: empty {optional}"
-                );
+                assert!(!v.as_array().unwrap().is_empty(), "{name}: empty {optional}");
             }
         }
-        assert_eq!(
-            ty == "reference",
-            a.get("referenceTypes").is_some(),
-            "{name}"
-        );
+        assert_eq!(ty == "reference", a.get("referenceTypes").is_some(), "{name}");
         if ty == "complex" {
             assert!(!is_sub);
             let subs = a["subAttributes"].as_array().unwrap();
@@ -356,9 +339,7 @@ mod tests {
             .iter()
             .map(|a| a["name"].as_str().unwrap())
             .collect();
-        assert!(
-            !names.contains(&"password") && !names.contains(&"id") && names.contains(&"groups")
-        );
+        assert!(!names.contains(&"password") && !names.contains(&"id") && names.contains(&"groups"));
         let emails = user["attributes"]
             .as_array()
             .unwrap()

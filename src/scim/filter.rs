@@ -153,8 +153,7 @@ impl CompareOp {
             CompareOp::Lt,
             CompareOp::Le,
         ];
-        ALL.into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -269,10 +268,7 @@ pub(crate) struct SyntaxError {
 
 impl SyntaxError {
     pub(crate) fn at(pos: usize, msg: impl Into<String>) -> Self {
-        SyntaxError {
-            pos,
-            msg: msg.into(),
-        }
+        SyntaxError { pos, msg: msg.into() }
     }
 
     /// Moves the position right by `by` characters: the text parsed sat at that offset.
@@ -281,11 +277,7 @@ impl SyntaxError {
         self
     }
 
-    pub(crate) fn into_error(
-        self,
-        what: &str,
-        make: impl FnOnce(String) -> ScimError,
-    ) -> ScimError {
+    pub(crate) fn into_error(self, what: &str, make: impl FnOnce(String) -> ScimError) -> ScimError {
         make(format!("{what} at position {}: {}", self.pos + 1, self.msg))
     }
 
@@ -492,10 +484,7 @@ impl Parser {
                         return Ok(Filter::Not(Box::new(self.parse_group()?)));
                     }
                     if self.peek() != Some('[') && self.operator_at(self.pos).is_none() {
-                        let msg = format!(
-                            "expected \"(\" after \"not\", found {}",
-                            self.found(self.pos)
-                        );
+                        let msg = format!("expected \"(\" after \"not\", found {}", self.found(self.pos));
                         return self.error(self.pos, msg);
                     }
                     // `not pr`, `not eq "x"`, `not[…]`: an attribute that happens to be called "not".
@@ -591,10 +580,7 @@ impl Parser {
                 probe += 1;
             }
             if self.operator_at(probe).is_none() {
-                let msg = format!(
-                    "expected an attribute path, \"(\" or \"not\", found {:?}",
-                    text
-                );
+                let msg = format!("expected an attribute path, \"(\" or \"not\", found {:?}", text);
                 return self.error(start, msg);
             }
         }
@@ -698,10 +684,7 @@ impl Parser {
         };
         self.pos = save;
         if is_value {
-            let msg = format!(
-                "\"pr\" takes no value, but found {} after it",
-                self.found(at)
-            );
+            let msg = format!("\"pr\" takes no value, but found {} after it", self.found(at));
             return self.error(at, msg);
         }
         Ok(())
@@ -755,11 +738,10 @@ impl Parser {
         let after = self.pos + 1;
         ["and", "or"].iter().any(|kw| {
             let end = after + kw.len();
-            let same = self.chars.get(after..end).is_some_and(|w| {
-                w.iter()
-                    .zip(kw.chars())
-                    .all(|(a, b)| a.eq_ignore_ascii_case(&b))
-            });
+            let same = self
+                .chars
+                .get(after..end)
+                .is_some_and(|w| w.iter().zip(kw.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b)));
             same && self
                 .chars
                 .get(end)
@@ -774,10 +756,7 @@ impl Parser {
         let mut out = String::new();
         loop {
             let Some(c) = self.peek() else {
-                return self.error(
-                    open,
-                    "unterminated string: no closing \" for this opening quote",
-                );
+                return self.error(open, "unterminated string: no closing \" for this opening quote");
             };
             self.pos += 1;
             match c {
@@ -821,8 +800,7 @@ impl Parser {
         let code = match unit {
             0xD800..=0xDBFF => {
                 let low_at = self.pos;
-                let has_low =
-                    self.peek() == Some('\\') && self.chars.get(self.pos + 1) == Some(&'u');
+                let has_low = self.peek() == Some('\\') && self.chars.get(self.pos + 1) == Some(&'u');
                 if !has_low {
                     return self.error(
                         at,
@@ -917,11 +895,7 @@ fn is_delimiter(c: char) -> bool {
 ///   otherwise strings lexicographically (case-folded unless case-exact).
 /// * Numbers numerically; booleans by `eq` / `ne` only, a string literal `"True"` / `"false"`
 ///   (any case) matching a JSON boolean and vice versa. Other type mixes are false.
-pub fn matches(
-    filter: &Filter,
-    value: &serde_json::Value,
-    case_exact: &dyn Fn(&AttrPath) -> bool,
-) -> bool {
+pub fn matches(filter: &Filter, value: &serde_json::Value, case_exact: &dyn Fn(&AttrPath) -> bool) -> bool {
     match filter {
         Filter::And(a, b) => matches(a, value, case_exact) && matches(b, value, case_exact),
         Filter::Or(a, b) => matches(a, value, case_exact) || matches(b, value, case_exact),
@@ -1048,12 +1022,8 @@ fn compare(value: &Value, op: CompareOp, literal: &CompValue, case_exact: bool) 
     match (value, literal) {
         (Value::String(a), CompValue::Str(b)) => compare_strings(a, op, b, case_exact),
         (Value::Bool(a), CompValue::Bool(b)) => equality_only(op, *a == *b),
-        (Value::Bool(a), CompValue::Str(b)) => {
-            parse_bool(b).is_some_and(|b| equality_only(op, *a == b))
-        }
-        (Value::String(a), CompValue::Bool(b)) => {
-            parse_bool(a).is_some_and(|a| equality_only(op, a == *b))
-        }
+        (Value::Bool(a), CompValue::Str(b)) => parse_bool(b).is_some_and(|b| equality_only(op, *a == b)),
+        (Value::String(a), CompValue::Bool(b)) => parse_bool(a).is_some_and(|a| equality_only(op, a == *b)),
         (Value::Number(a), CompValue::Num(b)) => {
             compare_numbers(a, b).is_some_and(|ord| ordering_matches(op, ord))
         }
@@ -1288,10 +1258,7 @@ mod tests {
                         "emails",
                         and(eq("type", "work"), cmp("value", Co, str_("@example.com"))),
                     ),
-                    vp(
-                        "ims",
-                        and(eq("type", "xmpp"), cmp("value", Co, str_("@foo.com"))),
-                    ),
+                    vp("ims", and(eq("type", "xmpp"), cmp("value", Co, str_("@foo.com")))),
                 ),
             ),
         ]
@@ -1311,8 +1278,10 @@ mod tests {
             assert_eq!(parse(&printed), want, "{input} printed as {printed}");
         }
         assert_eq!(
-            parse(r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#)
-                .to_string(),
+            parse(
+                r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#
+            )
+            .to_string(),
             r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#
         );
     }
@@ -1341,10 +1310,7 @@ mod tests {
         // Entra matching on the work mail.
         assert_eq!(
             parse(r#"emails[type eq "work"].value eq "user@contoso.com""#),
-            vp(
-                "emails",
-                and(eq("type", "work"), eq("value", "user@contoso.com"))
-            )
+            vp("emails", and(eq("type", "work"), eq("value", "user@contoso.com")))
         );
         assert_eq!(
             parse(r#"emails[type eq "work" and primary eq true].Value pr"#),
@@ -1359,10 +1325,7 @@ mod tests {
                 )
             )
         );
-        assert_eq!(
-            parse(r#"members[value eq "x"]"#),
-            vp("members", eq("value", "x"))
-        );
+        assert_eq!(parse(r#"members[value eq "x"]"#), vp("members", eq("value", "x")));
         assert_eq!(parse(r#"manager eq "x""#), eq("manager", "x"));
         assert_eq!(
             parse(r#"id eq "2819c223" and manager eq "26118915""#),
@@ -1406,10 +1369,7 @@ mod tests {
             );
         }
         assert_eq!(parse("USERNAME PR"), pr("USERNAME"));
-        assert_eq!(
-            parse("a pr And b pr OR c pr"),
-            or(and(pr("a"), pr("b")), pr("c"))
-        );
+        assert_eq!(parse("a pr And b pr OR c pr"), or(and(pr("a"), pr("b")), pr("c")));
         assert_eq!(parse("NOT (a pr)"), not(pr("a")));
         assert_eq!(parse("Not(a pr)"), not(pr("a")));
     }
@@ -1433,10 +1393,7 @@ mod tests {
         // Value filters keep their own precedence.
         assert_eq!(
             parse(r#"emails[type eq "a" or type eq "b" and primary pr]"#),
-            vp(
-                "emails",
-                or(eq("type", "a"), and(eq("type", "b"), pr("primary")))
-            )
+            vp("emails", or(eq("type", "a"), and(eq("type", "b"), pr("primary"))))
         );
         // `or` inside a value filter binds tighter than the Entra suffix's implicit `and`.
         assert_eq!(
@@ -1557,10 +1514,7 @@ mod tests {
         assert_eq!(parse("pr pr"), pr("pr"));
         assert_eq!(parse("notify pr"), pr("notify"));
         assert_eq!(parse("not.x pr"), pr("not.x"));
-        assert_eq!(
-            parse("orders pr and andrew pr"),
-            and(pr("orders"), pr("andrew"))
-        );
+        assert_eq!(parse("orders pr and andrew pr"), and(pr("orders"), pr("andrew")));
     }
 
     #[test]
@@ -1700,16 +1654,8 @@ mod tests {
             ),
             (r#"userName eq "a\qb""#, 15, "invalid escape \"\\q\""),
             (r#"userName eq "\ud800""#, 14, "high surrogate"),
-            (
-                r#"userName eq "\ud800\u0041""#,
-                20,
-                "expected a low surrogate",
-            ),
-            (
-                r#"userName eq "\udc00""#,
-                14,
-                "low surrogate without a high one",
-            ),
+            (r#"userName eq "\ud800\u0041""#, 20, "expected a low surrogate"),
+            (r#"userName eq "\udc00""#, 14, "low surrogate without a high one"),
             (r#"userName eq "\u12""#, 14, "four hexadecimal digits"),
             ("a pr +", 6, "but found \"+\" after it"),
         ];
@@ -1855,10 +1801,7 @@ mod tests {
                 r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
                 false,
             ),
-            (
-                r#"userType eq "Employee" and (emails.type eq "work")"#,
-                true,
-            ),
+            (r#"userType eq "Employee" and (emails.type eq "work")"#, true),
             (
                 r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
                 true,
@@ -1875,9 +1818,7 @@ mod tests {
     #[test]
     fn value_paths_match_within_one_element() {
         // No single email is both home and @example.com …
-        assert!(!check(
-            r#"emails[type eq "home" and value co "@example.com"]"#
-        ));
+        assert!(!check(r#"emails[type eq "home" and value co "@example.com"]"#));
         // … though across elements both hold.
         assert!(check(
             r#"emails.type eq "home" and emails.value co "@example.com""#
@@ -1887,12 +1828,8 @@ mod tests {
         assert!(!check(r#"addresses[type pr]"#));
         assert!(!check(r#"nosuch[type pr]"#));
         // Entra's shapes.
-        assert!(check(
-            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
-        ));
-        assert!(!check(
-            r#"emails[type eq "home"].value eq "bjensen@example.com""#
-        ));
+        assert!(check(r#"emails[type eq "work"].value eq "BJENSEN@example.com""#));
+        assert!(!check(r#"emails[type eq "home"].value eq "bjensen@example.com""#));
         assert!(check(r#"roles[primary eq "True"].display eq "admin""#));
         assert!(check(
             r#"manager[value eq "26118915-6090-4610-87e4-49d8ca9f808d"]"#
@@ -1913,49 +1850,29 @@ mod tests {
             r#"{ENT}:manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
         )));
         // Unqualified names fall back to the extensions (Entra's `manager eq`).
-        assert!(check(
-            r#"manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
-        ));
+        assert!(check(r#"manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#));
         assert!(check(
             r#"id eq "2819c223-7f76-453a-919d-413861904646" and manager eq "26118915-6090-4610-87e4-49d8ca9f808d""#
         ));
         assert!(check(r#"employeeNumber eq "701984""#));
         // The whole extension, parsed as URN `…:2.0` + name `User`.
         assert!(check(&format!("{ENT} pr")));
-        assert!(!check(
-            r#"urn:example:other:userName eq "bjensen@example.com""#
-        ));
-        assert!(!check(&format!(
-            r#"{ENT}:userName eq "bjensen@example.com""#
-        )));
+        assert!(!check(r#"urn:example:other:userName eq "bjensen@example.com""#));
+        assert!(!check(&format!(r#"{ENT}:userName eq "bjensen@example.com""#)));
     }
 
     #[test]
     fn matches_case_exactness() {
-        assert!(check(
-            r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#
-        ));
-        assert!(!check(
-            r#"externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#
-        ));
-        assert!(check(
-            r#"externalId ne "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#
-        ));
+        assert!(check(r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#));
+        assert!(!check(r#"externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#));
+        assert!(check(r#"externalId ne "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF""#));
         assert!(!check(r#"id sw "2819C""#));
         assert!(check(r#"emails.value sw "BJENSEN""#));
         assert!(check(r#"emails.value ew ".ORG""#));
         assert!(check(r#"name.givenName eq "BARBARA""#));
         let doc = json!({"name": {"givenName": "Émile"}});
-        assert!(matches(
-            &parse(r#"name.givenName eq "éMILE""#),
-            &doc,
-            &|_| false
-        ));
-        assert!(!matches(
-            &parse(r#"name.givenName eq "éMILE""#),
-            &doc,
-            &|_| true
-        ));
+        assert!(matches(&parse(r#"name.givenName eq "éMILE""#), &doc, &|_| false));
+        assert!(!matches(&parse(r#"name.givenName eq "éMILE""#), &doc, &|_| true));
         // Ordering folds case unless case-exact.
         assert!(check(r#"userName gt "a""#));
         assert!(!matches(&parse(r#"userName gt "a""#), &user(), &|_| true));
@@ -2037,8 +1954,7 @@ mod tests {
 
     #[test]
     fn matches_never_panics_on_odd_documents() {
-        let f =
-            parse(r#"emails[type eq "work"].value eq "x" or name.givenName pr or userName gt 1"#);
+        let f = parse(r#"emails[type eq "work"].value eq "x" or name.givenName pr or userName gt 1"#);
         for doc in [
             json!(null),
             json!("x"),

@@ -118,8 +118,7 @@ pub fn parse_attr_list(input: &str) -> Result<Vec<AttrPath>, ScimError> {
     for entry in input.split(',') {
         let (s, lead) = trim_with_offset(entry);
         if !s.is_empty() {
-            let path =
-                parse_attr_path_core(s).map_err(|e| e.shifted(offset + lead).into_path_error())?;
+            let path = parse_attr_path_core(s).map_err(|e| e.shifted(offset + lead).into_path_error())?;
             paths.push(path);
         }
         offset += entry.chars().count() + 1;
@@ -207,10 +206,7 @@ fn parse_patch_path_core(s: &str) -> Result<PatchPath, PatchPathError> {
 /// `s`; callers shift them to where `s` sits in their input.
 pub(crate) fn parse_attr_path_core(s: &str) -> Result<AttrPath, SyntaxError> {
     if s.is_empty() {
-        return Err(SyntaxError::at(
-            0,
-            "expected an attribute path, found nothing",
-        ));
+        return Err(SyntaxError::at(0, "expected an attribute path, found nothing"));
     }
 
     let (urn, rest, rest_pos) = match split_urn(s) {
@@ -395,10 +391,7 @@ mod tests {
 
     #[test]
     fn simple_names_and_sub_attributes() {
-        assert_eq!(
-            parse_attr_path("userName").unwrap(),
-            ap(None, "userName", None)
-        );
+        assert_eq!(parse_attr_path("userName").unwrap(), ap(None, "userName", None));
         assert_eq!(
             parse_attr_path("name.givenName").unwrap(),
             ap(None, "name", Some("givenName"))
@@ -420,10 +413,7 @@ mod tests {
 
     #[test]
     fn keeps_spelling() {
-        assert_eq!(
-            parse_attr_path("USERNAME").unwrap(),
-            ap(None, "USERNAME", None)
-        );
+        assert_eq!(parse_attr_path("USERNAME").unwrap(), ap(None, "USERNAME", None));
         assert_eq!(
             parse_attr_path("URN:IETF:params:scim:schemas:core:2.0:User:userName").unwrap(),
             ap(
@@ -632,11 +622,7 @@ mod tests {
     fn patch_path_shape_errors_are_invalid_path() {
         for (input, pos, needle) in [
             ("[type eq \"work\"]", 1, "expected an attribute name before"),
-            (
-                "name.givenName[value eq \"x\"]",
-                15,
-                "not the sub-attribute",
-            ),
+            ("name.givenName[value eq \"x\"]", 15, "not the sub-attribute"),
             (
                 "emails[type eq \"work\"]value",
                 23,
@@ -666,27 +652,15 @@ mod tests {
     #[test]
     fn patch_path_filter_errors_are_invalid_filter_with_path_positions() {
         for (input, pos, needle) in [
-            (
-                "members[value eq \"x\"",
-                21,
-                "expected \"and\", \"or\" or \"]\"",
-            ),
+            ("members[value eq \"x\"", 21, "expected \"and\", \"or\" or \"]\""),
             ("members[]", 9, "expected an attribute path"),
-            (
-                "members[value xx \"x\"]",
-                15,
-                "expected a comparison operator",
-            ),
+            ("members[value xx \"x\"]", 15, "expected a comparison operator"),
             (" members[value eq \"x]", 19, "unterminated string"),
             ("emails[emails.type eq \"work\"]", 8, "relative"),
             ("emails[type[value eq 1] pr]", 12, "cannot be nested"),
         ] {
             let err = parse_patch_path(input).expect_err(input);
-            assert_eq!(
-                err.scim_type,
-                Some(ScimType::InvalidFilter),
-                "{input}: {err}"
-            );
+            assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{input}: {err}");
             let prefix = format!("invalid filter in PATCH path at position {pos}: ");
             assert!(err.detail.starts_with(&prefix), "{input}: {}", err.detail);
             assert!(err.detail.contains(needle), "{input}: {}", err.detail);
@@ -771,13 +745,14 @@ mod tests {
         let urn = prop_oneof![
             Just(None),
             Just(Some(ENT.to_string())),
-            Just(Some(
-                "urn:ietf:params:scim:schemas:core:2.0:User".to_string()
-            )),
+            Just(Some("urn:ietf:params:scim:schemas:core:2.0:User".to_string())),
             "urn:[a-z0-9]{1,5}(:[a-zA-Z0-9.-]{1,5}){0,3}".prop_map(Some),
         ];
-        (urn, name_strategy(), proptest::option::of(name_strategy()))
-            .prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
+        (urn, name_strategy(), proptest::option::of(name_strategy())).prop_map(|(urn, name, sub)| AttrPath {
+            urn,
+            name,
+            sub,
+        })
     }
 
     proptest! {

@@ -15,9 +15,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::scim::error::ScimError;
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{
-    AttrDef, AttrType, GROUP_SCHEMA, Mutability, ResourceType, Returned, Schema,
-};
+use crate::scim::schema::{AttrDef, AttrType, GROUP_SCHEMA, Mutability, ResourceType, Returned, Schema};
 
 /// Turn a POST or PUT body into a canonical document. Accepts and drops what IdPs send but
 /// scimd does not keep (readOnly `id`, `meta`, `groups`, `schemas`, `password`, unknown keys and
@@ -139,19 +137,13 @@ pub fn coerce_single(attr: &AttrDef, value: &Value, path: &str) -> Result<Value,
             Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
             _ => Err(wrong_type(path, "a boolean (true or false)", value)),
         },
-        AttrType::Integer => {
-            coerce_integer(value).ok_or_else(|| wrong_type(path, "an integer", value))
-        }
-        AttrType::Decimal => {
-            coerce_decimal(value).ok_or_else(|| wrong_type(path, "a decimal number", value))
-        }
+        AttrType::Integer => coerce_integer(value).ok_or_else(|| wrong_type(path, "an integer", value)),
+        AttrType::Decimal => coerce_decimal(value).ok_or_else(|| wrong_type(path, "a decimal number", value)),
         AttrType::DateTime => match value {
             // Server-assigned dates (meta.created) are never parsed from clients: Okta echoes
             // them in a non-ISO form, and they are dropped anyway.
             Value::String(_) if attr.mutability == Mutability::ReadOnly => Ok(value.clone()),
-            Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
-                Ok(value.clone())
-            }
+            Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => Ok(value.clone()),
             _ => Err(wrong_type(
                 path,
                 "an RFC 3339 date-time such as \"2024-01-31T12:00:00Z\"",
@@ -359,9 +351,7 @@ fn put(
     sub: Option<&'static AttrDef>,
     value: &Value,
 ) -> Result<(), ScimError> {
-    if attr.mutability == Mutability::ReadOnly
-        || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
-    {
+    if attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
         return Ok(());
     }
     let shown = shown_path(rt, schema, attr);
@@ -418,10 +408,7 @@ fn coerce_complex(attr: &AttrDef, value: &Value, path: &str) -> Result<Value, Sc
                 let Some(sub) = attr.sub_attr(key) else {
                     continue;
                 };
-                if v.is_null()
-                    || sub.mutability == Mutability::ReadOnly
-                    || (members && sub.name == "$ref")
-                {
+                if v.is_null() || sub.mutability == Mutability::ReadOnly || (members && sub.name == "$ref") {
                     continue;
                 }
                 let coerced = coerce_value(sub, v, &format!("{path}.{}", sub.name))?;
@@ -524,9 +511,7 @@ fn wrong_type(path: &str, expected: &str, got: &Value) -> ScimError {
         Value::Number(n) => format!("the number {n}"),
         other => kind(other).to_string(),
     };
-    ScimError::invalid_value(format!(
-        "\"{path}\" must be {expected}, but {shown} was sent"
-    ))
+    ScimError::invalid_value(format!("\"{path}\" must be {expected}, but {shown} was sent"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,9 +582,10 @@ impl Selection {
         };
         for path in paths {
             if path.sub.is_none()
-                && path.urn.as_ref().is_some_and(|urn| {
-                    format!("{urn}:{}", path.name).eq_ignore_ascii_case(rt.schema.id)
-                })
+                && path
+                    .urn
+                    .as_ref()
+                    .is_some_and(|urn| format!("{urn}:{}", path.name).eq_ignore_ascii_case(rt.schema.id))
             {
                 selection.whole_core = true;
                 continue;
@@ -609,11 +595,11 @@ impl Selection {
             };
             match resolved.attr {
                 None => selection.whole_extensions.push(resolved.schema.id),
-                Some(attr) => selection.attrs.push((
-                    resolved.schema.id,
-                    attr.name,
-                    resolved.sub.map(|s| s.name),
-                )),
+                Some(attr) => {
+                    selection
+                        .attrs
+                        .push((resolved.schema.id, attr.name, resolved.sub.map(|s| s.name)))
+                }
             }
         }
         selection
@@ -683,9 +669,7 @@ fn keep_subs(attr: &AttrDef, value: Value, subs: &[&str]) -> Option<Value> {
                 .into_iter()
                 .filter(|(k, _)| {
                     subs.iter().any(|s| s.eq_ignore_ascii_case(k))
-                        || attr
-                            .sub_attr(k)
-                            .is_some_and(|s| s.returned == Returned::Always)
+                        || attr.sub_attr(k).is_some_and(|s| s.returned == Returned::Always)
                 })
                 .collect();
             (!kept.is_empty()).then_some(Value::Object(kept))
@@ -711,9 +695,7 @@ fn exclude(rt: &ResourceType, resource: &mut Map<String, Value>, path: &AttrPath
         }
         return;
     };
-    if attr.returned == Returned::Always
-        || resolved.sub.is_some_and(|s| s.returned == Returned::Always)
-    {
+    if attr.returned == Returned::Always || resolved.sub.is_some_and(|s| s.returned == Returned::Always) {
         return;
     }
     if std::ptr::eq(resolved.schema, rt.schema) {
@@ -926,11 +908,7 @@ mod tests {
             "{}",
             e.detail
         );
-        assert!(
-            err(&USER, json!({"active": 1}))
-                .detail
-                .contains("\"active\"")
-        );
+        assert!(err(&USER, json!({"active": 1})).detail.contains("\"active\""));
         let doc = norm(
             &USER,
             json!({"emails": [{"value": "a@b", "primary": "True"}, {"value": "c@d", "primary": "false"}]}),
@@ -1093,15 +1071,9 @@ mod tests {
         let cases = [
             (json!({"displayName": {"a": 1}}), "\"displayName\""),
             (json!({"displayName": ["a", "b"]}), "\"displayName\""),
-            (
-                json!({"name": {"givenName": ["x", "y"]}}),
-                "\"name.givenName\"",
-            ),
+            (json!({"name": {"givenName": ["x", "y"]}}), "\"name.givenName\""),
             (json!({"name": "just a string"}), "\"name\""),
-            (
-                json!({"emails": [{"value": {"x": 1}}]}),
-                "\"emails[0].value\"",
-            ),
+            (json!({"emails": [{"value": {"x": 1}}]}), "\"emails[0].value\""),
             (json!({"emails": [["a"]]}), "\"emails[0]\""),
             (
                 json!({ENTERPRISE_USER_URN: {"department": {"x": 1}}}),
@@ -1132,20 +1104,14 @@ mod tests {
             ty: AttrType::Integer,
             ..clone_def(USER.schema.attr("title").unwrap())
         };
-        assert_eq!(
-            coerce_single(&integer, &json!("12"), "n").unwrap(),
-            json!(12)
-        );
+        assert_eq!(coerce_single(&integer, &json!("12"), "n").unwrap(), json!(12));
         assert_eq!(coerce_single(&integer, &json!(3.0), "n").unwrap(), json!(3));
         assert!(coerce_single(&integer, &json!(3.5), "n").is_err());
         let decimal = AttrDef {
             ty: AttrType::Decimal,
             ..clone_def(USER.schema.attr("title").unwrap())
         };
-        assert_eq!(
-            coerce_single(&decimal, &json!("2.5"), "d").unwrap(),
-            json!(2.5)
-        );
+        assert_eq!(coerce_single(&decimal, &json!("2.5"), "d").unwrap(), json!(2.5));
         assert!(coerce_single(&decimal, &json!("NaN"), "d").is_err());
         let date = AttrDef {
             ty: AttrType::DateTime,
@@ -1167,19 +1133,13 @@ mod tests {
             coerce_single(emails, &json!({"VALUE": "a"}), "emails").unwrap(),
             json!({"value": "a"})
         );
-        assert_eq!(
-            coerce_value(emails, &Value::Null, "emails").unwrap(),
-            Value::Null
-        );
+        assert_eq!(coerce_value(emails, &Value::Null, "emails").unwrap(), Value::Null);
         let active = USER.schema.attr("active").unwrap();
         assert_eq!(
             coerce_value(active, &json!(["False"]), "active").unwrap(),
             json!(false)
         );
-        assert_eq!(
-            coerce_value(active, &json!([]), "active").unwrap(),
-            Value::Null
-        );
+        assert_eq!(coerce_value(active, &json!([]), "active").unwrap(), Value::Null);
     }
 
     fn clone_def(a: &'static AttrDef) -> AttrDef {
@@ -1203,11 +1163,7 @@ mod tests {
     fn validate_required_primary_and_members() {
         let e = validate(&USER, &obj(json!({"displayName": "x"}))).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        assert!(
-            e.detail.contains("\"userName\" is required"),
-            "{}",
-            e.detail
-        );
+        assert!(e.detail.contains("\"userName\" is required"), "{}", e.detail);
         assert!(validate(&USER, &obj(json!({"userName": "  "}))).is_err());
         assert!(validate(&USER, &obj(json!({"userName": 5}))).is_err());
         let e = validate(&GROUP, &obj(json!({"members": []}))).unwrap_err();
@@ -1269,10 +1225,7 @@ mod tests {
             json!({"schemas": [USER_URN], "id": "u1", "userName": "bjensen"})
         );
         assert_eq!(
-            projected(
-                &["name.givenName", "EMAILS.value", "meta.lastModified"],
-                &[]
-            ),
+            projected(&["name.givenName", "EMAILS.value", "meta.lastModified"], &[]),
             json!({"schemas": [USER_URN], "id": "u1", "name": {"givenName": "Barbara"},
                    "emails": [{"value": "b@x"}, {"value": "h@x"}], "meta": {"lastModified": "2024-01-02T00:00:00Z"}})
         );
@@ -1285,10 +1238,7 @@ mod tests {
         );
         assert_eq!(
             projected(
-                &[
-                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-                    "id"
-                ],
+                &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "id"],
                 &[]
             ),
             json!({"schemas": [USER_URN, ENTERPRISE_USER_URN], "id": "u1",
@@ -1435,8 +1385,7 @@ mod tests {
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::Bool),
                 (-5i64..5).prop_map(Value::from),
-                prop::sample::select(vec!["True", "false", "x", "", "work", "a@b"])
-                    .prop_map(Value::from),
+                prop::sample::select(vec!["True", "false", "x", "", "work", "a@b"]).prop_map(Value::from),
             ];
             let element = prop::collection::vec((key(), leaf.clone()), 0..4)
                 .prop_map(|kv| Value::Object(kv.into_iter().collect()))
@@ -1446,15 +1395,14 @@ mod tests {
                 2 => element.clone(),
                 2 => prop::collection::vec(element, 0..3).prop_map(Value::Array),
             ];
-            prop::collection::vec((key(), value), 0..8)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+            prop::collection::vec((key(), value), 0..8).prop_map(|kv| Value::Object(kv.into_iter().collect()))
         }
 
         fn check(body: &Value) -> Result<(), TestCaseError> {
             for rt in [&USER, &GROUP] {
                 if let Ok(doc) = normalize(rt, body) {
-                    let again = normalize(rt, &Value::Object(doc.clone()))
-                        .expect("canonical doc re-normalizes");
+                    let again =
+                        normalize(rt, &Value::Object(doc.clone())).expect("canonical doc re-normalizes");
                     prop_assert_eq!(&again, &doc);
                     prop_assert!(!has_null(&Value::Object(doc.clone())));
                     let _ = validate(rt, &doc);

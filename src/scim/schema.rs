@@ -322,10 +322,7 @@ pub static COMMON_ATTRIBUTES: [AttrDef; 4] = [
                 AttrDef {
                     case_exact: true,
                     mutability: Mutability::ReadOnly,
-                    ..string(
-                        "resourceType",
-                        "The name of the resource type of the resource.",
-                    )
+                    ..string("resourceType", "The name of the resource type of the resource.")
                 },
                 AttrDef {
                     mutability: Mutability::ReadOnly,
@@ -345,19 +342,12 @@ pub static COMMON_ATTRIBUTES: [AttrDef; 4] = [
                 },
                 AttrDef {
                     mutability: Mutability::ReadOnly,
-                    ..reference(
-                        "location",
-                        &["uri"],
-                        "The URI of the resource being returned.",
-                    )
+                    ..reference("location", &["uri"], "The URI of the resource being returned.")
                 },
                 AttrDef {
                     case_exact: true,
                     mutability: Mutability::ReadOnly,
-                    ..string(
-                        "version",
-                        "The version (ETag) of the resource being returned.",
-                    )
+                    ..string("version", "The version (ETag) of the resource being returned.")
                 },
             ],
             "A complex attribute containing resource metadata.",
@@ -575,11 +565,7 @@ static USER_ATTRIBUTES: [AttrDef; 20] = [
     multi_complex(
         "x509Certificates",
         &[
-            base(
-                "value",
-                AttrType::Binary,
-                "The value of an X.509 certificate.",
-            ),
+            base("value", AttrType::Binary, "The value of an X.509 certificate."),
             DISPLAY_SUB,
             string("type", "A label indicating the attribute's function."),
             PRIMARY_SUB,
@@ -646,10 +632,7 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
 static GROUP_ATTRIBUTES: [AttrDef; 2] = [
     AttrDef {
         required: true,
-        ..string(
-            "displayName",
-            "A human-readable name for the Group. REQUIRED.",
-        )
+        ..string("displayName", "A human-readable name for the Group. REQUIRED.")
     },
     multi_complex(
         "members",
@@ -753,9 +736,7 @@ impl ResourceType {
                         self.schema.id, self.schema.attributes[0].name
                     )));
                 }
-                let schema = self
-                    .schema_by_urn(urn)
-                    .ok_or_else(|| self.unknown_urn(urn))?;
+                let schema = self.schema_by_urn(urn).ok_or_else(|| self.unknown_urn(urn))?;
                 let attr = schema
                     .attr(&path.name)
                     .or_else(|| {
@@ -773,10 +754,7 @@ impl ResourceType {
                 (schema, attr)
             }
             None => self.find_unqualified(&path.name).ok_or_else(|| {
-                ScimError::invalid_path(format!(
-                    "unknown attribute \"{}\" on {}",
-                    path.name, self.name
-                ))
+                ScimError::invalid_path(format!("unknown attribute \"{}\" on {}", path.name, self.name))
             })?,
         };
 
@@ -929,11 +907,7 @@ mod tests {
                 assert!(a.reference_types.is_empty(), "{schema}:{}", a.name);
             }
             if is_sub {
-                assert!(
-                    !a.multi_valued,
-                    "multi-valued sub-attribute {schema}:{}",
-                    a.name
-                );
+                assert!(!a.multi_valued, "multi-valued sub-attribute {schema}:{}", a.name);
             }
             // Names must stay unique case-insensitively, or lookups would be ambiguous.
             let mut names: Vec<String> = a
@@ -971,10 +945,7 @@ mod tests {
         let user_name = USER_SCHEMA.attr("username").unwrap();
         assert!(user_name.required && !user_name.case_exact);
         assert_eq!(user_name.uniqueness, Uniqueness::Server);
-        assert!(
-            USER_SCHEMA.attr("password").is_none(),
-            "scimd serves no password"
-        );
+        assert!(USER_SCHEMA.attr("password").is_none(), "scimd serves no password");
         let groups = USER_SCHEMA.attr("groups").unwrap();
         assert_eq!(groups.mutability, Mutability::ReadOnly);
         assert!(groups.multi_valued);
@@ -994,11 +965,7 @@ mod tests {
             (id.mutability, id.returned),
             (Mutability::ReadOnly, Returned::Always)
         );
-        assert!(
-            find_attr(&COMMON_ATTRIBUTES, "externalId")
-                .unwrap()
-                .case_exact
-        );
+        assert!(find_attr(&COMMON_ATTRIBUTES, "externalId").unwrap().case_exact);
         let display_name = GROUP_SCHEMA.attr("displayName").unwrap();
         assert!(display_name.required);
         let members = GROUP_SCHEMA.attr("members").unwrap();
@@ -1029,10 +996,7 @@ mod tests {
         assert_eq!(USER.schema_urns(), vec![USER_URN, ENTERPRISE_USER_URN]);
         assert_eq!(GROUP.schema_urns(), vec![GROUP_URN]);
         assert_eq!(all_schemas().len(), 3);
-        assert!(
-            USER.extension(&ENTERPRISE_USER_URN.to_uppercase())
-                .is_some()
-        );
+        assert!(USER.extension(&ENTERPRISE_USER_URN.to_uppercase()).is_some());
         assert!(GROUP.extension(ENTERPRISE_USER_URN).is_none());
     }
 
@@ -1065,12 +1029,7 @@ mod tests {
             let r = rt.resolve(&p(Some(rt.schema.id), "id", None)).unwrap();
             assert_eq!(r.doc_path, vec!["id"]);
         }
-        assert!(
-            !USER
-                .resolve(&p(None, "userName", None))
-                .unwrap()
-                .is_common()
-        );
+        assert!(!USER.resolve(&p(None, "userName", None)).unwrap().is_common());
     }
 
     #[test]
@@ -1102,11 +1061,7 @@ mod tests {
             .unwrap();
         assert_eq!(r.doc_path, vec!["name", "familyName"]);
         let r = GROUP
-            .resolve(&p(
-                Some(&GROUP_URN.to_lowercase()),
-                "MEMBERS",
-                Some("value"),
-            ))
+            .resolve(&p(Some(&GROUP_URN.to_lowercase()), "MEMBERS", Some("value")))
             .unwrap();
         assert_eq!(r.doc_path, vec!["members", "value"]);
     }
@@ -1114,19 +1069,13 @@ mod tests {
     #[test]
     fn resolve_errors_are_invalid_path_with_detail() {
         let cases: Vec<(AttrPath, &str)> = vec![
-            (
-                p(None, "fooBar", None),
-                "unknown attribute \"fooBar\" on User",
-            ),
+            (p(None, "fooBar", None), "unknown attribute \"fooBar\" on User"),
             (p(None, "userName", Some("x")), "has no sub-attributes"),
             (
                 p(None, "emails", Some("nope")),
                 "unknown sub-attribute \"nope\" of \"emails\"",
             ),
-            (
-                p(Some("urn:example:custom"), "x", None),
-                "unknown schema URN",
-            ),
+            (p(Some("urn:example:custom"), "x", None), "unknown schema URN"),
             (
                 p(Some(USER_URN), "department", None),
                 "unknown attribute \"department\"",

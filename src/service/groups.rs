@@ -33,7 +33,9 @@ fn name_taken(err: StoreError, doc: &Map<String, Value>) -> Error {
 /// Member ids of a `members` value as the client sent it (already normalised: each element
 /// has a string `value`).
 fn member_values(members: Option<Value>) -> Option<Vec<String>> {
-    let Value::Array(items) = members? else { return Some(Vec::new()) };
+    let Value::Array(items) = members? else {
+        return Some(Vec::new());
+    };
     Some(
         items
             .iter()
@@ -86,7 +88,8 @@ async fn apply_member_ops(tx: &mut dyn Tx, account: Uuid, group: Uuid, ops: &[Me
             MemberOp::RemoveAll => tx.retain_members(account, group, &[]).await?,
             MemberOp::Replace(values) => {
                 let ids = existing_users(tx, account, values).await?;
-                tx.retain_members(account, group, &ids).await? + tx.add_members(account, group, &ids, Origin::Idp).await?
+                tx.retain_members(account, group, &ids).await?
+                    + tx.add_members(account, group, &ids, Origin::Idp).await?
             }
         };
         changed |= n > 0;
@@ -116,7 +119,10 @@ impl Service {
             listed = tx.members_of(caller.account_id, &[row.id]).await?;
         }
         tx.commit().await?;
-        Ok(GroupView { row, members: Some(listed) })
+        Ok(GroupView {
+            row,
+            members: Some(listed),
+        })
     }
 
     pub async fn get_group(&self, caller: &Caller, id: &str, with_members: bool) -> Result<GroupView> {
@@ -126,11 +132,20 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, false)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
-        let members = if with_members { Some(conn.members_of(caller.account_id, &[gid]).await?) } else { None };
+        let members = if with_members {
+            Some(conn.members_of(caller.account_id, &[gid]).await?)
+        } else {
+            None
+        };
         Ok(GroupView { row, members })
     }
 
-    pub async fn list_groups(&self, caller: &Caller, params: &ListParams, with_members: bool) -> Result<ListPage<GroupView>> {
+    pub async fn list_groups(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+        with_members: bool,
+    ) -> Result<ListPage<GroupView>> {
         let query = list_query(params, &self.settings)?;
         let mut conn = self.store.reader().await?;
         let page = conn
@@ -147,11 +162,17 @@ impl Service {
             .items
             .into_iter()
             .map(|row| {
-                let mine = members.as_mut().map(|all| all.extract_if(.., |m| m.group_id == row.id).collect());
+                let mine = members
+                    .as_mut()
+                    .map(|all| all.extract_if(.., |m| m.group_id == row.id).collect());
                 GroupView { row, members: mine }
             })
             .collect();
-        Ok(ListPage { total: page.total, start_index: query.start_index, items })
+        Ok(ListPage {
+            total: page.total,
+            start_index: query.start_index,
+            items,
+        })
     }
 
     /// PUT: replaces displayName, externalId and — when the body has `members` — the member
@@ -174,13 +195,22 @@ impl Service {
         }
         let listed = tx.members_of(caller.account_id, &[gid]).await?;
         tx.commit().await?;
-        Ok(GroupView { row, members: Some(listed) })
+        Ok(GroupView {
+            row,
+            members: Some(listed),
+        })
     }
 
     /// PATCH: document operations on a copy of the group document, member operations as set
     /// operations on the membership table, all in one transaction. The group row is locked
     /// first, so concurrent PATCHes of one group serialise instead of losing updates.
-    pub async fn patch_group(&self, caller: &Caller, id: &str, body: &Value, with_members: bool) -> Result<GroupView> {
+    pub async fn patch_group(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &Value,
+        with_members: bool,
+    ) -> Result<GroupView> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let ops = patch::split_group_ops(patch::parse_patch(body)?)?;
         let mut tx = self.store.begin().await?;
@@ -202,7 +232,11 @@ impl Service {
         } else {
             current
         };
-        let members = if with_members { Some(tx.members_of(caller.account_id, &[gid]).await?) } else { None };
+        let members = if with_members {
+            Some(tx.members_of(caller.account_id, &[gid]).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
         Ok(GroupView { row, members })
     }
@@ -211,7 +245,10 @@ impl Service {
     pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<()> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut tx = self.store.begin().await?;
-        if !tx.delete_resource(ResourceKind::Group, caller.account_id, gid).await? {
+        if !tx
+            .delete_resource(ResourceKind::Group, caller.account_id, gid)
+            .await?
+        {
             return Err(not_found("Group", id));
         }
         tx.commit().await?;

@@ -56,9 +56,17 @@ pub struct Service {
 impl Service {
     /// Builds the service, taking the JWT signing secret from configuration or, when none is
     /// configured, from the database (generated there once, so replicas agree).
-    pub async fn new(store: Arc<dyn Store>, settings: Settings, configured_key: Option<Vec<u8>>) -> Result<Service> {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        configured_key: Option<Vec<u8>>,
+    ) -> Result<Service> {
         let signing_key = tokens::SigningKey::load(store.as_ref(), configured_key).await?;
-        Ok(Service { store, settings, signing_key })
+        Ok(Service {
+            store,
+            settings,
+            signing_key,
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -88,7 +96,10 @@ impl ListParams {
     /// the configured maximum.
     pub(crate) fn page(&self, settings: &Settings) -> (i64, i64) {
         let start = self.start_index.unwrap_or(1).max(1);
-        let count = self.count.unwrap_or(settings.default_count).clamp(0, settings.max_results);
+        let count = self
+            .count
+            .unwrap_or(settings.default_count)
+            .clamp(0, settings.max_results);
         (start, count)
     }
 }

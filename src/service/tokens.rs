@@ -202,7 +202,9 @@ impl Service {
         let ttl = chrono::TimeDelta::from_std(ttl)
             .ok()
             .filter(|d| *d > chrono::TimeDelta::zero() && *d <= chrono::TimeDelta::days(3650))
-            .ok_or_else(|| ScimError::invalid_value("a token lifetime must be between 1 second and 10 years"))?;
+            .ok_or_else(|| {
+                ScimError::invalid_value("a token lifetime must be between 1 second and 10 years")
+            })?;
         // Whole seconds: the JWT's `exp` and the row's `expires_at` must agree exactly.
         let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now);
         let expires_at = now + ttl;
@@ -221,8 +223,12 @@ impl Service {
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.signing_key.encoding)
-            .map_err(|e| ScimError::new(500, None, format!("could not sign a token: {e}")))?;
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.signing_key.encoding,
+        )
+        .map_err(|e| ScimError::new(500, None, format!("could not sign a token: {e}")))?;
         let record = TokenRecord {
             account_id: account,
             id,
@@ -245,7 +251,9 @@ impl Service {
     pub async fn revoke_token(&self, account: Uuid, token: Uuid) -> Result<()> {
         let mut tx = self.store.begin().await?;
         if !tx.revoke_token(account, token).await? {
-            return Err(ScimError::not_found(format!("account {account} has no active token {token}")).into());
+            return Err(
+                ScimError::not_found(format!("account {account} has no active token {token}")).into(),
+            );
         }
         tx.commit().await?;
         Ok(())
@@ -253,7 +261,12 @@ impl Service {
 
     /// Issues a new token like `token` (kind, IdP, description, lifetime) and revokes the old
     /// one in the same transaction.
-    pub async fn rotate_token(&self, account: Uuid, token: Uuid, ttl: Option<Duration>) -> Result<IssuedToken> {
+    pub async fn rotate_token(
+        &self,
+        account: Uuid,
+        token: Uuid,
+        ttl: Option<Duration>,
+    ) -> Result<IssuedToken> {
         let mut tx = self.store.begin().await?;
         let old = tx
             .get_token(account, token)
@@ -261,7 +274,12 @@ impl Service {
             .filter(|t| t.revoked_at.is_none())
             .ok_or_else(|| ScimError::not_found(format!("account {account} has no active token {token}")))?;
         let kind = TokenKind::from_str(&old.kind).map_err(ScimError::invalid_value)?;
-        let idp = old.idp.as_deref().map(Idp::from_str).transpose().map_err(ScimError::invalid_value)?;
+        let idp = old
+            .idp
+            .as_deref()
+            .map(Idp::from_str)
+            .transpose()
+            .map_err(ScimError::invalid_value)?;
         let issued = self.issue(account, kind, idp, ttl, old.description.clone())?;
         tx.revoke_token(account, token).await?;
         tx.insert_token(&issued.record).await?;
@@ -277,7 +295,11 @@ impl Service {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 0;
-        let claims = match jsonwebtoken::decode::<Claims>(token.trim(), &self.signing_key.decoding, &validation) {
+        let claims = match jsonwebtoken::decode::<Claims>(
+            token.trim(),
+            &self.signing_key.decoding,
+            &validation,
+        ) {
             Ok(data) => data.claims,
             Err(err) => {
                 return Err(unauthorized(match err.kind() {
@@ -303,7 +325,8 @@ impl Service {
                 kind.as_str()
             )));
         }
-        let token_id = Uuid::parse_str(&claims.jti).map_err(|_| unauthorized("the bearer token is malformed"))?;
+        let token_id =
+            Uuid::parse_str(&claims.jti).map_err(|_| unauthorized("the bearer token is malformed"))?;
         let mut conn = self.store.reader().await?;
         let record = conn
             .get_token(account, token_id)
@@ -324,9 +347,14 @@ impl Service {
         }
         let account_row = conn.get_account(account).await?.ok_or_else(foreign)?;
         if kind == TokenKind::Scim && !account_row.scim_enabled {
-            return Err(Error::Forbidden("SCIM provisioning is disabled for this account".to_string()));
+            return Err(Error::Forbidden(
+                "SCIM provisioning is disabled for this account".to_string(),
+            ));
         }
-        if record.last_used_at.is_none_or(|t| Utc::now() - t > LAST_USED_RESOLUTION) {
+        if record
+            .last_used_at
+            .is_none_or(|t| Utc::now() - t > LAST_USED_RESOLUTION)
+        {
             // Off the request path: a failed bookkeeping write must not fail the request.
             let store = self.store.clone();
             tokio::spawn(async move {
@@ -338,6 +366,11 @@ impl Service {
             });
         }
         let idp = record.idp.as_deref().and_then(|s| Idp::from_str(s).ok());
-        Ok(Caller { account_id: account, token_id, kind, idp })
+        Ok(Caller {
+            account_id: account,
+            token_id,
+            kind,
+            idp,
+        })
     }
 }

@@ -45,7 +45,11 @@ pub(crate) fn list_query(params: &ListParams, settings: &super::Settings) -> Res
         _ => None,
     };
     let (start_index, count) = params.page(settings);
-    Ok(ListQuery { filter, start_index, count })
+    Ok(ListQuery {
+        filter,
+        start_index,
+        count,
+    })
 }
 
 pub(crate) fn filter_error(err: StoreError) -> Error {
@@ -72,7 +76,10 @@ impl Service {
             .await
             .map_err(|e| user_name_taken(e, &new.doc))?;
         tx.commit().await?;
-        Ok(UserView { row, groups: Vec::new() })
+        Ok(UserView {
+            row,
+            groups: Vec::new(),
+        })
     }
 
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<UserView> {
@@ -94,7 +101,11 @@ impl Service {
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
-        let mut groups = if ids.is_empty() { Vec::new() } else { conn.groups_of(caller.account_id, &ids).await? };
+        let mut groups = if ids.is_empty() {
+            Vec::new()
+        } else {
+            conn.groups_of(caller.account_id, &ids).await?
+        };
         let items = page
             .items
             .into_iter()
@@ -103,7 +114,11 @@ impl Service {
                 UserView { row, groups: mine }
             })
             .collect();
-        Ok(ListPage { total: page.total, start_index: query.start_index, items })
+        Ok(ListPage {
+            total: page.total,
+            start_index: query.start_index,
+            items,
+        })
     }
 
     /// PUT: the body replaces every writable attribute. `active` left out of the body keeps its
@@ -117,7 +132,10 @@ impl Service {
             .await?
             .ok_or_else(|| not_found("User", id))?;
         if !doc.contains_key("active") {
-            doc.insert("active".into(), current.doc.get("active").cloned().unwrap_or(Value::Bool(true)));
+            doc.insert(
+                "active".into(),
+                current.doc.get("active").cloned().unwrap_or(Value::Bool(true)),
+            );
         }
         resource::validate(&schema::USER, &doc)?;
         let row = tx
@@ -157,7 +175,10 @@ impl Service {
     pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<()> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let mut tx = self.store.begin().await?;
-        if !tx.delete_resource(ResourceKind::User, caller.account_id, uid).await? {
+        if !tx
+            .delete_resource(ResourceKind::User, caller.account_id, uid)
+            .await?
+        {
             return Err(not_found("User", id));
         }
         tx.commit().await?;

@@ -61,7 +61,12 @@ pub struct SqlBuilder {
 impl SqlBuilder {
     /// `first_param` is the number the first placeholder gets (the caller binds 1..first_param).
     pub fn new(dialect: Dialect, first_param: usize) -> Self {
-        SqlBuilder { dialect, sql: String::new(), params: Vec::new(), first_param }
+        SqlBuilder {
+            dialect,
+            sql: String::new(),
+            params: Vec::new(),
+            first_param,
+        }
     }
 
     fn bind(&mut self, param: SqlParam) -> String {
@@ -91,7 +96,10 @@ enum Target {
     Column(&'static str, ColKind),
     /// A multi-valued attribute of a user, in `user_values` (`attr` = its name); `sub` is the
     /// sub-attribute compared (`value` when the filter names none).
-    UserValues { attr: &'static str, sub: &'static str },
+    UserValues {
+        attr: &'static str,
+        sub: &'static str,
+    },
     /// The member ids of a group.
     Members,
 }
@@ -138,7 +146,11 @@ impl Translator<'_> {
                     ["primary"] => "primary",
                     _ => return Err(self.unsupported(path)),
                 };
-                let attr = USER_VALUE_ATTRS.iter().find(|a| *a == attr).copied().unwrap_or("emails");
+                let attr = USER_VALUE_ATTRS
+                    .iter()
+                    .find(|a| *a == attr)
+                    .copied()
+                    .unwrap_or("emails");
                 Target::UserValues { attr, sub }
             }
             (ResourceKind::Group, ["members"] | ["members", "value"]) => Target::Members,
@@ -184,12 +196,15 @@ impl Translator<'_> {
     /// `emails[type eq "work" and value eq "x"]`: one element must satisfy the whole inner filter.
     fn value_path(&mut self, attr: &AttrPath, inner: &Filter) -> Result<String, FilterError> {
         match self.target(attr)? {
-            Target::UserValues { attr: name, sub: "value" } => {
+            Target::UserValues {
+                attr: name,
+                sub: "value",
+            } => {
                 let cond = self.element_node(attr, inner)?;
                 Ok(user_values_exists(name, &cond))
             }
             Target::Members => {
-                let cond = self.member_node(attr, inner)?;
+                let cond = self.member_node(inner)?;
                 Ok(format!(
                     "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
                      AND m.group_id = t.id AND {cond})"
@@ -204,8 +219,16 @@ impl Translator<'_> {
 
     fn element_node(&mut self, parent: &AttrPath, filter: &Filter) -> Result<String, FilterError> {
         Ok(match filter {
-            Filter::And(a, b) => format!("({} AND {})", self.element_node(parent, a)?, self.element_node(parent, b)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.element_node(parent, a)?, self.element_node(parent, b)?),
+            Filter::And(a, b) => format!(
+                "({} AND {})",
+                self.element_node(parent, a)?,
+                self.element_node(parent, b)?
+            ),
+            Filter::Or(a, b) => format!(
+                "({} OR {})",
+                self.element_node(parent, a)?,
+                self.element_node(parent, b)?
+            ),
             Filter::Not(a) => format!("(NOT {})", self.element_node(parent, a)?),
             Filter::Present(p) => {
                 let (col, kind) = self.element_column(parent, p)?;
@@ -224,7 +247,11 @@ impl Translator<'_> {
         })
     }
 
-    fn element_column(&self, parent: &AttrPath, sub: &AttrPath) -> Result<(&'static str, ColKind), FilterError> {
+    fn element_column(
+        &self,
+        parent: &AttrPath,
+        sub: &AttrPath,
+    ) -> Result<(&'static str, ColKind), FilterError> {
         if sub.urn.is_some() || sub.sub.is_some() {
             return Err(FilterError(format!(
                 "inside {}[...] use sub-attribute names such as value, type or primary",
@@ -244,11 +271,11 @@ impl Translator<'_> {
         }
     }
 
-    fn member_node(&mut self, parent: &AttrPath, filter: &Filter) -> Result<String, FilterError> {
+    fn member_node(&mut self, filter: &Filter) -> Result<String, FilterError> {
         Ok(match filter {
-            Filter::And(a, b) => format!("({} AND {})", self.member_node(parent, a)?, self.member_node(parent, b)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.member_node(parent, a)?, self.member_node(parent, b)?),
-            Filter::Not(a) => format!("(NOT {})", self.member_node(parent, a)?),
+            Filter::And(a, b) => format!("({} AND {})", self.member_node(a)?, self.member_node(b)?),
+            Filter::Or(a, b) => format!("({} OR {})", self.member_node(a)?, self.member_node(b)?),
+            Filter::Not(a) => format!("(NOT {})", self.member_node(a)?),
             Filter::Compare { path, op, value } if is_value(path) => {
                 self.compare("m.member_id", ColKind::Uuid, path, Some((*op, value)))?
             }
@@ -267,6 +294,13 @@ impl Translator<'_> {
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<String, FilterError> {
+        // SCIM's `ne` is `not eq`: true where the attribute is absent, unlike SQL's `<>`.
+        if let Some((CompareOp::Ne, value)) = cmp
+            && !matches!(value, CompValue::Null)
+        {
+            let eq = self.compare(col, kind, path, Some((CompareOp::Eq, value)))?;
+            return Ok(format!("(NOT {eq})"));
+        }
         let Some((op, value)) = cmp else {
             return Ok(match kind {
                 ColKind::Text | ColKind::TextCi => format!("COALESCE({col} <> '', FALSE)"),
@@ -300,7 +334,10 @@ impl Translator<'_> {
                             CompareOp::Sw => format!("{escaped}%"),
                             _ => format!("%{escaped}"),
                         };
-                        format!("{col} LIKE {} ESCAPE '\\'", self.out.bind(SqlParam::Text(pattern)))
+                        format!(
+                            "{col} LIKE {} ESCAPE '\\'",
+                            self.out.bind(SqlParam::Text(pattern))
+                        )
                     }
                     CompareOp::Gt => format!("{col} > {}", self.out.bind(SqlParam::Text(text))),
                     CompareOp::Ge => format!("{col} >= {}", self.out.bind(SqlParam::Text(text))),
@@ -309,13 +346,18 @@ impl Translator<'_> {
                 }
             }
             ColKind::Bool => {
-                let b = literal_bool(value)
-                    .ok_or_else(|| FilterError(format!("\"{name}\" is a boolean: compare it with true or false")))?;
+                let b = literal_bool(value).ok_or_else(|| {
+                    FilterError(format!("\"{name}\" is a boolean: compare it with true or false"))
+                })?;
                 let p = self.out.bind(SqlParam::Bool(b));
                 match op {
                     CompareOp::Eq => format!("{col} = {p}"),
                     CompareOp::Ne => format!("{col} <> {p}"),
-                    _ => return Err(FilterError(format!("\"{name}\" is a boolean: only eq, ne and pr apply"))),
+                    _ => {
+                        return Err(FilterError(format!(
+                            "\"{name}\" is a boolean: only eq, ne and pr apply"
+                        )));
+                    }
                 }
             }
             ColKind::Uuid => {
@@ -326,7 +368,11 @@ impl Translator<'_> {
                     (CompareOp::Ne, Some(id)) => format!("{col} <> {}", self.out.bind(SqlParam::Uuid(id))),
                     (CompareOp::Eq, None) => "FALSE".to_string(),
                     (CompareOp::Ne, None) => "TRUE".to_string(),
-                    _ => return Err(FilterError(format!("\"{name}\" is an identifier: only eq, ne and pr apply"))),
+                    _ => {
+                        return Err(FilterError(format!(
+                            "\"{name}\" is an identifier: only eq, ne and pr apply"
+                        )));
+                    }
                 }
             }
             ColKind::Time => {
@@ -347,7 +393,11 @@ impl Translator<'_> {
                     CompareOp::Ge => ">=",
                     CompareOp::Lt => "<",
                     CompareOp::Le => "<=",
-                    _ => return Err(FilterError(format!("\"{name}\" is a dateTime: co, sw and ew do not apply"))),
+                    _ => {
+                        return Err(FilterError(format!(
+                            "\"{name}\" is a dateTime: co, sw and ew do not apply"
+                        )));
+                    }
                 };
                 format!("{col} {sql_op} {p}")
             }

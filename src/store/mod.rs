@@ -210,8 +210,7 @@ pub trait Tx: Send {
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>>;
     /// Deletes the resource and its memberships; false when it did not exist.
-    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid)
-    -> StoreResult<bool>;
+    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool>;
     async fn list_resources(
         &mut self,
         kind: ResourceKind,
@@ -231,11 +230,9 @@ pub trait Tx: Send {
         origin: Origin,
     ) -> StoreResult<u64>;
     /// Removes the listed members; returns how many were removed.
-    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid])
-    -> StoreResult<u64>;
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64>;
     /// Removes every member not in `keep`; returns how many were removed.
-    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid])
-    -> StoreResult<u64>;
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64>;
     /// Members of the given groups.
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>>;
     /// Groups of the given users.

@@ -62,9 +62,13 @@ async fn ensure_database(options: &PgConnectOptions) -> StoreResult<()> {
         .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(err) = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+        if let Err(err) = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+            .execute(&mut conn)
+            .await
+        {
             // Another process may have created it meanwhile.
-            let created_meanwhile = matches!(&err, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
+            let created_meanwhile =
+                matches!(&err, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
             if !created_meanwhile {
                 return Err(err.into());
             }
@@ -76,11 +80,15 @@ async fn ensure_database(options: &PgConnectOptions) -> StoreResult<()> {
 #[async_trait]
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(PgTx { conn: Conn::Tx(self.pool.begin().await?) }))
+        Ok(Box::new(PgTx {
+            conn: Conn::Tx(self.pool.begin().await?),
+        }))
     }
 
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(PgTx { conn: Conn::Plain(self.pool.acquire().await?) }))
+        Ok(Box::new(PgTx {
+            conn: Conn::Plain(self.pool.acquire().await?),
+        }))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -197,22 +205,33 @@ struct UserValues {
 fn user_values(doc: &Map<String, Value>) -> UserValues {
     let mut out = UserValues::default();
     for attr in ["emails", "phoneNumbers", "ims", "photos", "entitlements", "roles"] {
-        let Some(Value::Array(items)) = doc.get(attr) else { continue };
+        let Some(Value::Array(items)) = doc.get(attr) else {
+            continue;
+        };
         for (ord, item) in items.iter().enumerate() {
-            let Some(value) = item.get("value").and_then(Value::as_str) else { continue };
+            let Some(value) = item.get("value").and_then(Value::as_str) else {
+                continue;
+            };
             out.attr.push(attr.to_string());
             out.ord.push(ord as i32);
             out.value.push(value.to_string());
             out.value_ci.push(value.to_lowercase());
-            out.type_ci.push(item.get("type").and_then(Value::as_str).map(str::to_lowercase));
-            out.primary.push(item.get("primary").and_then(Value::as_bool).unwrap_or(false));
+            out.type_ci
+                .push(item.get("type").and_then(Value::as_str).map(str::to_lowercase));
+            out.primary
+                .push(item.get("primary").and_then(Value::as_bool).unwrap_or(false));
         }
     }
     out
 }
 
 impl PgTx {
-    async fn write_user_values(&mut self, account: Uuid, id: Uuid, doc: &Map<String, Value>) -> StoreResult<()> {
+    async fn write_user_values(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+        doc: &Map<String, Value>,
+    ) -> StoreResult<()> {
         sqlx::query("DELETE FROM user_values WHERE account_id = $1 AND user_id = $2")
             .bind(account)
             .bind(id)
@@ -274,12 +293,17 @@ impl Tx for PgTx {
     }
 
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id").fetch_all(self.c()).await?;
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
+            .fetch_all(self.c())
+            .await?;
         rows.iter().map(account_row).collect()
     }
 
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1").bind(id).fetch_optional(self.c()).await?;
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.c())
+            .await?;
         row.as_ref().map(account_row).transpose()
     }
 
@@ -351,7 +375,12 @@ impl Tx for PgTx {
         Ok(())
     }
 
-    async fn insert_resource(&mut self, kind: ResourceKind, account: Uuid, new: &NewResource) -> StoreResult<ResourceRow> {
+    async fn insert_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        new: &NewResource,
+    ) -> StoreResult<ResourceRow> {
         let ix = indexed(kind, &new.doc);
         let doc = Value::Object(new.doc.clone());
         let row = match kind {
@@ -401,7 +430,13 @@ impl Tx for PgTx {
         resource_row(&row)
     }
 
-    async fn get_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid, for_update: bool) -> StoreResult<Option<ResourceRow>> {
+    async fn get_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        for_update: bool,
+    ) -> StoreResult<Option<ResourceRow>> {
         let lock = if for_update { " FOR UPDATE" } else { "" };
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {RESOURCE_COLUMNS} FROM {} WHERE account_id = $1 AND id = $2{lock}",
@@ -414,7 +449,13 @@ impl Tx for PgTx {
         row.as_ref().map(resource_row).transpose()
     }
 
-    async fn update_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid, doc: &Map<String, Value>) -> StoreResult<ResourceRow> {
+    async fn update_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        doc: &Map<String, Value>,
+    ) -> StoreResult<ResourceRow> {
         let ix = indexed(kind, doc);
         let json = Value::Object(doc.clone());
         let row = match kind {
@@ -460,7 +501,12 @@ impl Tx for PgTx {
         resource_row(&row)
     }
 
-    async fn touch_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<Option<ResourceRow>> {
+    async fn touch_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET last_modified = now(), version = version + 1 WHERE account_id = $1 AND id = $2
              RETURNING {RESOURCE_COLUMNS}",
@@ -486,19 +532,31 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn list_resources(&mut self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<Page<ResourceRow>> {
+    async fn list_resources(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceRow>> {
         let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
         if let Some(f) = &query.filter {
             filter_sql::translate(kind, f, &mut filter)?;
         } else {
             filter.sql = "TRUE".to_string();
         }
-        let from = format!("FROM {} t WHERE t.account_id = $1 AND {}", table(kind), filter.sql);
+        let from = format!(
+            "FROM {} t WHERE t.account_id = $1 AND {}",
+            table(kind),
+            filter.sql
+        );
         let count_sql = format!("SELECT count(*) {from}");
-        let total: i64 = bind_params(sqlx::query(AssertSqlSafe(count_sql)).bind(account), &filter.params)
-            .fetch_one(self.c())
-            .await?
-            .try_get(0)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(count_sql)).bind(account),
+            &filter.params,
+        )
+        .fetch_one(self.c())
+        .await?
+        .try_get(0)?;
         let mut items = Vec::new();
         if query.count > 0 && total >= query.start_index {
             let n = filter.params.len() + 2;
@@ -506,7 +564,11 @@ impl Tx for PgTx {
             // created during an import land at the end instead of shifting earlier pages.
             let page_sql = format!(
                 "SELECT {} {from} ORDER BY t.id LIMIT ${n} OFFSET ${}",
-                RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", "),
+                RESOURCE_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("t.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 n + 1
             );
             let rows = bind_params(sqlx::query(AssertSqlSafe(page_sql)).bind(account), &filter.params)
@@ -531,7 +593,13 @@ impl Tx for PgTx {
         Ok(rows)
     }
 
-    async fn add_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid], origin: Origin) -> StoreResult<u64> {
+    async fn add_members(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        ids: &[Uuid],
+        origin: Origin,
+    ) -> StoreResult<u64> {
         let done = sqlx::query(
             "INSERT INTO group_members (account_id, group_id, member_id, origin)
              SELECT $1, $2, x, $4 FROM UNNEST($3::uuid[]) AS x

@@ -22,8 +22,16 @@ async fn missing_token_is_401_with_challenge_and_no_data() {
 #[tokio::test]
 async fn malformed_and_non_bearer_tokens_are_401() {
     let app = TestApp::spawn().await;
-    for auth in ["non-token", "Bearer", "Bearer abc.def.ghi", "Basic dXNlcjpwYXNz", "Bearer  "] {
-        let res = app.raw(Method::GET, &app.scim("/Users"), &[("Authorization", auth)], None).await;
+    for auth in [
+        "non-token",
+        "Bearer",
+        "Bearer abc.def.ghi",
+        "Basic dXNlcjpwYXNz",
+        "Bearer  ",
+    ] {
+        let res = app
+            .raw(Method::GET, &app.scim("/Users"), &[("Authorization", auth)], None)
+            .await;
         res.assert_error(401, None);
         assert!(res.header("www-authenticate").is_some(), "{auth}");
     }
@@ -42,7 +50,9 @@ async fn token_signed_with_another_key_is_401() {
         &jsonwebtoken::EncodingKey::from_secret(b"not the server's key, at least 32 bytes long"),
     )
     .unwrap();
-    let res = app.send(Method::GET, &app.scim("/Users"), Some(&forged), None, &[]).await;
+    let res = app
+        .send(Method::GET, &app.scim("/Users"), Some(&forged), None, &[])
+        .await;
     res.assert_error(401, None);
     assert!(res.body["detail"].as_str().unwrap().contains("signature"));
 }
@@ -53,30 +63,60 @@ async fn expired_token_is_401_saying_it_expired() {
     let issued = app
         .app
         .service
-        .create_token(app.account, TokenKind::Scim, Some(Idp::Okta), Some(Duration::from_secs(1)), None)
+        .create_token(
+            app.account,
+            TokenKind::Scim,
+            Some(Idp::Okta),
+            Some(Duration::from_secs(1)),
+            None,
+        )
         .await
         .unwrap();
-    assert_eq!(app.send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[]).await.status, 200);
+    assert_eq!(
+        app.send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[])
+            .await
+            .status,
+        200
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let res = app.send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[]).await;
+    let res = app
+        .send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[])
+        .await;
     res.assert_error(401, None);
-    assert!(res.body["detail"].as_str().unwrap().contains("expired"), "{}", res.text);
+    assert!(
+        res.body["detail"].as_str().unwrap().contains("expired"),
+        "{}",
+        res.text
+    );
 }
 
 #[tokio::test]
 async fn revoked_token_stops_at_once_and_rotation_replaces_it() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/Users").await.status, 200);
-    let rotated = app.app.service.rotate_token(app.account, app.token_id, None).await.unwrap();
+    let rotated = app
+        .app
+        .service
+        .rotate_token(app.account, app.token_id, None)
+        .await
+        .unwrap();
     let res = app.get("/Users").await;
     res.assert_error(401, None);
     assert!(res.body["detail"].as_str().unwrap().contains("revoked"));
-    let ok = app.send(Method::GET, &app.scim("/Users"), Some(&rotated.token), None, &[]).await;
+    let ok = app
+        .send(Method::GET, &app.scim("/Users"), Some(&rotated.token), None, &[])
+        .await;
     assert_eq!(ok.status, 200);
     // The replacement keeps the IdP label.
     assert_eq!(rotated.record.idp.as_deref(), Some("okta"));
-    app.app.service.revoke_token(app.account, rotated.record.id).await.unwrap();
-    let res = app.send(Method::GET, &app.scim("/Users"), Some(&rotated.token), None, &[]).await;
+    app.app
+        .service
+        .revoke_token(app.account, rotated.record.id)
+        .await
+        .unwrap();
+    let res = app
+        .send(Method::GET, &app.scim("/Users"), Some(&rotated.token), None, &[])
+        .await;
     res.assert_error(401, None);
 }
 
@@ -92,36 +132,79 @@ async fn foreign_token_sees_and_changes_nothing_of_another_account() {
         (Method::GET, "/Users".to_string()),
         (Method::GET, format!("/Users/{alice}")),
         (Method::GET, format!("/Groups/{group}")),
-        (Method::GET, "/Users?filter=userName%20eq%20%22alice@example.com%22".to_string()),
+        (
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22alice@example.com%22".to_string(),
+        ),
         (Method::DELETE, format!("/Users/{alice}")),
         (Method::PUT, format!("/Users/{alice}")),
         (Method::PATCH, format!("/Groups/{group}")),
         (Method::GET, "/ServiceProviderConfig".to_string()),
     ] {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "remove", "path": "members"}]});
-        let res = app.send(method.clone(), &app.scim(&path), Some(&other_token), Some(&body), &[]).await;
+        let res = app
+            .send(
+                method.clone(),
+                &app.scim(&path),
+                Some(&other_token),
+                Some(&body),
+                &[],
+            )
+            .await;
         res.assert_error(401, None);
         assert!(!res.text.contains("alice"), "{method} {path}: {}", res.text);
     }
 
     // On its own URLs the other token cannot reach this account's resources by id or filter.
     let own = |p: &str| format!("{}/scim/account/{other}{p}", app.origin);
-    let res = app.send(Method::GET, &own(&format!("/Users/{alice}")), Some(&other_token), None, &[]).await;
+    let res = app
+        .send(
+            Method::GET,
+            &own(&format!("/Users/{alice}")),
+            Some(&other_token),
+            None,
+            &[],
+        )
+        .await;
     res.assert_error(404, None);
     let res = app
-        .send(Method::GET, &own("/Users?filter=userName%20eq%20%22alice@example.com%22"), Some(&other_token), None, &[])
+        .send(
+            Method::GET,
+            &own("/Users?filter=userName%20eq%20%22alice@example.com%22"),
+            Some(&other_token),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(res.body["totalResults"], 0);
-    let res = app.send(Method::DELETE, &own(&format!("/Groups/{group}")), Some(&other_token), None, &[]).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &own(&format!("/Groups/{group}")),
+            Some(&other_token),
+            None,
+            &[],
+        )
+        .await;
     res.assert_error(404, None);
 
     // This account's token on the other account's URLs, and on an account that does not exist.
-    let res = app.send(Method::GET, &own("/Users"), Some(&app.token), None, &[]).await;
+    let res = app
+        .send(Method::GET, &own("/Users"), Some(&app.token), None, &[])
+        .await;
     res.assert_error(401, None);
     let nowhere = format!("{}/scim/account/{}/Users", app.origin, uuid::Uuid::new_v4());
     let res = app.send(Method::GET, &nowhere, Some(&app.token), None, &[]).await;
     res.assert_error(401, None);
-    let res = app.send(Method::GET, &format!("{}/scim/account/not-a-uuid/Users", app.origin), Some(&app.token), None, &[]).await;
+    let res = app
+        .send(
+            Method::GET,
+            &format!("{}/scim/account/not-a-uuid/Users", app.origin),
+            Some(&app.token),
+            None,
+            &[],
+        )
+        .await;
     res.assert_error(401, None);
 
     // Everything of this account is intact.
@@ -133,8 +216,15 @@ async fn foreign_token_sees_and_changes_nothing_of_another_account() {
 #[tokio::test]
 async fn admin_token_does_not_open_the_scim_api() {
     let app = TestApp::spawn().await;
-    let admin = app.app.service.create_token(app.account, TokenKind::Admin, None, None, None).await.unwrap();
-    let res = app.send(Method::GET, &app.scim("/Users"), Some(&admin.token), None, &[]).await;
+    let admin = app
+        .app
+        .service
+        .create_token(app.account, TokenKind::Admin, None, None, None)
+        .await
+        .unwrap();
+    let res = app
+        .send(Method::GET, &app.scim("/Users"), Some(&admin.token), None, &[])
+        .await;
     res.assert_error(401, None);
     assert!(res.body["detail"].as_str().unwrap().contains("admin token"));
 }
@@ -143,12 +233,18 @@ async fn admin_token_does_not_open_the_scim_api() {
 async fn token_secret_is_never_stored_in_clear() {
     let app = TestApp::spawn().await;
     let mut conn = app.sql().await;
-    let rows = sqlx::query("SELECT row_to_json(t)::text AS j FROM tokens t").fetch_all(&mut conn).await.unwrap();
+    let rows = sqlx::query("SELECT row_to_json(t)::text AS j FROM tokens t")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
     assert!(!rows.is_empty());
     let signature = app.token.rsplit('.').next().unwrap();
     for row in rows {
         let text: String = row.get("j");
-        assert!(!text.contains(&app.token) && !text.contains(signature), "token stored in clear: {text}");
+        assert!(
+            !text.contains(&app.token) && !text.contains(signature),
+            "token stored in clear: {text}"
+        );
     }
 }
 
@@ -157,7 +253,11 @@ async fn signing_key_survives_restart_so_tokens_stay_valid() {
     let app = TestApp::spawn().await;
     // A second process on the same database (a restart, or a replica) accepts the token.
     let second = scimd::server::App::open(&app.config).await.unwrap();
-    let caller = second.service.authenticate(&app.token, TokenKind::Scim, &app.account.to_string()).await.unwrap();
+    let caller = second
+        .service
+        .authenticate(&app.token, TokenKind::Scim, &app.account.to_string())
+        .await
+        .unwrap();
     assert_eq!(caller.account_id, app.account);
     second.store.close().await;
 }
@@ -166,6 +266,9 @@ async fn signing_key_survives_restart_so_tokens_stay_valid() {
 async fn disabled_scim_answers_403() {
     let app = TestApp::spawn().await;
     let mut conn = app.sql().await;
-    sqlx::query("UPDATE accounts SET scim_enabled = false").execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE accounts SET scim_enabled = false")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     app.get("/Users").await.assert_error(403, None);
 }

@@ -9,11 +9,27 @@ use crate::harness::TestApp;
 #[tokio::test]
 async fn unknown_route_and_wrong_method_are_scim_errors() {
     let app = TestApp::spawn().await;
-    app.raw(Method::GET, &format!("{}/nope", app.origin), &[], None).await.assert_error(404, None);
+    app.raw(Method::GET, &format!("{}/nope", app.origin), &[], None)
+        .await
+        .assert_error(404, None);
     app.get("/Nope").await.assert_error(404, None);
     let auth = format!("Bearer {}", app.token);
-    app.raw(Method::DELETE, &app.scim("/Users"), &[("Authorization", &auth)], None).await.assert_error(405, None);
-    app.raw(Method::POST, &app.scim("/ServiceProviderConfig"), &[("Authorization", &auth)], None).await.assert_error(405, None);
+    app.raw(
+        Method::DELETE,
+        &app.scim("/Users"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await
+    .assert_error(405, None);
+    app.raw(
+        Method::POST,
+        &app.scim("/ServiceProviderConfig"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await
+    .assert_error(405, None);
 }
 
 #[tokio::test]
@@ -21,7 +37,14 @@ async fn request_id_is_returned_and_kept_when_given() {
     let app = TestApp::spawn().await;
     let res = app.get("/Users").await;
     assert!(res.header("x-request-id").is_some_and(|id| !id.is_empty()));
-    let res = app.raw(Method::GET, &format!("{}/healthz", app.origin), &[("X-Request-Id", "trace-me-42")], None).await;
+    let res = app
+        .raw(
+            Method::GET,
+            &format!("{}/healthz", app.origin),
+            &[("X-Request-Id", "trace-me-42")],
+            None,
+        )
+        .await;
     assert_eq!(res.header("x-request-id"), Some("trace-me-42"));
     // Errors carry it too.
     let res = app.raw(Method::GET, &app.scim("/Users"), &[], None).await;
@@ -31,9 +54,13 @@ async fn request_id_is_returned_and_kept_when_given() {
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
-    let res = app.raw(Method::GET, &format!("{}/healthz", app.origin), &[], None).await;
+    let res = app
+        .raw(Method::GET, &format!("{}/healthz", app.origin), &[], None)
+        .await;
     assert_eq!(res.status, 200);
-    let res = app.raw(Method::GET, &format!("{}/readyz", app.origin), &[], None).await;
+    let res = app
+        .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
 }
 
@@ -41,14 +68,52 @@ async fn health_and_readiness() {
 async fn responses_are_scim_json_unless_only_plain_json_is_accepted() {
     let app = TestApp::spawn().await;
     let auth = format!("Bearer {}", app.token);
-    let res = app.raw(Method::GET, &app.scim("/Users"), &[("Authorization", &auth)], None).await;
-    assert_eq!(res.header("content-type"), Some("application/scim+json; charset=utf-8"));
-    let res = app.raw(Method::GET, &app.scim("/Users"), &[("Authorization", &auth), ("Accept", "application/scim+json")], None).await;
-    assert!(res.header("content-type").unwrap().starts_with("application/scim+json"));
-    let res = app.raw(Method::GET, &app.scim("/Users"), &[("Authorization", &auth), ("Accept", "application/json")], None).await;
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    let res = app
+        .raw(
+            Method::GET,
+            &app.scim("/Users"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/scim+json; charset=utf-8")
+    );
+    let res = app
+        .raw(
+            Method::GET,
+            &app.scim("/Users"),
+            &[("Authorization", &auth), ("Accept", "application/scim+json")],
+            None,
+        )
+        .await;
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("application/scim+json")
+    );
+    let res = app
+        .raw(
+            Method::GET,
+            &app.scim("/Users"),
+            &[("Authorization", &auth), ("Accept", "application/json")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     // Entra's test-connection GETs carry no Accept and no Content-Type at all.
-    let res = app.raw(Method::GET, &app.scim("/Users?filter=userName+eq+%22x%22"), &[("Authorization", &auth)], None).await;
+    let res = app
+        .raw(
+            Method::GET,
+            &app.scim("/Users?filter=userName+eq+%22x%22"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
     assert_eq!(res.status, 200);
 }
 
@@ -57,7 +122,10 @@ async fn discovery_describes_what_is_implemented() {
     let app = TestApp::spawn().await;
     let spc = app.get("/ServiceProviderConfig").await;
     assert_eq!(spc.status, 200, "{}", spc.text);
-    assert_eq!(spc.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig");
+    assert_eq!(
+        spc.body["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+    );
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(spc.body["filter"]["supported"], true);
     assert_eq!(spc.body["bulk"]["supported"], false);
@@ -68,13 +136,23 @@ async fn discovery_describes_what_is_implemented() {
 
     let rts = app.get("/ResourceTypes").await;
     assert_eq!(rts.body["totalResults"], 2);
-    let names: Vec<&str> = rts.body["Resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = rts.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"User") && names.contains(&"Group"));
     assert_eq!(app.get("/ResourceTypes/User").await.body["endpoint"], "/Users");
     app.get("/ResourceTypes/Nope").await.assert_error(404, None);
 
     let schemas = app.get("/Schemas").await;
-    let ids: Vec<&str> = schemas.body["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = schemas.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     for urn in [
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
@@ -82,12 +160,27 @@ async fn discovery_describes_what_is_implemented() {
     ] {
         assert!(ids.contains(&urn), "{urn} missing from /Schemas");
     }
-    assert!(!schemas.text.contains("null"), "Entra requires no nulls in /Schemas");
-    let user = app.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await;
-    let attrs: Vec<&str> = user.body["attributes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(
+        !schemas.text.contains("null"),
+        "Entra requires no nulls in /Schemas"
+    );
+    let user = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
+    let attrs: Vec<&str> = user.body["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
     assert!(attrs.contains(&"userName") && attrs.contains(&"emails"));
-    assert!(!attrs.contains(&"password"), "scimd does not store passwords, so it does not advertise them");
+    assert!(
+        !attrs.contains(&"password"),
+        "scimd does not store passwords, so it does not advertise them"
+    );
     // Discovery needs a token like everything else under the account.
-    app.raw(Method::GET, &app.scim("/Schemas"), &[], None).await.assert_error(401, None);
+    app.raw(Method::GET, &app.scim("/Schemas"), &[], None)
+        .await
+        .assert_error(401, None);
     let _: &Value = &spc.body;
 }

@@ -11,7 +11,11 @@ const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 fn member_ids(group: &Value) -> Vec<String> {
     let mut ids: Vec<String> = group["members"]
         .as_array()
-        .map(|m| m.iter().map(|m| m["value"].as_str().unwrap().to_string()).collect())
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids
@@ -41,10 +45,16 @@ async fn create_get_list_filter_and_duplicate() {
         .await;
     assert_eq!(res.status, 201, "{}", res.text);
     let id = res.body["id"].as_str().unwrap().to_string();
-    assert_eq!(res.header("location").unwrap(), app.scim(&format!("/Groups/{id}")));
+    assert_eq!(
+        res.header("location").unwrap(),
+        app.scim(&format!("/Groups/{id}"))
+    );
     assert_eq!(res.body["members"][0]["value"], alice.as_str());
     assert_eq!(res.body["members"][0]["type"], "User");
-    assert_eq!(res.body["members"][0]["$ref"], app.scim(&format!("/Users/{alice}")));
+    assert_eq!(
+        res.body["members"][0]["$ref"],
+        app.scim(&format!("/Users/{alice}"))
+    );
     assert_eq!(res.body["meta"]["resourceType"], "Group");
 
     let empty = app.post("/Groups", json!({"displayName": "Empty"})).await;
@@ -55,7 +65,9 @@ async fn create_get_list_filter_and_duplicate() {
     assert_eq!(got.body["displayName"], "Test SCIMv2");
     assert_eq!(member_ids(&got.body), vec![alice.clone()]);
 
-    let found = app.get("/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22").await;
+    let found = app
+        .get("/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22")
+        .await;
     assert_eq!(found.body["totalResults"], 1);
     assert_eq!(found.body["Resources"][0]["id"], id.as_str());
     let none = app.get("/Groups?filter=displayName%20eq%20%22Nope%22").await;
@@ -63,17 +75,34 @@ async fn create_get_list_filter_and_duplicate() {
     assert_eq!(none.body["totalResults"], 0);
 
     // Entra's match query: no members in the answer.
-    let light = app.get("/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Test%20SCIMv2%22").await;
-    assert!(light.body["Resources"][0].get("members").is_none(), "{}", light.text);
+    let light = app
+        .get("/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Test%20SCIMv2%22")
+        .await;
+    assert!(
+        light.body["Resources"][0].get("members").is_none(),
+        "{}",
+        light.text
+    );
     let light = app.get(&format!("/Groups/{id}?excludedAttributes=members")).await;
     assert!(light.body.get("members").is_none());
 
-    app.post("/Groups", json!({"displayName": "Test SCIMv2"})).await.assert_error(409, Some("uniqueness"));
-    app.post("/Groups", json!({"displayName": "Bad", "members": [{"value": uuid::Uuid::new_v4().to_string()}]}))
+    app.post("/Groups", json!({"displayName": "Test SCIMv2"}))
         .await
-        .assert_error(400, Some("invalidValue"));
-    assert_eq!(app.get("/Groups?filter=displayName%20eq%20%22Bad%22").await.body["totalResults"], 0, "no half-created group");
-    app.get(&format!("/Groups/{}", uuid::Uuid::new_v4())).await.assert_error(404, None);
+        .assert_error(409, Some("uniqueness"));
+    app.post(
+        "/Groups",
+        json!({"displayName": "Bad", "members": [{"value": uuid::Uuid::new_v4().to_string()}]}),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    assert_eq!(
+        app.get("/Groups?filter=displayName%20eq%20%22Bad%22").await.body["totalResults"],
+        0,
+        "no half-created group"
+    );
+    app.get(&format!("/Groups/{}", uuid::Uuid::new_v4()))
+        .await
+        .assert_error(404, None);
 }
 
 #[tokio::test]
@@ -138,7 +167,12 @@ async fn patch_members_in_every_dialect() {
     assert_eq!(res.body["id"], gid.as_str());
 
     // Remove all members.
-    let res = app.patch(&url, json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members"}]})).await;
+    let res = app
+        .patch(
+            &url,
+            json!({"schemas": [PATCH], "Operations": [{"op": "remove", "path": "members"}]}),
+        )
+        .await;
     assert_eq!(res.status, 204, "{}", res.text);
     assert!(member_ids(&app.get(&url).await.body).is_empty());
 }
@@ -154,7 +188,10 @@ async fn membership_change_bumps_version_and_failed_patch_changes_nothing() {
     assert_eq!(res.status, 204);
     let after = app.get(&url).await.body;
     assert_ne!(after["meta"]["version"], v1);
-    assert_eq!(res.header("etag").unwrap(), after["meta"]["version"].as_str().unwrap());
+    assert_eq!(
+        res.header("etag").unwrap(),
+        after["meta"]["version"].as_str().unwrap()
+    );
 
     // A rename plus an unknown member: 400, and neither applies.
     let res = app
@@ -191,12 +228,19 @@ async fn put_group_replaces_name_and_members() {
     let a = app.user("a@example.com").await;
     let b = app.user("b@example.com").await;
     let gid = app.group("Before", &[&a]).await;
-    let res = app.put(&format!("/Groups/{gid}"), json!({"displayName": "After", "members": [{"value": b}]})).await;
+    let res = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"displayName": "After", "members": [{"value": b}]}),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["displayName"], "After");
     assert_eq!(member_ids(&res.body), vec![b.clone()]);
     // Without `members`, membership is left alone.
-    let res = app.put(&format!("/Groups/{gid}"), json!({"displayName": "After Again"})).await;
+    let res = app
+        .put(&format!("/Groups/{gid}"), json!({"displayName": "After Again"}))
+        .await;
     assert_eq!(member_ids(&res.body), vec![b]);
 }
 

@@ -15,13 +15,16 @@ use scimd::server::{self, App};
 use scimd::service::{Idp, TokenKind};
 
 pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The URL of database `name` on the test server.
 pub fn database_url(name: &str) -> String {
     let admin = admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database name");
     format!("{base}/{name}")
 }
 
@@ -55,11 +58,20 @@ impl Resp {
     #[track_caller]
     pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            self.text
+        );
         assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
-        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{}", self.text);
         assert!(
-            self.header("content-type").is_some_and(|ct| ct.starts_with("application/scim+json")),
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.header("content-type")
+                .is_some_and(|ct| ct.starts_with("application/scim+json")),
             "content-type {:?}",
             self.header("content-type")
         );
@@ -86,7 +98,14 @@ impl TestApp {
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let router = app.router(&config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, router, async { let _ = rx.await; }, Duration::from_secs(1)));
+        tokio::spawn(server::serve(
+            listener,
+            router,
+            async {
+                let _ = rx.await;
+            },
+            Duration::from_secs(1),
+        ));
         let account = app.service.create_account("Test account").await.unwrap();
         let issued = app
             .service
@@ -123,26 +142,36 @@ impl TestApp {
         format!("{}/scim/account/{}{}", self.origin, self.account, path)
     }
 
-    pub async fn send(&self, method: Method, url: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self.client.request(method, url);
         if let Some(token) = token {
             req = req.header("Authorization", format!("Bearer {token}"));
         }
         if let Some(body) = body {
-            req = req.header("Content-Type", "application/scim+json; charset=utf-8").body(body.to_string());
+            req = req
+                .header("Content-Type", "application/scim+json; charset=utf-8")
+                .body(body.to_string());
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let res = req.send().await.expect("request reaches the server");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, body }
+        finish(req).await
     }
 
-    pub async fn raw(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let mut req = self.client.request(method, url);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -150,32 +179,44 @@ impl TestApp {
         if let Some(body) = body {
             req = req.body(body);
         }
-        let res = req.send().await.expect("request reaches the server");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, body }
+        finish(req).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(Method::GET, &self.scim(path), Some(&self.token), None, &[]).await
+        self.send(Method::GET, &self.scim(path), Some(&self.token), None, &[])
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::POST, &self.scim(path), Some(&self.token), Some(&body), &[]).await
+        self.send(
+            Method::POST,
+            &self.scim(path),
+            Some(&self.token),
+            Some(&body),
+            &[],
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PUT, &self.scim(path), Some(&self.token), Some(&body), &[]).await
+        self.send(Method::PUT, &self.scim(path), Some(&self.token), Some(&body), &[])
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.send(Method::PATCH, &self.scim(path), Some(&self.token), Some(&body), &[]).await
+        self.send(
+            Method::PATCH,
+            &self.scim(path),
+            Some(&self.token),
+            Some(&body),
+            &[],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.send(Method::DELETE, &self.scim(path), Some(&self.token), None, &[]).await
+        self.send(Method::DELETE, &self.scim(path), Some(&self.token), None, &[])
+            .await
     }
 
     /// Creates a user from a minimal body and returns its id.
@@ -215,7 +256,23 @@ impl TestApp {
     /// Runs SQL against this test's database (for checks a client cannot make).
     pub async fn sql(&self) -> sqlx::PgConnection {
         use sqlx::Connection;
-        sqlx::PgConnection::connect(&self.config.database_url).await.unwrap()
+        sqlx::PgConnection::connect(&self.config.database_url)
+            .await
+            .unwrap()
+    }
+}
+
+async fn finish(req: reqwest::RequestBuilder) -> Resp {
+    let res = req.send().await.expect("request reaches the server");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        text,
+        body,
     }
 }
 
@@ -228,13 +285,18 @@ impl Drop for TestApp {
         // The test's runtime cannot be blocked on from here: drop the database from a thread of
         // its own. FORCE ends the connections the server's pool still holds.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                        .execute(&mut conn)
-                        .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })

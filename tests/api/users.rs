@@ -37,9 +37,19 @@ async fn create_returns_201_with_location_etag_and_meta() {
     assert_eq!(res.body["emails"][0]["value"], "test.user@okta.local");
     assert_eq!(res.body["active"], true);
     assert_eq!(res.body["externalId"], "00ujl29u0le5T6Aj10h7");
-    assert!(res.body.get("password").is_none(), "password must never be returned");
-    assert!(res.header("content-type").unwrap().starts_with("application/scim+json"));
-    assert_eq!(res.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+    assert!(
+        res.body.get("password").is_none(),
+        "password must never be returned"
+    );
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("application/scim+json")
+    );
+    assert_eq!(
+        res.body["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +64,9 @@ async fn duplicate_user_name_is_409_uniqueness_ignoring_case() {
 #[tokio::test]
 async fn get_unknown_or_malformed_id_is_404() {
     let app = TestApp::spawn().await;
-    app.get(&format!("/Users/{}", uuid::Uuid::new_v4())).await.assert_error(404, None);
+    app.get(&format!("/Users/{}", uuid::Uuid::new_v4()))
+        .await
+        .assert_error(404, None);
     app.get("/Users/00919288221112222").await.assert_error(404, None);
 }
 
@@ -69,7 +81,10 @@ async fn list_pages_with_integer_counters_in_a_stable_order() {
     for start in [1, 3, 5] {
         let res = app.get(&format!("/Users?startIndex={start}&count=2")).await;
         assert_eq!(res.status, 200);
-        assert_eq!(res.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+        assert_eq!(
+            res.body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+        );
         assert_eq!(res.body["totalResults"], json!(5));
         assert_eq!(res.body["startIndex"], json!(start));
         assert!(res.body["itemsPerPage"].is_u64());
@@ -88,7 +103,9 @@ async fn list_pages_with_integer_counters_in_a_stable_order() {
     let negative = app.get("/Users?startIndex=-3&count=-1").await;
     assert_eq!(negative.body["startIndex"], 1);
     assert_eq!(negative.body["itemsPerPage"], 0);
-    app.get("/Users?count=abc").await.assert_error(400, Some("invalidValue"));
+    app.get("/Users?count=abc")
+        .await
+        .assert_error(400, Some("invalidValue"));
 }
 
 #[tokio::test]
@@ -126,30 +143,60 @@ async fn eq_filters_on_every_lookup_an_idp_makes() {
     app.user("other@example.com").await;
 
     let just = vec![id.clone()];
-    assert_eq!(hits(&app, r#"userName eq "bjensen@example.com""#).await, just, "userName is case-insensitive");
+    assert_eq!(
+        hits(&app, r#"userName eq "bjensen@example.com""#).await,
+        just,
+        "userName is case-insensitive"
+    );
     assert_eq!(hits(&app, r#"USERNAME EQ "BJENSEN@EXAMPLE.COM""#).await, just);
     assert_eq!(hits(&app, r#"externalId eq "Ext-42""#).await, just);
-    assert!(hits(&app, r#"externalId eq "ext-42""#).await.is_empty(), "externalId is case-exact");
+    assert!(
+        hits(&app, r#"externalId eq "ext-42""#).await.is_empty(),
+        "externalId is case-exact"
+    );
     assert_eq!(hits(&app, &format!(r#"id eq "{id}""#)).await, just);
     assert_eq!(hits(&app, r#"displayName eq "babs jensen""#).await, just);
     assert_eq!(hits(&app, r#"emails.value eq "BABS@home.example""#).await, just);
-    assert_eq!(hits(&app, r#"emails[type eq "work"].value eq "babs@work.example""#).await, just);
-    assert!(hits(&app, r#"emails[type eq "work"].value eq "babs@home.example""#).await.is_empty());
-    assert_eq!(hits(&app, r#"userName eq "bjensen@example.com" and externalId eq "Ext-42""#).await, just);
+    assert_eq!(
+        hits(&app, r#"emails[type eq "work"].value eq "babs@work.example""#).await,
+        just
+    );
+    assert!(
+        hits(&app, r#"emails[type eq "work"].value eq "babs@home.example""#)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        hits(
+            &app,
+            r#"userName eq "bjensen@example.com" and externalId eq "Ext-42""#
+        )
+        .await,
+        just
+    );
     // No match is 200 with an empty list, never 404.
-    let res = app.get("/Users?filter=userName%20eq%20%223e59e27b-68ad-41f5-bb0e-dadf130e2ac8%22").await;
+    let res = app
+        .get("/Users?filter=userName%20eq%20%223e59e27b-68ad-41f5-bb0e-dadf130e2ac8%22")
+        .await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body["totalResults"], 0);
     assert_eq!(res.body["Resources"], json!([]));
     // Okta encodes spaces as '+'.
-    let res = app.get("/Users?filter=userName+eq+%22bjensen%40example.com%22&startIndex=1&count=100").await;
+    let res = app
+        .get("/Users?filter=userName+eq+%22bjensen%40example.com%22&startIndex=1&count=100")
+        .await;
     assert_eq!(res.body["totalResults"], 1);
 }
 
 #[tokio::test]
 async fn bad_or_unsupported_filters_are_400_invalid_filter() {
     let app = TestApp::spawn().await;
-    for filter in [r#"userName eq"#, r#"userName xx "a""#, r#"(userName eq "a""#, r#"nosuchattr eq "a""#] {
+    for filter in [
+        r#"userName eq"#,
+        r#"userName xx "a""#,
+        r#"(userName eq "a""#,
+        r#"nosuchattr eq "a""#,
+    ] {
         let res = app.get(&format!("/Users?filter={}", urlencode(filter))).await;
         res.assert_error(400, Some("invalidFilter"));
     }
@@ -174,14 +221,24 @@ async fn put_replaces_ignoring_read_only_and_keeps_active_when_omitted() {
     assert_eq!(res.body["id"], id.as_str());
     assert_eq!(res.body["name"]["givenName"], "Changed");
     assert_eq!(res.body["active"], true, "omitted active keeps its value");
-    assert!(res.body.get("displayName").is_none(), "omitted attributes are cleared by PUT");
+    assert!(
+        res.body.get("displayName").is_none(),
+        "omitted attributes are cleared by PUT"
+    );
     assert_ne!(res.body["meta"]["version"], version);
 
     app.user("taken@example.com").await;
     let mut clash = okta_user("TAKEN@example.com");
     clash["active"] = json!(false);
-    app.put(&format!("/Users/{id}"), clash).await.assert_error(409, Some("uniqueness"));
-    app.put(&format!("/Users/{}", uuid::Uuid::new_v4()), okta_user("x@example.com")).await.assert_error(404, None);
+    app.put(&format!("/Users/{id}"), clash)
+        .await
+        .assert_error(409, Some("uniqueness"));
+    app.put(
+        &format!("/Users/{}", uuid::Uuid::new_v4()),
+        okta_user("x@example.com"),
+    )
+    .await
+    .assert_error(404, None);
 }
 
 #[tokio::test]
@@ -294,17 +351,52 @@ async fn bad_bodies_get_precise_errors() {
             app.raw(Method::POST, &url, &headers, Some(body)).await
         }
     };
-    send(h("application/scim+json"), b"{\"userName\": ".to_vec()).await.assert_error(400, Some("invalidSyntax"));
-    send(h("application/scim+json"), b"".to_vec()).await.assert_error(400, Some("invalidSyntax"));
-    send(h("application/scim+json"), b"[1,2]".to_vec()).await.assert_error(400, Some("invalidSyntax"));
-    send(h("text/plain"), b"{\"userName\":\"a\"}".to_vec()).await.assert_error(415, None);
-    let huge = format!("{{\"userName\":\"a\",\"nickName\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    send(h("application/scim+json"), huge.into_bytes()).await.assert_error(413, None);
-    send(h("application/scim+json"), b"{\"name\":{\"givenName\":\"x\"}}".to_vec()).await.assert_error(400, Some("invalidValue"));
-    send(h("application/scim+json"), b"{\"userName\":\"a@b\",\"active\":\"maybe\"}".to_vec()).await.assert_error(400, Some("invalidValue"));
+    send(h("application/scim+json"), b"{\"userName\": ".to_vec())
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    send(h("application/scim+json"), b"".to_vec())
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    send(h("application/scim+json"), b"[1,2]".to_vec())
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    send(h("text/plain"), b"{\"userName\":\"a\"}".to_vec())
+        .await
+        .assert_error(415, None);
+    let huge = format!(
+        "{{\"userName\":\"a\",\"nickName\":\"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    send(h("application/scim+json"), huge.into_bytes())
+        .await
+        .assert_error(413, None);
+    send(
+        h("application/scim+json"),
+        b"{\"name\":{\"givenName\":\"x\"}}".to_vec(),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    send(
+        h("application/scim+json"),
+        b"{\"userName\":\"a@b\",\"active\":\"maybe\"}".to_vec(),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
     // application/json and a missing Content-Type are accepted.
-    assert_eq!(send(h("application/json"), b"{\"userName\":\"json@example.com\"}".to_vec()).await.status, 201);
-    let res = send(vec![("Authorization", auth.clone())], b"{\"userName\":\"noct@example.com\"}".to_vec()).await;
+    assert_eq!(
+        send(
+            h("application/json"),
+            b"{\"userName\":\"json@example.com\"}".to_vec()
+        )
+        .await
+        .status,
+        201
+    );
+    let res = send(
+        vec![("Authorization", auth.clone())],
+        b"{\"userName\":\"noct@example.com\"}".to_vec(),
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", res.text);
     // Nothing was half-written by the failures.
     assert_eq!(app.get("/Users").await.body["totalResults"], 2);
@@ -317,5 +409,39 @@ pub fn urlencode(s: &str) -> String {
 async fn hits(app: &TestApp, filter: &str) -> Vec<String> {
     let res = app.get(&format!("/Users?filter={}", urlencode(filter))).await;
     assert_eq!(res.status, 200, "{filter}: {}", res.text);
-    res.body["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    res.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn ne_and_not_include_users_without_the_attribute() {
+    let app = TestApp::spawn().await;
+    let with = app
+        .post(
+            "/Users",
+            json!({"userName": "with@example.com", "externalId": "E1"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let without = app.user("without@example.com").await;
+    let mut got = hits(&app, r#"externalId ne "E1""#).await;
+    got.sort();
+    assert_eq!(got, vec![without.clone()]);
+    assert_eq!(
+        hits(&app, r#"not (externalId eq "E1")"#).await,
+        vec![without.clone()]
+    );
+    assert_eq!(hits(&app, r#"externalId pr"#).await, vec![with.clone()]);
+    let mut all = hits(&app, r#"externalId pr or not (externalId pr)"#).await;
+    all.sort();
+    let mut expected = vec![with, without];
+    expected.sort();
+    assert_eq!(all, expected);
 }
