@@ -105,9 +105,11 @@ pub async fn serve(
         );
         let _ = tx.send(());
     };
+    // Outside the router, so the rewritten path is what gets routed.
+    let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(http::normalize_path), router);
     let server = axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(signal)
     .into_future();

@@ -121,6 +121,36 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Collapses repeated slashes and drops a trailing one, before routing: an admin who pastes
+/// the SCIM base URL with a trailing slash makes the IdP call `…/{accountId}//Users` or
+/// `…/Users/`, which mean the same endpoint.
+pub fn normalize_path(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if !(path.contains("//") || (path.len() > 1 && path.ends_with('/'))) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if let Some(query) = req.uri().query() {
+        clean.push('?');
+        clean.push_str(query);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = clean.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
 async fn healthz() -> Response {
     (
         StatusCode::OK,
@@ -209,4 +239,26 @@ async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
         );
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(uri: &str) -> String {
+        let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        normalize_path(req).uri().to_string()
+    }
+
+    #[test]
+    fn paths_are_normalised_before_routing() {
+        assert_eq!(normalized("/scim/account/a//Users"), "/scim/account/a/Users");
+        assert_eq!(
+            normalized("/scim/account/a/Users/?count=1"),
+            "/scim/account/a/Users?count=1"
+        );
+        assert_eq!(normalized("//healthz//"), "/healthz");
+        assert_eq!(normalized("/"), "/");
+        assert_eq!(normalized("/Users?filter=a//b"), "/Users?filter=a//b");
+    }
 }

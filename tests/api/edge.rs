@@ -184,3 +184,28 @@ async fn discovery_describes_what_is_implemented() {
         .assert_error(401, None);
     let _: &Value = &spc.body;
 }
+
+#[tokio::test]
+async fn base_url_pasted_with_a_trailing_slash_still_works() {
+    let app = TestApp::spawn().await;
+    let auth = format!("Bearer {}", app.token);
+    let base = format!("{}/", app.scim(""));
+    let res = app
+        .raw(
+            Method::GET,
+            &format!("{base}/Users?startIndex=1&count=2"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = app
+        .raw(
+            Method::GET,
+            &format!("{base}Groups/"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+}
