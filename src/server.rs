@@ -66,7 +66,7 @@ impl App {
                 max_results: config.max_results as usize,
                 patch: true,
                 sort: false,
-                etag: false,
+                etag: true,
                 bulk: None,
                 documentation_uri: None,
             },

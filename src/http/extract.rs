@@ -10,7 +10,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::scim::ScimError;
 use crate::scim::path::{AttrPath, parse_attr_list};
-use crate::service::{Caller, ListParams};
+use crate::service::{Caller, ListParams, Precondition};
 
 /// A JSON request body. `application/scim+json` and `application/json` (any parameters) are
 /// accepted, and so is a body sent with no Content-Type at all; any other media type is 415.
@@ -176,5 +176,47 @@ impl FromRequestParts<AppState> for Ctx {
         };
         let base_url = format!("{origin}/scim/account/{}", caller.account_id);
         Ok(Ctx { caller, base_url })
+    }
+}
+
+/// The conditional headers of RFC 7644 §3.14.
+#[derive(Debug, Default, Clone)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+impl Conditions {
+    pub fn precondition(&self) -> Precondition {
+        Precondition {
+            if_match: self.if_match.clone(),
+        }
+    }
+
+    /// `If-None-Match` names the current version: answer 304 instead of the resource.
+    pub fn not_modified(&self, version: i64) -> bool {
+        self.if_none_match
+            .as_deref()
+            .is_some_and(|tags| crate::scim::render::etag_matches(tags, version))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Conditions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let get = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Ok(Conditions {
+            if_match: get(header::IF_MATCH),
+            if_none_match: get(header::IF_NONE_MATCH),
+        })
     }
 }

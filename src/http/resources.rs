@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::{ApiError, scim_json};
-use super::extract::{Ctx, Params, Projection, ScimBody};
+use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::render::{self, Meta};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
@@ -182,44 +182,59 @@ pub async fn create_user(
 pub async fn get_user(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.get_user(&ctx.caller, &id).await?;
+    if cond.not_modified(view.row.version) {
+        return Ok(not_modified(view.row.version));
+    }
     Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn replace_user(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
     ScimBody(body): ScimBody,
 ) -> Handler {
     let projection = params.projection()?;
-    let view = st.service.replace_user(&ctx.caller, &id, &body).await?;
+    let view = st
+        .service
+        .replace_user(&ctx.caller, &id, &body, &cond.precondition())
+        .await?;
     Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn patch_user(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
     ScimBody(body): ScimBody,
 ) -> Handler {
     let projection = params.projection()?;
-    let view = st.service.patch_user(&ctx.caller, &id, &body).await?;
+    let view = st
+        .service
+        .patch_user(&ctx.caller, &id, &body, &cond.precondition())
+        .await?;
     Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn delete_user(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
-    st.service.delete_user(&ctx.caller, &id).await?;
+    st.service
+        .delete_user(&ctx.caller, &id, &cond.precondition())
+        .await?;
     Ok(no_content())
 }
 
@@ -250,6 +265,7 @@ pub async fn create_group(
 pub async fn get_group(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
@@ -258,18 +274,25 @@ pub async fn get_group(
         .service
         .get_group(&ctx.caller, &id, projection.shows("members"))
         .await?;
+    if cond.not_modified(view.row.version) {
+        return Ok(not_modified(view.row.version));
+    }
     Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
 pub async fn replace_group(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
     ScimBody(body): ScimBody,
 ) -> Handler {
     let projection = params.projection()?;
-    let view = st.service.replace_group(&ctx.caller, &id, &body).await?;
+    let view = st
+        .service
+        .replace_group(&ctx.caller, &id, &body, &cond.precondition())
+        .await?;
     Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
 }
 
@@ -279,6 +302,7 @@ pub async fn replace_group(
 pub async fn patch_group(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     params: Params,
     Path((_, id)): Path<(String, String)>,
     ScimBody(body): ScimBody,
@@ -287,7 +311,13 @@ pub async fn patch_group(
     let wants_body = !projection.is_empty();
     let view = st
         .service
-        .patch_group(&ctx.caller, &id, &body, wants_body && projection.shows("members"))
+        .patch_group(
+            &ctx.caller,
+            &id,
+            &body,
+            &cond.precondition(),
+            wants_body && projection.shows("members"),
+        )
         .await?;
     if !wants_body {
         let mut res = no_content();
@@ -302,10 +332,23 @@ pub async fn patch_group(
 pub async fn delete_group(
     State(st): State<AppState>,
     ctx: Ctx,
+    cond: Conditions,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
-    st.service.delete_group(&ctx.caller, &id).await?;
+    st.service
+        .delete_group(&ctx.caller, &id, &cond.precondition())
+        .await?;
     Ok(no_content())
+}
+
+/// 304 for a GET whose `If-None-Match` names the current version.
+fn not_modified(version: i64) -> Response {
+    let mut res = Response::new(axum::body::Body::empty());
+    *res.status_mut() = StatusCode::NOT_MODIFIED;
+    if let Ok(v) = HeaderValue::from_str(&render::etag(version)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
 }
 
 fn no_content() -> Response {

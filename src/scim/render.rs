@@ -72,3 +72,33 @@ pub fn render(
     );
     out
 }
+
+/// Does an `If-Match` / `If-None-Match` header value name `version`? `*` names any version;
+/// tags compare weakly (`W/"3"` and `"3"` are the same), as SCIM's versions are weak ETags.
+pub fn etag_matches(header: &str, version: i64) -> bool {
+    let current = version.to_string();
+    header.split(',').map(str::trim).any(|tag| {
+        if tag == "*" {
+            return true;
+        }
+        let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+        opaque.strip_prefix('"').and_then(|t| t.strip_suffix('"')) == Some(current.as_str())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_compare_weakly_and_star_matches_all() {
+        assert_eq!(etag(3), "W/\"3\"");
+        assert!(etag_matches("W/\"3\"", 3));
+        assert!(etag_matches("\"3\"", 3));
+        assert!(etag_matches("W/\"1\", W/\"3\"", 3));
+        assert!(etag_matches("*", 9));
+        assert!(!etag_matches("W/\"4\"", 3));
+        assert!(!etag_matches("3", 3), "an ETag is a quoted string");
+        assert!(!etag_matches("", 3));
+    }
+}

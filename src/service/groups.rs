@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::users::{ListPage, filter_error, list_query, not_found};
-use super::{Caller, Error, ListParams, Result, Service, parse_id};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, parse_id};
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
 use crate::store::{MemberRef, NewResource, Origin, ResourceKind, ResourceRow, StoreError, Tx};
@@ -177,15 +177,23 @@ impl Service {
 
     /// PUT: replaces displayName, externalId and — when the body has `members` — the member
     /// set. A body without `members` leaves membership alone rather than emptying the group.
-    pub async fn replace_group(&self, caller: &Caller, id: &str, body: &Value) -> Result<GroupView> {
+    pub async fn replace_group(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &Value,
+        pre: &Precondition,
+    ) -> Result<GroupView> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut doc = resource::normalize(&schema::GROUP, body)?;
         let members = member_values(doc.remove("members"));
         resource::validate(&schema::GROUP, &doc)?;
         let mut tx = self.store.begin().await?;
-        tx.get_resource(ResourceKind::Group, caller.account_id, gid, true)
+        let current = tx
+            .get_resource(ResourceKind::Group, caller.account_id, gid, true)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
+        pre.check(current.version)?;
         let row = tx
             .update_resource(ResourceKind::Group, caller.account_id, gid, &doc)
             .await
@@ -209,6 +217,7 @@ impl Service {
         caller: &Caller,
         id: &str,
         body: &Value,
+        pre: &Precondition,
         with_members: bool,
     ) -> Result<GroupView> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
@@ -218,6 +227,7 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, true)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
+        pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let doc_changed = !ops.doc_ops.is_empty() && patch::apply(&schema::GROUP, &mut doc, &ops.doc_ops)?;
         let members_changed = apply_member_ops(tx.as_mut(), caller.account_id, gid, &ops.member_ops).await?;
@@ -242,9 +252,16 @@ impl Service {
     }
 
     /// DELETE: the group and its memberships go, never the member users.
-    pub async fn delete_group(&self, caller: &Caller, id: &str) -> Result<()> {
+    pub async fn delete_group(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut tx = self.store.begin().await?;
+        if pre.if_match.is_some() {
+            let current = tx
+                .get_resource(ResourceKind::Group, caller.account_id, gid, true)
+                .await?
+                .ok_or_else(|| not_found("Group", id))?;
+            pre.check(current.version)?;
+        }
         if !tx
             .delete_resource(ResourceKind::Group, caller.account_id, gid)
             .await?

@@ -83,6 +83,30 @@ pub(crate) fn parse_id(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw.trim()).ok()
 }
 
+/// The `If-Match` condition of a write (RFC 7644 §3.14): checked against the stored version
+/// after the row is locked, so a lost update cannot slip in between check and write.
+#[derive(Debug, Clone, Default)]
+pub struct Precondition {
+    pub if_match: Option<String>,
+}
+
+impl Precondition {
+    pub(crate) fn check(&self, version: i64) -> Result<()> {
+        match &self.if_match {
+            Some(tags) if !crate::scim::render::etag_matches(tags, version) => Err(ScimError::new(
+                412,
+                None,
+                format!(
+                    "the resource has changed: its version is {}, not {tags}; read it again and retry",
+                    crate::scim::render::etag(version)
+                ),
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A list request as the SCIM layer parsed it (RFC 7644 §3.4.2).
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, Error, ListParams, Result, Service, parse_id};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, parse_id};
 use crate::scim::filter::parse_filter;
 use crate::scim::{ScimError, patch, resource, schema};
 use crate::store::{GroupRef, ListQuery, NewResource, ResourceKind, ResourceRow, StoreError};
@@ -123,7 +123,13 @@ impl Service {
 
     /// PUT: the body replaces every writable attribute. `active` left out of the body keeps its
     /// value: a PUT that merely forgets `active` must not suspend the user.
-    pub async fn replace_user(&self, caller: &Caller, id: &str, body: &Value) -> Result<UserView> {
+    pub async fn replace_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &Value,
+        pre: &Precondition,
+    ) -> Result<UserView> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let mut doc = resource::normalize(&schema::USER, body)?;
         let mut tx = self.store.begin().await?;
@@ -131,6 +137,7 @@ impl Service {
             .get_resource(ResourceKind::User, caller.account_id, uid, true)
             .await?
             .ok_or_else(|| not_found("User", id))?;
+        pre.check(current.version)?;
         if !doc.contains_key("active") {
             doc.insert(
                 "active".into(),
@@ -149,7 +156,13 @@ impl Service {
 
     /// PATCH: applied to a copy of the stored document under a row lock; written only when
     /// every operation succeeded and something changed.
-    pub async fn patch_user(&self, caller: &Caller, id: &str, body: &Value) -> Result<UserView> {
+    pub async fn patch_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &Value,
+        pre: &Precondition,
+    ) -> Result<UserView> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let ops = patch::parse_patch(body)?;
         let mut tx = self.store.begin().await?;
@@ -157,6 +170,7 @@ impl Service {
             .get_resource(ResourceKind::User, caller.account_id, uid, true)
             .await?
             .ok_or_else(|| not_found("User", id))?;
+        pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let changed = patch::apply(&schema::USER, &mut doc, &ops)?;
         let row = if changed {
@@ -172,9 +186,16 @@ impl Service {
     }
 
     /// DELETE: the user and its memberships go; the groups stay.
-    pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<()> {
+    pub async fn delete_user(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let mut tx = self.store.begin().await?;
+        if pre.if_match.is_some() {
+            let current = tx
+                .get_resource(ResourceKind::User, caller.account_id, uid, true)
+                .await?
+                .ok_or_else(|| not_found("User", id))?;
+            pre.check(current.version)?;
+        }
         if !tx
             .delete_resource(ResourceKind::User, caller.account_id, uid)
             .await?

@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod cli;
 mod edge;
+mod etag;
 mod groups;
 mod sequences;
 mod users;
