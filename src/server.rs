@@ -65,7 +65,7 @@ impl App {
             capabilities: Capabilities {
                 max_results: config.max_results as usize,
                 patch: true,
-                sort: false,
+                sort: true,
                 etag: true,
                 bulk: None,
                 documentation_uri: None,

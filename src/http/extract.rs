@@ -98,6 +98,8 @@ impl Params {
     pub fn list(&self) -> Result<ListParams, ScimError> {
         Ok(ListParams {
             filter: self.get("filter").map(str::to_string),
+            sort_by: self.get("sortBy").map(str::to_string),
+            sort_order: self.get("sortOrder").map(str::to_string),
             start_index: self.int("startIndex")?,
             count: self.int("count")?,
         })

@@ -111,6 +111,8 @@ impl Precondition {
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
     pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
     pub start_index: Option<i64>,
     pub count: Option<i64>,
 }

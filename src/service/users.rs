@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::{Caller, Error, ListParams, Precondition, Result, Service, parse_id};
 use crate::scim::filter::parse_filter;
+use crate::scim::path::parse_attr_path;
 use crate::scim::{ScimError, patch, resource, schema};
-use crate::store::{GroupRef, ListQuery, NewResource, ResourceKind, ResourceRow, StoreError};
+use crate::store::{GroupRef, ListQuery, NewResource, ResourceKind, ResourceRow, Sort, StoreError};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
 #[derive(Debug, Clone)]
@@ -44,9 +45,28 @@ pub(crate) fn list_query(params: &ListParams, settings: &super::Settings) -> Res
         Some(f) if !f.is_empty() => Some(parse_filter(f)?),
         _ => None,
     };
+    let descending = match params.sort_order.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+        Some(o) if o.eq_ignore_ascii_case("descending") => true,
+        Some(o) => {
+            return Err(ScimError::invalid_value(format!(
+                "sortOrder must be \"ascending\" or \"descending\", not {o:?}"
+            ))
+            .into());
+        }
+    };
+    let sort = match params.sort_by.as_deref().map(str::trim) {
+        Some(by) if !by.is_empty() => Some(Sort {
+            by: parse_attr_path(by)?,
+            descending,
+        }),
+        _ => None,
+    };
     let (start_index, count) = params.page(settings);
     Ok(ListQuery {
         filter,
+        sort,
         start_index,
         count,
     })
@@ -55,6 +75,7 @@ pub(crate) fn list_query(params: &ListParams, settings: &super::Settings) -> Res
 pub(crate) fn filter_error(err: StoreError) -> Error {
     match err {
         StoreError::Filter(f) => ScimError::invalid_filter(f.0).into(),
+        StoreError::Unsortable(detail) => ScimError::invalid_value(detail).into(),
         other => other.into(),
     }
 }

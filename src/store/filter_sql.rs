@@ -86,6 +86,27 @@ pub fn translate(kind: ResourceKind, filter: &Filter, out: &mut SqlBuilder) -> R
     Ok(())
 }
 
+/// The column to sort by for `path`; only attributes with a column of their own are sortable.
+pub fn sort_column(kind: ResourceKind, path: &AttrPath) -> Result<&'static str, String> {
+    let mut scratch = SqlBuilder::new(Dialect::Postgres, 1);
+    let translator = Translator {
+        kind,
+        out: &mut scratch,
+    };
+    match translator.target(path) {
+        Ok(Target::Column(col, _)) => Ok(col),
+        _ => Err(format!(
+            "cannot sort by \"{}\"; sortable attributes are {}",
+            display_path(path),
+            match kind {
+                ResourceKind::User =>
+                    "id, userName, externalId, displayName, active, meta.created and meta.lastModified",
+                ResourceKind::Group => "id, displayName, externalId, meta.created and meta.lastModified",
+            }
+        )),
+    }
+}
+
 struct Translator<'a> {
     kind: ResourceKind,
     out: &'a mut SqlBuilder,

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::scim::filter::Filter;
+use crate::scim::path::AttrPath;
 
 pub use filter_sql::FilterError;
 
@@ -24,6 +25,9 @@ pub enum StoreError {
     ForeignKey(String),
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A `sortBy` attribute without an index.
+    #[error("{0}")]
+    Unsortable(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -114,8 +118,16 @@ pub struct GroupRef {
 #[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
+    pub sort: Option<Sort>,
     pub start_index: i64,
     pub count: i64,
+}
+
+/// `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3).
+#[derive(Debug, Clone)]
+pub struct Sort {
+    pub by: AttrPath,
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone)]

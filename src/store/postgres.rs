@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
 use super::{
     Account, GroupRef, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow, Store,
-    StoreResult, TokenRecord, Tx,
+    StoreError, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -562,8 +562,17 @@ impl Tx for PgTx {
             let n = filter.params.len() + 2;
             // Ids are UUIDv7, so id order is creation order: stable across pages, and resources
             // created during an import land at the end instead of shifting earlier pages.
+            // A requested order comes first; id breaks ties so pages stay stable.
+            let order = match &query.sort {
+                Some(sort) => {
+                    let col = filter_sql::sort_column(kind, &sort.by).map_err(StoreError::Unsortable)?;
+                    let dir = if sort.descending { "DESC" } else { "ASC" };
+                    format!("{col} {dir} NULLS LAST, t.id")
+                }
+                None => "t.id".to_string(),
+            };
             let page_sql = format!(
-                "SELECT {} {from} ORDER BY t.id LIMIT ${n} OFFSET ${}",
+                "SELECT {} {from} ORDER BY {order} LIMIT ${n} OFFSET ${}",
                 RESOURCE_COLUMNS
                     .split(", ")
                     .map(|c| format!("t.{c}"))

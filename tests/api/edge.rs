@@ -129,7 +129,7 @@ async fn discovery_describes_what_is_implemented() {
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(spc.body["filter"]["supported"], true);
     assert_eq!(spc.body["bulk"]["supported"], false);
-    assert_eq!(spc.body["sort"]["supported"], false);
+    assert_eq!(spc.body["sort"]["supported"], true);
     assert_eq!(spc.body["etag"]["supported"], true);
     assert_eq!(spc.body["changePassword"]["supported"], false);
     assert_eq!(spc.body["authenticationSchemes"][0]["type"], "oauthbearertoken");

@@ -445,3 +445,39 @@ async fn ne_and_not_include_users_without_the_attribute() {
     expected.sort();
     assert_eq!(all, expected);
 }
+
+#[tokio::test]
+async fn sort_by_indexed_attributes_in_either_order() {
+    let app = TestApp::spawn().await;
+    for name in ["carol@example.com", "Alice@example.com", "bob@example.com"] {
+        app.user(name).await;
+    }
+    let names = |res: &crate::harness::Resp| -> Vec<String> {
+        res.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let asc = app.get("/Users?sortBy=userName").await;
+    assert_eq!(
+        names(&asc),
+        ["Alice@example.com", "bob@example.com", "carol@example.com"],
+        "case-insensitive order"
+    );
+    let desc = app
+        .get("/Users?sortBy=userName&sortOrder=DESCENDING&count=2")
+        .await;
+    assert_eq!(names(&desc), ["carol@example.com", "bob@example.com"]);
+    let created = app.get("/Users?sortBy=meta.created&sortOrder=descending").await;
+    assert_eq!(names(&created)[0], "bob@example.com");
+    app.get("/Users?sortBy=nickName")
+        .await
+        .assert_error(400, Some("invalidValue"));
+    app.get("/Users?sortBy=userName&sortOrder=sideways")
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let groups = app.get("/Groups?sortBy=displayName&sortOrder=descending").await;
+    assert_eq!(groups.status, 200, "{}", groups.text);
+}
