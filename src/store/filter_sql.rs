@@ -2,8 +2,12 @@
 //!
 //! Only attributes backed by an indexed column or by the `user_values` / `group_members`
 //! tables are filterable; anything else is refused with a message listing what is, never
-//! silently ignored. Every comparison is wrapped in `COALESCE(…, FALSE)` so that `not` over an
-//! absent attribute behaves as SCIM expects rather than as SQL's three-valued logic would.
+//! silently ignored.
+//!
+//! Comparisons are emitted bare (`t.user_name_ci = $2`) so the planner can use the indexes. A
+//! comparison with an absent (NULL) attribute yields NULL, which AND, OR and WHERE all treat as
+//! false — exactly SCIM's meaning — except under NOT, where SQL's NOT NULL is NULL but SCIM's
+//! `not` must be true; so only negations are wrapped: `NOT COALESCE(…, FALSE)`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -139,7 +143,7 @@ impl Translator<'_> {
         Ok(match filter {
             Filter::And(a, b) => format!("({} AND {})", self.node(a)?, self.node(b)?),
             Filter::Or(a, b) => format!("({} OR {})", self.node(a)?, self.node(b)?),
-            Filter::Not(a) => format!("(NOT {})", self.node(a)?),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.node(a)?),
             Filter::Present(path) => self.leaf(path, None)?,
             Filter::Compare { path, op, value } => self.leaf(path, Some((*op, value)))?,
             Filter::ValuePath { attr, filter } => self.value_path(attr, filter)?,
@@ -250,7 +254,7 @@ impl Translator<'_> {
                 self.element_node(parent, a)?,
                 self.element_node(parent, b)?
             ),
-            Filter::Not(a) => format!("(NOT {})", self.element_node(parent, a)?),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.element_node(parent, a)?),
             Filter::Present(p) => {
                 let (col, kind) = self.element_column(parent, p)?;
                 self.compare(col, kind, p, None)?
@@ -296,7 +300,7 @@ impl Translator<'_> {
         Ok(match filter {
             Filter::And(a, b) => format!("({} AND {})", self.member_node(a)?, self.member_node(b)?),
             Filter::Or(a, b) => format!("({} OR {})", self.member_node(a)?, self.member_node(b)?),
-            Filter::Not(a) => format!("(NOT {})", self.member_node(a)?),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.member_node(a)?),
             Filter::Compare { path, op, value } if is_value(path) => {
                 self.compare("m.member_id", ColKind::Uuid, path, Some((*op, value)))?
             }
@@ -320,11 +324,11 @@ impl Translator<'_> {
             && !matches!(value, CompValue::Null)
         {
             let eq = self.compare(col, kind, path, Some((CompareOp::Eq, value)))?;
-            return Ok(format!("(NOT {eq})"));
+            return Ok(format!("(NOT COALESCE({eq}, FALSE))"));
         }
         let Some((op, value)) = cmp else {
             return Ok(match kind {
-                ColKind::Text | ColKind::TextCi => format!("COALESCE({col} <> '', FALSE)"),
+                ColKind::Text | ColKind::TextCi => format!("({col} <> '')"),
                 _ => format!("({col} IS NOT NULL)"),
             });
         };
@@ -423,7 +427,7 @@ impl Translator<'_> {
                 format!("{col} {sql_op} {p}")
             }
         };
-        Ok(format!("COALESCE({sql}, FALSE)"))
+        Ok(format!("({sql})"))
     }
 }
 

@@ -259,6 +259,80 @@ impl PgTx {
     }
 }
 
+/// The two statements of a list request: `$1` is the account, then the filter's parameters,
+/// then (page only) LIMIT and OFFSET.
+struct ListSql {
+    count: String,
+    page: String,
+    params: Vec<SqlParam>,
+}
+
+fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
+    let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
+    if let Some(f) = &query.filter {
+        filter_sql::translate(kind, f, &mut filter)?;
+    } else {
+        filter.sql = "TRUE".to_string();
+    }
+    let from = format!(
+        "FROM {} t WHERE t.account_id = $1 AND {}",
+        table(kind),
+        filter.sql
+    );
+    // Ids are UUIDv7, so id order is creation order: stable across pages, and resources
+    // created during an import land at the end instead of shifting earlier pages. A requested
+    // order comes first; id breaks its ties.
+    let order = match &query.sort {
+        Some(sort) => {
+            let col = filter_sql::sort_column(kind, &sort.by).map_err(StoreError::Unsortable)?;
+            let dir = if sort.descending { "DESC" } else { "ASC" };
+            format!("{col} {dir} NULLS LAST, t.id")
+        }
+        None => "t.id".to_string(),
+    };
+    let n = filter.params.len() + 2;
+    let columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    Ok(ListSql {
+        count: format!("SELECT count(*) {from}"),
+        page: format!(
+            "SELECT {} {from} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            columns.join(", "),
+            n + 1
+        ),
+        params: filter.params,
+    })
+}
+
+impl PgStore {
+    /// `EXPLAIN ANALYZE` of the page query a list request runs, for benchmarks and for
+    /// operators asking why a filter is slow.
+    pub async fn explain_list(
+        &self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> StoreResult<String> {
+        let sql = list_sql(kind, query)?;
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!(
+                "EXPLAIN (ANALYZE, COSTS OFF) {}",
+                sql.page
+            )))
+            .bind(account),
+            &sql.params,
+        )
+        .bind(query.count)
+        .bind(query.start_index - 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        Ok(lines.join("\n"))
+    }
+}
+
 fn bind_params<'q>(
     mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     params: &[SqlParam],
@@ -538,49 +612,14 @@ impl Tx for PgTx {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<Page<ResourceRow>> {
-        let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
-        if let Some(f) = &query.filter {
-            filter_sql::translate(kind, f, &mut filter)?;
-        } else {
-            filter.sql = "TRUE".to_string();
-        }
-        let from = format!(
-            "FROM {} t WHERE t.account_id = $1 AND {}",
-            table(kind),
-            filter.sql
-        );
-        let count_sql = format!("SELECT count(*) {from}");
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(count_sql)).bind(account),
-            &filter.params,
-        )
-        .fetch_one(self.c())
-        .await?
-        .try_get(0)?;
+        let sql = list_sql(kind, query)?;
+        let total: i64 = bind_params(sqlx::query(AssertSqlSafe(sql.count)).bind(account), &sql.params)
+            .fetch_one(self.c())
+            .await?
+            .try_get(0)?;
         let mut items = Vec::new();
         if query.count > 0 && total >= query.start_index {
-            let n = filter.params.len() + 2;
-            // Ids are UUIDv7, so id order is creation order: stable across pages, and resources
-            // created during an import land at the end instead of shifting earlier pages.
-            // A requested order comes first; id breaks ties so pages stay stable.
-            let order = match &query.sort {
-                Some(sort) => {
-                    let col = filter_sql::sort_column(kind, &sort.by).map_err(StoreError::Unsortable)?;
-                    let dir = if sort.descending { "DESC" } else { "ASC" };
-                    format!("{col} {dir} NULLS LAST, t.id")
-                }
-                None => "t.id".to_string(),
-            };
-            let page_sql = format!(
-                "SELECT {} {from} ORDER BY {order} LIMIT ${n} OFFSET ${}",
-                RESOURCE_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("t.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                n + 1
-            );
-            let rows = bind_params(sqlx::query(AssertSqlSafe(page_sql)).bind(account), &filter.params)
+            let rows = bind_params(sqlx::query(AssertSqlSafe(sql.page)).bind(account), &sql.params)
                 .bind(query.count)
                 .bind(query.start_index - 1)
                 .fetch_all(self.c())

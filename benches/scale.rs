@@ -1,0 +1,240 @@
+//! Scale benchmark: does changing one member cost the same for a group of 10 and of 100,000,
+//! and is a userName lookup in an account of 100,000 users an index lookup?
+//!
+//! Runs a real scimd (release build) on 127.0.0.1:0 against a fresh Postgres database and
+//! drives it over HTTP. `cargo bench --bench scale` (env: TEST_DATABASE_URL as for the tests,
+//! BENCH_USERS, BENCH_ROUNDS). Exits non-zero when a claim does not hold. See docs/benchmarks.md.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Connection;
+use uuid::Uuid;
+
+use scimd::config::Config;
+use scimd::scim::filter::parse_filter;
+use scimd::server::{self, App};
+use scimd::service::{Idp, TokenKind};
+use scimd::store::{ListQuery, ResourceKind};
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let users = env_usize("BENCH_USERS", 100_000);
+    let rounds = env_usize("BENCH_ROUNDS", 300);
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db = format!("scimd_bench_{}", Uuid::new_v4().simple());
+    let mut config = Config::load(None).expect("configuration");
+    config.database_url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
+    config.listen = "127.0.0.1:0".into();
+    config.log_level = "warn".into();
+
+    let app = App::open(&config).await.expect("database");
+    let listener = server::bind(&config.listen).await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        app.router(&config),
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(1),
+    ));
+    let account = app.service.create_account("bench").await.unwrap().id;
+    let token = app
+        .service
+        .create_token(account, TokenKind::Scim, Some(Idp::Okta), None, None)
+        .await
+        .unwrap()
+        .token;
+    let base = format!("{origin}/scim/account/{account}");
+    let client = reqwest::Client::new();
+    let auth = format!("Bearer {token}");
+
+    // Seed with set-based SQL: the benchmark measures requests, not the seeding.
+    let t = Instant::now();
+    let mut conn = sqlx::PgConnection::connect(&config.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed, created_at, last_modified)
+         SELECT $1, gen_random_uuid(), 'user' || i || '@bench.example', 'user' || i || '@bench.example', true,
+                jsonb_build_object('userName', 'user' || i || '@bench.example', 'active', true), 'okta', true, now(), now()
+         FROM generate_series(1, $2) AS i",
+    )
+    .bind(account)
+    .bind(users as i64)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut group_ids = Vec::new();
+    for (name, size) in [("small", 10i64), ("big", users as i64)] {
+        let res = client
+            .post(format!("{base}/Groups"))
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/scim+json")
+            .body(json!({"displayName": name}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let id: Uuid = res.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO group_members (account_id, group_id, member_id, origin)
+             SELECT $1, $2, id, 'idp' FROM users WHERE account_id = $1 ORDER BY id LIMIT $3",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(size)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        group_ids.push((name, id, size));
+    }
+    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+    let probe: String = client
+        .post(format!("{base}/Users"))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({"userName": "probe@bench.example"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    println!(
+        "seeded {users} users, groups of 10 and {users} members in {:.1?}",
+        t.elapsed()
+    );
+
+    // Add the probe to a group, then take it out again; only the add is timed. Rounds
+    // alternate between the groups so both see the same machine conditions.
+    let patch = |group: Uuid, op: serde_json::Value| {
+        client
+            .patch(format!("{base}/Groups/{group}"))
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/scim+json")
+            .body(json!({"schemas": [PATCH], "Operations": [op]}).to_string())
+            .send()
+    };
+    let mut timings: Vec<Vec<Duration>> = vec![Vec::new(), Vec::new()];
+    for round in 0..rounds + 30 {
+        for (i, (_, group, _)) in group_ids.iter().enumerate() {
+            let start = Instant::now();
+            let res = patch(
+                *group,
+                json!({"op": "add", "path": "members", "value": [{"value": probe}]}),
+            )
+            .await
+            .unwrap();
+            let took = start.elapsed();
+            assert_eq!(res.status(), 204);
+            let res = patch(
+                *group,
+                json!({"op": "remove", "path": format!("members[value eq \"{probe}\"]")}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(res.status(), 204);
+            if round >= 30 {
+                timings[i].push(took);
+            }
+        }
+    }
+    let mut medians = Vec::new();
+    println!("\n| group size | PATCH add one member: median | p95 | rounds |\n|---|---|---|---|");
+    for (i, (_, _, size)) in group_ids.iter().enumerate() {
+        timings[i].sort();
+        let median = percentile(&timings[i], 0.5);
+        medians.push(median);
+        println!(
+            "| {size} | {:.2?} | {:.2?} | {rounds} |",
+            median,
+            percentile(&timings[i], 0.95)
+        );
+    }
+    let ratio = medians[1].as_secs_f64() / medians[0].as_secs_f64();
+    println!("\nratio big/small (median): {ratio:.2}");
+
+    // The userName lookup an IdP makes before every create.
+    let mut lookups = Vec::new();
+    for i in 0..rounds {
+        let start = Instant::now();
+        let res = client
+            .get(format!(
+                "{base}/Users?filter=userName%20eq%20%22USER{}%40bench.example%22&startIndex=1&count=100",
+                i * 7 + 1
+            ))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        lookups.push(start.elapsed());
+        assert_eq!(body["totalResults"], 1);
+    }
+    lookups.sort();
+    println!(
+        "GET /Users?filter=userName eq (account of {users}): median {:.2?}, p95 {:.2?}",
+        percentile(&lookups, 0.5),
+        percentile(&lookups, 0.95)
+    );
+    let query = ListQuery {
+        filter: Some(parse_filter(r#"userName eq "user4242@bench.example""#).unwrap()),
+        sort: None,
+        start_index: 1,
+        count: 100,
+    };
+    let plan = app
+        .store
+        .explain_list(ResourceKind::User, account, &query)
+        .await
+        .unwrap();
+    println!("\nEXPLAIN ANALYZE of that list query:\n{plan}");
+
+    let _ = stop.send(());
+    app.store.close().await;
+    drop(conn);
+    if let Ok(mut admin_conn) = sqlx::PgConnection::connect(&admin).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+        )))
+        .execute(&mut admin_conn)
+        .await;
+    }
+
+    let mut failed = false;
+    if ratio > 2.0 {
+        println!(
+            "FAIL: adding a member to the {users}-member group costs {ratio:.2}x the 10-member group (limit 2x)"
+        );
+        failed = true;
+    }
+    if !plan.contains("users_user_name_ci_key") {
+        println!("FAIL: the userName lookup does not use the users_user_name_ci_key index");
+        failed = true;
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    println!("\nOK: membership cost is independent of group size, and userName lookups are index scans");
+}
