@@ -253,22 +253,6 @@ impl Service {
 
     /// DELETE: the group and its memberships go, never the member users.
     pub async fn delete_group(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
-        let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
-        let mut tx = self.store.begin().await?;
-        if pre.if_match.is_some() {
-            let current = tx
-                .get_resource(ResourceKind::Group, caller.account_id, gid, true)
-                .await?
-                .ok_or_else(|| not_found("Group", id))?;
-            pre.check(current.version)?;
-        }
-        if !tx
-            .delete_resource(ResourceKind::Group, caller.account_id, gid)
-            .await?
-        {
-            return Err(not_found("Group", id));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_resource(ResourceKind::Group, caller, id, pre).await
     }
 }

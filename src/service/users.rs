@@ -208,20 +208,33 @@ impl Service {
 
     /// DELETE: the user and its memberships go; the groups stay.
     pub async fn delete_user(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
-        let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
+        self.delete_resource(ResourceKind::User, caller, id, pre).await
+    }
+
+    /// DELETE of a user or group: the row and its memberships (ON DELETE CASCADE), after the
+    /// `If-Match` check when there is one.
+    pub(crate) async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        caller: &Caller,
+        id: &str,
+        pre: &Precondition,
+    ) -> Result<()> {
+        let label = match kind {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        };
+        let rid = parse_id(id).ok_or_else(|| not_found(label, id))?;
         let mut tx = self.store.begin().await?;
         if pre.if_match.is_some() {
             let current = tx
-                .get_resource(ResourceKind::User, caller.account_id, uid, true)
+                .get_resource(kind, caller.account_id, rid, true)
                 .await?
-                .ok_or_else(|| not_found("User", id))?;
+                .ok_or_else(|| not_found(label, id))?;
             pre.check(current.version)?;
         }
-        if !tx
-            .delete_resource(ResourceKind::User, caller.account_id, uid)
-            .await?
-        {
-            return Err(not_found("User", id));
+        if !tx.delete_resource(kind, caller.account_id, rid).await? {
+            return Err(not_found(label, id));
         }
         tx.commit().await?;
         Ok(())
