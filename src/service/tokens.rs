@@ -328,10 +328,10 @@ impl Service {
         let token_id =
             Uuid::parse_str(&claims.jti).map_err(|_| unauthorized("the bearer token is malformed"))?;
         let mut conn = self.store.reader().await?;
-        let record = conn
-            .get_token(account, token_id)
+        let (record, scim_enabled) = conn
+            .get_token_for_auth(account, token_id)
             .await?
-            .filter(|r| r.token_sha256 == sha256(token.trim()))
+            .filter(|(r, _)| r.token_sha256 == sha256(token.trim()))
             .ok_or_else(|| unauthorized("the bearer token is not known: it may have been deleted"))?;
         if let Some(revoked) = record.revoked_at {
             return Err(unauthorized(format!(
@@ -345,8 +345,7 @@ impl Service {
                 record.expires_at.to_rfc3339()
             )));
         }
-        let account_row = conn.get_account(account).await?.ok_or_else(foreign)?;
-        if kind == TokenKind::Scim && !account_row.scim_enabled {
+        if kind == TokenKind::Scim && !scim_enabled {
             return Err(Error::Forbidden(
                 "SCIM provisioning is disabled for this account".to_string(),
             ));

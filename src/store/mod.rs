@@ -186,6 +186,13 @@ pub trait Tx: Send {
     // Tokens.
     async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>>;
+    /// A token with its account's `scim_enabled`, in one round trip: what every request's
+    /// authentication needs.
+    async fn get_token_for_auth(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(TokenRecord, bool)>>;
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>>;
     /// Marks the token revoked; false when there is no such unrevoked token.
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;

@@ -421,6 +421,24 @@ impl Tx for PgTx {
         row.as_ref().map(token_row).transpose()
     }
 
+    async fn get_token_for_auth(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(TokenRecord, bool)>> {
+        let row = sqlx::query(
+            "SELECT t.*, a.scim_enabled FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.account_id = $1 AND t.id = $2",
+        )
+        .bind(account)
+        .bind(id)
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref()
+            .map(|r| Ok((token_row(r)?, r.try_get("scim_enabled")?)))
+            .transpose()
+    }
+
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
         let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 ORDER BY created_at, id")
             .bind(account)
