@@ -11,8 +11,9 @@ use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::render::{self, Meta};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
+use crate::service::ListPage;
 use crate::service::groups::GroupView;
-use crate::service::users::{ListPage, UserView};
+use crate::service::users::UserView;
 use crate::store::ResourceRow;
 
 type Handler = Result<Response, ApiError>;

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::users::{ListPage, filter_error, list_query, not_found};
-use super::{Caller, Error, ListParams, Precondition, Result, Service, parse_id};
+use super::lists::{ListPage, filter_error, list_query};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
 use crate::store::{MemberRef, NewResource, Origin, ResourceKind, ResourceRow, StoreError, Tx};

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod groups;
+pub mod lists;
 pub mod tokens;
 pub mod users;
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
+pub use lists::{ListPage, ListParams};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 
 /// Everything a request can fail with, before the HTTP layer turns it into a SCIM error body.
@@ -107,25 +109,7 @@ impl Precondition {
     }
 }
 
-/// A list request as the SCIM layer parsed it (RFC 7644 §3.4.2).
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    pub filter: Option<String>,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
-}
-
-impl ListParams {
-    /// RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0; count is clamped to
-    /// the configured maximum.
-    pub(crate) fn page(&self, settings: &Settings) -> (i64, i64) {
-        let start = self.start_index.unwrap_or(1).max(1);
-        let count = self
-            .count
-            .unwrap_or(settings.default_count)
-            .clamp(0, settings.max_results);
-        (start, count)
-    }
+/// 404 for a resource of type `kind` (`User`, `Group`) named by `id`.
+pub(crate) fn not_found(kind: &str, id: &str) -> Error {
+    ScimError::not_found(format!("{kind} {id:?} not found")).into()
 }

@@ -3,29 +3,16 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, Error, ListParams, Precondition, Result, Service, parse_id};
-use crate::scim::filter::parse_filter;
-use crate::scim::path::parse_attr_path;
+use super::lists::{ListPage, filter_error, list_query};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::{ScimError, patch, resource, schema};
-use crate::store::{GroupRef, ListQuery, NewResource, ResourceKind, ResourceRow, Sort, StoreError};
+use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
 #[derive(Debug, Clone)]
 pub struct UserView {
     pub row: ResourceRow,
     pub groups: Vec<GroupRef>,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone)]
-pub struct ListPage<T> {
-    pub total: i64,
-    pub start_index: i64,
-    pub items: Vec<T>,
-}
-
-pub(crate) fn not_found(kind: &str, id: &str) -> Error {
-    ScimError::not_found(format!("{kind} {id:?} not found")).into()
 }
 
 fn user_name_taken(err: StoreError, doc: &serde_json::Map<String, Value>) -> Error {
@@ -35,47 +22,6 @@ fn user_name_taken(err: StoreError, doc: &serde_json::Map<String, Value>) -> Err
             doc.get("userName").and_then(Value::as_str).unwrap_or_default()
         ))
         .into(),
-        other => other.into(),
-    }
-}
-
-/// Parses a list request's filter; the store refuses attributes it cannot index.
-pub(crate) fn list_query(params: &ListParams, settings: &super::Settings) -> Result<ListQuery> {
-    let filter = match params.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => Some(parse_filter(f)?),
-        _ => None,
-    };
-    let descending = match params.sort_order.as_deref().map(str::trim) {
-        None | Some("") => false,
-        Some(o) if o.eq_ignore_ascii_case("ascending") => false,
-        Some(o) if o.eq_ignore_ascii_case("descending") => true,
-        Some(o) => {
-            return Err(ScimError::invalid_value(format!(
-                "sortOrder must be \"ascending\" or \"descending\", not {o:?}"
-            ))
-            .into());
-        }
-    };
-    let sort = match params.sort_by.as_deref().map(str::trim) {
-        Some(by) if !by.is_empty() => Some(Sort {
-            by: parse_attr_path(by)?,
-            descending,
-        }),
-        _ => None,
-    };
-    let (start_index, count) = params.page(settings);
-    Ok(ListQuery {
-        filter,
-        sort,
-        start_index,
-        count,
-    })
-}
-
-pub(crate) fn filter_error(err: StoreError) -> Error {
-    match err {
-        StoreError::Filter(f) => ScimError::invalid_filter(f.0).into(),
-        StoreError::Unsortable(detail) => ScimError::invalid_value(detail).into(),
         other => other.into(),
     }
 }
