@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{self, ResourceType};
+use crate::scim::schema::{self, AttrDef, AttrType, Resolved, ResourceType};
 
 use super::ResourceKind;
+use super::derived::{text_comparable, value_key};
 
 /// A filter the store cannot run. The service turns it into 400 `invalidFilter`.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,8 @@ enum ColKind {
     /// Text compared exactly.
     Text,
     Bool,
+    /// A boolean kept as the text `true` / `false` (a `user_values` row).
+    BoolText,
     Uuid,
     Time,
 }
@@ -116,20 +119,20 @@ struct Translator<'a> {
     out: &'a mut SqlBuilder,
 }
 
-/// Where a top-level attribute lives.
+/// Where an attribute lives.
 enum Target {
     Column(&'static str, ColKind),
-    /// A multi-valued attribute of a user, in `user_values` (`attr` = its name); `sub` is the
-    /// sub-attribute compared (`value` when the filter names none).
-    UserValues {
-        attr: &'static str,
-        sub: &'static str,
+    /// Rows of `user_values` whose `attr` is one of `keys` (see `store::derived`); `col` is the
+    /// column of the row compared, `None` for a complex attribute that only `pr` applies to.
+    Values {
+        keys: Vec<String>,
+        col: Option<(&'static str, ColKind)>,
     },
     /// The member ids of a group.
     Members,
+    /// The ids of the groups a user belongs to (`groups.value`).
+    UserGroups,
 }
-
-const USER_VALUE_ATTRS: &[&str] = &["emails", "phoneNumbers", "ims", "photos", "entitlements", "roles"];
 
 impl Translator<'_> {
     fn resource_type(&self) -> &'static ResourceType {
@@ -150,13 +153,15 @@ impl Translator<'_> {
         })
     }
 
-    fn target(&self, path: &AttrPath) -> Result<Target, FilterError> {
-        let resolved = self
-            .resource_type()
+    fn resolve(&self, path: &AttrPath) -> Result<Resolved, FilterError> {
+        self.resource_type()
             .resolve(path)
-            .map_err(|e| FilterError(e.detail))?;
-        let keys: Vec<&str> = resolved.doc_path.clone();
-        let target = match (self.kind, keys.as_slice()) {
+            .map_err(|e| FilterError(e.detail))
+    }
+
+    fn target(&self, path: &AttrPath) -> Result<Target, FilterError> {
+        let resolved = self.resolve(path)?;
+        let target = match (self.kind, resolved.doc_path.as_slice()) {
             (_, ["id"]) => Target::Column("t.id", ColKind::Uuid),
             (_, ["externalId"]) => Target::Column("t.external_id", ColKind::Text),
             (_, ["meta", "created"]) => Target::Column("t.created_at", ColKind::Time),
@@ -164,22 +169,81 @@ impl Translator<'_> {
             (_, ["displayName"]) => Target::Column("t.display_name_ci", ColKind::TextCi),
             (ResourceKind::User, ["userName"]) => Target::Column("t.user_name_ci", ColKind::TextCi),
             (ResourceKind::User, ["active"]) => Target::Column("t.active", ColKind::Bool),
-            (ResourceKind::User, [attr, rest @ ..]) if USER_VALUE_ATTRS.contains(attr) => {
-                let sub = match rest {
-                    [] | ["value"] => "value",
-                    ["type"] => "type",
-                    ["primary"] => "primary",
-                    _ => return Err(self.unsupported(path)),
-                };
-                let attr = USER_VALUE_ATTRS
-                    .iter()
-                    .find(|a| *a == attr)
-                    .copied()
-                    .unwrap_or("emails");
-                Target::UserValues { attr, sub }
-            }
+            (ResourceKind::User, ["groups"] | ["groups", "value"]) => Target::UserGroups,
             (ResourceKind::Group, ["members"] | ["members", "value"]) => Target::Members,
+            (ResourceKind::User, _) if !resolved.is_common() && !matches!(resolved.doc_path[0], "groups") => {
+                self.user_value_target(path, &resolved)?
+            }
             _ => return Err(self.unsupported(path)),
+        };
+        Ok(target)
+    }
+
+    /// An attribute of a user answered from `user_values`.
+    fn user_value_target(&self, path: &AttrPath, resolved: &Resolved) -> Result<Target, FilterError> {
+        let Some(attr) = resolved.attr else {
+            return Err(FilterError(format!(
+                "\"{}\" names a whole schema extension; filter on one of its attributes",
+                display_path(path)
+            )));
+        };
+        let doc_path = &resolved.doc_path;
+        let key = |extra: Option<&str>| {
+            let mut p = doc_path.clone();
+            p.extend(extra);
+            value_key(&p)
+        };
+        let target = match (
+            attr.multi_valued && attr.is_complex(),
+            attr.is_complex(),
+            resolved.sub,
+        ) {
+            // emails, addresses, …: the element's anchor row holds value, type and primary.
+            (true, _, sub) => {
+                let anchor = value_key(&doc_path[..doc_path.len() - usize::from(sub.is_some())]);
+                match sub.map(|s| s.name) {
+                    None => Target::Values {
+                        keys: vec![anchor],
+                        col: attr.sub_attr("value").map(value_column).transpose()?,
+                    },
+                    Some("value") => Target::Values {
+                        keys: vec![anchor],
+                        col: Some(value_column(sub.unwrap_or(attr))?),
+                    },
+                    Some("type") => Target::Values {
+                        keys: vec![anchor],
+                        col: Some(("type_ci", ColKind::TextCi)),
+                    },
+                    Some("primary") => Target::Values {
+                        keys: vec![anchor],
+                        col: Some(("is_primary", ColKind::Bool)),
+                    },
+                    Some(_) => Target::Values {
+                        keys: vec![key(None)],
+                        col: Some(value_column(sub.unwrap_or(attr))?),
+                    },
+                }
+            }
+            // name.givenName, manager.value.
+            (false, true, Some(sub)) => Target::Values {
+                keys: vec![key(None)],
+                col: Some(value_column(sub)?),
+            },
+            // `manager eq "x"` means its value; `name pr` means any of its sub-attributes.
+            (false, true, None) => match attr.sub_attr("value") {
+                Some(value) => Target::Values {
+                    keys: vec![key(Some(value.name))],
+                    col: Some(value_column(value)?),
+                },
+                None => Target::Values {
+                    keys: attr.sub_attributes.iter().map(|s| key(Some(s.name))).collect(),
+                    col: None,
+                },
+            },
+            (false, false, _) => Target::Values {
+                keys: vec![key(None)],
+                col: Some(value_column(attr)?),
+            },
         };
         Ok(target)
     }
@@ -187,8 +251,8 @@ impl Translator<'_> {
     fn unsupported(&self, path: &AttrPath) -> FilterError {
         let filterable = match self.kind {
             ResourceKind::User => {
-                "id, userName, externalId, displayName, active, meta.created, meta.lastModified, \
-                 and value, type and primary of emails, phoneNumbers, ims, photos, entitlements and roles"
+                "every attribute of the User schema and the enterprise extension, id, externalId, \
+                 meta.created, meta.lastModified and groups.value"
             }
             ResourceKind::Group => {
                 "id, displayName, externalId, meta.created, meta.lastModified and members.value"
@@ -201,39 +265,67 @@ impl Translator<'_> {
     }
 
     fn leaf(&mut self, path: &AttrPath, cmp: Option<(CompareOp, &CompValue)>) -> Result<String, FilterError> {
-        match self.target(path)? {
+        let target = self.target(path)?;
+        if !matches!(target, Target::Column(..))
+            && let Some((op @ (CompareOp::Eq | CompareOp::Ne), value)) = cmp
+        {
+            // Rows exist only for present values, so `ne` and `eq null` are the negation of
+            // an EXISTS: true for a user without the attribute, as SCIM wants (and for a
+            // multi-valued attribute, "no element equals").
+            let positive = match (op, value) {
+                (CompareOp::Eq, CompValue::Null) => Some(self.leaf(path, None)?),
+                (CompareOp::Ne, CompValue::Null) => return self.leaf(path, None),
+                (CompareOp::Ne, _) => Some(self.leaf(path, Some((CompareOp::Eq, value)))?),
+                _ => None,
+            };
+            if let Some(positive) = positive {
+                return Ok(format!("(NOT {positive})"));
+            }
+        }
+        match target {
             Target::Column(col, kind) => self.compare(col, kind, path, cmp),
-            Target::UserValues { attr, sub } => {
-                let (col, kind) = user_value_column(sub);
-                let inner = self.compare(col, kind, path, cmp)?;
-                Ok(user_values_exists(attr, &inner))
+            Target::Values { keys, col } => {
+                let inner = match (col, cmp) {
+                    (Some((col, kind)), _) => self.compare(&format!("v.{col}"), kind, path, cmp)?,
+                    (None, None) => "TRUE".to_string(),
+                    (None, Some(_)) => {
+                        return Err(FilterError(format!(
+                            "\"{}\" is complex: compare one of its sub-attributes, or test it with pr",
+                            display_path(path)
+                        )));
+                    }
+                };
+                Ok(self.values_exists(&keys, &inner))
             }
             Target::Members => {
                 let inner = self.compare("m.member_id", ColKind::Uuid, path, cmp)?;
-                Ok(format!(
-                    "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
-                     AND m.group_id = t.id AND {inner})"
-                ))
+                Ok(members_exists(&inner))
+            }
+            Target::UserGroups => {
+                let inner = self.compare("m.group_id", ColKind::Uuid, path, cmp)?;
+                Ok(user_groups_exists(&inner))
             }
         }
     }
 
     /// `emails[type eq "work" and value eq "x"]`: one element must satisfy the whole inner filter.
     fn value_path(&mut self, attr: &AttrPath, inner: &Filter) -> Result<String, FilterError> {
-        match self.target(attr)? {
-            Target::UserValues {
-                attr: name,
-                sub: "value",
-            } => {
-                let cond = self.element_node(attr, inner)?;
-                Ok(user_values_exists(name, &cond))
+        let resolved = self.resolve(attr)?;
+        match (self.kind, resolved.doc_path.as_slice(), resolved.attr) {
+            (ResourceKind::Group, ["members"], _) => {
+                let cond = self.id_node("m.member_id", "members", inner)?;
+                Ok(members_exists(&cond))
             }
-            Target::Members => {
-                let cond = self.member_node(inner)?;
-                Ok(format!(
-                    "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
-                     AND m.group_id = t.id AND {cond})"
-                ))
+            (ResourceKind::User, ["groups"], _) => {
+                let cond = self.id_node("m.group_id", "groups", inner)?;
+                Ok(user_groups_exists(&cond))
+            }
+            (ResourceKind::User, doc_path, Some(def))
+                if resolved.sub.is_none() && def.multi_valued && def.is_complex() =>
+            {
+                let anchor = value_key(doc_path);
+                let cond = self.element_node(attr, def, &anchor, inner)?;
+                Ok(self.values_exists(&[anchor], &cond))
             }
             _ => Err(FilterError(format!(
                 "\"{}\" is not a multi-valued attribute that can be filtered with [...]",
@@ -242,26 +334,31 @@ impl Translator<'_> {
         }
     }
 
-    fn element_node(&mut self, parent: &AttrPath, filter: &Filter) -> Result<String, FilterError> {
+    fn element_node(
+        &mut self,
+        parent: &AttrPath,
+        def: &'static AttrDef,
+        anchor: &str,
+        filter: &Filter,
+    ) -> Result<String, FilterError> {
         Ok(match filter {
             Filter::And(a, b) => format!(
                 "({} AND {})",
-                self.element_node(parent, a)?,
-                self.element_node(parent, b)?
+                self.element_node(parent, def, anchor, a)?,
+                self.element_node(parent, def, anchor, b)?
             ),
             Filter::Or(a, b) => format!(
                 "({} OR {})",
-                self.element_node(parent, a)?,
-                self.element_node(parent, b)?
+                self.element_node(parent, def, anchor, a)?,
+                self.element_node(parent, def, anchor, b)?
             ),
-            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.element_node(parent, a)?),
-            Filter::Present(p) => {
-                let (col, kind) = self.element_column(parent, p)?;
-                self.compare(col, kind, p, None)?
-            }
+            Filter::Not(a) => format!(
+                "(NOT COALESCE({}, FALSE))",
+                self.element_node(parent, def, anchor, a)?
+            ),
+            Filter::Present(p) => self.element_leaf(parent, def, anchor, p, None)?,
             Filter::Compare { path, op, value } => {
-                let (col, kind) = self.element_column(parent, path)?;
-                self.compare(col, kind, path, Some((*op, value)))?
+                self.element_leaf(parent, def, anchor, path, Some((*op, value)))?
             }
             Filter::ValuePath { attr, .. } => {
                 return Err(FilterError(format!(
@@ -272,41 +369,84 @@ impl Translator<'_> {
         })
     }
 
-    fn element_column(
-        &self,
+    /// One comparison on a sub-attribute of the element whose anchor row is `v`: value, type
+    /// and primary are on the anchor; any other sub-attribute is the row of the same `ord`.
+    fn element_leaf(
+        &mut self,
         parent: &AttrPath,
-        sub: &AttrPath,
-    ) -> Result<(&'static str, ColKind), FilterError> {
-        if sub.urn.is_some() || sub.sub.is_some() {
+        def: &'static AttrDef,
+        anchor: &str,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, FilterError> {
+        let sub = match (&path.urn, &path.sub) {
+            (None, None) => def.sub_attr(&path.name),
+            _ => None,
+        };
+        let Some(sub) = sub else {
+            let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
             return Err(FilterError(format!(
-                "inside {}[...] use sub-attribute names such as value, type or primary",
-                display_path(parent)
-            )));
-        }
-        match sub.name.to_ascii_lowercase().as_str() {
-            "value" => Ok(user_value_column("value")),
-            "type" => Ok(user_value_column("type")),
-            "primary" => Ok(user_value_column("primary")),
-            _ => Err(FilterError(format!(
-                "filtering on \"{}.{}\" is not supported; inside {}[...] value, type and primary are",
+                "inside {}[...] name a sub-attribute of {}: {}",
                 display_path(parent),
-                sub.name,
-                display_path(parent)
-            ))),
+                def.name,
+                known.join(", ")
+            )));
+        };
+        match sub.name {
+            "value" => {
+                let (col, kind) = value_column(sub)?;
+                self.compare(&format!("v.{col}"), kind, path, cmp)
+            }
+            "type" => self.compare("v.type_ci", ColKind::TextCi, path, cmp),
+            "primary" => self.compare("v.is_primary", ColKind::Bool, path, cmp),
+            name => {
+                let (col, kind) = value_column(sub)?;
+                let key = self.out.bind(SqlParam::Text(format!("{anchor}.{name}")));
+                let cond = self.compare(&format!("w.{col}"), kind, path, cmp)?;
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM user_values w WHERE w.account_id = v.account_id \
+                     AND w.user_id = v.user_id AND w.attr = {key} AND w.ord = v.ord AND {cond})"
+                ))
+            }
         }
     }
 
-    fn member_node(&mut self, filter: &Filter) -> Result<String, FilterError> {
+    /// `EXISTS` over the `user_values` rows keyed by one of `keys`, aliased `v` in `cond`.
+    fn values_exists(&mut self, keys: &[String], cond: &str) -> String {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|k| self.out.bind(SqlParam::Text(k.clone())))
+            .collect();
+        let attr = match keys.as_slice() {
+            [one] => format!("v.attr = {one}"),
+            many => format!("v.attr IN ({})", many.join(", ")),
+        };
+        format!(
+            "EXISTS (SELECT 1 FROM user_values v WHERE v.account_id = t.account_id \
+             AND v.user_id = t.id AND {attr} AND {cond})"
+        )
+    }
+
+    /// The inside of `members[...]` / `groups[...]`: only `value`, an id.
+    fn id_node(&mut self, col: &str, attr: &str, filter: &Filter) -> Result<String, FilterError> {
         Ok(match filter {
-            Filter::And(a, b) => format!("({} AND {})", self.member_node(a)?, self.member_node(b)?),
-            Filter::Or(a, b) => format!("({} OR {})", self.member_node(a)?, self.member_node(b)?),
-            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.member_node(a)?),
+            Filter::And(a, b) => format!(
+                "({} AND {})",
+                self.id_node(col, attr, a)?,
+                self.id_node(col, attr, b)?
+            ),
+            Filter::Or(a, b) => format!(
+                "({} OR {})",
+                self.id_node(col, attr, a)?,
+                self.id_node(col, attr, b)?
+            ),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.id_node(col, attr, a)?),
             Filter::Compare { path, op, value } if is_value(path) => {
-                self.compare("m.member_id", ColKind::Uuid, path, Some((*op, value)))?
+                self.compare(col, ColKind::Uuid, path, Some((*op, value)))?
             }
             Filter::Present(path) if is_value(path) => "TRUE".to_string(),
             _ => {
-                return Err(FilterError("members can only be filtered by value".to_string()));
+                return Err(FilterError(format!("{attr} can only be filtered by value")));
             }
         })
     }
@@ -328,7 +468,7 @@ impl Translator<'_> {
         }
         let Some((op, value)) = cmp else {
             return Ok(match kind {
-                ColKind::Text | ColKind::TextCi => format!("({col} <> '')"),
+                ColKind::Text | ColKind::TextCi | ColKind::BoolText => format!("({col} <> '')"),
                 _ => format!("({col} IS NOT NULL)"),
             });
         };
@@ -370,11 +510,14 @@ impl Translator<'_> {
                     CompareOp::Le => format!("{col} <= {}", self.out.bind(SqlParam::Text(text))),
                 }
             }
-            ColKind::Bool => {
+            ColKind::Bool | ColKind::BoolText => {
                 let b = literal_bool(value).ok_or_else(|| {
                     FilterError(format!("\"{name}\" is a boolean: compare it with true or false"))
                 })?;
-                let p = self.out.bind(SqlParam::Bool(b));
+                let p = self.out.bind(match kind {
+                    ColKind::BoolText => SqlParam::Text(b.to_string()),
+                    _ => SqlParam::Bool(b),
+                });
                 match op {
                     CompareOp::Eq => format!("{col} = {p}"),
                     CompareOp::Ne => format!("{col} <> {p}"),
@@ -435,19 +578,34 @@ fn is_value(path: &AttrPath) -> bool {
     path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value")
 }
 
-fn user_value_column(sub: &str) -> (&'static str, ColKind) {
-    match sub {
-        "type" => ("v.type_ci", ColKind::TextCi),
-        "primary" => ("v.is_primary", ColKind::Bool),
-        _ => ("v.value_ci", ColKind::TextCi),
+/// The column of a `user_values` row compared for an attribute: `caseExact` decides between
+/// the value as written and its lower-cased form.
+fn value_column(def: &'static AttrDef) -> Result<(&'static str, ColKind), FilterError> {
+    if !text_comparable(def.ty) {
+        return Err(FilterError(format!(
+            "filtering on the {} attribute \"{}\" is not supported",
+            def.ty.as_str(),
+            def.name
+        )));
     }
+    Ok(match (def.ty, def.case_exact) {
+        (AttrType::Boolean, _) => ("value", ColKind::BoolText),
+        (_, true) => ("value", ColKind::Text),
+        (_, false) => ("value_ci", ColKind::TextCi),
+    })
 }
 
-fn user_values_exists(attr: &str, cond: &str) -> String {
-    // `attr` comes from the fixed USER_VALUE_ATTRS list, never from the request.
+fn members_exists(cond: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM user_values v WHERE v.account_id = t.account_id \
-         AND v.user_id = t.id AND v.attr = '{attr}' AND {cond})"
+        "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
+         AND m.group_id = t.id AND {cond})"
+    )
+}
+
+fn user_groups_exists(cond: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
+         AND m.member_id = t.id AND {cond})"
     )
 }
 

@@ -2,6 +2,7 @@
 //! under this module; no rule of SPEC.md is decided here (that is `service`'s job), but
 //! uniqueness and membership integrity are the database's (constraints, `ON CONFLICT`).
 
+pub mod derived;
 mod filter_sql;
 pub mod postgres;
 

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::derived;
 use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
 use super::{
     Account, GroupRef, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow, Store,
@@ -36,6 +37,52 @@ impl PgStore {
 
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
+        self.rebuild_user_values().await
+    }
+
+    /// Re-derives every user's `user_values` rows when they were written by an older
+    /// derivation (see migration 0002). The `store_meta` row is locked for the whole rebuild,
+    /// so replicas starting together rebuild once and wait for it instead of racing.
+    async fn rebuild_user_values(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'user_values_version' FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        if stored.parse::<i32>().unwrap_or(0) >= derived::USER_VALUES_VERSION {
+            return Ok(());
+        }
+        let mut pg = PgTx { conn: Conn::Tx(tx) };
+        let mut after: Option<(Uuid, Uuid)> = None;
+        let mut rebuilt = 0usize;
+        loop {
+            // Keyset pages of the primary key: constant cost per page however many users.
+            let rows = sqlx::query(
+                "SELECT account_id, id, doc FROM users
+                 WHERE ($1::uuid IS NULL OR (account_id, id) > ($1, $2))
+                 ORDER BY account_id, id LIMIT 500",
+            )
+            .bind(after.map(|a| a.0))
+            .bind(after.map(|a| a.1))
+            .fetch_all(pg.c())
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = Some((last.try_get("account_id")?, last.try_get("id")?));
+            for row in &rows {
+                let sqlx::types::Json(doc): sqlx::types::Json<Map<String, Value>> = row.try_get("doc")?;
+                pg.write_user_values(row.try_get("account_id")?, row.try_get("id")?, &doc)
+                    .await?;
+            }
+            rebuilt += rows.len();
+        }
+        sqlx::query("UPDATE store_meta SET value = $1 WHERE key = 'user_values_version'")
+            .bind(derived::USER_VALUES_VERSION.to_string())
+            .execute(pg.c())
+            .await?;
+        Box::new(pg).commit().await?;
+        if rebuilt > 0 {
+            tracing::info!(users = rebuilt, "rebuilt the filter index of existing users");
+        }
         Ok(())
     }
 
@@ -191,38 +238,15 @@ fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
     }
 }
 
-/// The rows of `user_values` for a user document, as parallel arrays for `UNNEST`.
+/// `user_values` rows as parallel arrays for `UNNEST`.
 #[derive(Default)]
-struct UserValues {
+struct UserValueArrays {
     attr: Vec<String>,
     ord: Vec<i32>,
     value: Vec<String>,
     value_ci: Vec<String>,
     type_ci: Vec<Option<String>>,
     primary: Vec<bool>,
-}
-
-fn user_values(doc: &Map<String, Value>) -> UserValues {
-    let mut out = UserValues::default();
-    for attr in ["emails", "phoneNumbers", "ims", "photos", "entitlements", "roles"] {
-        let Some(Value::Array(items)) = doc.get(attr) else {
-            continue;
-        };
-        for (ord, item) in items.iter().enumerate() {
-            let Some(value) = item.get("value").and_then(Value::as_str) else {
-                continue;
-            };
-            out.attr.push(attr.to_string());
-            out.ord.push(ord as i32);
-            out.value.push(value.to_string());
-            out.value_ci.push(value.to_lowercase());
-            out.type_ci
-                .push(item.get("type").and_then(Value::as_str).map(str::to_lowercase));
-            out.primary
-                .push(item.get("primary").and_then(Value::as_bool).unwrap_or(false));
-        }
-    }
-    out
 }
 
 impl PgTx {
@@ -237,9 +261,19 @@ impl PgTx {
             .bind(id)
             .execute(self.c())
             .await?;
-        let v = user_values(doc);
-        if v.attr.is_empty() {
+        let rows = derived::user_value_rows(doc);
+        if rows.is_empty() {
             return Ok(());
+        }
+        // One statement for all rows: parallel arrays through UNNEST.
+        let mut v = UserValueArrays::default();
+        for row in rows {
+            v.attr.push(row.attr);
+            v.ord.push(row.ord);
+            v.value.push(row.value);
+            v.value_ci.push(row.value_ci);
+            v.type_ci.push(row.type_ci);
+            v.primary.push(row.is_primary);
         }
         sqlx::query(
             "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, type_ci, is_primary)

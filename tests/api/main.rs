@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod edge;
 mod etag;
+mod filters;
 mod groups;
 mod sequences;
 mod users;

@@ -1,0 +1,253 @@
+//! What a store derives from a user document to answer filters: the rows of `user_values`.
+//! Both stores call this, so both index exactly the same values.
+//!
+//! Every attribute of a user that has no column of its own gets rows here, keyed by its
+//! canonical document path joined with `.` (see [`value_key`]):
+//!
+//! - a single-valued simple attribute (`title`, the enterprise `employeeNumber`): one row;
+//! - a sub-attribute of a single-valued complex one (`name.givenName`, enterprise
+//!   `manager.value`): one row;
+//! - each element of a multi-valued complex attribute (`emails`, `addresses`, …): an *anchor*
+//!   row keyed by the attribute's name holding the element's `value` (empty when it has none),
+//!   its `type` and `primary`; and one row per other sub-attribute (`emails.display`,
+//!   `addresses.locality`) with the same `ord`, so a value filter can correlate sub-attributes
+//!   of one element (`addresses[type eq "work" and locality eq "Paris"]`).
+//!
+//! Values are kept twice, as written and lower-cased in Rust, so case-insensitive matching
+//! is identical on every database and per-attribute `caseExact` picks the column.
+
+use serde_json::{Map, Value};
+
+use crate::scim::schema::{self, AttrDef, AttrType};
+
+/// The derivation the rows follow. Bump it whenever [`user_value_rows`] changes what it
+/// derives: stores rebuild rows written by an older version at start-up.
+pub const USER_VALUES_VERSION: i32 = 2;
+
+/// One row of `user_values` (without account and user id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueRow {
+    pub attr: String,
+    pub ord: i32,
+    pub value: String,
+    pub value_ci: String,
+    pub type_ci: Option<String>,
+    pub is_primary: bool,
+}
+
+/// Attributes of a user that have a column of their own (or are not data at all).
+const COLUMN_ATTRS: &[&str] = &["userName", "displayName", "active", "groups", "password"];
+
+/// The `user_values.attr` of a canonical document path.
+pub fn value_key(doc_path: &[&str]) -> String {
+    doc_path.join(".")
+}
+
+/// The rows of `user_values` for a canonical user document.
+pub fn user_value_rows(doc: &Map<String, Value>) -> Vec<ValueRow> {
+    let mut rows = Vec::new();
+    for attr in schema::USER_SCHEMA.attributes {
+        if COLUMN_ATTRS.contains(&attr.name) {
+            continue;
+        }
+        if let Some(value) = doc.get(attr.name) {
+            attribute_rows(&[], attr, value, &mut rows);
+        }
+    }
+    for (ext, _) in schema::USER.extensions {
+        let Some(Value::Object(ext_doc)) = doc.get(ext.id) else {
+            continue;
+        };
+        for attr in ext.attributes {
+            if let Some(value) = ext_doc.get(attr.name) {
+                attribute_rows(&[ext.id], attr, value, &mut rows);
+            }
+        }
+    }
+    rows
+}
+
+fn attribute_rows(prefix: &[&str], attr: &'static AttrDef, value: &Value, rows: &mut Vec<ValueRow>) {
+    let mut path: Vec<&str> = prefix.to_vec();
+    path.push(attr.name);
+    match (attr.multi_valued, attr.is_complex()) {
+        (false, false) => push_scalar(rows, value_key(&path), 0, value, None, false),
+        (false, true) => {
+            let Value::Object(obj) = value else { return };
+            for sub in attr.sub_attributes {
+                if let Some(v) = obj.get(sub.name) {
+                    let mut sub_path = path.clone();
+                    sub_path.push(sub.name);
+                    push_scalar(rows, value_key(&sub_path), 0, v, None, false);
+                }
+            }
+        }
+        (true, false) => {
+            let Value::Array(items) = value else { return };
+            for (ord, item) in items.iter().enumerate() {
+                push_scalar(rows, value_key(&path), ord as i32, item, None, false);
+            }
+        }
+        (true, true) => {
+            let Value::Array(items) = value else { return };
+            let key = value_key(&path);
+            for (ord, item) in items.iter().enumerate() {
+                let Value::Object(element) = item else { continue };
+                let ord = ord as i32;
+                let type_ci = element.get("type").and_then(Value::as_str).map(str::to_lowercase);
+                let primary = element.get("primary").and_then(Value::as_bool).unwrap_or(false);
+                let value = element.get("value").and_then(scalar_text).unwrap_or_default();
+                rows.push(ValueRow {
+                    attr: key.clone(),
+                    ord,
+                    value_ci: value.to_lowercase(),
+                    value,
+                    type_ci: type_ci.clone(),
+                    is_primary: primary,
+                });
+                for sub in attr.sub_attributes {
+                    if matches!(sub.name, "value" | "type" | "primary") {
+                        continue;
+                    }
+                    if let Some(v) = element.get(sub.name) {
+                        let mut sub_path = path.clone();
+                        sub_path.push(sub.name);
+                        push_scalar(rows, value_key(&sub_path), ord, v, type_ci.clone(), primary);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn push_scalar(
+    rows: &mut Vec<ValueRow>,
+    attr: String,
+    ord: i32,
+    value: &Value,
+    type_ci: Option<String>,
+    is_primary: bool,
+) {
+    let Some(text) = scalar_text(value) else { return };
+    rows.push(ValueRow {
+        attr,
+        ord,
+        value_ci: text.to_lowercase(),
+        value: text,
+        type_ci,
+        is_primary,
+    });
+}
+
+/// Strings as they are; booleans and numbers in their JSON spelling (`true`, `42`), which is
+/// what the filter translator compares them with.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether attributes of this type can be answered from `user_values` (text comparisons).
+/// Dates and numbers would compare as text there, which is wrong, and no user attribute
+/// without a column has those types, so they are refused rather than answered wrongly.
+pub fn text_comparable(ty: AttrType) -> bool {
+    matches!(
+        ty,
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Boolean
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rows(doc: Value) -> Vec<(String, i32, String, Option<String>, bool)> {
+        let Value::Object(doc) = doc else { unreachable!() };
+        user_value_rows(&doc)
+            .into_iter()
+            .map(|r| (r.attr, r.ord, r.value, r.type_ci, r.is_primary))
+            .collect()
+    }
+
+    #[test]
+    fn every_leaf_without_a_column_gets_a_row() {
+        let got = rows(json!({
+            "userName": "bjensen",
+            "displayName": "Babs",
+            "active": true,
+            "externalId": "x1",
+            "title": "Tour Guide",
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [
+                {"value": "B@example.com", "type": "Work", "primary": true, "display": "work mail"},
+                {"value": "b@home.example", "type": "home"}
+            ],
+            "addresses": [{"type": "work", "locality": "Paris"}],
+            schema::ENTERPRISE_USER_URN: {"employeeNumber": "701984", "manager": {"value": "m1"}}
+        }));
+        let expected = vec![
+            ("name.familyName".into(), 0, "Jensen".into(), None, false),
+            ("name.givenName".into(), 0, "Barbara".into(), None, false),
+            ("title".into(), 0, "Tour Guide".into(), None, false),
+            (
+                "emails".into(),
+                0,
+                "B@example.com".into(),
+                Some("work".into()),
+                true,
+            ),
+            (
+                "emails.display".into(),
+                0,
+                "work mail".into(),
+                Some("work".into()),
+                true,
+            ),
+            (
+                "emails".into(),
+                1,
+                "b@home.example".into(),
+                Some("home".into()),
+                false,
+            ),
+            ("addresses".into(), 0, "".into(), Some("work".into()), false),
+            (
+                "addresses.locality".into(),
+                0,
+                "Paris".into(),
+                Some("work".into()),
+                false,
+            ),
+            (
+                format!("{}.employeeNumber", schema::ENTERPRISE_USER_URN),
+                0,
+                "701984".into(),
+                None,
+                false,
+            ),
+            (
+                format!("{}.manager.value", schema::ENTERPRISE_USER_URN),
+                0,
+                "m1".into(),
+                None,
+                false,
+            ),
+        ];
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        let mut expected_sorted = expected;
+        expected_sorted.sort();
+        assert_eq!(got_sorted, expected_sorted, "{got:#?}");
+    }
+
+    #[test]
+    fn columns_and_unknown_shapes_get_no_rows() {
+        assert!(rows(json!({"userName": "u", "active": false, "displayName": "d", "groups": []})).is_empty());
+        // Wrong shapes (already rejected by validation) are skipped rather than panicking.
+        assert!(rows(json!({"name": "x", "emails": {"value": "y"}, "title": {"a": 1}})).is_empty());
+    }
+}
