@@ -214,6 +214,7 @@ async fn main() {
         sort: None,
         start_index: 1,
         count: 100,
+        keyset: None,
     };
     let plan = app
         .store
@@ -250,6 +251,7 @@ async fn main() {
         sort: None,
         start_index: 1,
         count: 100,
+        keyset: None,
     };
     let eav_plan = app
         .store

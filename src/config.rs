@@ -22,6 +22,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_results: i64,
     pub default_count: i64,
+    pub cursor_timeout_seconds: i64,
     pub token_ttl: String,
     pub token_signing_key: String,
     pub log_format: LogFormat,
@@ -87,6 +88,9 @@ impl Config {
             return Err(ConfigError(
                 "default_count must be between 1 and max_results".into(),
             ));
+        }
+        if self.cursor_timeout_seconds < 1 {
+            return Err(ConfigError("cursor_timeout_seconds must be at least 1".into()));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));

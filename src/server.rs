@@ -50,6 +50,7 @@ impl App {
             token_ttl: config.token_ttl()?,
             max_results: config.max_results,
             default_count: config.default_count,
+            cursor_timeout_secs: config.cursor_timeout_seconds,
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
         Ok(App {
@@ -64,6 +65,8 @@ impl App {
             max_body_bytes: config.max_body_bytes,
             capabilities: Capabilities {
                 max_results: config.max_results as usize,
+                default_count: config.default_count as usize,
+                cursor_timeout_secs: config.cursor_timeout_seconds as u64,
                 patch: true,
                 sort: true,
                 etag: true,

@@ -102,6 +102,7 @@ impl Params {
             sort_order: self.get("sortOrder").map(str::to_string),
             start_index: self.int("startIndex")?,
             count: self.int("count")?,
+            cursor: self.get("cursor").map(str::to_string),
         })
     }
 

@@ -11,9 +11,9 @@ use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::render::{self, Meta};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
-use crate::service::ListPage;
 use crate::service::groups::GroupView;
 use crate::service::users::UserView;
+use crate::service::{ListPage, Paging};
 use crate::store::ResourceRow;
 
 type Handler = Result<Response, ApiError>;
@@ -127,16 +127,23 @@ fn list_response<T>(
             Value::Object(body)
         })
         .collect();
-    scim_json(
-        StatusCode::OK,
-        json!({
-            "schemas": [LIST_RESPONSE_URN],
-            "totalResults": page.total,
-            "startIndex": page.start_index,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
-    )
+    let mut body = Map::new();
+    body.insert("schemas".into(), json!([LIST_RESPONSE_URN]));
+    body.insert("totalResults".into(), json!(page.total));
+    body.insert("itemsPerPage".into(), json!(resources.len()));
+    match page.paging {
+        Paging::Index => {
+            body.insert("startIndex".into(), json!(page.start_index));
+        }
+        // RFC 9865 §3: `nextCursor` while more remain; `startIndex` means nothing here.
+        Paging::Cursor { next } => {
+            if let Some(next) = next {
+                body.insert("nextCursor".into(), json!(next));
+            }
+        }
+    }
+    body.insert("Resources".into(), Value::Array(resources));
+    scim_json(StatusCode::OK, Value::Object(body))
 }
 
 fn user_response(status: StatusCode, ctx: &Ctx, view: &UserView, projection: &Projection) -> Response {

@@ -19,6 +19,10 @@ pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 pub struct Capabilities {
     /// Most resources one list page returns (`filter.maxResults`).
     pub max_results: usize,
+    /// Page size when a client asks for none (`pagination.defaultPageSize`).
+    pub default_count: usize,
+    /// RFC 9865 `pagination.cursorTimeout`, in seconds.
+    pub cursor_timeout_secs: u64,
     pub patch: bool,
     pub sort: bool,
     pub etag: bool,
@@ -58,6 +62,19 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     out.insert(
         "filter".into(),
         json!({"supported": true, "maxResults": caps.max_results}),
+    );
+    // RFC 9865 §4: both paging methods are served; index paging stays the default because
+    // every IdP of IDP-BEHAVIOURS.md pages with startIndex.
+    out.insert(
+        "pagination".into(),
+        json!({
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": caps.default_count,
+            "maxPageSize": caps.max_results,
+            "cursorTimeout": caps.cursor_timeout_secs,
+        }),
     );
     out.insert("changePassword".into(), json!({"supported": false}));
     out.insert("sort".into(), json!({"supported": caps.sort}));
@@ -165,6 +182,8 @@ mod tests {
     fn caps() -> Capabilities {
         Capabilities {
             max_results: 200,
+            default_count: 100,
+            cursor_timeout_secs: 3600,
             patch: true,
             sort: false,
             etag: true,

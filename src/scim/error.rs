@@ -15,6 +15,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.1: a cursor this server did not issue, or for another query.
+    InvalidCursor,
+    /// RFC 9865 §2.1: a cursor older than `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865 §2.1: a `count` that cursor pagination cannot use.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -30,6 +36,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

@@ -146,10 +146,10 @@ impl Service {
         params: &ListParams,
         with_members: bool,
     ) -> Result<ListPage<GroupView>> {
-        let query = list_query(params, &self.settings)?;
+        let list = list_query(ResourceKind::Group, params, &self.settings)?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources(ResourceKind::Group, caller.account_id, &query)
+            .list_resources(ResourceKind::Group, caller.account_id, &list.query)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -158,21 +158,12 @@ impl Service {
         } else {
             None
         };
-        let items = page
-            .items
-            .into_iter()
-            .map(|row| {
-                let mine = members
-                    .as_mut()
-                    .map(|all| all.extract_if(.., |m| m.group_id == row.id).collect());
-                GroupView { row, members: mine }
-            })
-            .collect();
-        Ok(ListPage {
-            total: page.total,
-            start_index: query.start_index,
-            items,
-        })
+        Ok(list.page(page, |row| {
+            let mine = members
+                .as_mut()
+                .map(|all| all.extract_if(.., |m| m.group_id == row.id).collect());
+            GroupView { row, members: mine }
+        }))
     }
 
     /// PUT: replaces displayName, externalId and — when the body has `members` — the member

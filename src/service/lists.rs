@@ -2,10 +2,11 @@
 //! sort parsing, and the protocol errors for what the store cannot filter or sort on.
 
 use super::{Error, Result, Settings};
-use crate::scim::ScimError;
+use crate::scim::cursor::{Cursor, query_fingerprint};
 use crate::scim::filter::parse_filter;
 use crate::scim::path::parse_attr_path;
-use crate::store::{ListQuery, Sort, StoreError};
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Keyset, KeysetPage, ListQuery, Page, ResourceKind, Sort, StoreError};
 
 /// A list request as the SCIM layer parsed it (RFC 7644 §3.4.2).
 #[derive(Debug, Clone, Default)]
@@ -15,6 +16,9 @@ pub struct ListParams {
     pub sort_order: Option<String>,
     pub start_index: Option<i64>,
     pub count: Option<i64>,
+    /// RFC 9865: `Some("")` asks for the first page of cursor paging, `Some(c)` for the page
+    /// after cursor `c`; `None` is index paging.
+    pub cursor: Option<String>,
 }
 
 impl ListParams {
@@ -36,10 +40,58 @@ pub struct ListPage<T> {
     pub total: i64,
     pub start_index: i64,
     pub items: Vec<T>,
+    /// How the page was cut: by index, or by cursor (then `start_index` means nothing).
+    pub paging: Paging,
 }
 
-/// Parses a list request's filter; the store refuses attributes it cannot index.
-pub(crate) fn list_query(params: &ListParams, settings: &Settings) -> Result<ListQuery> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    Index,
+    /// Cursor paging; `next` is the `nextCursor` to return, absent on the last page.
+    Cursor {
+        next: Option<String>,
+    },
+}
+
+/// A list request ready for the store, with what is needed to issue the next cursor.
+pub(crate) struct PreparedList {
+    pub query: ListQuery,
+    fingerprint: Option<String>,
+}
+
+impl PreparedList {
+    /// Turns the store's page into the service's, issuing `nextCursor` when there is more.
+    pub(crate) fn page<R, T>(&self, page: Page<R>, f: impl FnMut(R) -> T) -> ListPage<T> {
+        let paging = match &self.fingerprint {
+            None => Paging::Index,
+            Some(fingerprint) => Paging::Cursor {
+                next: page.next.map(|k| {
+                    Cursor {
+                        query: fingerprint.clone(),
+                        key: k.key,
+                        id: k.id,
+                        issued: chrono::Utc::now().timestamp(),
+                    }
+                    .encode()
+                }),
+            },
+        };
+        ListPage {
+            total: page.total,
+            start_index: self.query.start_index,
+            items: page.items.into_iter().map(f).collect(),
+            paging,
+        }
+    }
+}
+
+/// Parses a list request: filter, sort and paging. The store refuses attributes it cannot
+/// filter or sort on.
+pub(crate) fn list_query(
+    kind: ResourceKind,
+    params: &ListParams,
+    settings: &Settings,
+) -> Result<PreparedList> {
     let filter = match params.filter.as_deref().map(str::trim) {
         Some(f) if !f.is_empty() => Some(parse_filter(f)?),
         _ => None,
@@ -63,11 +115,65 @@ pub(crate) fn list_query(params: &ListParams, settings: &Settings) -> Result<Lis
         _ => None,
     };
     let (start_index, count) = params.page(settings);
-    Ok(ListQuery {
-        filter,
-        sort,
-        start_index,
-        count,
+    let Some(raw_cursor) = params.cursor.as_deref() else {
+        return Ok(PreparedList {
+            query: ListQuery {
+                filter,
+                sort,
+                start_index,
+                count,
+                keyset: None,
+            },
+            fingerprint: None,
+        });
+    };
+    if params.start_index.is_some() {
+        return Err(ScimError::invalid_value(
+            "startIndex and cursor cannot be combined: use startIndex for index paging or cursor \
+             for cursor paging (RFC 9865)",
+        )
+        .into());
+    }
+    if params.count.is_some_and(|c| c < 1) {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidCount,
+            format!(
+                "count must be between 1 and {} with cursor paging",
+                settings.max_results
+            ),
+        )
+        .into());
+    }
+    let fingerprint = query_fingerprint(
+        kind.resource_type(),
+        params.filter.as_deref(),
+        sort.as_ref().and(params.sort_by.as_deref()),
+        descending && sort.is_some(),
+    );
+    let after = match raw_cursor.trim() {
+        "" => None,
+        raw => {
+            let cursor = Cursor::decode(raw)?;
+            cursor.check(
+                &fingerprint,
+                chrono::Utc::now().timestamp(),
+                settings.cursor_timeout_secs,
+            )?;
+            Some(Keyset {
+                key: cursor.key,
+                id: cursor.id,
+            })
+        }
+    };
+    Ok(PreparedList {
+        query: ListQuery {
+            filter,
+            sort,
+            start_index: 1,
+            count,
+            keyset: Some(KeysetPage { after }),
+        },
+        fingerprint: Some(fingerprint),
     })
 }
 

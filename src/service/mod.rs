@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
-pub use lists::{ListPage, ListParams};
+pub use lists::{ListPage, ListParams, Paging};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 
 /// Everything a request can fail with, before the HTTP layer turns it into a SCIM error body.
@@ -46,6 +46,8 @@ pub struct Settings {
     pub max_results: i64,
     /// Page size when the client asks for none.
     pub default_count: i64,
+    /// How long a cursor stays usable (RFC 9865 `cursorTimeout`), in seconds.
+    pub cursor_timeout_secs: i64,
 }
 
 /// The service layer: rules over a store.

@@ -61,10 +61,10 @@ impl Service {
     }
 
     pub async fn list_users(&self, caller: &Caller, params: &ListParams) -> Result<ListPage<UserView>> {
-        let query = list_query(params, &self.settings)?;
+        let list = list_query(ResourceKind::User, params, &self.settings)?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources(ResourceKind::User, caller.account_id, &query)
+            .list_resources(ResourceKind::User, caller.account_id, &list.query)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -73,19 +73,10 @@ impl Service {
         } else {
             conn.groups_of(caller.account_id, &ids).await?
         };
-        let items = page
-            .items
-            .into_iter()
-            .map(|row| {
-                let mine = groups.extract_if(.., |g| g.user_id == row.id).collect();
-                UserView { row, groups: mine }
-            })
-            .collect();
-        Ok(ListPage {
-            total: page.total,
-            start_index: query.start_index,
-            items,
-        })
+        Ok(list.page(page, |row| {
+            let mine = groups.extract_if(.., |g| g.user_id == row.id).collect();
+            UserView { row, groups: mine }
+        }))
     }
 
     /// PUT: the body replaces every writable attribute. `active` left out of the body keeps its

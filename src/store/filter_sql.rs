@@ -16,8 +16,8 @@ use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{self, AttrDef, AttrType, Resolved, ResourceType};
 
-use super::ResourceKind;
 use super::derived::{text_comparable, value_key};
+use super::{Keyset, ResourceKind, Sort};
 
 /// A filter the store cannot run. The service turns it into 400 `invalidFilter`.
 #[derive(Debug, thiserror::Error)]
@@ -94,14 +94,14 @@ pub fn translate(kind: ResourceKind, filter: &Filter, out: &mut SqlBuilder) -> R
 }
 
 /// The column to sort by for `path`; only attributes with a column of their own are sortable.
-pub fn sort_column(kind: ResourceKind, path: &AttrPath) -> Result<&'static str, String> {
+fn sort_target(kind: ResourceKind, path: &AttrPath) -> Result<(&'static str, ColKind), String> {
     let mut scratch = SqlBuilder::new(Dialect::Postgres, 1);
     let translator = Translator {
         kind,
         out: &mut scratch,
     };
     match translator.target(path) {
-        Ok(Target::Column(col, _)) => Ok(col),
+        Ok(Target::Column(col, col_kind)) => Ok((col, col_kind)),
         _ => Err(format!(
             "cannot sort by \"{}\"; sortable attributes are {}",
             display_path(path),
@@ -112,6 +112,64 @@ pub fn sort_column(kind: ResourceKind, path: &AttrPath) -> Result<&'static str, 
             }
         )),
     }
+}
+
+/// How a list is ordered: `ORDER BY` text, and the expression of the sort key as text (what a
+/// cursor remembers), `None` in the default order.
+pub struct Order {
+    pub order_by: String,
+    pub key_expr: Option<String>,
+}
+
+/// Ids are UUIDv7, so id order is creation order: stable across pages, and resources created
+/// during an import land at the end instead of shifting earlier pages. A requested order comes
+/// first, nulls last; id breaks its ties, always ascending.
+pub fn order(kind: ResourceKind, sort: Option<&Sort>) -> Result<Order, String> {
+    Ok(match sort {
+        Some(sort) => {
+            let (col, _) = sort_target(kind, &sort.by)?;
+            let dir = if sort.descending { "DESC" } else { "ASC" };
+            Order {
+                order_by: format!("{col} {dir} NULLS LAST, t.id"),
+                key_expr: Some(format!("CAST({col} AS TEXT)")),
+            }
+        }
+        None => Order {
+            order_by: "t.id".to_string(),
+            key_expr: None,
+        },
+    })
+}
+
+/// The predicate "comes after `after` in `order(kind, sort)`", for cursor paging: a range on
+/// the sort column's index (or the primary key), however deep the page.
+pub fn after_keyset(
+    kind: ResourceKind,
+    sort: Option<&Sort>,
+    after: &Keyset,
+    out: &mut SqlBuilder,
+) -> Result<String, String> {
+    let id = out.bind(SqlParam::Uuid(after.id));
+    let Some(sort) = sort else {
+        return Ok(format!("t.id > {id}"));
+    };
+    let (col, col_kind) = sort_target(kind, &sort.by)?;
+    let Some(key) = &after.key else {
+        // The last row had a null key: only null-keyed rows remain (nulls sort last).
+        return Ok(format!("({col} IS NULL AND t.id > {id})"));
+    };
+    let p = out.bind(SqlParam::Text(key.clone()));
+    let key = match (out.dialect, col_kind) {
+        (Dialect::Postgres, ColKind::Bool) => format!("CAST({p} AS boolean)"),
+        (Dialect::Postgres, ColKind::Uuid) => format!("CAST({p} AS uuid)"),
+        (Dialect::Postgres, ColKind::Time) => format!("CAST({p} AS timestamptz)"),
+        // SQLite compares a text parameter with the column's own affinity.
+        _ => p,
+    };
+    let op = if sort.descending { "<" } else { ">" };
+    Ok(format!(
+        "({col} {op} {key} OR ({col} = {key} AND t.id > {id}) OR {col} IS NULL)"
+    ))
 }
 
 struct Translator<'a> {

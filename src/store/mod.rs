@@ -116,12 +116,28 @@ pub struct GroupRef {
 }
 
 /// A page request: `filter`, 1-based `start_index`, `count` already clamped by the caller.
+/// With `keyset`, the page is cursor-paged (RFC 9865) and `start_index` is ignored.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: Option<Filter>,
     pub sort: Option<Sort>,
     pub start_index: i64,
     pub count: i64,
+    pub keyset: Option<KeysetPage>,
+}
+
+/// Cursor paging: the page starts after `after`, or at the beginning when it is `None`.
+#[derive(Debug, Clone, Default)]
+pub struct KeysetPage {
+    pub after: Option<Keyset>,
+}
+
+/// A position in a sorted list: the sort key (in the store's text form; `None` in the default
+/// id order or when the key is null) and id of a resource. Pages continue after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub key: Option<String>,
+    pub id: Uuid,
 }
 
 /// `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3).
@@ -135,12 +151,24 @@ pub struct Sort {
 pub struct Page<T> {
     pub total: i64,
     pub items: Vec<T>,
+    /// Cursor paging only: where the next page starts, `None` on the last page.
+    pub next: Option<Keyset>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
     User,
     Group,
+}
+
+impl ResourceKind {
+    /// The SCIM resource type name.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            ResourceKind::User => "User",
+            ResourceKind::Group => "Group",
+        }
+    }
 }
 
 /// Who made a membership (SPEC §2).

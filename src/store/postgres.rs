@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::derived;
 use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
 use super::{
-    Account, GroupRef, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow, Store,
-    StoreError, StoreResult, TokenRecord, Tx,
+    Account, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow,
+    Store, StoreError, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -293,12 +293,13 @@ impl PgTx {
     }
 }
 
-/// The two statements of a list request: `$1` is the account, then the filter's parameters,
-/// then (page only) LIMIT and OFFSET.
+/// The two statements of a list request: `$1` is the account, then the filter's parameters
+/// (`params`), then (page only) the cursor's (`page_params`), then LIMIT and OFFSET.
 struct ListSql {
     count: String,
     page: String,
     params: Vec<SqlParam>,
+    page_params: Vec<SqlParam>,
 }
 
 fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
@@ -313,28 +314,42 @@ fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
         table(kind),
         filter.sql
     );
-    // Ids are UUIDv7, so id order is creation order: stable across pages, and resources
-    // created during an import land at the end instead of shifting earlier pages. A requested
-    // order comes first; id breaks its ties.
-    let order = match &query.sort {
-        Some(sort) => {
-            let col = filter_sql::sort_column(kind, &sort.by).map_err(StoreError::Unsortable)?;
-            let dir = if sort.descending { "DESC" } else { "ASC" };
-            format!("{col} {dir} NULLS LAST, t.id")
+    let order = filter_sql::order(kind, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
+    let mut after = SqlBuilder::new(Dialect::Postgres, filter.params.len() + 2);
+    let page_from = match query.keyset.as_ref().and_then(|k| k.after.as_ref()) {
+        Some(position) => {
+            let cond = filter_sql::after_keyset(kind, query.sort.as_ref(), position, &mut after)
+                .map_err(StoreError::Unsortable)?;
+            format!("{from} AND {cond}")
         }
-        None => "t.id".to_string(),
+        None => from.clone(),
     };
-    let n = filter.params.len() + 2;
-    let columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    let n = filter.params.len() + after.params.len() + 2;
+    let mut columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    columns.push(format!(
+        "{} AS sort_key",
+        order.key_expr.as_deref().unwrap_or("NULL::text")
+    ));
     Ok(ListSql {
         count: format!("SELECT count(*) {from}"),
         page: format!(
-            "SELECT {} {from} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            "SELECT {} {page_from} ORDER BY {} LIMIT ${n} OFFSET ${}",
             columns.join(", "),
+            order.order_by,
             n + 1
         ),
         params: filter.params,
+        page_params: after.params,
     })
+}
+
+/// LIMIT and OFFSET of a page: a cursor page reads one row more than it returns, to know
+/// whether another page follows.
+fn limit_offset(query: &ListQuery) -> (i64, i64) {
+    match query.keyset {
+        Some(_) => (query.count + 1, 0),
+        None => (query.count, query.start_index - 1),
+    }
 }
 
 impl PgStore {
@@ -353,10 +368,10 @@ impl PgStore {
                 sql.page
             )))
             .bind(account),
-            &sql.params,
+            &[sql.params, sql.page_params].concat(),
         )
-        .bind(query.count)
-        .bind(query.start_index - 1)
+        .bind(limit_offset(query).0)
+        .bind(limit_offset(query).1)
         .fetch_all(&self.pool)
         .await?;
         let lines: Vec<String> = rows
@@ -670,15 +685,29 @@ impl Tx for PgTx {
             .await?
             .try_get(0)?;
         let mut items = Vec::new();
-        if query.count > 0 && total >= query.start_index {
-            let rows = bind_params(sqlx::query(AssertSqlSafe(sql.page)).bind(account), &sql.params)
-                .bind(query.count)
-                .bind(query.start_index - 1)
-                .fetch_all(self.c())
-                .await?;
-            items = rows.iter().map(resource_row).collect::<StoreResult<_>>()?;
+        let mut next = None;
+        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
+        if wanted {
+            let (limit, offset) = limit_offset(query);
+            let rows = bind_params(
+                sqlx::query(AssertSqlSafe(sql.page)).bind(account),
+                &[sql.params, sql.page_params].concat(),
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.c())
+            .await?;
+            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
+            if query.keyset.is_some() && rows.len() as i64 > query.count {
+                items.pop();
+                let last = &rows[items.len() - 1];
+                next = Some(Keyset {
+                    key: last.try_get("sort_key")?,
+                    id: last.try_get("id")?,
+                });
+            }
         }
-        Ok(Page { total, items })
+        Ok(Page { total, items, next })
     }
 
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {

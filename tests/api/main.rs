@@ -9,5 +9,6 @@ mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod paging;
 mod sequences;
 mod users;

@@ -1,0 +1,159 @@
+//! Cursor pagination (RFC 9865) beside index pagination.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::harness::TestApp;
+use crate::users::urlencode;
+
+fn ids(body: &Value) -> Vec<String> {
+    body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Follows `nextCursor` from an empty cursor to the end; returns every id in page order.
+async fn walk(app: &TestApp, query: &str, count: usize) -> Vec<String> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..100 {
+        let res = app
+            .get(&format!(
+                "/Users?{query}&count={count}&cursor={}",
+                urlencode(&cursor)
+            ))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert!(res.body.get("startIndex").is_none(), "{}", res.text);
+        let page = ids(&res.body);
+        assert!(page.len() <= count);
+        all.extend(page);
+        match res.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return all,
+        }
+    }
+    panic!("cursor paging did not end");
+}
+
+#[tokio::test]
+async fn cursor_pages_cover_every_user_once_in_every_order() {
+    let app = TestApp::spawn().await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        // Two users share each displayName, so the id tie-break decides within a key.
+        let res = app
+            .post(
+                "/Users",
+                json!({"userName": format!("u{i}@example.com"), "displayName": format!("name {}", i / 2),
+                       "externalId": if i == 3 { Value::Null } else { json!(format!("ext-{}", 6 - i)) }}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        created.push(res.body["id"].as_str().unwrap().to_string());
+    }
+    let default_order = walk(&app, "", 3).await;
+    assert_eq!(default_order, created, "default order is creation order");
+
+    for query in [
+        "sortBy=displayName",
+        "sortBy=displayName&sortOrder=descending",
+        "sortBy=externalId",
+        "sortBy=externalId&sortOrder=descending",
+        "sortBy=meta.created&sortOrder=descending",
+    ] {
+        let index = app.get(&format!("/Users?{query}&count=100")).await;
+        let expected = ids(&index.body);
+        for count in [1, 2, 3] {
+            let cursor_order = walk(&app, query, count).await;
+            assert_eq!(cursor_order, expected, "{query} count={count}");
+        }
+    }
+
+    let filtered = walk(
+        &app,
+        &format!("filter={}", urlencode("displayName sw \"name 1\"")),
+        1,
+    )
+    .await;
+    assert_eq!(filtered.iter().collect::<HashSet<_>>().len(), 2);
+}
+
+#[tokio::test]
+async fn a_cursor_survives_inserts_and_deletes_between_pages() {
+    let app = TestApp::spawn().await;
+    let mut ids_made = Vec::new();
+    for i in 0..4 {
+        ids_made.push(app.user(&format!("p{i}@example.com")).await);
+    }
+    let first = app.get("/Users?count=2&cursor=").await;
+    assert_eq!(ids(&first.body), ids_made[..2]);
+    assert_eq!(first.body["totalResults"], 4);
+    let next = first.body["nextCursor"].as_str().unwrap().to_string();
+    // Index paging would now skip p2: the first page lost a row.
+    assert_eq!(app.delete(&format!("/Users/{}", ids_made[0])).await.status, 204);
+    let late = app.user("p9@example.com").await;
+    let second = app.get(&format!("/Users?count=2&cursor={next}")).await;
+    assert_eq!(ids(&second.body), ids_made[2..4], "{}", second.text);
+    let third = app
+        .get(&format!(
+            "/Users?count=2&cursor={}",
+            second.body["nextCursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(ids(&third.body), vec![late]);
+    assert!(third.body.get("nextCursor").is_none(), "{}", third.text);
+}
+
+#[tokio::test]
+async fn bad_cursors_and_counts_get_precise_errors() {
+    let app = TestApp::spawn().await;
+    app.user("a@example.com").await;
+    app.user("b@example.com").await;
+    app.get("/Users?cursor=not-a-cursor")
+        .await
+        .assert_error(400, Some("invalidCursor"));
+    let first = app.get("/Users?count=1&cursor=&sortBy=userName").await;
+    let next = first.body["nextCursor"].as_str().unwrap().to_string();
+    // The same cursor with another order belongs to another query.
+    app.get(&format!("/Users?count=1&cursor={next}"))
+        .await
+        .assert_error(400, Some("invalidCursor"));
+    app.get(&format!("/Groups?count=1&cursor={next}&sortBy=userName"))
+        .await
+        .assert_error(400, None);
+    app.get("/Users?count=0&cursor=")
+        .await
+        .assert_error(400, Some("invalidCount"));
+    app.get("/Users?startIndex=2&cursor=")
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn an_expired_cursor_is_refused() {
+    let app = TestApp::spawn_with(|c| c.cursor_timeout_seconds = 1).await;
+    app.user("a@example.com").await;
+    app.user("b@example.com").await;
+    let first = app.get("/Users?count=1&cursor=").await;
+    let next = first.body["nextCursor"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.get(&format!("/Users?count=1&cursor={next}"))
+        .await
+        .assert_error(400, Some("expiredCursor"));
+}
+
+#[tokio::test]
+async fn pagination_is_advertised() {
+    let app = TestApp::spawn().await;
+    let spc = app.get("/ServiceProviderConfig").await.body;
+    assert_eq!(spc["pagination"]["cursor"], true);
+    assert_eq!(spc["pagination"]["index"], true);
+    assert_eq!(spc["pagination"]["defaultPaginationMethod"], "index");
+    assert_eq!(spc["pagination"]["maxPageSize"], 1000);
+    assert_eq!(spc["pagination"]["cursorTimeout"], 3600);
+}
