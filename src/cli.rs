@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::config::{Config, LogFormat, parse_ttl};
 use crate::server::{self, App, StartError};
-use crate::service::{Idp, IssuedToken, TokenKind};
+use crate::service::{Bootstrap, Idp, IssuedToken, TokenKind};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -32,11 +32,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (applies pending migrations first).
+    /// Run the server (creates the database if needed and applies pending migrations first).
     Serve {
         /// Address to listen on, overriding the configuration (e.g. 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// On a database without accounts, create one with a SCIM token and an admin token and
+        /// print them (once). Does nothing when an account exists.
+        #[arg(long)]
+        bootstrap: bool,
+    },
+    /// Exit 0 if the server answers /readyz (for container health checks); needs no database.
+    Healthcheck {
+        /// The server's origin; by default the configured listen address.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -120,25 +130,29 @@ pub async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let output = if cli.json {
+        Output::Json
+    } else if cli.quiet {
+        Output::Quiet
+    } else {
+        Output::Human
+    };
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, bootstrap } => {
             if let Some(listen) = listen {
                 config.listen = listen;
                 config.listen_addr().map_err(|e| e.to_string())?;
             }
-            serve(config).await.map_err(|e| e.to_string())
+            serve(config, bootstrap, output).await.map_err(|e| e.to_string())
+        }
+        Command::Healthcheck { url } => {
+            let origin = url.unwrap_or_else(|| listen_origin(&config.listen));
+            healthcheck(&origin).await
         }
         command => {
             // One-shot commands: quiet logs, results on stdout.
             telemetry::init(LogFormat::Pretty, "warn");
             let app = App::open(&config).await.map_err(|e| e.to_string())?;
-            let output = if cli.json {
-                Output::Json
-            } else if cli.quiet {
-                Output::Quiet
-            } else {
-                Output::Human
-            };
             let result = one_shot(&app, &config, output, command).await;
             app.store.close().await;
             result
@@ -146,7 +160,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), StartError> {
+async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), StartError> {
     telemetry::init(config.log_format, &config.log_level);
     let app = App::open(&config).await?;
     let listener = server::bind(&config.listen).await?;
@@ -154,18 +168,39 @@ async fn serve(config: Config) -> Result<(), StartError> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(config.listen.clone());
-    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "scimd listening");
-    if app
-        .service
-        .list_accounts()
-        .await
-        .map(|a| a.is_empty())
-        .unwrap_or(false)
-    {
-        tracing::info!(
-            "no account yet: create one with `scimd account create --name NAME`, then a token with \
-             `scimd token create --account ID --kind scim --idp okta`"
-        );
+    tracing::info!(%addr, store = app.store.backend().name(), version = env!("CARGO_PKG_VERSION"), "scimd listening");
+    let origin = if config.public_url.is_empty() {
+        listen_origin(&addr)
+    } else {
+        config.public_origin()
+    };
+    let created = match bootstrap {
+        true => app.service.bootstrap("Default").await?,
+        false => None,
+    };
+    let no_account = created.is_none() && app.service.list_accounts().await?.is_empty();
+    match (&created, no_account, bootstrap) {
+        (Some(first), _, _) => print_bootstrap(&origin, output, first),
+        (None, true, _) => {
+            tracing::info!("no account yet: run `scimd serve --bootstrap` once, or `scimd account create`");
+            if output == Output::Human {
+                println!(
+                    "scimd has no account yet. Restart it with `scimd serve --bootstrap` to create one with \
+                     its tokens, or run `scimd account create --name NAME` and then \
+                     `scimd token create --account ID --kind scim --idp okta`."
+                );
+            }
+        }
+        (None, false, true) => {
+            tracing::info!("--bootstrap: an account exists already, nothing created");
+            if output == Output::Human {
+                println!(
+                    "--bootstrap created nothing: an account exists already. Issue tokens with \
+                     `scimd token create --account ID` (ids: `scimd account list`)."
+                );
+            }
+        }
+        (None, false, false) => {}
     }
     let router = app.router(&config);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
@@ -173,6 +208,80 @@ async fn serve(config: Config) -> Result<(), StartError> {
     app.store.close().await;
     tracing::info!("scimd stopped");
     result.map_err(|source| StartError::Listen { addr, source })
+}
+
+/// `http://ADDR` for a listen address; an unspecified one (0.0.0.0, [::]) is reached on
+/// loopback from this machine.
+fn listen_origin(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => {
+            let loopback = if addr.is_ipv4() { "127.0.0.1" } else { "[::1]" };
+            format!("http://{loopback}:{}", addr.port())
+        }
+        _ => format!("http://{listen}"),
+    }
+}
+
+fn print_bootstrap(origin: &str, output: Output, first: &Bootstrap) {
+    let base = format!("{origin}/scim/account/{}", first.account.id);
+    match output {
+        Output::Json => println!(
+            "{}",
+            json!({
+                "account_id": first.account.id,
+                "scim_base_url": base,
+                "scim_token": first.scim.token,
+                "admin_token": first.admin.token,
+                "expires_at": first.scim.record.expires_at.to_rfc3339(),
+            })
+        ),
+        Output::Human | Output::Quiet => {
+            println!(
+                "Created account {:?} ({}) with a SCIM token and an admin token.",
+                first.account.name, first.account.id
+            );
+            println!("The tokens are shown only this once. To use them from a shell, paste these lines:");
+            println!();
+            println!("# SCIM base URL: what the IdP (Okta, Entra ID, OneLogin) calls, with the SCIM token");
+            println!("export SCIMD_BASE={base}");
+            println!("export SCIMD_TOKEN={}", first.scim.token);
+            println!("# Admin token: opens this account's admin API");
+            println!("export SCIMD_ADMIN_TOKEN={}", first.admin.token);
+            println!();
+        }
+    }
+}
+
+/// GET {origin}/readyz over plain HTTP/1.1: enough for a container health check, without
+/// an HTTP client in the image.
+async fn healthcheck(origin: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = origin
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("healthcheck needs an http:// origin, not {origin:?}"))?
+        .trim_end_matches('/');
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(authority).await?;
+        stream
+            .write_all(
+                format!("GET /readyz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), check)
+        .await
+        .map_err(|_| format!("{origin}/readyz did not answer within 5 seconds"))?
+        .map_err(|e| format!("cannot reach {origin}: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("{origin}/readyz answered {status:?}"))
+    }
 }
 
 fn base_url(config: &Config, account: Uuid) -> String {
@@ -228,7 +337,7 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
     let err = |e: crate::service::Error| e.to_string();
     let json_out = output == Output::Json;
     match command {
-        Command::Serve { .. } => unreachable!("handled by run"),
+        Command::Serve { .. } | Command::Healthcheck { .. } => unreachable!("handled by run"),
         Command::Migrate => {
             if json_out {
                 println!("{}", json!({"migrated": true}));

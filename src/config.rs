@@ -10,6 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::store::Backend;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,14 +74,12 @@ impl Config {
         self.signing_key()?;
         if self.database_url.trim().is_empty() {
             return Err(ConfigError(
-                "database_url is empty: set DATABASE_URL=postgres://…".into(),
+                "database_url is empty: set it to sqlite://scimd.db or postgres://…".into(),
             ));
         }
-        if !(self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
-            return Err(ConfigError(format!(
-                "database_url must be a postgres:// URL, not {:?}",
-                redact(&self.database_url)
-            )));
+        Backend::from_url(&self.database_url).map_err(ConfigError)?;
+        if self.database_max_connections < 1 {
+            return Err(ConfigError("database_max_connections must be at least 1".into()));
         }
         if self.max_results < 1 {
             return Err(ConfigError("max_results must be at least 1".into()));

@@ -11,8 +11,7 @@ use crate::config::{Config, ConfigError, redact};
 use crate::http::{self, AppState, HttpSettings};
 use crate::scim::discovery::Capabilities;
 use crate::service::{self, Service, Settings};
-use crate::store::StoreError;
-use crate::store::postgres::PgStore;
+use crate::store::{self, Store, StoreError};
 
 /// Why the server could not start. Each message names the setting or resource at fault.
 #[derive(Debug, thiserror::Error)]
@@ -31,21 +30,21 @@ pub enum StartError {
 
 /// A connected, migrated store and the service over it.
 pub struct App {
-    pub store: Arc<PgStore>,
+    pub store: Arc<dyn Store>,
     pub service: Arc<Service>,
 }
 
 impl App {
-    /// Connects to the database named in `config`, applies migrations and builds the service.
+    /// Opens the database named in `config` — Postgres or SQLite, by the URL's scheme —
+    /// applies migrations and builds the service.
     pub async fn open(config: &Config) -> Result<App, StartError> {
-        let store = PgStore::connect(&config.database_url, config.database_max_connections)
+        let store = store::connect(&config.database_url, config.database_max_connections)
             .await
             .map_err(|source| StartError::Database {
                 url: redact(&config.database_url),
                 source,
             })?;
         store.migrate().await.map_err(StartError::Migrate)?;
-        let store = Arc::new(store);
         let settings = Settings {
             token_ttl: config.token_ttl()?,
             max_results: config.max_results,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
+pub use accounts::Bootstrap;
 pub use lists::{ListPage, ListParams, Paging};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 

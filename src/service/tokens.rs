@@ -190,7 +190,7 @@ impl Service {
         Ok(issued)
     }
 
-    fn issue(
+    pub(super) fn issue(
         &self,
         account: Uuid,
         kind: TokenKind,

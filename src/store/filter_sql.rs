@@ -8,6 +8,16 @@
 //! comparison with an absent (NULL) attribute yields NULL, which AND, OR and WHERE all treat as
 //! false — exactly SCIM's meaning — except under NOT, where SQL's NOT NULL is NULL but SCIM's
 //! `not` must be true; so only negations are wrapped: `NOT COALESCE(…, FALSE)`.
+//!
+//! The fragment is spliced into a statement whose placeholder 1 is the account. Where the two
+//! databases need different SQL for the same meaning, [`Dialect`] decides:
+//! - SQLite's `LIKE` ignores ASCII case and its planner runs a correlated `EXISTS` once per
+//!   row of the account, so on SQLite `sw` is a range on the column (an index range scan),
+//!   `co`/`ew` use the case-sensitive `GLOB`, and attributes kept in other tables are tested
+//!   with `t.id IN (SELECT … WHERE account_id = ?1 …)`, which the planner answers from the
+//!   other table's index and then probes the primary key.
+//! - Postgres keeps `LIKE` (served by `text_pattern_ops`) and `EXISTS` (a semi-join, and an
+//!   anti-join under NOT, where `NOT IN` would be a per-row subplan).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -39,8 +49,15 @@ pub enum Dialect {
     /// `$1`
     Postgres,
     /// `?1`
-    #[allow(dead_code)] // the embedded SQLite store (issue "Runs anywhere") uses it
     Sqlite,
+}
+
+/// Placeholder number `n` (1-based) in `dialect`.
+pub fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Postgres => format!("${n}"),
+        Dialect::Sqlite => format!("?{n}"),
+    }
 }
 
 /// The kind of column an attribute maps to, which decides how values are coerced and compared.
@@ -78,11 +95,12 @@ impl SqlBuilder {
 
     fn bind(&mut self, param: SqlParam) -> String {
         self.params.push(param);
-        let n = self.first_param + self.params.len() - 1;
-        match self.dialect {
-            Dialect::Postgres => format!("${n}"),
-            Dialect::Sqlite => format!("?{n}"),
-        }
+        placeholder(self.dialect, self.first_param + self.params.len() - 1)
+    }
+
+    /// The account's placeholder: every statement a fragment is spliced into binds it first.
+    fn account(&self) -> String {
+        placeholder(self.dialect, 1)
     }
 }
 
@@ -357,11 +375,11 @@ impl Translator<'_> {
             }
             Target::Members => {
                 let inner = self.compare("m.member_id", ColKind::Uuid, path, cmp)?;
-                Ok(members_exists(&inner))
+                Ok(self.members_exists(&inner))
             }
             Target::UserGroups => {
                 let inner = self.compare("m.group_id", ColKind::Uuid, path, cmp)?;
-                Ok(user_groups_exists(&inner))
+                Ok(self.user_groups_exists(&inner))
             }
         }
     }
@@ -372,11 +390,11 @@ impl Translator<'_> {
         match (self.kind, resolved.doc_path.as_slice(), resolved.attr) {
             (ResourceKind::Group, ["members"], _) => {
                 let cond = self.id_node("m.member_id", "members", inner)?;
-                Ok(members_exists(&cond))
+                Ok(self.members_exists(&cond))
             }
             (ResourceKind::User, ["groups"], _) => {
                 let cond = self.id_node("m.group_id", "groups", inner)?;
-                Ok(user_groups_exists(&cond))
+                Ok(self.user_groups_exists(&cond))
             }
             (ResourceKind::User, doc_path, Some(def))
                 if resolved.sub.is_none() && def.multi_valued && def.is_complex() =>
@@ -479,10 +497,45 @@ impl Translator<'_> {
             [one] => format!("v.attr = {one}"),
             many => format!("v.attr IN ({})", many.join(", ")),
         };
-        format!(
-            "EXISTS (SELECT 1 FROM user_values v WHERE v.account_id = t.account_id \
-             AND v.user_id = t.id AND {attr} AND {cond})"
-        )
+        match self.out.dialect {
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM user_values v WHERE v.account_id = t.account_id \
+                 AND v.user_id = t.id AND {attr} AND {cond})"
+            ),
+            Dialect::Sqlite => format!(
+                "t.id IN (SELECT v.user_id FROM user_values v WHERE v.account_id = {} \
+                 AND {attr} AND {cond})",
+                self.out.account()
+            ),
+        }
+    }
+
+    /// The groups `t` whose members satisfy `cond` (on `m`).
+    fn members_exists(&self, cond: &str) -> String {
+        match self.out.dialect {
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
+                 AND m.group_id = t.id AND {cond})"
+            ),
+            Dialect::Sqlite => format!(
+                "t.id IN (SELECT m.group_id FROM group_members m WHERE m.account_id = {} AND {cond})",
+                self.out.account()
+            ),
+        }
+    }
+
+    /// The users `t` with a membership satisfying `cond` (on `m`).
+    fn user_groups_exists(&self, cond: &str) -> String {
+        match self.out.dialect {
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
+                 AND m.member_id = t.id AND {cond})"
+            ),
+            Dialect::Sqlite => format!(
+                "t.id IN (SELECT m.member_id FROM group_members m WHERE m.account_id = {} AND {cond})",
+                self.out.account()
+            ),
+        }
     }
 
     /// The inside of `members[...]` / `groups[...]`: only `value`, an id.
@@ -550,18 +603,7 @@ impl Translator<'_> {
                 match op {
                     CompareOp::Eq => format!("{col} = {}", self.out.bind(SqlParam::Text(text))),
                     CompareOp::Ne => format!("{col} <> {}", self.out.bind(SqlParam::Text(text))),
-                    CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                        let escaped = escape_like(&text);
-                        let pattern = match op {
-                            CompareOp::Co => format!("%{escaped}%"),
-                            CompareOp::Sw => format!("{escaped}%"),
-                            _ => format!("%{escaped}"),
-                        };
-                        format!(
-                            "{col} LIKE {} ESCAPE '\\'",
-                            self.out.bind(SqlParam::Text(pattern))
-                        )
-                    }
+                    CompareOp::Co | CompareOp::Sw | CompareOp::Ew => self.substring(col, op, &text),
                     CompareOp::Gt => format!("{col} > {}", self.out.bind(SqlParam::Text(text))),
                     CompareOp::Ge => format!("{col} >= {}", self.out.bind(SqlParam::Text(text))),
                     CompareOp::Lt => format!("{col} < {}", self.out.bind(SqlParam::Text(text))),
@@ -632,6 +674,84 @@ impl Translator<'_> {
     }
 }
 
+impl Translator<'_> {
+    /// `co`, `sw` and `ew` on a text column, case-sensitive (a `*_ci` column and its value
+    /// are both lower case already).
+    fn substring(&mut self, col: &str, op: CompareOp, text: &str) -> String {
+        match self.out.dialect {
+            Dialect::Postgres => {
+                let escaped = escape_like(text);
+                let pattern = match op {
+                    CompareOp::Co => format!("%{escaped}%"),
+                    CompareOp::Sw => format!("{escaped}%"),
+                    _ => format!("%{escaped}"),
+                };
+                format!(
+                    "{col} LIKE {} ESCAPE '\\'",
+                    self.out.bind(SqlParam::Text(pattern))
+                )
+            }
+            Dialect::Sqlite => match op {
+                // The strings starting with `text` are exactly [text, successor): a range scan
+                // of the column's index. BINARY collation compares UTF-8 bytes, which is code
+                // point order, the order `prefix_successor` counts in.
+                CompareOp::Sw => {
+                    let low = self.out.bind(SqlParam::Text(text.to_string()));
+                    match prefix_successor(text) {
+                        Some(high) => {
+                            let high = self.out.bind(SqlParam::Text(high));
+                            format!("{col} >= {low} AND {col} < {high}")
+                        }
+                        None => format!("{col} >= {low}"),
+                    }
+                }
+                _ => {
+                    let escaped = escape_glob(text);
+                    let pattern = match op {
+                        CompareOp::Co => format!("*{escaped}*"),
+                        _ => format!("*{escaped}"),
+                    };
+                    format!("{col} GLOB {}", self.out.bind(SqlParam::Text(pattern)))
+                }
+            },
+        }
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`: the prefix with its
+/// last character incremented (dropping trailing characters that cannot be). `None` when no
+/// string bounds them (an empty prefix, or one made only of U+10FFFF).
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// `GLOB` treats `*`, `?` and `[` as wildcards; a one-character class matches each literally.
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn is_value(path: &AttrPath) -> bool {
     path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value")
 }
@@ -651,20 +771,6 @@ fn value_column(def: &'static AttrDef) -> Result<(&'static str, ColKind), Filter
         (_, true) => ("value", ColKind::Text),
         (_, false) => ("value_ci", ColKind::TextCi),
     })
-}
-
-fn members_exists(cond: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
-         AND m.group_id = t.id AND {cond})"
-    )
-}
-
-fn user_groups_exists(cond: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
-         AND m.member_id = t.id AND {cond})"
-    )
 }
 
 fn literal_text(value: &CompValue) -> String {

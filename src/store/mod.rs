@@ -2,9 +2,13 @@
 //! under this module; no rule of SPEC.md is decided here (that is `service`'s job), but
 //! uniqueness and membership integrity are the database's (constraints, `ON CONFLICT`).
 
+mod common;
 pub mod derived;
 mod filter_sql;
 pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,12 +37,20 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database cannot be used as configured (a path that cannot hold it, …).
+    #[error("{0}")]
+    Unusable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
-            let constraint = db.constraint().unwrap_or_default().to_string();
+            // SQLite names the columns of a unique key rather than the key.
+            let constraint = db
+                .constraint()
+                .map(str::to_string)
+                .or_else(|| sqlite::constraint_name(db.message()))
+                .unwrap_or_default();
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => return StoreError::Unique(constraint),
                 sqlx::error::ErrorKind::ForeignKeyViolation => {
@@ -187,9 +199,58 @@ impl Origin {
     }
 }
 
+/// Which database a `database_url` names, by its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` / `postgresql://` or `sqlite:`; anything else is refused with a message
+    /// that names the accepted forms.
+    pub fn from_url(url: &str) -> Result<Backend, String> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            Some("sqlite") => Ok(Backend::Sqlite),
+            _ => Err(format!(
+                "database_url must be sqlite://PATH (embedded, e.g. sqlite://scimd.db) or \
+                 postgres://USER@HOST:PORT/DATABASE, not {:?}",
+                crate::config::redact(url)
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Opens the store `url` names (creating the database when it does not exist yet), without
+/// migrating it.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    Ok(match Backend::from_url(url).map_err(StoreError::Unusable)? {
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url, max_connections).await?),
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?),
+    })
+}
+
 /// A database: hands out units of work.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations and rebuilds derived rows written by older code.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Closes every connection (waits for those in use to be returned).
+    async fn close(&self);
+    /// The plan of the page query a list request runs, for benchmarks, tests and operators
+    /// asking why a filter is slow.
+    async fn explain_list(&self, kind: ResourceKind, account: Uuid, query: &ListQuery)
+    -> StoreResult<String>;
     /// A transaction: nothing it wrote is visible until `commit`; dropping it rolls back.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// A pooled connection in autocommit mode, for reads that need no transaction.

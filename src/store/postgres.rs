@@ -9,11 +9,12 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::common::{RESOURCE_COLUMNS, indexed, limit_offset, list_sql, table};
 use super::derived;
-use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
+use super::filter_sql::{Dialect, SqlParam};
 use super::{
-    Account, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow,
-    Store, StoreError, StoreResult, TokenRecord, Tx,
+    Account, Backend, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind,
+    ResourceRow, Store, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -35,7 +36,7 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    pub async fn migrate(&self) -> StoreResult<()> {
+    async fn run_migrations(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         self.rebuild_user_values().await
     }
@@ -85,10 +86,6 @@ impl PgStore {
         }
         Ok(())
     }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 /// Creates the database named in the URL when the server has no such database, so that a
@@ -126,6 +123,27 @@ async fn ensure_database(options: &PgConnectOptions) -> StoreResult<()> {
 
 #[async_trait]
 impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.run_migrations().await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn explain_list(
+        &self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> StoreResult<String> {
+        self.explain(kind, account, query).await
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(PgTx {
             conn: Conn::Tx(self.pool.begin().await?),
@@ -161,15 +179,6 @@ impl PgTx {
         }
     }
 }
-
-fn table(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "users",
-        ResourceKind::Group => "groups",
-    }
-}
-
-const RESOURCE_COLUMNS: &str = "account_id, id, doc, source, idp_managed, created_at, last_modified, version";
 
 fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
     let doc: Value = row.try_get("doc")?;
@@ -210,32 +219,6 @@ fn token_row(row: &PgRow) -> StoreResult<TokenRecord> {
         revoked_at: row.try_get("revoked_at")?,
         last_used_at: row.try_get("last_used_at")?,
     })
-}
-
-/// The indexed projections of a document (see the migration).
-struct Indexed {
-    /// userName (users) or displayName (groups).
-    name: String,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    active: bool,
-}
-
-fn str_field(doc: &Map<String, Value>, key: &str) -> Option<String> {
-    doc.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
-fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
-    let display_name = str_field(doc, "displayName");
-    Indexed {
-        name: match kind {
-            ResourceKind::User => str_field(doc, "userName").unwrap_or_default(),
-            ResourceKind::Group => display_name.clone().unwrap_or_default(),
-        },
-        external_id: str_field(doc, "externalId"),
-        display_name,
-        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
-    }
 }
 
 /// `user_values` rows as parallel arrays for `UNNEST`.
@@ -293,75 +276,10 @@ impl PgTx {
     }
 }
 
-/// The two statements of a list request: `$1` is the account, then the filter's parameters
-/// (`params`), then (page only) the cursor's (`page_params`), then LIMIT and OFFSET.
-struct ListSql {
-    count: String,
-    page: String,
-    params: Vec<SqlParam>,
-    page_params: Vec<SqlParam>,
-}
-
-fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
-    let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
-    if let Some(f) = &query.filter {
-        filter_sql::translate(kind, f, &mut filter)?;
-    } else {
-        filter.sql = "TRUE".to_string();
-    }
-    let from = format!(
-        "FROM {} t WHERE t.account_id = $1 AND {}",
-        table(kind),
-        filter.sql
-    );
-    let order = filter_sql::order(kind, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
-    let mut after = SqlBuilder::new(Dialect::Postgres, filter.params.len() + 2);
-    let page_from = match query.keyset.as_ref().and_then(|k| k.after.as_ref()) {
-        Some(position) => {
-            let cond = filter_sql::after_keyset(kind, query.sort.as_ref(), position, &mut after)
-                .map_err(StoreError::Unsortable)?;
-            format!("{from} AND {cond}")
-        }
-        None => from.clone(),
-    };
-    let n = filter.params.len() + after.params.len() + 2;
-    let mut columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
-    columns.push(format!(
-        "{} AS sort_key",
-        order.key_expr.as_deref().unwrap_or("NULL::text")
-    ));
-    Ok(ListSql {
-        count: format!("SELECT count(*) {from}"),
-        page: format!(
-            "SELECT {} {page_from} ORDER BY {} LIMIT ${n} OFFSET ${}",
-            columns.join(", "),
-            order.order_by,
-            n + 1
-        ),
-        params: filter.params,
-        page_params: after.params,
-    })
-}
-
-/// LIMIT and OFFSET of a page: a cursor page reads one row more than it returns, to know
-/// whether another page follows.
-fn limit_offset(query: &ListQuery) -> (i64, i64) {
-    match query.keyset {
-        Some(_) => (query.count + 1, 0),
-        None => (query.count, query.start_index - 1),
-    }
-}
-
 impl PgStore {
-    /// `EXPLAIN ANALYZE` of the page query a list request runs, for benchmarks and for
-    /// operators asking why a filter is slow.
-    pub async fn explain_list(
-        &self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-    ) -> StoreResult<String> {
-        let sql = list_sql(kind, query)?;
+    /// `EXPLAIN ANALYZE` of the page query a list request runs.
+    async fn explain(&self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<String> {
+        let sql = list_sql(Dialect::Postgres, kind, query)?;
         let rows = bind_params(
             sqlx::query(AssertSqlSafe(format!(
                 "EXPLAIN (ANALYZE, COSTS OFF) {}",
@@ -679,7 +597,7 @@ impl Tx for PgTx {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<Page<ResourceRow>> {
-        let sql = list_sql(kind, query)?;
+        let sql = list_sql(Dialect::Postgres, kind, query)?;
         let total: i64 = bind_params(sqlx::query(AssertSqlSafe(sql.count)).bind(account), &sql.params)
             .fetch_one(self.c())
             .await?

@@ -1,9 +1,14 @@
-//! Test harness: each test gets a fresh Postgres database, a real scimd server on
-//! 127.0.0.1:0, an account and a SCIM token; everything is torn down when the `TestApp` drops.
+//! Test harness: each test gets a fresh database, a real scimd server on 127.0.0.1:0, an
+//! account and a SCIM token; everything is torn down when the `TestApp` drops.
 //!
-//! `TEST_DATABASE_URL` names the Postgres server to use (default
-//! postgres://postgres@127.0.0.1:5432/postgres); test databases are created beside it.
+//! The suite is compiled twice (Cargo.toml declares `api_postgres` and `api_sqlite` on this
+//! same source), and the binary's name picks the store, so every test runs against both:
+//! - Postgres: a fresh database `scimd_test_*` on the server `TEST_DATABASE_URL` names
+//!   (default postgres://postgres@127.0.0.1:5432/postgres), dropped afterwards;
+//! - SQLite: a fresh file in a temporary directory of its own, removed afterwards.
 
+use std::path::PathBuf;
+use std::sync::Once;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -13,6 +18,16 @@ use uuid::Uuid;
 use scimd::config::Config;
 use scimd::server::{self, App};
 use scimd::service::{Idp, TokenKind};
+use scimd::store::Backend;
+
+/// The store this test binary runs against, from its name.
+pub fn backend() -> Backend {
+    match env!("CARGO_CRATE_NAME") {
+        "api_sqlite" => Backend::Sqlite,
+        "api_postgres" => Backend::Postgres,
+        other => panic!("test binary {other:?}: name it api_postgres or api_sqlite in Cargo.toml"),
+    }
+}
 
 pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -28,6 +43,65 @@ pub fn database_url(name: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// Where a test's database lives, removed when the test ends.
+pub enum Scratch {
+    /// A database on the Postgres test server.
+    Postgres(String),
+    /// A temporary directory holding the SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl Scratch {
+    /// A new, empty place for a database, and the `database_url` that names it.
+    pub fn new() -> (Scratch, String) {
+        let name = format!("scimd_test_{}", Uuid::new_v4().simple());
+        match backend() {
+            Backend::Postgres => {
+                let url = database_url(&name);
+                (Scratch::Postgres(name), url)
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(name);
+                std::fs::create_dir_all(&dir).expect("creates a temporary directory");
+                let url = format!("sqlite://{}", dir.join("scimd.db").display());
+                (Scratch::Sqlite(dir), url)
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self {
+            Scratch::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Scratch::Postgres(name) => {
+                let name = name.clone();
+                // The test's runtime cannot be blocked on from here: drop the database from a
+                // thread of its own. FORCE ends the connections the server's pool still holds.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        use sqlx::Connection;
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            )))
+                            .execute(&mut conn)
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
 pub struct TestApp {
     pub origin: String,
     pub account: Uuid,
@@ -35,9 +109,10 @@ pub struct TestApp {
     pub token_id: Uuid,
     pub config: Config,
     pub app: App,
-    pub db_name: String,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Last, so the database goes after the server has been told to stop.
+    _scratch: Scratch,
 }
 
 /// A response, with the body parsed as JSON when it is JSON.
@@ -87,9 +162,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-        let db_name = format!("scimd_test_{}", Uuid::new_v4().simple());
+        let (scratch, url) = Scratch::new();
         let mut config = Config::load(None).expect("default configuration loads");
-        config.database_url = database_url(&db_name);
+        config.database_url = url;
         config.listen = "127.0.0.1:0".into();
         config.database_max_connections = 8;
         configure(&mut config);
@@ -119,9 +194,9 @@ impl TestApp {
             token_id: issued.record.id,
             config,
             app,
-            db_name,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
+            _scratch: scratch,
         }
     }
 
@@ -253,12 +328,44 @@ impl TestApp {
         res.body["id"].as_str().unwrap().to_string()
     }
 
-    /// Runs SQL against this test's database (for checks a client cannot make).
-    pub async fn sql(&self) -> sqlx::PgConnection {
+    /// A connection to this test's database, for checks a client cannot make. It is store
+    /// neutral (`sqlx::Any`), so write SQL both stores read: `$1` placeholders, ids compared
+    /// as text (`CAST(id AS TEXT) = $1`), `true`/`false` for booleans.
+    pub async fn sql(&self) -> sqlx::AnyConnection {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
         use sqlx::Connection;
-        sqlx::PgConnection::connect(&self.config.database_url)
+        sqlx::AnyConnection::connect(&self.config.database_url)
             .await
             .unwrap()
+    }
+
+    /// Every row of `table`, each as one line of text holding all its columns.
+    pub async fn table_text(&self, table: &str) -> Vec<String> {
+        use sqlx::Row;
+        let mut conn = self.sql().await;
+        let select = match backend() {
+            Backend::Postgres => format!("SELECT row_to_json(t)::text FROM {table} t"),
+            Backend::Sqlite => {
+                let columns: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}')"
+                )))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| format!("quote({})", r.get::<String, _>(0)))
+                .collect();
+                format!("SELECT {} FROM {table}", columns.join(" || ' ' || "))
+            }
+        };
+        sqlx::query(sqlx::AssertSqlSafe(select))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect()
     }
 }
 
@@ -281,25 +388,5 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let name = self.db_name.clone();
-        // The test's runtime cannot be blocked on from here: drop the database from a thread of
-        // its own. FORCE ends the connections the server's pool still holds.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
     }
 }

@@ -1,5 +1,6 @@
-//! Black-box tests of scimd through HTTP against a real Postgres. One test binary (so the
-//! library links once); one module per area.
+//! Black-box tests of scimd through HTTP against a real database. Cargo.toml builds this suite
+//! twice, as `api_postgres` and `api_sqlite`: every test runs against both stores (see
+//! harness.rs). One module per area.
 
 mod harness;
 

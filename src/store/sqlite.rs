@@ -1,0 +1,887 @@
+//! The embedded SQLite store: the zero-setup default (`sqlite://scimd.db`). It keeps the same
+//! schema as Postgres (migrations/sqlite mirrors migrations/postgres) and answers every `Tx`
+//! method with the same meaning; this file follows postgres.rs method by method, and the SQL
+//! that reads the same on both lives in `common` and `filter_sql`.
+//!
+//! How Postgres types are kept (see migrations/sqlite/0001_core.sql): ids as lower-case
+//! hyphenated TEXT, times as fixed-width UTC TEXT with microseconds, booleans as 0/1, documents
+//! as JSON TEXT. Arrays, which SQLite lacks, are bound as one JSON array and read with
+//! `json_each`, so set-based statements stay one statement.
+//!
+//! Concurrency. SQLite has one writer at a time. The database runs in WAL mode, so readers
+//! never wait for the writer nor it for them. Every write transaction starts with
+//! `BEGIN IMMEDIATE`, which takes the write lock at once: a transaction never reads a row and
+//! only later finds it cannot write (which would be `SQLITE_BUSY` with no way to wait). Another
+//! process holding the lock is waited for (`busy_timeout`); within this process writers queue
+//! on a fair mutex first, so they wait in arrival order without holding pool connections that
+//! readers need.
+//!
+//! Why that replaces `SELECT … FOR UPDATE`: in Postgres the row lock keeps a concurrent writer
+//! from changing the row between our read and our write. An immediate transaction holds the
+//! database's only write lock from its first statement to its end, and in WAL mode it reads
+//! the latest committed state: no other transaction can change anything, that row included,
+//! until it commits. It is the row lock widened to the whole database, which is what makes
+//! concurrent PATCHes of one group serialise and each bump the version once.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::common::{RESOURCE_COLUMNS, indexed, limit_offset, list_sql, table};
+use super::derived;
+use super::filter_sql::{Dialect, SqlParam};
+use super::{
+    Account, Backend, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind,
+    ResourceRow, Store, StoreError, StoreResult, TokenRecord, Tx,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for its turn (this process's queue, then another process's lock)
+/// before the request fails.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Writers of this process, in arrival order (see the module comment).
+    writer: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// Opens the database file (creating it if it does not exist yet) without migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A 201 the IdP has seen must survive a power cut: sync the WAL on every commit.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(WRITE_WAIT)
+            .optimize_on_close(true, 400);
+        let path = options.get_filename().to_path_buf();
+        // An in-memory database (`sqlite::memory:`) is named `file:…` and has no directory.
+        let in_memory = path.to_string_lossy().starts_with("file:");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !in_memory
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Unusable(format!(
+                "the directory {} does not exist; create it or change database_url",
+                dir.display()
+            )));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(WRITE_WAIT)
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::Unusable(format!(
+                    "{e}; {} and its directory must be writable by this user",
+                    path.display()
+                ))
+            })?;
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    async fn run_migrations(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await?;
+        self.rebuild_user_values().await
+    }
+
+    /// Re-derives every user's `user_values` rows when they were written by an older
+    /// derivation (see migration 0002). The rebuild is one immediate transaction, so processes
+    /// starting together rebuild once and the others find the version already current.
+    async fn rebuild_user_values(&self) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'user_values_version'")
+                .fetch_one(tx.c())
+                .await?;
+        if stored.parse::<i32>().unwrap_or(0) >= derived::USER_VALUES_VERSION {
+            return Ok(());
+        }
+        let mut after: Option<(Uuid, Uuid)> = None;
+        let mut rebuilt = 0usize;
+        loop {
+            // Keyset pages of the primary key: constant cost per page however many users.
+            let rows = sqlx::query(
+                "SELECT account_id, id, doc FROM users
+                 WHERE (?1 IS NULL OR (account_id, id) > (?1, ?2))
+                 ORDER BY account_id, id LIMIT 500",
+            )
+            .bind(after.map(|a| a.0.hyphenated()))
+            .bind(after.map(|a| a.1.hyphenated()))
+            .fetch_all(tx.c())
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = Some((get_uuid(last, "account_id")?, get_uuid(last, "id")?));
+            for row in &rows {
+                let doc = get_doc(row)?;
+                tx.write_user_values(get_uuid(row, "account_id")?, get_uuid(row, "id")?, &doc)
+                    .await?;
+            }
+            rebuilt += rows.len();
+        }
+        sqlx::query("UPDATE store_meta SET value = ?1 WHERE key = 'user_values_version'")
+            .bind(derived::USER_VALUES_VERSION.to_string())
+            .execute(tx.c())
+            .await?;
+        Box::new(tx).commit().await?;
+        if rebuilt > 0 {
+            tracing::info!(users = rebuilt, "rebuilt the filter index of existing users");
+        }
+        Ok(())
+    }
+
+    /// A write transaction: this process's turn first, then SQLite's write lock.
+    async fn write_tx(&self) -> StoreResult<SqliteTx> {
+        let turn = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(SqliteTx {
+            conn: Conn::Tx { tx, _turn: turn },
+            // Postgres's now() is the transaction's start; the lock is taken, so times of
+            // successive writes never go backwards.
+            now: Some(now_micros()),
+        })
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the page query a list request runs, one line per step,
+    /// indented under its parent.
+    async fn explain(&self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<String> {
+        let sql = list_sql(Dialect::Sqlite, kind, query)?;
+        let (limit, offset) = limit_offset(query);
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.page))).bind(account.hyphenated()),
+            &[sql.params, sql.page_params].concat(),
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut depth: Vec<(i64, usize)> = Vec::new();
+        let mut lines = Vec::new();
+        for row in &rows {
+            let (id, parent, detail): (i64, i64, String) =
+                (row.try_get("id")?, row.try_get("parent")?, row.try_get("detail")?);
+            let level = depth.iter().find(|(i, _)| *i == parent).map_or(0, |(_, l)| l + 1);
+            depth.push((id, level));
+            lines.push(format!("{}{detail}", "  ".repeat(level)));
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.run_migrations().await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn explain_list(
+        &self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> StoreResult<String> {
+        self.explain(kind, account, query).await
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(self.write_tx().await?))
+    }
+
+    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(SqliteTx {
+            conn: Conn::Plain(self.pool.acquire().await?),
+            now: None,
+        }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        // Reads a table, not just `SELECT 1`: the file must still be there and readable.
+        sqlx::query("SELECT count(*) FROM store_meta")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+enum Conn {
+    /// Field order matters: the transaction is dropped (rolled back) before the turn passes.
+    Tx {
+        tx: Transaction<'static, Sqlite>,
+        _turn: OwnedMutexGuard<()>,
+    },
+    Plain(PoolConnection<Sqlite>),
+}
+
+struct SqliteTx {
+    conn: Conn,
+    /// The transaction's time; `None` outside a transaction (each statement's own time).
+    now: Option<DateTime<Utc>>,
+}
+
+impl SqliteTx {
+    fn c(&mut self) -> &mut SqliteConnection {
+        match &mut self.conn {
+            Conn::Tx { tx, .. } => tx,
+            Conn::Plain(conn) => conn,
+        }
+    }
+
+    /// `now()` as Postgres would answer it, in the stored form.
+    fn now(&self) -> String {
+        time_text(self.now.unwrap_or_else(now_micros))
+    }
+}
+
+/// SQLite names the columns of a violated unique key, not the key; these are the names the
+/// Postgres schema gives them, so a `StoreError::Unique` names the same constraint on both
+/// stores. A unique key added to migrations/sqlite needs its line here (the test
+/// `every_unique_key_has_its_postgres_name` fails until it has one).
+const UNIQUE_KEYS: &[(&str, &str)] = &[
+    ("accounts.id", "accounts_pkey"),
+    ("signing_keys.id", "signing_keys_pkey"),
+    ("tokens.account_id, tokens.id", "tokens_pkey"),
+    ("users.account_id, users.id", "users_pkey"),
+    ("users.account_id, users.user_name_ci", "users_user_name_ci_key"),
+    (
+        "user_values.account_id, user_values.user_id, user_values.attr, user_values.ord",
+        "user_values_pkey",
+    ),
+    ("groups.account_id, groups.id", "groups_pkey"),
+    (
+        "groups.account_id, groups.display_name",
+        "groups_display_name_key",
+    ),
+    (
+        "group_members.account_id, group_members.group_id, group_members.member_id",
+        "group_members_pkey",
+    ),
+    ("store_meta.key", "store_meta_pkey"),
+];
+
+/// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
+pub(crate) fn constraint_name(message: &str) -> Option<String> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?.trim();
+    Some(
+        UNIQUE_KEYS
+            .iter()
+            .find(|(cols, _)| *cols == columns)
+            .map_or_else(|| columns.to_string(), |(_, name)| name.to_string()),
+    )
+}
+
+/// The current time at the precision Postgres keeps (microseconds).
+fn now_micros() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The stored form of a time: fixed width, so that text order is time order.
+fn time_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Database(sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: Box::new(err),
+    })
+}
+
+fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
+}
+
+fn get_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+    let text: String = row.try_get(column)?;
+    parse_time(column, &text)
+}
+
+fn get_opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| parse_time(column, &t)).transpose()
+}
+
+fn parse_time(column: &str, text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| decode_error(column, e))
+}
+
+fn get_doc(row: &SqliteRow) -> StoreResult<Map<String, Value>> {
+    let text: String = row.try_get("doc")?;
+    match serde_json::from_str(&text).map_err(|e| decode_error("doc", e))? {
+        Value::Object(map) => Ok(map),
+        _ => Ok(Map::new()),
+    }
+}
+
+/// A list of ids as the JSON array `json_each` reads.
+fn id_array(ids: &[Uuid]) -> String {
+    Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect()).to_string()
+}
+
+fn resource_row(row: &SqliteRow) -> StoreResult<ResourceRow> {
+    Ok(ResourceRow {
+        account_id: get_uuid(row, "account_id")?,
+        id: get_uuid(row, "id")?,
+        doc: get_doc(row)?,
+        source: row.try_get("source")?,
+        idp_managed: row.try_get("idp_managed")?,
+        created_at: get_time(row, "created_at")?,
+        last_modified: get_time(row, "last_modified")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn account_row(row: &SqliteRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: get_uuid(row, "id")?,
+        name: row.try_get("name")?,
+        scim_enabled: row.try_get("scim_enabled")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+fn token_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+    Ok(TokenRecord {
+        account_id: get_uuid(row, "account_id")?,
+        id: get_uuid(row, "id")?,
+        kind: row.try_get("kind")?,
+        idp: row.try_get("idp")?,
+        description: row.try_get("description")?,
+        token_sha256: row.try_get("token_sha256")?,
+        created_at: get_time(row, "created_at")?,
+        expires_at: get_time(row, "expires_at")?,
+        revoked_at: get_opt_time(row, "revoked_at")?,
+        last_used_at: get_opt_time(row, "last_used_at")?,
+    })
+}
+
+impl SqliteTx {
+    async fn write_user_values(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+        doc: &Map<String, Value>,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_values WHERE account_id = ?1 AND user_id = ?2")
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .execute(self.c())
+            .await?;
+        let rows = derived::user_value_rows(doc);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // One statement for all rows: a JSON array of rows through json_each.
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|r| {
+                json!({"attr": r.attr, "ord": r.ord, "value": r.value, "value_ci": r.value_ci,
+                       "type_ci": r.type_ci, "is_primary": r.is_primary})
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, type_ci, is_primary)
+             SELECT ?1, ?2, json_extract(x.value, '$.attr'), json_extract(x.value, '$.ord'),
+                    json_extract(x.value, '$.value'), json_extract(x.value, '$.value_ci'),
+                    json_extract(x.value, '$.type_ci'), json_extract(x.value, '$.is_primary')
+             FROM json_each(?3) AS x",
+        )
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .bind(Value::Array(rows).to_string())
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+}
+
+fn bind_params<'q>(
+    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    params: &[SqlParam],
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    for p in params {
+        query = match p {
+            SqlParam::Text(s) => query.bind(s.clone()),
+            SqlParam::Bool(b) => query.bind(*b),
+            SqlParam::Uuid(u) => query.bind(u.hyphenated()),
+            SqlParam::Time(t) => query.bind(time_text(*t)),
+        };
+    }
+    query
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        if let Conn::Tx { tx, _turn } = self.conn {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
+        let now = self.now();
+        let row = sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3) RETURNING *")
+            .bind(id.hyphenated())
+            .bind(name)
+            .bind(now)
+            .fetch_one(self.c())
+            .await?;
+        account_row(&row)
+    }
+
+    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(account_row).collect()
+    }
+
+    async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?1")
+            .bind(id.hyphenated())
+            .fetch_optional(self.c())
+            .await?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO signing_keys (id, secret, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(candidate)
+        .bind(now)
+        .execute(self.c())
+        .await?;
+        let secret: Vec<u8> = sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = ?1")
+            .bind(id)
+            .fetch_one(self.c())
+            .await?;
+        Ok(secret)
+    }
+
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(t.account_id.hyphenated())
+        .bind(t.id.hyphenated())
+        .bind(&t.kind)
+        .bind(&t.idp)
+        .bind(&t.description)
+        .bind(&t.token_sha256)
+        .bind(time_text(t.created_at))
+        .bind(time_text(t.expires_at))
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+
+    async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 AND id = ?2")
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .fetch_optional(self.c())
+            .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn get_token_for_auth(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(TokenRecord, bool)>> {
+        let row = sqlx::query(
+            "SELECT t.*, a.scim_enabled FROM tokens t JOIN accounts a ON a.id = t.account_id
+             WHERE t.account_id = ?1 AND t.id = ?2",
+        )
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref()
+            .map(|r| Ok((token_row(r)?, r.try_get("scim_enabled")?)))
+            .transpose()
+    }
+
+    async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 ORDER BY created_at, id")
+            .bind(account.hyphenated())
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ?3 WHERE account_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+        )
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .bind(now)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
+        let now = self.now();
+        sqlx::query("UPDATE tokens SET last_used_at = ?3 WHERE account_id = ?1 AND id = ?2")
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .bind(now)
+            .execute(self.c())
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        new: &NewResource,
+    ) -> StoreResult<ResourceRow> {
+        let ix = indexed(kind, &new.doc);
+        let doc = serde_json::to_string(&new.doc).map_err(|e| decode_error("doc", e))?;
+        let now = self.now();
+        let row = match kind {
+            ResourceKind::User => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
+                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account.hyphenated())
+                .bind(new.id.hyphenated())
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&ix.display_name)
+                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.active)
+                .bind(doc)
+                .bind(&new.source)
+                .bind(new.idp_managed)
+                .bind(now)
+                .fetch_one(self.c())
+                .await?
+            }
+            ResourceKind::Group => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
+                         source, idp_managed, created_at, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account.hyphenated())
+                .bind(new.id.hyphenated())
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(doc)
+                .bind(&new.source)
+                .bind(new.idp_managed)
+                .bind(now)
+                .fetch_one(self.c())
+                .await?
+            }
+        };
+        if kind == ResourceKind::User {
+            self.write_user_values(account, new.id, &new.doc).await?;
+        }
+        resource_row(&row)
+    }
+
+    async fn get_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        // No row lock to take: a write transaction already holds the database's write lock
+        // (see the module comment).
+        _for_update: bool,
+    ) -> StoreResult<Option<ResourceRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} WHERE account_id = ?1 AND id = ?2",
+            table(kind)
+        )))
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref().map(resource_row).transpose()
+    }
+
+    async fn update_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        doc: &Map<String, Value>,
+    ) -> StoreResult<ResourceRow> {
+        let ix = indexed(kind, doc);
+        let json = serde_json::to_string(doc).map_err(|e| decode_error("doc", e))?;
+        let now = self.now();
+        let row = match kind {
+            ResourceKind::User => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE users SET user_name = ?3, user_name_ci = ?4, external_id = ?5, display_name = ?6,
+                         display_name_ci = ?7, active = ?8, doc = ?9, last_modified = ?10, version = version + 1
+                     WHERE account_id = ?1 AND id = ?2
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account.hyphenated())
+                .bind(id.hyphenated())
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(&ix.display_name)
+                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.active)
+                .bind(json)
+                .bind(now)
+                .fetch_one(self.c())
+                .await?
+            }
+            ResourceKind::Group => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE groups SET display_name = ?3, display_name_ci = ?4, external_id = ?5, doc = ?6,
+                         last_modified = ?7, version = version + 1
+                     WHERE account_id = ?1 AND id = ?2
+                     RETURNING {RESOURCE_COLUMNS}"
+                )))
+                .bind(account.hyphenated())
+                .bind(id.hyphenated())
+                .bind(&ix.name)
+                .bind(ix.name.to_lowercase())
+                .bind(&ix.external_id)
+                .bind(json)
+                .bind(now)
+                .fetch_one(self.c())
+                .await?
+            }
+        };
+        if kind == ResourceKind::User {
+            self.write_user_values(account, id, doc).await?;
+        }
+        resource_row(&row)
+    }
+
+    async fn touch_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
+        let now = self.now();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET last_modified = ?3, version = version + 1 WHERE account_id = ?1 AND id = ?2
+             RETURNING {RESOURCE_COLUMNS}",
+            table(kind)
+        )))
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .bind(now)
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref().map(resource_row).transpose()
+    }
+
+    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        // Memberships and user_values go with the row (ON DELETE CASCADE).
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE account_id = ?1 AND id = ?2",
+            table(kind)
+        )))
+        .bind(account.hyphenated())
+        .bind(id.hyphenated())
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_resources(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> StoreResult<Page<ResourceRow>> {
+        let sql = list_sql(Dialect::Sqlite, kind, query)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(sql.count)).bind(account.hyphenated()),
+            &sql.params,
+        )
+        .fetch_one(self.c())
+        .await?
+        .try_get(0)?;
+        let mut items = Vec::new();
+        let mut next = None;
+        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
+        if wanted {
+            let (limit, offset) = limit_offset(query);
+            let rows = bind_params(
+                sqlx::query(AssertSqlSafe(sql.page)).bind(account.hyphenated()),
+                &[sql.params, sql.page_params].concat(),
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.c())
+            .await?;
+            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
+            if query.keyset.is_some() && rows.len() as i64 > query.count {
+                items.pop();
+                let last = &rows[items.len() - 1];
+                next = Some(Keyset {
+                    key: last.try_get("sort_key")?,
+                    id: get_uuid(last, "id")?,
+                });
+            }
+        }
+        Ok(Page { total, items, next })
+    }
+
+    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT x.value AS id FROM json_each(?2) AS x
+             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = ?1 AND u.id = x.value)",
+        )
+        .bind(account.hyphenated())
+        .bind(id_array(ids))
+        .fetch_all(self.c())
+        .await?;
+        rows.iter().map(|r| get_uuid(r, "id")).collect()
+    }
+
+    async fn add_members(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        ids: &[Uuid],
+        origin: Origin,
+    ) -> StoreResult<u64> {
+        let now = self.now();
+        // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not a join
+        // constraint of the SELECT.
+        let done = sqlx::query(
+            "INSERT INTO group_members (account_id, group_id, member_id, origin, created_at)
+             SELECT ?1, ?2, x.value, ?4, ?5 FROM json_each(?3) AS x WHERE true
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account.hyphenated())
+        .bind(group.hyphenated())
+        .bind(id_array(ids))
+        .bind(origin.as_str())
+        .bind(now)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
+             AND member_id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(account.hyphenated())
+        .bind(group.hyphenated())
+        .bind(id_array(ids))
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
+             AND member_id NOT IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(account.hyphenated())
+        .bind(group.hyphenated())
+        .bind(id_array(keep))
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
+        let rows = sqlx::query(
+            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
+             FROM group_members m
+             JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
+             WHERE m.account_id = ?1 AND m.group_id IN (SELECT value FROM json_each(?2))
+             ORDER BY m.group_id, m.member_id",
+        )
+        .bind(account.hyphenated())
+        .bind(id_array(groups))
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MemberRef {
+                    group_id: get_uuid(r, "group_id")?,
+                    member_id: get_uuid(r, "member_id")?,
+                    member_type: r.try_get("member_type")?,
+                    display: r.try_get("display")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, g.id, g.display_name
+             FROM group_members m
+             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+             WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2))
+             ORDER BY g.display_name, g.id",
+        )
+        .bind(account.hyphenated())
+        .bind(id_array(users))
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GroupRef {
+                    user_id: get_uuid(r, "member_id")?,
+                    group_id: get_uuid(r, "id")?,
+                    display_name: r.try_get("display_name")?,
+                })
+            })
+            .collect()
+    }
+}
