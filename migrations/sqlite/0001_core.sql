@@ -11,6 +11,10 @@
 --   bytea       BLOB
 -- Narrow tables whose primary key is the only way in are WITHOUT ROWID (the key is the
 -- table, as Postgres would keep it in one index).
+--
+-- The non-unique lookup indexes end with `id`: lists are in id order, and without statistics
+-- SQLite's planner would rather walk the primary key in that order and test every row of the
+-- account than look up `externalId eq "x"` and sort. Ending with id, the index gives both.
 
 CREATE TABLE accounts (
     id           TEXT    NOT NULL PRIMARY KEY,
@@ -64,8 +68,8 @@ CREATE TABLE users (
     PRIMARY KEY (account_id, id)
 );
 CREATE UNIQUE INDEX users_user_name_ci_key ON users (account_id, user_name_ci);
-CREATE INDEX users_external_id_idx ON users (account_id, external_id);
-CREATE INDEX users_display_name_ci_idx ON users (account_id, display_name_ci);
+CREATE INDEX users_external_id_idx ON users (account_id, external_id, id);
+CREATE INDEX users_display_name_ci_idx ON users (account_id, display_name_ci, id);
 
 -- One row per element of a user's multi-valued attributes that has a `value` (emails,
 -- phoneNumbers, ims, photos, entitlements, roles): what `emails.value eq "x"` and
@@ -101,8 +105,8 @@ CREATE TABLE groups (
 -- IdPs match groups on displayName (Entra requires it to be unique; Okta links on an exact
 -- match), so two groups of one account never share a name.
 CREATE UNIQUE INDEX groups_display_name_key ON groups (account_id, display_name);
-CREATE INDEX groups_display_name_ci_idx ON groups (account_id, display_name_ci);
-CREATE INDEX groups_external_id_idx ON groups (account_id, external_id);
+CREATE INDEX groups_display_name_ci_idx ON groups (account_id, display_name_ci, id);
+CREATE INDEX groups_external_id_idx ON groups (account_id, external_id, id);
 
 -- Membership lives here, never inside the group document: adding or removing a member is one
 -- row, whatever the size of the group.

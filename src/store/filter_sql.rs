@@ -816,3 +816,63 @@ fn display_path(path: &AttrPath) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_bounds_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_successor("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_successor("ä").as_deref(), Some("å"));
+        assert_eq!(prefix_successor(""), None);
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        // Byte order of UTF-8 is code point order, which is how SQLite compares.
+        for (prefix, inside, outside) in [
+            ("ab", "ab\u{10FFFF}zz", "ac"),
+            ("a\u{10FFFF}", "a\u{10FFFF}\u{10FFFF}", "b"),
+            ("\u{D7FF}", "\u{D7FF}x", "\u{E000}"),
+        ] {
+            let high = prefix_successor(prefix).unwrap();
+            assert!(prefix.as_bytes() <= inside.as_bytes() && inside.as_bytes() < high.as_bytes());
+            assert!(outside.as_bytes() >= high.as_bytes());
+        }
+    }
+
+    #[test]
+    fn glob_wildcards_are_escaped() {
+        assert_eq!(escape_glob("a*b?c[d]e"), "a[*]b[?]c[[]d]e");
+        assert_eq!(escape_glob("100%_"), "100%_");
+    }
+
+    fn sqlite_sql(kind: ResourceKind, filter: &str) -> String {
+        let mut out = SqlBuilder::new(Dialect::Sqlite, 2);
+        translate(
+            kind,
+            &crate::scim::filter::parse_filter(filter).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        out.sql
+    }
+
+    #[test]
+    fn sqlite_fragments_use_ranges_glob_and_uncorrelated_subqueries() {
+        assert_eq!(
+            sqlite_sql(ResourceKind::User, r#"userName sw "Ab""#),
+            "(t.user_name_ci >= ?2 AND t.user_name_ci < ?3)"
+        );
+        assert_eq!(
+            sqlite_sql(ResourceKind::User, r#"externalId co "x""#),
+            "(t.external_id GLOB ?2)"
+        );
+        let sql = sqlite_sql(ResourceKind::User, r#"emails.value eq "x""#);
+        assert!(
+            sql.starts_with("t.id IN (SELECT v.user_id FROM user_values v WHERE v.account_id = ?1"),
+            "{sql}"
+        );
+        assert!(!sql.contains("LIKE") && !sql.contains("EXISTS"), "{sql}");
+    }
+}

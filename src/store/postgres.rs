@@ -106,10 +106,13 @@ async fn ensure_database(options: &PgConnectOptions) -> StoreResult<()> {
         .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(err) = sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
-            .execute(&mut conn)
-            .await
-        {
+        // Collation "C": text compares by code point, as SCIM's lexicographic `gt`/`lt` and
+        // sortBy mean and as SQLite does, whatever the server's default locale (case folding
+        // is done in Rust, so the C ctype loses nothing).
+        let create = format!(
+            "CREATE DATABASE {quoted} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+        );
+        if let Err(err) = sqlx::query(AssertSqlSafe(create)).execute(&mut conn).await {
             // Another process may have created it meanwhile.
             let created_meanwhile =
                 matches!(&err, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));

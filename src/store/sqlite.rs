@@ -16,6 +16,13 @@
 //! on a fair mutex first, so they wait in arrival order without holding pool connections that
 //! readers need.
 //!
+//! Query plans. Every key leads with account_id, and without statistics SQLite's planner
+//! takes an equality on the first column of any index to select about ten rows, so it cannot
+//! tell "all users of the account" from "the user with this email" and may walk the account.
+//! The store therefore writes fixed statistics describing a large deployment
+//! ([`PLANNER_STATS`]) at every start and never runs ANALYZE, so plans are the same on a
+//! fresh file and on a big one; the tests in this file check the plan of every list query.
+//!
 //! Why that replaces `SELECT … FOR UPDATE`: in Postgres the row lock keeps a concurrent writer
 //! from changing the row between our read and our write. An immediate transaction holds the
 //! database's only write lock from its first statement to its end, and in WAL mode it reads
@@ -34,7 +41,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
@@ -68,8 +75,7 @@ impl SqliteStore {
             // A 201 the IdP has seen must survive a power cut: sync the WAL on every commit.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(WRITE_WAIT)
-            .optimize_on_close(true, 400);
+            .busy_timeout(WRITE_WAIT);
         let path = options.get_filename().to_path_buf();
         // An in-memory database (`sqlite::memory:`) is named `file:…` and has no directory.
         let in_memory = path.to_string_lossy().starts_with("file:");
@@ -82,17 +88,22 @@ impl SqliteStore {
                 dir.display()
             )));
         }
+        let writable = |e: sqlx::Error| {
+            StoreError::Unusable(format!(
+                "{e}; {} and its directory must be writable by this user",
+                path.display()
+            ))
+        };
+        // Before the pool opens: connections load the statistics with the schema.
+        let mut conn = options.connect().await.map_err(writable)?;
+        write_planner_stats(&mut conn).await.map_err(writable)?;
+        conn.close().await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(WRITE_WAIT)
             .connect_with(options)
             .await
-            .map_err(|e| {
-                StoreError::Unusable(format!(
-                    "{e}; {} and its directory must be writable by this user",
-                    path.display()
-                ))
-            })?;
+            .map_err(writable)?;
         Ok(SqliteStore {
             pool,
             writer: Arc::new(Mutex::new(())),
@@ -259,6 +270,58 @@ impl SqliteTx {
     fn now(&self) -> String {
         time_text(self.now.unwrap_or_else(now_micros))
     }
+}
+
+/// `sqlite_stat1` rows (table, index, "rows, then rows per distinct prefix of the index's
+/// columns") for an installation of 10 accounts of 100,000 users, 1,000 groups and ten
+/// values per user; a WITHOUT ROWID table's primary key is named like the table. Only ratios
+/// matter to the planner: they say that account_id alone selects a great many rows and a
+/// lookup value almost none. An index added to migrations/sqlite needs its line here (the test
+/// `every_index_has_planner_stats` fails until it has one).
+const PLANNER_STATS: &[(&str, &str, &str)] = &[
+    ("accounts", "sqlite_autoindex_accounts_1", "10 1"),
+    ("signing_keys", "signing_keys", "1 1"),
+    ("store_meta", "store_meta", "1 1"),
+    ("tokens", "tokens", "1000 100 1"),
+    ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
+    ("users", "users_user_name_ci_key", "1000000 100000 1"),
+    ("users", "users_external_id_idx", "1000000 100000 1 1"),
+    ("users", "users_display_name_ci_idx", "1000000 100000 2 1"),
+    ("user_values", "user_values", "10000000 1000000 10 2 1"),
+    (
+        "user_values",
+        "user_values_value_idx",
+        "10000000 1000000 100000 2",
+    ),
+    (
+        "user_values",
+        "user_values_value_ci_pattern_idx",
+        "10000000 1000000 100000 2",
+    ),
+    ("groups", "sqlite_autoindex_groups_1", "10000 1000 1"),
+    ("groups", "groups_display_name_key", "10000 1000 1"),
+    ("groups", "groups_display_name_ci_idx", "10000 1000 1 1"),
+    ("groups", "groups_external_id_idx", "10000 1000 1 1"),
+    ("group_members", "group_members", "10000000 1000000 1000 1"),
+    ("group_members", "group_members_member_idx", "10000000 1000000 10"),
+];
+
+/// Replaces the statistics with [`PLANNER_STATS`]. Rows naming an index that a pending
+/// migration will create are kept by SQLite and used once it exists.
+async fn write_planner_stats(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    // Creates sqlite_stat1 when missing; analysing the schema table itself costs nothing.
+    sqlx::query("ANALYZE sqlite_schema").execute(&mut *conn).await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("DELETE FROM sqlite_stat1").execute(&mut *tx).await?;
+    for (table, index, stat) in PLANNER_STATS {
+        sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)")
+            .bind(table)
+            .bind(index)
+            .bind(stat)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// SQLite names the columns of a violated unique key, not the key; these are the names the
@@ -883,5 +946,358 @@ impl Tx for SqliteTx {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::parse_filter;
+    use crate::scim::path::parse_attr_path;
+    use crate::store::{KeysetPage, Sort};
+
+    /// A migrated store in a directory of its own, with one account of 300 users (each with a
+    /// work email and a familyName) in 3 groups, beside a second account.
+    async fn seeded() -> (SqliteStore, Uuid, tempdir::Dir) {
+        let dir = tempdir::Dir::new();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 4)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut account = Uuid::nil();
+        for n in 0..2 {
+            let mut tx = store.begin().await.unwrap();
+            account = tx
+                .create_account(Uuid::now_v7(), &format!("a{n}"))
+                .await
+                .unwrap()
+                .id;
+            let mut users = Vec::new();
+            for i in 0..300 {
+                let doc = json!({"userName": format!("user{i}@example.com"), "externalId": format!("x{i}"),
+                                 "displayName": format!("User {i}"), "active": true,
+                                 "name": {"familyName": format!("Family{i}")},
+                                 "emails": [{"value": format!("user{i}@example.com"), "type": "work"}]});
+                let Value::Object(doc) = doc else { unreachable!() };
+                let new = NewResource {
+                    id: Uuid::now_v7(),
+                    doc,
+                    source: "okta".into(),
+                    idp_managed: true,
+                };
+                users.push(
+                    tx.insert_resource(ResourceKind::User, account, &new)
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            for g in 0..3 {
+                let Value::Object(doc) = json!({"displayName": format!("Group {g}")}) else {
+                    unreachable!()
+                };
+                let new = NewResource {
+                    id: Uuid::now_v7(),
+                    doc,
+                    source: "okta".into(),
+                    idp_managed: true,
+                };
+                let group = tx
+                    .insert_resource(ResourceKind::Group, account, &new)
+                    .await
+                    .unwrap()
+                    .id;
+                tx.add_members(account, group, &users[g * 100..], Origin::Idp)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        (store, account, dir)
+    }
+
+    fn query(filter: Option<&str>, sort: Option<&str>, after: Option<Keyset>) -> ListQuery {
+        ListQuery {
+            filter: filter.map(|f| parse_filter(f).unwrap()),
+            sort: sort.map(|s| Sort {
+                by: parse_attr_path(s).unwrap(),
+                descending: false,
+            }),
+            start_index: 1,
+            count: 10,
+            keyset: after.map(|a| KeysetPage { after: Some(a) }),
+        }
+    }
+
+    /// Every list query an IdP or a pager sends is an index search: no step scans a table
+    /// (`SCAN t`), and nothing is sorted (`TEMP B-TREE`) except the rows a range matched
+    /// (`sw`), which must then be put in id order, as on Postgres.
+    #[tokio::test]
+    async fn list_queries_search_indexes() {
+        let (store, account, _dir) = seeded().await;
+        let id = Uuid::now_v7();
+        let cases: &[(ResourceKind, ListQuery, &[&str])] = &[
+            (
+                ResourceKind::User,
+                query(None, None, None),
+                &["sqlite_autoindex_users_1 (account_id=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"userName eq "USER7@example.com""#), None, None),
+                &["users_user_name_ci_key (account_id=? AND user_name_ci=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"userName sw "user1""#), None, None),
+                &["users_user_name_ci_key (account_id=? AND user_name_ci>? AND user_name_ci<?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"externalId eq "x7""#), None, None),
+                &["users_external_id_idx (account_id=? AND external_id=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"externalId sw "x7""#), None, None),
+                &["users_external_id_idx (account_id=? AND external_id>? AND external_id<?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"displayName eq "user 7""#), None, None),
+                &["users_display_name_ci_idx (account_id=? AND display_name_ci=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"emails.value eq "user7@example.com""#), None, None),
+                &[
+                    "user_values_value_ci_pattern_idx (account_id=? AND attr=? AND value_ci=?)",
+                    "sqlite_autoindex_users_1 (account_id=? AND id=?)",
+                ],
+            ),
+            (
+                ResourceKind::User,
+                query(
+                    Some(r#"emails[type eq "work"].value eq "user7@example.com""#),
+                    None,
+                    None,
+                ),
+                &["user_values_value_ci_pattern_idx (account_id=? AND attr=? AND value_ci=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(r#"name.familyName sw "family1""#), None, None),
+                &["user_values_value_ci_pattern_idx (account_id=? AND attr=? AND value_ci>? AND value_ci<?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(Some(&format!(r#"groups.value eq "{id}""#)), None, None),
+                &["PRIMARY KEY (account_id=? AND group_id=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(
+                    Some(r#"userName eq "user7@example.com" and active eq true"#),
+                    None,
+                    None,
+                ),
+                &["users_user_name_ci_key (account_id=? AND user_name_ci=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(None, Some("userName"), None),
+                &["users_user_name_ci_key (account_id=?)"],
+            ),
+            (
+                ResourceKind::User,
+                query(None, None, Some(Keyset { key: None, id })),
+                &["sqlite_autoindex_users_1 (account_id=? AND id>?)"],
+            ),
+            (
+                ResourceKind::Group,
+                query(Some(r#"displayName eq "group 1""#), None, None),
+                &["groups_display_name_ci_idx (account_id=? AND display_name_ci=?)"],
+            ),
+            (
+                ResourceKind::Group,
+                query(Some(&format!(r#"members.value eq "{id}""#)), None, None),
+                &["group_members_member_idx (account_id=? AND member_id=?)"],
+            ),
+            (
+                ResourceKind::Group,
+                query(Some(r#"externalId eq "g""#), None, None),
+                &["groups_external_id_idx (account_id=? AND external_id=?)"],
+            ),
+        ];
+        for (kind, q, expected) in cases {
+            let plan = store.explain_list(*kind, account, q).await.unwrap();
+            let what = format!("{:?} {:?}:\n{plan}", q.filter, q.sort.as_ref().map(|s| &s.by));
+            for step in *expected {
+                assert!(plan.contains(step), "expected {step:?} in {what}");
+            }
+            assert!(!plan.contains("SCAN"), "a scan in {what}");
+            let ranged = matches!(&q.filter, Some(crate::scim::filter::Filter::Compare { op, .. })
+                if *op == crate::scim::filter::CompareOp::Sw);
+            assert!(ranged || !plan.contains("TEMP B-TREE"), "a sort in {what}");
+        }
+        store.close().await;
+    }
+
+    /// The membership statements address rows through the keys, whatever the group's size.
+    #[tokio::test]
+    async fn membership_statements_search_keys() {
+        let (store, account, _dir) = seeded().await;
+        let a = account.hyphenated();
+        let ids = "'[\"01000000-0000-7000-8000-000000000000\"]'";
+        let statements = [
+            format!(
+                "DELETE FROM group_members WHERE account_id = '{a}' AND group_id = 'g'
+                 AND member_id IN (SELECT value FROM json_each({ids}))"
+            ),
+            format!(
+                "SELECT m.group_id FROM group_members m JOIN users u ON u.account_id = m.account_id
+                 AND u.id = m.member_id WHERE m.account_id = '{a}' AND m.group_id IN (SELECT value FROM json_each({ids}))"
+            ),
+            format!(
+                "SELECT m.member_id FROM group_members m JOIN groups g ON g.account_id = m.account_id
+                 AND g.id = m.group_id WHERE m.account_id = '{a}' AND m.member_id IN (SELECT value FROM json_each({ids}))"
+            ),
+            format!(
+                "SELECT x.value FROM json_each({ids}) AS x
+                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = '{a}' AND u.id = x.value)"
+            ),
+        ];
+        for sql in statements {
+            let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>("detail")).collect();
+            let plan = plan.join("\n");
+            // json_each is a virtual table: scanning it is reading the bound list.
+            let scans: Vec<&str> = plan
+                .lines()
+                .filter(|l| l.contains("SCAN") && !l.contains("VIRTUAL TABLE"))
+                .collect();
+            assert!(scans.is_empty(), "{sql}\n{plan}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn every_unique_key_has_its_postgres_name() {
+        let dir = tempdir::Dir::new();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let keys = sqlx::query(
+            "SELECT group_concat(t.name || '.' || c.name, ', ') AS columns
+             FROM sqlite_schema t, pragma_index_list(t.name) i, pragma_index_info(i.name) c
+             WHERE t.type = 'table' AND t.name NOT LIKE '\\_%' ESCAPE '\\' AND t.name NOT LIKE 'sqlite%' AND i.\"unique\"
+             GROUP BY t.name, i.name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert!(keys.len() >= UNIQUE_KEYS.len(), "{}", keys.len());
+        for key in keys {
+            let columns: String = key.get("columns");
+            let message = format!("UNIQUE constraint failed: {columns}");
+            let name = constraint_name(&message).unwrap();
+            assert_ne!(name, columns, "add {columns:?} to UNIQUE_KEYS");
+        }
+        // And a real violation reports the name.
+        let mut tx = store.begin().await.unwrap();
+        let id = Uuid::now_v7();
+        tx.create_account(id, "x").await.unwrap();
+        let err = tx.create_account(id, "y").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unique(name) if name == "accounts_pkey"),
+            "{err:?}"
+        );
+        drop(tx);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn every_index_has_planner_stats() {
+        let dir = tempdir::Dir::new();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        // Every index of our tables, with its number of declared columns.
+        let indexes = sqlx::query(
+            "SELECT t.name AS tbl, i.name AS idx, (SELECT count(*) FROM pragma_index_info(i.name)) AS columns
+             FROM sqlite_schema t, pragma_index_list(t.name) i
+             WHERE t.type = 'table' AND t.name NOT LIKE '\\_%' ESCAPE '\\' AND t.name NOT LIKE 'sqlite%'",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let mut seen = Vec::new();
+        for row in &indexes {
+            let (table, index, columns): (String, String, i64) =
+                (row.get("tbl"), row.get("idx"), row.get("columns"));
+            // A WITHOUT ROWID table's key is listed under an autoindex name, stats under the table's.
+            let stats = PLANNER_STATS.iter().find(|(t, i, _)| {
+                *t == table && (*i == index || (*i == table && index.starts_with("sqlite_autoindex")))
+            });
+            let Some((_, name, stat)) = stats else {
+                panic!("add the index {index} of {table} to PLANNER_STATS");
+            };
+            assert_eq!(
+                stat.split(' ').count() as i64,
+                columns + 1,
+                "{index}: one number per column, and the rows"
+            );
+            seen.push(*name);
+        }
+        for (_, index, _) in PLANNER_STATS {
+            assert!(
+                seen.contains(index),
+                "PLANNER_STATS names {index}, which no longer exists"
+            );
+        }
+        let loaded: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_stat1")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(loaded, PLANNER_STATS.len() as i64);
+        store.close().await;
+    }
+
+    #[test]
+    fn times_are_stored_fixed_width_so_text_order_is_time_order() {
+        let early = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .to_utc();
+        let later = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.000001Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(time_text(early), "2026-01-02T03:04:05.000000Z");
+        assert_eq!(time_text(later), "2026-01-02T03:04:05.000001Z");
+        assert!(time_text(early) < time_text(later));
+        assert_eq!(parse_time("t", &time_text(later)).unwrap(), later);
+        let now = now_micros();
+        assert_eq!(parse_time("t", &time_text(now)).unwrap(), now);
+    }
+
+    /// A directory removed when dropped (no crate for it: three lines).
+    mod tempdir {
+        pub struct Dir(pub std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Dir {
+                let dir = std::env::temp_dir().join(format!("scimd_unit_{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).unwrap();
+                Dir(dir)
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
     }
 }

@@ -12,4 +12,5 @@ mod filters;
 mod groups;
 mod paging;
 mod sequences;
+mod stores;
 mod users;

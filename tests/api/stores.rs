@@ -1,0 +1,155 @@
+//! Where the two stores need different SQL for one meaning (src/store/filter_sql.rs), the
+//! answers must still be the same: case rules of the substring operators, wildcard
+//! characters taken literally, Unicode prefixes, code point order, times.
+
+use serde_json::json;
+
+use crate::harness::TestApp;
+use crate::users::urlencode;
+
+/// externalId (caseExact) of each user created by `population`, by userName.
+const POPULATION: &[(&str, &str)] = &[
+    ("a@example.com", "Abc%_def"),
+    ("b@example.com", "abc%_DEF"),
+    ("c@example.com", "ab*c?[x]\\y"),
+    ("d@example.com", "ÄÖü-ümlaut"),
+    ("e@example.com", "abcxdef"),
+    ("f@example.com", "z\u{10FFFF}\u{10FFFF}"),
+];
+
+async fn population(app: &TestApp) {
+    for (user_name, external_id) in POPULATION {
+        let res = app
+            .post(
+                "/Users",
+                json!({"userName": user_name, "externalId": external_id}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+}
+
+/// The userNames matching `filter`, sorted.
+async fn matching(app: &TestApp, filter: &str) -> Vec<String> {
+    let res = app.get(&format!("/Users?filter={}", urlencode(filter))).await;
+    assert_eq!(res.status, 200, "{filter}: {}", res.text);
+    let mut names: Vec<String> = res.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn names(letters: &str) -> Vec<String> {
+    letters.chars().map(|c| format!("{c}@example.com")).collect()
+}
+
+#[tokio::test]
+async fn substring_operators_keep_case_rules_and_take_wildcards_literally() {
+    let app = TestApp::spawn().await;
+    population(&app).await;
+    for (filter, expected) in [
+        // externalId is caseExact: no case folding, whatever the database's LIKE does.
+        (r#"externalId sw "Abc""#, "a"),
+        (r#"externalId sw "abc""#, "be"),
+        (r#"externalId ew "DEF""#, "b"),
+        (r#"externalId ew "def""#, "ae"),
+        (r#"externalId co "C%_D""#, ""),
+        (r#"externalId co "c%_D""#, "b"),
+        // SQL and GLOB wildcards are ordinary characters in a SCIM filter.
+        (r#"externalId sw "abc%""#, "b"),
+        (r#"externalId co "%""#, "ab"),
+        (r#"externalId co "_""#, "ab"),
+        (r#"externalId co "*""#, "c"),
+        (r#"externalId co "?[x]""#, "c"),
+        (r#"externalId ew "\\y""#, "c"),
+        (r#"externalId sw "ab*""#, "c"),
+        // Unicode: a prefix of non-ASCII characters, case-exact and case-insensitive.
+        (r#"externalId sw "ÄÖ""#, "d"),
+        (r#"externalId sw "äö""#, ""),
+        (r#"externalId sw "z""#, "f"),
+        (r#"externalId sw "z\u{10FFFF}""#, "f"),
+        // userName is not caseExact.
+        (r#"userName sw "A@""#, "a"),
+        (r#"userName co "@EXAMPLE.""#, "abcdef"),
+        (r#"userName ew ".COM""#, "abcdef"),
+        (r#"userName sw "A" and externalId ew "F""#, ""),
+        (r#"not (externalId sw "a")"#, "adf"),
+    ] {
+        let filter = filter.replace("\\u{10FFFF}", "\u{10FFFF}");
+        assert_eq!(matching(&app, &filter).await, names(expected), "{filter}");
+    }
+    // The empty string starts, ends and is contained in every value.
+    for op in ["sw", "ew", "co"] {
+        let filter = format!(r#"externalId {op} """#);
+        assert_eq!(matching(&app, &filter).await, names("abcdef"), "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn text_compares_and_sorts_by_code_point() {
+    let app = TestApp::spawn().await;
+    population(&app).await;
+    // Code point order: "A" < "a" < "z" < "Ä"; "*" < "c".
+    assert_eq!(matching(&app, r#"externalId gt "abc""#).await, names("bdef"));
+    assert_eq!(matching(&app, r#"externalId lt "abc""#).await, names("ac"));
+    assert_eq!(matching(&app, r#"externalId ge "abc%_DEF""#).await, names("bdef"));
+    assert_eq!(matching(&app, r#"externalId le "Abc%_def""#).await, names("a"));
+
+    let res = app.get("/Users?sortBy=externalId&sortOrder=descending").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let order: Vec<&str> = res.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["externalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "ÄÖü-ümlaut",
+            "z\u{10FFFF}\u{10FFFF}",
+            "abcxdef",
+            "abc%_DEF",
+            "ab*c?[x]\\y",
+            "Abc%_def"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn times_compare_as_times_at_the_precision_shown() {
+    let app = TestApp::spawn().await;
+    let first = app.post("/Users", json!({"userName": "first@example.com"})).await;
+    let created = first.body["meta"]["created"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.post("/Users", json!({"userName": "second@example.com"}))
+        .await;
+    // meta.created is shown to the millisecond; stored times may be finer, but never earlier.
+    assert_eq!(
+        matching(&app, &format!(r#"meta.created ge "{created}""#)).await,
+        ["first@example.com", "second@example.com"]
+    );
+    assert_eq!(
+        matching(&app, &format!(r#"meta.created lt "{created}""#)).await,
+        Vec::<String>::new()
+    );
+    // An offset other than Z names the same instant.
+    let instant = chrono::DateTime::parse_from_rfc3339(&created).unwrap();
+    let shifted = instant
+        .with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap())
+        .to_rfc3339();
+    assert_eq!(
+        matching(&app, &format!(r#"meta.lastModified ge "{shifted}""#)).await,
+        ["first@example.com", "second@example.com"]
+    );
+    let later = (instant + chrono::TimeDelta::days(1)).to_rfc3339();
+    assert!(
+        matching(&app, &format!(r#"meta.created gt "{later}""#))
+            .await
+            .is_empty()
+    );
+}
