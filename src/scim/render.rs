@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{AttrDef, COMMON_ATTRIBUTES, ResourceType};
 
 /// What `meta` says of a resource.
 #[derive(Debug, Clone)]
@@ -54,8 +54,20 @@ pub fn render(
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(id));
-    for (k, v) in doc {
-        out.insert(k.clone(), v.clone());
+    let is_extension = |key: &str| rt.extensions.iter().any(|(ext, _)| ext.id == key);
+    for (k, v) in in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc) {
+        if !is_extension(&k) {
+            out.insert(k, v);
+        }
+    }
+    // Extensions after the core attributes, in the order the resource type lists them.
+    for (ext, _) in rt.extensions {
+        if let Some(Value::Object(inner)) = doc.get(ext.id) {
+            out.insert(
+                ext.id.to_string(),
+                Value::Object(in_schema_order(&[ext.attributes], inner)),
+            );
+        }
     }
     for (k, v) in derived {
         out.insert(k.to_string(), v);
@@ -70,6 +82,39 @@ pub fn render(
             "version": etag(meta.version),
         }),
     );
+    out
+}
+
+/// `obj`'s attributes in the order the schema lists them, sub-attributes and the elements of
+/// multi-valued attributes too, then any others as they were. A response reads the same
+/// whichever order the client wrote the attributes in and whichever store kept them (Postgres's
+/// jsonb orders keys by length, SQLite keeps them as written).
+fn in_schema_order(defs: &[&[AttrDef]], obj: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for def in defs.iter().flat_map(|d| d.iter()) {
+        let Some(value) = obj.get(def.name) else { continue };
+        let value = match value {
+            Value::Object(inner) if !def.sub_attributes.is_empty() => {
+                Value::Object(in_schema_order(&[def.sub_attributes], inner))
+            }
+            Value::Array(items) if !def.sub_attributes.is_empty() => Value::Array(
+                items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Object(inner) => Value::Object(in_schema_order(&[def.sub_attributes], inner)),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        out.insert(def.name.to_string(), value);
+    }
+    for (k, v) in obj {
+        if !out.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
     out
 }
 

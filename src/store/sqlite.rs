@@ -62,6 +62,7 @@ const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    options: SqliteConnectOptions,
     /// Writers of this process, in arrival order (see the module comment).
     writer: Arc<Mutex<()>>,
 }
@@ -101,17 +102,28 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(WRITE_WAIT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(writable)?;
         Ok(SqliteStore {
             pool,
+            options,
             writer: Arc::new(Mutex::new(())),
         })
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await?;
+        // On a connection of its own: an index created on a connection gets default estimates
+        // there, while every other connection reloads the schema, statistics included, when it
+        // sees the change. So the pool's connections all plan with the statistics.
+        let migrator = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITE_WAIT)
+            .connect_with(self.options.clone())
+            .await?;
+        let migrated = MIGRATOR.run(&migrator).await;
+        migrator.close().await;
+        migrated?;
         self.rebuild_user_values().await
     }
 
@@ -1140,6 +1152,38 @@ mod tests {
                 if *op == crate::scim::filter::CompareOp::Sw);
             assert!(ranged || !plan.contains("TEMP B-TREE"), "a sort in {what}");
         }
+
+        // Every connection of the pool plans with the statistics, including the first one,
+        // opened before the migrations created the indexes.
+        let q = query(
+            Some(r#"emails[type eq "work"].value eq "user7@example.com""#),
+            None,
+            None,
+        );
+        let sql = list_sql(Dialect::Sqlite, ResourceKind::User, &q).unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            let rows = bind_params(
+                sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.page)))
+                    .bind(account.hyphenated()),
+                &sql.params,
+            )
+            .bind(10)
+            .bind(0)
+            .fetch_all(&mut **conn)
+            .await
+            .unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>("detail")).collect();
+            assert!(
+                plan.iter()
+                    .any(|l| l.contains("user_values_value_ci_pattern_idx")),
+                "{plan:?}"
+            );
+        }
+        drop(conns);
         store.close().await;
     }
 

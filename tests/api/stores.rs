@@ -153,3 +153,80 @@ async fn times_compare_as_times_at_the_precision_shown() {
             .is_empty()
     );
 }
+
+/// The keys of a JSON object, in order, with those of nested objects as `parent.key`.
+fn key_order(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = format!("{prefix}{k}");
+                out.push(path.clone());
+                key_order(v, &format!("{path}."), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                key_order(item, prefix, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn responses_list_attributes_in_schema_order_whatever_the_input_order() {
+    let app = TestApp::spawn().await;
+    // Written back to front, as no schema lists them.
+    let body = r#"{
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m"}, "department": "Ops"},
+        "emails": [{"primary": true, "type": "work", "value": "z@example.com"}],
+        "active": true,
+        "name": {"givenName": "Zed", "familyName": "Zulu", "formatted": "Zed Zulu"},
+        "userName": "z@example.com",
+        "externalId": "ext-z",
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]
+    }"#;
+    let res = app
+        .raw(
+            reqwest::Method::POST,
+            &app.scim("/Users"),
+            &[
+                ("Authorization", &format!("Bearer {}", app.token)),
+                ("Content-Type", "application/scim+json"),
+            ],
+            Some(body.as_bytes().to_vec()),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let expected: Vec<&str> = vec![
+        "schemas",
+        "id",
+        "externalId",
+        "userName",
+        "name",
+        "name.formatted",
+        "name.familyName",
+        "name.givenName",
+        "active",
+        "emails",
+        "emails.value",
+        "emails.type",
+        "emails.primary",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.value",
+    ];
+    // The answer to the POST, and what the store gives back on a read.
+    for res in [res, app.get(&format!("/Users/{id}")).await] {
+        let mut keys = Vec::new();
+        key_order(&res.body, "", &mut keys);
+        let keys: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with("meta") && !k.starts_with("groups"))
+            .collect();
+        assert_eq!(keys, expected, "{}", res.text);
+    }
+}
