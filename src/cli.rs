@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), StartError> {
     telemetry::init(config.log_format, &config.log_level);
+    let stop = server::shutdown_signal();
     let app = App::open(&config).await?;
     let listener = server::bind(&config.listen).await?;
     let addr = listener
@@ -204,7 +205,7 @@ async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), St
     }
     let router = app.router(&config);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let result = server::serve(listener, router, server::shutdown_signal(), grace).await;
+    let result = server::serve(listener, router, stop, grace).await;
     app.store.close().await;
     tracing::info!("scimd stopped");
     result.map_err(|source| StartError::Listen { addr, source })

@@ -11,15 +11,20 @@ use crate::config::{Config, ConfigError, redact};
 use crate::http::{self, AppState, HttpSettings};
 use crate::scim::discovery::Capabilities;
 use crate::service::{self, Service, Settings};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Backend, Store, StoreError};
 
 /// Why the server could not start. Each message names the setting or resource at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot reach the database at {url}: {source}")]
-    Database { url: String, source: StoreError },
+    /// `action`: "reach" a server, "open" a file.
+    #[error("cannot {action} the database at {url}: {source}")]
+    Database {
+        action: &'static str,
+        url: String,
+        source: StoreError,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -41,6 +46,10 @@ impl App {
         let store = store::connect(&config.database_url, config.database_max_connections)
             .await
             .map_err(|source| StartError::Database {
+                action: match Backend::from_url(&config.database_url) {
+                    Ok(Backend::Sqlite) => "open",
+                    _ => "reach",
+                },
                 url: redact(&config.database_url),
                 source,
             })?;
@@ -125,24 +134,29 @@ pub async fn serve(
     }
 }
 
-/// Completes on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or SIGINT. The handlers are installed by this call, not when the
+/// future is first polled: call it before announcing the server, so that a signal sent as soon
+/// as the server says it listens is a graceful stop rather than the default abrupt one.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = int.recv() => {},
+                    }
+                }
+                _ => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

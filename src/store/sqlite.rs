@@ -89,6 +89,13 @@ impl SqliteStore {
                 dir.display()
             )));
         }
+        if path.is_dir() {
+            return Err(StoreError::Unusable(format!(
+                "{} is a directory; name a file in it, e.g. sqlite://{}",
+                path.display(),
+                path.join("scimd.db").display()
+            )));
+        }
         let writable = |e: sqlx::Error| {
             StoreError::Unusable(format!(
                 "{e}; {} and its directory must be writable by this user",

@@ -6,10 +6,12 @@ mod harness;
 
 mod auth;
 mod cli;
+mod container;
 mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod ops;
 mod paging;
 mod sequences;
 mod stores;
