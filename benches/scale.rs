@@ -1,9 +1,10 @@
 //! Scale benchmark: does changing one member cost the same for a group of 10 and of 100,000,
 //! and is a userName lookup in an account of 100,000 users an index lookup?
 //!
-//! Runs a real scimd (release build) on 127.0.0.1:0 against a fresh Postgres database and
-//! drives it over HTTP. `cargo bench --bench scale` (env: TEST_DATABASE_URL as for the tests,
-//! BENCH_USERS, BENCH_ROUNDS). Exits non-zero when a claim does not hold. See docs/benchmarks.md.
+//! Runs a real scimd (release build) on 127.0.0.1:0 against a fresh database and drives it over
+//! HTTP. `cargo bench --bench scale` (env: BENCH_STORE=postgres (default) or sqlite,
+//! TEST_DATABASE_URL as for the tests, BENCH_USERS, BENCH_ROUNDS). Exits non-zero when a claim
+//! does not hold. See docs/benchmarks.md.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,119 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// A direct connection for seeding, in each store's SQL.
+enum Seed {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Seed {
+    async fn open(url: &str) -> Seed {
+        if url.starts_with("sqlite:") {
+            Seed::Sqlite(sqlx::SqliteConnection::connect(url).await.unwrap())
+        } else {
+            Seed::Postgres(sqlx::PgConnection::connect(url).await.unwrap())
+        }
+    }
+
+    /// `n` users `user{i}@bench.example`, each with a familyName indexed in user_values as
+    /// the store would write it.
+    async fn users(&mut self, account: Uuid, n: usize) {
+        match self {
+            Seed::Postgres(conn) => {
+                sqlx::query(
+                    "INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed, created_at, last_modified)
+                     SELECT $1, gen_random_uuid(), 'user' || i || '@bench.example', 'user' || i || '@bench.example', true,
+                            jsonb_build_object('userName', 'user' || i || '@bench.example', 'active', true), 'okta', true, now(), now()
+                     FROM generate_series(1, $2) AS i",
+                )
+                .bind(account)
+                .bind(n as i64)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci)
+                     SELECT account_id, id, 'name.familyName', 0, 'Family' || split_part(user_name, '@', 1),
+                            'family' || split_part(user_name, '@', 1)
+                     FROM users WHERE account_id = $1",
+                )
+                .bind(account)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+            Seed::Sqlite(conn) => {
+                // Ids: random 128-bit values in UUID text form; times in the store's form.
+                sqlx::query(
+                    "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2)
+                     INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed, created_at, last_modified)
+                     SELECT ?1, lower(substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' ||
+                                      substr(h, 17, 4) || '-' || substr(h, 21, 12)),
+                            'user' || i || '@bench.example', 'user' || i || '@bench.example', 1,
+                            json_object('userName', 'user' || i || '@bench.example', 'active', json('true')), 'okta', 1,
+                            strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z', strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z'
+                     FROM (SELECT i, hex(randomblob(16)) AS h FROM s)",
+                )
+                .bind(account.hyphenated())
+                .bind(n as i64)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci)
+                     SELECT account_id, id, 'name.familyName', 0,
+                            'Family' || substr(user_name, 1, instr(user_name, '@') - 1),
+                            'family' || substr(user_name, 1, instr(user_name, '@') - 1)
+                     FROM users WHERE account_id = ?1",
+                )
+                .bind(account.hyphenated())
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// The first `size` users (in id order) become members of `group`.
+    async fn members(&mut self, account: Uuid, group: Uuid, size: i64) {
+        match self {
+            Seed::Postgres(conn) => {
+                sqlx::query(
+                    "INSERT INTO group_members (account_id, group_id, member_id, origin)
+                     SELECT $1, $2, id, 'idp' FROM users WHERE account_id = $1 ORDER BY id LIMIT $3",
+                )
+                .bind(account)
+                .bind(group)
+                .bind(size)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+            Seed::Sqlite(conn) => {
+                sqlx::query(
+                    "INSERT INTO group_members (account_id, group_id, member_id, origin)
+                     SELECT ?1, ?2, id, 'idp' FROM users WHERE account_id = ?1 ORDER BY id LIMIT ?3",
+                )
+                .bind(account.hyphenated())
+                .bind(group.hyphenated())
+                .bind(size)
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// Postgres plans from fresh statistics; the SQLite store pins its own (see
+    /// src/store/sqlite.rs), which an ANALYZE here would replace.
+    async fn analyze(&mut self) {
+        if let Seed::Postgres(conn) = self {
+            sqlx::query("ANALYZE").execute(&mut *conn).await.unwrap();
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -34,13 +148,23 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let users = env_usize("BENCH_USERS", 100_000);
     let rounds = env_usize("BENCH_ROUNDS", 300);
+    let store = std::env::var("BENCH_STORE").unwrap_or_else(|_| "postgres".into());
     let admin = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let db = format!("scimd_bench_{}", Uuid::new_v4().simple());
+    let dir = std::env::temp_dir().join(&db);
     let mut config = Config::load(None).expect("configuration");
-    config.database_url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
+    config.database_url = match store.as_str() {
+        "postgres" => format!("{}/{db}", admin.rsplit_once('/').unwrap().0),
+        "sqlite" => {
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}/scimd.db", dir.display())
+        }
+        other => panic!("BENCH_STORE must be postgres or sqlite, not {other:?}"),
+    };
     config.listen = "127.0.0.1:0".into();
     config.log_level = "warn".into();
+    println!("store: {store}");
 
     let app = App::open(&config).await.expect("database");
     let listener = server::bind(&config.listen).await.unwrap();
@@ -67,29 +191,8 @@ async fn main() {
 
     // Seed with set-based SQL: the benchmark measures requests, not the seeding.
     let t = Instant::now();
-    let mut conn = sqlx::PgConnection::connect(&config.database_url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed, created_at, last_modified)
-         SELECT $1, gen_random_uuid(), 'user' || i || '@bench.example', 'user' || i || '@bench.example', true,
-                jsonb_build_object('userName', 'user' || i || '@bench.example', 'active', true), 'okta', true, now(), now()
-         FROM generate_series(1, $2) AS i",
-    )
-    .bind(account)
-    .bind(users as i64)
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    // Every user also gets a familyName, indexed in user_values as the store would write it.
-    sqlx::query(
-        "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci)
-         SELECT account_id, id, 'name.familyName', 0, 'Family' || split_part(user_name, '@', 1),
-                'family' || split_part(user_name, '@', 1)
-         FROM users WHERE account_id = $1",
-    )
-    .bind(account)
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let mut seed = Seed::open(&config.database_url).await;
+    seed.users(account, users).await;
     let mut group_ids = Vec::new();
     for (name, size) in [("small", 10i64), ("big", users as i64)] {
         let res = client
@@ -105,19 +208,10 @@ async fn main() {
             .unwrap()
             .parse()
             .unwrap();
-        sqlx::query(
-            "INSERT INTO group_members (account_id, group_id, member_id, origin)
-             SELECT $1, $2, id, 'idp' FROM users WHERE account_id = $1 ORDER BY id LIMIT $3",
-        )
-        .bind(account)
-        .bind(id)
-        .bind(size)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        seed.members(account, id, size).await;
         group_ids.push((name, id, size));
     }
-    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+    seed.analyze().await;
     let probe: String = client
         .post(format!("{base}/Users"))
         .header("Authorization", &auth)
@@ -221,7 +315,7 @@ async fn main() {
         .explain_list(ResourceKind::User, account, &query)
         .await
         .unwrap();
-    println!("\nEXPLAIN ANALYZE of that list query:\n{plan}");
+    println!("\nplan of that list query:\n{plan}");
 
     // A filter on an attribute without a column of its own goes through user_values.
     let mut eav_lookups = Vec::with_capacity(rounds);
@@ -258,18 +352,21 @@ async fn main() {
         .explain_list(ResourceKind::User, account, &eav_query)
         .await
         .unwrap();
-    println!("\nEXPLAIN ANALYZE of that list query:\n{eav_plan}");
+    println!("\nplan of that list query:\n{eav_plan}");
 
     let _ = stop.send(());
     app.store.close().await;
-    drop(conn);
-    if let Ok(mut admin_conn) = sqlx::PgConnection::connect(&admin).await {
+    drop(seed);
+    if store == "postgres"
+        && let Ok(mut admin_conn) = sqlx::PgConnection::connect(&admin).await
+    {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
         )))
         .execute(&mut admin_conn)
         .await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
 
     let mut failed = false;
     if ratio > 2.0 {

@@ -244,6 +244,7 @@ fn print_bootstrap(origin: &str, output: Output, first: &Bootstrap) {
             println!("The tokens are shown only this once. To use them from a shell, paste these lines:");
             println!();
             println!("# SCIM base URL: what the IdP (Okta, Entra ID, OneLogin) calls, with the SCIM token");
+            println!("export SCIMD_ACCOUNT={}", first.account.id);
             println!("export SCIMD_BASE={base}");
             println!("export SCIMD_TOKEN={}", first.scim.token);
             println!("# Admin token: opens this account's admin API");

@@ -192,6 +192,23 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        let keys: Vec<&str> = DEFAULTS
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .filter(|k| !k.starts_with('#'))
+            .collect();
+        assert!(keys.len() >= 13, "{keys:?}");
+        for key in keys {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md's configuration table lacks {key}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_are_valid() {
         let config: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
         config.validate().unwrap();
