@@ -124,6 +124,11 @@ pub fn coerce_single(attr: &AttrDef, value: &Value, path: &str) -> Result<Value,
     match attr.ty {
         AttrType::Complex => coerce_complex(attr, value, path),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            // Postgres text cannot hold U+0000; refusing it everywhere keeps the stores alike
+            // and the answer a 400 rather than a database error.
+            Value::String(s) if s.contains('\0') => Err(ScimError::invalid_value(format!(
+                "\"{path}\" contains the NUL character (U+0000), which scimd does not store"
+            ))),
             Value::String(_) => Ok(value.clone()),
             // Templates render numbers unquoted (`"employeeNumber": 123`); the meaning is clear.
             Value::Number(n) => Ok(Value::String(n.to_string())),

@@ -594,6 +594,14 @@ impl Translator<'_> {
             };
         }
         let name = display_path(path);
+        if let CompValue::Str(text) = value
+            && text.contains('\0')
+        {
+            return Err(FilterError(format!(
+                "the value compared with \"{name}\" contains the NUL character (U+0000), which no \
+                 stored value contains"
+            )));
+        }
         let sql = match kind {
             ColKind::Text | ColKind::TextCi => {
                 let mut text = literal_text(value);

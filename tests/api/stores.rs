@@ -230,3 +230,40 @@ async fn responses_list_attributes_in_schema_order_whatever_the_input_order() {
         assert_eq!(keys, expected, "{}", res.text);
     }
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_not_a_database_error() {
+    // Postgres text cannot hold U+0000 (it was a 500 there, a 201 on SQLite).
+    let app = TestApp::spawn().await;
+    let res = app
+        .post(
+            "/Users",
+            json!({"userName": "nul@example.com", "displayName": "a\u{0}b"}),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    assert!(
+        res.body["detail"].as_str().unwrap().contains("displayName"),
+        "{}",
+        res.text
+    );
+    let id = app.user("nul@example.com").await;
+    let res = app
+        .patch(
+            &format!("/Users/{id}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": "title", "value": "x\u{0}"}]}),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    let res = app.post("/Groups", json!({"displayName": "\u{0}"})).await;
+    res.assert_error(400, Some("invalidValue"));
+    for filter in [
+        "userName eq \"a\u{0}b\"",
+        "title co \"\u{0}\"",
+        "externalId sw \"\u{0}\"",
+    ] {
+        let res = app.get(&format!("/Users?filter={}", urlencode(filter))).await;
+        res.assert_error(400, Some("invalidFilter"));
+    }
+}
