@@ -252,6 +252,8 @@ pub trait Store: Send + Sync + 'static {
     async fn explain_list(&self, kind: ResourceKind, account: Uuid, query: &ListQuery)
     -> StoreResult<String>;
     /// A transaction: nothing it wrote is visible until `commit`; dropping it rolls back.
+    /// Never begin a second one while holding one: SQLite has one writer, so the second would
+    /// wait for the first (and fail after 10 s).
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// A pooled connection in autocommit mode, for reads that need no transaction.
     async fn reader(&self) -> StoreResult<Box<dyn Tx>>;
