@@ -267,3 +267,61 @@ async fn nul_characters_are_refused_not_a_database_error() {
         res.assert_error(400, Some("invalidFilter"));
     }
 }
+
+/// Two scimd processes on one database (replicas on Postgres; a server and, say, a second
+/// instance on one SQLite file): concurrent PATCHes of one group through both serialise in
+/// the database, not in either process's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_lose_no_member() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let second = scimd::server::App::open(&app.config).await.unwrap();
+    let listener = scimd::server::bind("127.0.0.1:0").await.unwrap();
+    let second_origin = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(scimd::server::serve(
+        listener,
+        second.router(&app.config),
+        async {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(1),
+    ));
+    let gid = app.group("Shared", &[]).await;
+    let mut users = Vec::new();
+    for i in 0..30 {
+        users.push(app.user(&format!("shared{i}@example.com")).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, uid) in users.iter().enumerate() {
+        let app = app.clone();
+        let url = match i % 2 {
+            0 => app.scim(&format!("/Groups/{gid}")),
+            _ => format!("{second_origin}/scim/account/{}/Groups/{gid}", app.account),
+        };
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
+        tasks.push(tokio::spawn(async move {
+            let res = app
+                .send(reqwest::Method::PATCH, &url, Some(&app.token), Some(&body), &[])
+                .await;
+            (res.status, res.text)
+        }));
+    }
+    for t in tasks {
+        let (status, text) = t.await.unwrap();
+        assert_eq!(status, 204, "{text}");
+    }
+    let got = app.get(&format!("/Groups/{gid}")).await;
+    let mut members: Vec<String> = got.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    members.sort();
+    users.sort();
+    assert_eq!(members, users);
+    assert_eq!(got.body["meta"]["version"], "W/\"31\"");
+    let _ = stop.send(());
+    second.store.close().await;
+}
