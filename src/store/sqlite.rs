@@ -181,12 +181,30 @@ impl SqliteStore {
 
     /// A write transaction: this process's turn first, then SQLite's write lock.
     async fn write_tx(&self) -> StoreResult<SqliteTx> {
-        let turn = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
+        let deadline = tokio::time::Instant::now() + WRITE_WAIT;
+        let turn = tokio::time::timeout_at(deadline, self.writer.clone().lock_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // SQLite waits for another process's lock itself (busy_timeout), but may also answer
+        // BUSY at once where waiting could deadlock; BEGIN has done nothing yet, so retrying it
+        // is always safe.
+        let mut pause = Duration::from_millis(2);
+        let tx = loop {
+            match self.pool.begin_with("BEGIN IMMEDIATE").await {
+                Err(sqlx::Error::Database(err))
+                    if is_busy(err.as_ref()) && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                other => break other?,
+            }
+        };
         Ok(SqliteTx {
-            conn: Conn::Tx { tx, _turn: turn },
+            conn: Conn::Tx {
+                tx: Some(tx),
+                turn: Some(turn),
+            },
             // Postgres's now() is the transaction's start; the lock is taken, so times of
             // successive writes never go backwards.
             now: Some(now_micros()),
@@ -263,10 +281,11 @@ impl Store for SqliteStore {
 }
 
 enum Conn {
-    /// Field order matters: the transaction is dropped (rolled back) before the turn passes.
+    /// A write transaction and this process's writer turn. Both are `None` only once the
+    /// transaction has ended (see `Drop for SqliteTx`).
     Tx {
-        tx: Transaction<'static, Sqlite>,
-        _turn: OwnedMutexGuard<()>,
+        tx: Option<Transaction<'static, Sqlite>>,
+        turn: Option<OwnedMutexGuard<()>>,
     },
     Plain(PoolConnection<Sqlite>),
 }
@@ -277,10 +296,43 @@ struct SqliteTx {
     now: Option<DateTime<Utc>>,
 }
 
+/// An abandoned transaction (an error, a refused request) passes the writer turn on only once
+/// its ROLLBACK has run: the next writer then starts on a free database instead of racing the
+/// rollback for SQLite's lock.
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if let Conn::Tx { tx, turn } = &mut self.conn
+            && let Some(tx) = tx.take()
+        {
+            let turn = turn.take();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        if let Err(err) = tx.rollback().await {
+                            tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
+                        }
+                        drop(turn);
+                    });
+                }
+                // No runtime (shutting down): sqlx rolls back when the transaction drops.
+                Err(_) => drop((tx, turn)),
+            }
+        }
+    }
+}
+
+/// SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
+fn is_busy(err: &dyn sqlx::error::DatabaseError) -> bool {
+    err.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
 impl SqliteTx {
     fn c(&mut self) -> &mut SqliteConnection {
         match &mut self.conn {
-            Conn::Tx { tx, .. } => tx,
+            Conn::Tx { tx: Some(tx), .. } => tx,
+            Conn::Tx { tx: None, .. } => unreachable!("a transaction is used only before it ends"),
             Conn::Plain(conn) => conn,
         }
     }
@@ -524,9 +576,14 @@ fn bind_params<'q>(
 
 #[async_trait]
 impl Tx for SqliteTx {
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        if let Conn::Tx { tx, _turn } = self.conn {
-            tx.commit().await?;
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let Conn::Tx { tx, turn } = &mut self.conn
+            && let Some(tx) = tx.take()
+        {
+            let committed = tx.commit().await;
+            // The turn passes only now, committed or not (a failed COMMIT has rolled back).
+            drop(turn.take());
+            committed?;
         }
         Ok(())
     }

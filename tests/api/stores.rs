@@ -325,3 +325,36 @@ async fn two_servers_on_one_database_lose_no_member() {
     let _ = stop.send(());
     second.store.close().await;
 }
+
+/// Many clients creating the same userName at once: one wins, every other gets 409, nobody a
+/// 500 — and the refused transactions do not disturb the writes that follow them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creates_give_one_201_and_409s_and_later_writes_succeed() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = if i % 2 == 0 {
+                "race@example.com"
+            } else {
+                "RACE@example.com"
+            };
+            let created = app.post("/Users", json!({"userName": name})).await;
+            // A write right after, whatever the create's outcome.
+            let other = app
+                .post("/Users", json!({"userName": format!("after{i}@example.com")}))
+                .await;
+            (created.status, created.text, other.status, other.text)
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (status, text, after, after_text) = t.await.unwrap();
+        assert!(status == 201 || status == 409, "{status}: {text}");
+        created += usize::from(status == 201);
+        assert_eq!(after, 201, "{after_text}");
+    }
+    assert_eq!(created, 1);
+    assert_eq!(matching(&app, r#"userName sw "after""#).await.len(), 24);
+}
