@@ -26,7 +26,7 @@ COPY . .
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin scimd \
+RUN useradd --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin scimd \
     && mkdir /data \
     && chown scimd:scimd /data
 COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
