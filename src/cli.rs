@@ -241,14 +241,15 @@ fn print_bootstrap(origin: &str, output: Output, first: &Bootstrap) {
                 "Created account {:?} ({}) with a SCIM token and an admin token.",
                 first.account.name, first.account.id
             );
+            // Not SCIMD_*: those are settings, and an unknown one stops every scimd command.
             println!("The tokens are shown only this once. To use them from a shell, paste these lines:");
             println!();
             println!("# SCIM base URL: what the IdP (Okta, Entra ID, OneLogin) calls, with the SCIM token");
-            println!("export SCIMD_ACCOUNT={}", first.account.id);
-            println!("export SCIMD_BASE={base}");
-            println!("export SCIMD_TOKEN={}", first.scim.token);
+            println!("export ACCOUNT_ID={}", first.account.id);
+            println!("export SCIM_BASE={base}");
+            println!("export SCIM_TOKEN={}", first.scim.token);
             println!("# Admin token: opens this account's admin API");
-            println!("export SCIMD_ADMIN_TOKEN={}", first.admin.token);
+            println!("export ADMIN_TOKEN={}", first.admin.token);
             println!();
         }
     }

@@ -255,13 +255,36 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
             .to_string()
     };
     let res = reqwest::Client::new()
-        .get(format!("{}/Users", exported("SCIMD_BASE")))
-        .header("Authorization", format!("Bearer {}", exported("SCIMD_TOKEN")))
+        .get(format!("{}/Users", exported("SCIM_BASE")))
+        .header("Authorization", format!("Bearer {}", exported("SCIM_TOKEN")))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(block.contains("shown only this once"), "{block}");
+    // With the lines pasted, scimd's own commands still work (an exported SCIMD_* name would
+    // be read as an unknown setting and stop them).
+    let vars: Vec<(String, String)> = block
+        .lines()
+        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(vars.len(), 4, "{block}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args([
+            "token",
+            "create",
+            "--account",
+            &exported("ACCOUNT_ID"),
+            "--idp",
+            "okta",
+            "-q",
+        ])
+        .env("DATABASE_URL", &url)
+        .envs(vars)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(server.stop().await.success());
 }
 
