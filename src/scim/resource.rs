@@ -115,6 +115,11 @@ pub fn coerce_value(attr: &AttrDef, value: &Value, path: &str) -> Result<Value, 
     }
 }
 
+/// The longest string value scimd keeps, in bytes of UTF-8. Every value is indexed for
+/// filters, and a Postgres index entry cannot exceed about 2.7 kB (with the account id and
+/// the attribute's name beside the value); one limit for both stores keeps them alike.
+pub const MAX_STRING_BYTES: usize = 2048;
+
 /// Like `coerce_value`, but for one element of a multi-valued attribute (or the value of a
 /// single-valued one): never wraps in an array.
 pub fn coerce_single(attr: &AttrDef, value: &Value, path: &str) -> Result<Value, ScimError> {
@@ -128,6 +133,10 @@ pub fn coerce_single(attr: &AttrDef, value: &Value, path: &str) -> Result<Value,
             // and the answer a 400 rather than a database error.
             Value::String(s) if s.contains('\0') => Err(ScimError::invalid_value(format!(
                 "\"{path}\" contains the NUL character (U+0000), which scimd does not store"
+            ))),
+            Value::String(s) if s.len() > MAX_STRING_BYTES => Err(ScimError::invalid_value(format!(
+                "\"{path}\" is {} bytes long; scimd keeps values of at most {MAX_STRING_BYTES} bytes",
+                s.len()
             ))),
             Value::String(_) => Ok(value.clone()),
             // Templates render numbers unquoted (`"employeeNumber": 123`); the meaning is clear.
