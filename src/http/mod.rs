@@ -5,6 +5,7 @@ mod auth;
 mod discovery;
 pub mod error;
 mod extract;
+pub mod ratelimit;
 mod resources;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct HttpSettings {
 pub struct AppState {
     pub service: Arc<Service>,
     pub http: Arc<HttpSettings>,
+    /// Per-account request budget; `None` when limiting is off.
+    pub limiter: Option<Arc<ratelimit::AccountLimiter>>,
 }
 
 /// The whole application.

@@ -9,6 +9,7 @@ mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod overload;
 mod paging;
 mod sequences;
 mod users;
