@@ -78,6 +78,7 @@ impl App {
         http::router(AppState {
             service: self.service.clone(),
             http: Arc::new(http),
+            metrics: Default::default(),
             limiter: AccountLimiter::new(config.rate_limit_per_second, config.rate_limit_burst).map(Arc::new),
         })
     }

@@ -5,6 +5,7 @@ mod auth;
 mod discovery;
 pub mod error;
 mod extract;
+pub mod metrics;
 pub mod ratelimit;
 mod resources;
 
@@ -44,6 +45,7 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Per-account request budget; `None` when limiting is off.
     pub limiter: Option<Arc<ratelimit::AccountLimiter>>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole application.
@@ -83,9 +85,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/scim/account/{account_id}", scim)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
             ServiceBuilder::new()
