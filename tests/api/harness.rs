@@ -137,6 +137,21 @@ impl TestApp {
         (account.id, issued.token)
     }
 
+    /// A client that sends exactly the headers of one IdP, with a token labelled for it.
+    pub async fn idp(&self, idp: Idp, wire: Wire) -> IdpClient<'_> {
+        let issued = self
+            .app
+            .service
+            .create_token(self.account, TokenKind::Scim, Some(idp), None, None)
+            .await
+            .unwrap();
+        IdpClient {
+            app: self,
+            token: issued.token,
+            wire,
+        }
+    }
+
     /// `/scim/account/{account}` + path.
     pub fn scim(&self, path: &str) -> String {
         format!("{}/scim/account/{}{}", self.origin, self.account, path)
@@ -259,6 +274,72 @@ impl TestApp {
         sqlx::PgConnection::connect(&self.config.database_url)
             .await
             .unwrap()
+    }
+}
+
+/// The headers one IdP puts on the wire. Nothing else is added (no default Accept or
+/// Content-Type), so a test sees exactly what the server gets from that IdP.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    /// On every request.
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// Content-Type of a request with a body (`None`: none is sent).
+    pub body_type: Option<&'static str>,
+    /// Content-Type also sent on requests without a body (Okta sends one even on DELETE).
+    pub bodiless_type: Option<&'static str>,
+}
+
+/// Sends requests as one IdP does: its headers, its token, bodies as raw text.
+pub struct IdpClient<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+    pub wire: Wire,
+}
+
+impl IdpClient<'_> {
+    /// `path` is below the account's SCIM base URL and may carry a query string, sent as given
+    /// (so `+` and `%20` reach the server as the IdP encoded them).
+    pub async fn request(&self, method: Method, path: &str, body: Option<String>) -> Resp {
+        let mut req = self
+            .app
+            .client
+            .request(method, self.app.scim(path))
+            .header("Authorization", format!("Bearer {}", self.token));
+        for (k, v) in &self.wire.headers {
+            req = req.header(*k, *v);
+        }
+        let content_type = if body.is_some() {
+            self.wire.body_type
+        } else {
+            self.wire.bodiless_type
+        };
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        finish(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::POST, path, Some(body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PUT, path, Some(body.to_string())).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PATCH, path, Some(body.to_string())).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None).await
     }
 }
 

@@ -1,0 +1,1 @@
+//! Entra ID (IDP-BEHAVIOURS.md §2).

@@ -1,0 +1,1 @@
+//! OneLogin (IDP-BEHAVIOURS.md §3).
