@@ -468,8 +468,8 @@ async fn import_pages_by_100_with_integer_counters_and_stable_order() {
     for n in 0..130 {
         created.push(app.user(&format!("import{n:03}@okta.local")).await);
     }
-    for n in 0..3 {
-        app.group(&format!("Import group {n}"), &[&created[n]]).await;
+    for (n, member) in created.iter().take(3).enumerate() {
+        app.group(&format!("Import group {n}"), &[member]).await;
     }
 
     let first = okta.get("/Users?startIndex=1&count=100").await;
