@@ -621,6 +621,41 @@ async fn groups_without_members_then_membership_in_both_dialects() {
         .await;
     assert_eq!(res.status, 204, "{}", res.text);
 
+    // Adding members already there changes nothing and is no error (Entra re-sends them).
+    let res = entra
+        .patch(
+            &gpath,
+            &ops(json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":users[0]}]}])),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_eq!(member_ids(&entra, &gpath).await.len(), 4);
+
+    // Nested groups arrive as a group's id among the members. They are not supported: the
+    // whole request is refused with a detail that says so, and nothing of it is applied.
+    let other = entra
+        .post(
+            "/Groups",
+            &json!({"schemas":[GROUP,MS_GROUP],"externalId":"nested","displayName":"Nested"}),
+        )
+        .await;
+    let nested = id_of(&other);
+    let res = entra
+        .patch(
+            &gpath,
+            &ops(json!([
+                {"op":"Remove","path":"members","value":[{"$ref":null,"value":users[3]}]},
+                {"op":"Add","path":"members","value":[{"$ref":null,"value":nested}]}])),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&nested) && detail.contains("nested groups"),
+        "{detail}"
+    );
+    assert_eq!(member_ids(&entra, &gpath).await.len(), 4);
+
     // Get without members: no `members` key at all.
     let res = entra.get(&format!("{gpath}?excludedAttributes=members")).await;
     assert_eq!(res.status, 200);
