@@ -200,7 +200,7 @@ async fn ordering_operators_and_logical_groupings_over_http() {
     for name in ["alice@example.com", "bob@example.com", "Carol@example.com"] {
         ids.push(app.user(name).await);
     }
-    let mut sorted = |v: Vec<&String>| {
+    let sorted = |v: Vec<&String>| {
         let mut v: Vec<String> = v.into_iter().cloned().collect();
         v.sort();
         v
