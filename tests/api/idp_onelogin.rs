@@ -156,6 +156,24 @@ async fn create_from_the_common_template_returns_name_and_id() {
     // Get Users.
     let res = ol.get("/Users").await;
     assert_eq!(res.body["totalResults"], 1);
+
+    // Whether OneLogin sends a Content-Type without the custom header is unknown: a body
+    // without one is read as JSON all the same.
+    let bare = app
+        .idp(
+            Idp::OneLogin,
+            Wire {
+                headers: vec![],
+                body_type: None,
+                bodiless_type: None,
+            },
+        )
+        .await;
+    let res = bare
+        .post("/Users", &template_user("no.type@example.com", "No", "Type"))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["name"]["familyName"], "Type");
 }
 
 #[tokio::test]
