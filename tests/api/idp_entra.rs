@@ -96,6 +96,46 @@ async fn test_connection_with_a_random_guid_and_no_accept_header() {
     );
 }
 
+/// Gallery apps read /Schemas when provisioning is saved: a ListResponse, no nulls anywhere
+/// (Entra's parser rejects them), camelCase names.
+#[tokio::test]
+async fn schemas_discovery_is_a_list_response_without_nulls() {
+    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Null => out.push(at.to_string()),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, e)| nulls(e, &format!("{at}[{i}]"), out)),
+            Value::Object(m) => m.iter().for_each(|(k, e)| nulls(e, &format!("{at}.{k}"), out)),
+            _ => {}
+        }
+    }
+    let app = TestApp::spawn().await;
+    let entra = app.idp(Idp::Entra, entra_wire()).await;
+    for path in ["/Schemas", "/ResourceTypes"] {
+        let res = entra.get(path).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.body["schemas"], json!([LIST]));
+        assert!(res.body["totalResults"].as_u64().unwrap() >= 2);
+        let mut found = Vec::new();
+        nulls(&res.body, "", &mut found);
+        assert!(found.is_empty(), "{path} has nulls at {found:?}");
+    }
+    let res = entra.get("/Schemas").await;
+    let user = res.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == USER)
+        .expect("the core User schema");
+    for attr in user["attributes"].as_array().unwrap() {
+        let name = attr["name"].as_str().unwrap();
+        assert!(name.chars().next().unwrap().is_ascii_lowercase(), "{name}");
+        assert!(!name.contains('_'), "{name}");
+    }
+}
+
 #[tokio::test]
 async fn matching_on_user_name_external_id_and_work_email() {
     let app = TestApp::spawn().await;
