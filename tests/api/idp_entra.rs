@@ -786,3 +786,73 @@ async fn list_with_pagination() {
         .collect();
     assert_eq!(ids.len(), 25);
 }
+
+/// Entra exports in parallel and retries what timed out, so the same create and membership
+/// changes can race. Every racer gets a clean answer (201 once and 409 for the rest; 204 for
+/// every member add), never a 5xx, and the result is as if they had run one after another.
+#[tokio::test]
+async fn parallel_creates_and_member_adds_race_cleanly() {
+    let app = TestApp::spawn().await;
+    let entra = app.idp(Idp::Entra, entra_wire()).await;
+    let body = entra_user("race@contoso.com", "ext-race", "race@contoso.com");
+    let post = || entra.post("/Users", &body);
+    let r = tokio::join!(post(), post(), post(), post(), post(), post(), post(), post());
+    let all = [r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7];
+    let created: Vec<&Resp> = all.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "{:?}",
+        all.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for res in all.iter().filter(|r| r.status != 201) {
+        res.assert_error(409, Some("uniqueness"));
+    }
+    let res = entra
+        .get("/Users?filter=userName+eq+%22race%40contoso.com%22")
+        .await;
+    assert_one(&res, created[0].body["id"].as_str().unwrap());
+
+    // Eight members added to one group at once, each in its own PATCH.
+    let mut users = Vec::new();
+    for n in 0..8 {
+        users.push(
+            create(
+                &entra,
+                &format!("racer{n}@contoso.com"),
+                &format!("ext-r{n}"),
+                &format!("racer{n}@contoso.com"),
+            )
+            .await,
+        );
+    }
+    let res = entra
+        .post(
+            "/Groups",
+            &json!({"schemas":[GROUP],"displayName":"Racers","externalId":"racers"}),
+        )
+        .await;
+    let gid = id_of(&res);
+    let gpath = format!("/Groups/{gid}");
+    let bodies: Vec<Value> = users
+        .iter()
+        .map(|u| ops(json!([{"op":"Add","path":"members","value":[{"$ref":null,"value":u}]}])))
+        .collect();
+    let add = |n: usize| entra.patch(&gpath, &bodies[n]);
+    let r = tokio::join!(add(0), add(1), add(2), add(3), add(4), add(5), add(6), add(7));
+    for res in [r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7] {
+        assert_eq!(res.status, 204, "{}", res.text);
+    }
+    let members = member_ids(&entra, &gpath).await;
+    assert_eq!(members, users.iter().cloned().collect::<HashSet<_>>());
+    // Each change bumped the version once.
+    let res = entra.get(&gpath).await;
+    assert_eq!(res.body["meta"]["version"], "W/\"9\"", "{}", res.text);
+
+    // The same group created twice at once: one 201, one 409.
+    let group = json!({"schemas":[GROUP],"displayName":"Twice","externalId":"twice"});
+    let (a, b) = tokio::join!(entra.post("/Groups", &group), entra.post("/Groups", &group));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{} / {}", a.text, b.text);
+}
