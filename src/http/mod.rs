@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -75,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
+        .route("/Me", any(me_not_implemented))
+        .route("/Me/{*rest}", any(me_not_implemented))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_scim_token,
@@ -191,6 +193,19 @@ async fn not_found(method: Method, uri: Uri) -> Response {
             "no endpoint {method} {}: SCIM endpoints are under /scim/account/{{accountId}}/ (Users, Groups, \
              ServiceProviderConfig, ResourceTypes, Schemas)",
             uri.path()
+        ),
+    )
+}
+
+/// RFC 7644 §3.11 asks for 501 from a provider without /Me. A SCIM token stands for an IdP
+/// connector, not a user, so there is no authenticated subject to serve.
+async fn me_not_implemented(method: Method) -> Response {
+    error_response(
+        501,
+        None,
+        &format!(
+            "{method} /Me is not implemented: a SCIM token authenticates an identity provider, \
+             not a user; address users as /Users/{{id}}"
         ),
     )
 }

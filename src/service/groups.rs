@@ -62,7 +62,8 @@ async fn existing_users(tx: &mut dyn Tx, account: Uuid, values: &[String]) -> Re
     if !unknown.is_empty() {
         unknown.truncate(20);
         return Err(ScimError::invalid_value(format!(
-            "members must be users of this account; unknown member ids: {}",
+            "members must be users of this account (nested groups are not supported); \
+             unknown member ids: {}",
             unknown.join(", ")
         ))
         .into());

@@ -249,3 +249,37 @@ async fn metrics_count_requests_by_route_template_without_tenant_ids() {
     );
     assert!(!res.text.contains(&id), "no resource id in labels");
 }
+
+/// RFC 7644 §3.11: a provider without /Me "SHALL respond with HTTP status code 501". A SCIM
+/// token authenticates an IdP connector, not a user, so there is no "me" to serve.
+#[tokio::test]
+async fn me_endpoint_is_501_not_implemented() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (Method::GET, "/Me"),
+        (Method::PUT, "/Me"),
+        (Method::PATCH, "/Me"),
+        (Method::DELETE, "/Me"),
+        (Method::POST, "/Me"),
+        (Method::GET, "/Me/"),
+    ] {
+        let res = app
+            .send(
+                method.clone(),
+                &app.scim(path),
+                Some(&app.token),
+                Some(&serde_json::json!({})),
+                &[],
+            )
+            .await;
+        res.assert_error(501, None);
+        assert!(
+            res.body["detail"].as_str().unwrap().contains("/Me"),
+            "{method} {path}: {}",
+            res.text
+        );
+    }
+    // Still behind the token like every SCIM endpoint.
+    let res = app.raw(Method::GET, &app.scim("/Me"), &[], None).await;
+    assert_eq!(res.status, 401);
+}
