@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod edge;
 mod etag;
+mod faults;
 mod filters;
 mod groups;
 mod idp_entra;
