@@ -1,6 +1,7 @@
 //! Black-box tests of scimd through HTTP against a real Postgres. One test binary (so the
 //! library links once); one module per area.
 
+mod adminkit;
 mod harness;
 
 mod auth;
