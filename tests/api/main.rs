@@ -4,6 +4,7 @@
 mod adminkit;
 mod harness;
 
+mod admin;
 mod auth;
 mod cli;
 mod edge;
