@@ -27,6 +27,9 @@ pub struct Cli {
     /// Print only the essential value: the account id, or the token (for shell variables).
     #[arg(long, short, global = true, conflicts_with = "json")]
     quiet: bool,
+    /// Who the audit log records for this command (default: the login name, $USER).
+    #[arg(long, global = true)]
+    operator: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -196,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Output::Human
             };
-            let result = one_shot(&app, &config, output, command).await;
+            let result = one_shot(&app, &config, output, cli.operator, command).await;
             app.store.close().await;
             result
         }
@@ -280,7 +283,13 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
-async fn one_shot(app: &App, config: &Config, output: Output, command: Command) -> Result<(), String> {
+async fn one_shot(
+    app: &App,
+    config: &Config,
+    output: Output,
+    operator: Option<String>,
+    command: Command,
+) -> Result<(), String> {
     let svc = &app.service;
     let err = |e: crate::service::Error| e.to_string();
     let json_out = output == Output::Json;
@@ -291,7 +300,7 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
             format,
             output: file,
         } => {
-            let caller = Caller::operator(account, operator_name());
+            let caller = Caller::operator(account, operator_name(&operator));
             let export = svc.export(&caller).await.map_err(err)?;
             let text = match format.to_ascii_lowercase().as_str() {
                 "json" => serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?,
@@ -319,7 +328,7 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
         Command::User {
             command: UserCommand::Delete { account, user, force },
         } => {
-            let caller = Caller::operator(account, operator_name());
+            let caller = Caller::operator(account, operator_name(&operator));
             svc.admin_delete_user(&caller, &user.to_string(), &Default::default(), force)
                 .await
                 .map_err(err)?;
@@ -337,7 +346,7 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                     force,
                 },
         } => {
-            let caller = Caller::operator(account, operator_name());
+            let caller = Caller::operator(account, operator_name(&operator));
             svc.admin_delete_group(&caller, &group.to_string(), &Default::default(), force)
                 .await
                 .map_err(err)?;
@@ -407,8 +416,9 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 ttl,
                 description,
             } => {
+                let caller = Caller::operator(account, operator_name(&operator));
                 let issued = svc
-                    .create_token(account, kind, idp, ttl, description)
+                    .create_token_as(&caller, kind, idp, ttl, description)
                     .await
                     .map_err(err)?;
                 print_token(config, output, &issued);
@@ -447,7 +457,8 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 }
             }
             TokenCommand::Revoke { account, token } => {
-                svc.revoke_token(account, token).await.map_err(err)?;
+                let caller = Caller::operator(account, operator_name(&operator));
+                svc.revoke_token_as(&caller, token, None).await.map_err(err)?;
                 if json_out {
                     println!("{}", json!({"revoked": token}));
                 } else {
@@ -455,7 +466,11 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 }
             }
             TokenCommand::Rotate { account, token, ttl } => {
-                let issued = svc.rotate_token(account, token, ttl).await.map_err(err)?;
+                let caller = Caller::operator(account, operator_name(&operator));
+                let issued = svc
+                    .rotate_token_as(&caller, token, ttl, None)
+                    .await
+                    .map_err(err)?;
                 print_token(config, output, &issued);
             }
         },
@@ -464,10 +479,12 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
 }
 
 /// Who the audit log records for an operator's command: the login name, if there is one.
-fn operator_name() -> String {
-    std::env::var("SCIMD_OPERATOR")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "operator".into())
+fn operator_name(given: &Option<String>) -> String {
+    given
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
 }
 
 fn read_export(path: &std::path::Path) -> Result<Export, String> {

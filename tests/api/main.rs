@@ -12,5 +12,6 @@ mod etag;
 mod filters;
 mod groups;
 mod paging;
+mod rules;
 mod sequences;
 mod users;
