@@ -11,6 +11,7 @@ mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod migration;
 mod paging;
 mod rules;
 mod sequences;
