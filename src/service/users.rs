@@ -319,17 +319,17 @@ impl Service {
             .ok_or_else(|| not_found(label, id))?;
         pre.check(current.version)?;
         scim_may_write(caller, &current, &label.to_lowercase())?;
-        if kind == ResourceKind::Group {
+        if kind == ResourceKind::Group && !current.idp_managed {
+            // R8: a native group with a reserved name is the application's; SCIM never takes
+            // it over, deleting included.
             let profile = settings::profile(tx.as_mut(), caller.account_id).await?;
-            if !current.idp_managed {
-                let name = current
-                    .doc
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if profile.is_reserved(name) {
-                    profile.check_scim_group_name(name)?;
-                }
+            let name = current
+                .doc
+                .get("displayName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if profile.is_reserved(name) {
+                return profile.check_scim_group_name(name);
             }
         }
         delete_row(tx.as_mut(), caller, kind, &current).await?;

@@ -628,6 +628,9 @@ async fn r8_reserved_names_and_the_length_limit() {
     )
     .await
     .assert_error(400, Some("invalidValue"));
+    app.delete(&format!("/Groups/{native}"))
+        .await
+        .assert_error(400, Some("invalidValue"));
     assert_eq!(
         admin.get(&format!("/groups/{native}")).await.body["idp_managed"],
         false
