@@ -53,6 +53,8 @@ UPDATE groups g SET identifier = g.identifier || '_' || left(replace(g.id::text,
 FROM clash WHERE clash.account_id = g.account_id AND clash.id = g.id AND clash.n > 1;
 ALTER TABLE groups ALTER COLUMN identifier SET NOT NULL;
 CREATE UNIQUE INDEX groups_identifier_key ON groups (account_id, identifier);
+-- The suffix search (`identifier = 'x' OR identifier LIKE 'x\_%'`) whatever the collation.
+CREATE INDEX groups_identifier_pattern_idx ON groups (account_id, identifier text_pattern_ops);
 
 -- R4 keep_both: a native group and an IdP-managed group may share a displayName (seeds 000,
 -- 001, 003: "Harness will maintain both groups"); two IdP-managed groups may not (IdPs match
