@@ -1,4 +1,4 @@
-//! Bearer-token middleware for the SCIM API: a token opens only its own account's API.
+//! Bearer-token middleware: a token opens only its own account's API of its own kind.
 
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderValue, header};
@@ -12,6 +12,27 @@ use crate::service::TokenKind;
 
 pub async fn require_scim_token(
     State(state): State<AppState>,
+    params: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    require_token(state, TokenKind::Scim, params, req, next).await
+}
+
+/// The admin API: only an admin token of the account in the path opens it; a SCIM token or
+/// another account's admin token gets 401.
+pub async fn require_admin_token(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    require_token(state, TokenKind::Admin, params, req, next).await
+}
+
+async fn require_token(
+    state: AppState,
+    kind: TokenKind,
     params: RawPathParams,
     mut req: Request,
     next: Next,
@@ -39,7 +60,7 @@ pub async fn require_scim_token(
             );
         }
     };
-    match state.service.authenticate(token, TokenKind::Scim, &account).await {
+    match state.service.authenticate(token, kind, &account).await {
         Ok(caller) => {
             tracing::Span::current().record("account", tracing::field::display(caller.account_id));
             if let Some(limiter) = &state.limiter

@@ -1,6 +1,7 @@
 //! The HTTP edge: routing, authentication, limits, and turning every outcome into a SCIM
 //! response. No rule of SPEC.md is decided here.
 
+pub mod admin;
 mod auth;
 mod discovery;
 pub mod error;
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.http.max_body_bytes;
     Router::new()
         .nest("/scim/account/{account_id}", scim)
+        .merge(admin::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::serve))
@@ -224,15 +226,20 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// - responses are `application/scim+json`, except `application/json` for a client whose
 ///   `Accept` names only that (one OneLogin revision demands it).
 async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
-    let plain_json_only = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(|accept| {
-            let accept = accept.to_ascii_lowercase();
-            accept.contains("application/json") && !accept.contains("scim+json") && !accept.contains("*/*")
-        })
-        .unwrap_or(false);
+    // The admin API speaks plain JSON, errors included (same body shape as SCIM errors).
+    let admin_api = req.uri().path().starts_with("/api/");
+    let plain_json_only = admin_api
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(|accept| {
+                let accept = accept.to_ascii_lowercase();
+                accept.contains("application/json")
+                    && !accept.contains("scim+json")
+                    && !accept.contains("*/*")
+            })
+            .unwrap_or(false);
     let mut res = next.run(req).await;
     let is_scim = res
         .headers()

@@ -500,3 +500,23 @@ impl Drop for TestApp {
         .join();
     }
 }
+
+impl Resp {
+    /// Asserts an admin-API error: the SCIM error body, served as plain JSON.
+    #[track_caller]
+    pub fn assert_error_json(&self, status: u16) {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.header("content-type")
+                .is_some_and(|ct| ct.starts_with("application/json")),
+            "content-type {:?}",
+            self.header("content-type")
+        );
+    }
+}

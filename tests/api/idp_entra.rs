@@ -236,6 +236,9 @@ async fn create_returns_the_user_verbatim_with_id_and_meta() {
 #[tokio::test]
 async fn default_dialect_patch_capitalised_ops_value_paths_and_urn_paths() {
     let app = TestApp::spawn().await;
+    // These updates change the work (primary) email, which R2 refuses unless the account
+    // allows it (rules::r2_* test the refusal).
+    crate::adminkit::allow_identity_changes(&app).await;
     let entra = app.idp(Idp::Entra, entra_wire()).await;
     let id = create(&entra, "pvlo@contoso.com", "ext-1", "old@contoso.com").await;
     let path = format!("/Users/{id}");
@@ -381,6 +384,9 @@ async fn default_dialect_patch_capitalised_ops_value_paths_and_urn_paths() {
 #[tokio::test]
 async fn flagged_dialect_patch_merges_dotted_and_urn_keys_into_one_no_path_op() {
     let app = TestApp::spawn().await;
+    // These updates change the work (primary) email, which R2 refuses unless the account
+    // allows it (rules::r2_* test the refusal).
+    crate::adminkit::allow_identity_changes(&app).await;
     let entra = app.idp(Idp::Entra, entra_wire()).await;
     let id = create(&entra, "bjfe@contoso.com", "ext-2", "bjfe@contoso.com").await;
     // The flag is appended to the tenant URL; whether it reaches us as a query parameter is

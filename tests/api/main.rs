@@ -1,8 +1,10 @@
 //! Black-box tests of scimd through HTTP against a real Postgres. One test binary (so the
 //! library links once); one module per area.
 
+mod adminkit;
 mod harness;
 
+mod admin;
 mod auth;
 mod cli;
 mod edge;
@@ -13,7 +15,9 @@ mod groups;
 mod idp_entra;
 mod idp_okta;
 mod idp_onelogin;
+mod migration;
 mod overload;
 mod paging;
+mod rules;
 mod sequences;
 mod users;
