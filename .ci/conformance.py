@@ -160,6 +160,28 @@ EXCEPTIONS = [
         "a member id that names no user of the account is refused (400 invalidValue)",
     ),
 ]
+def _r2_refusal(result: Result, _: Context) -> bool:
+    """SPEC R2: userName and the primary email do not change over SCIM once provisioned,
+    unless the account allows it; the refusal names the setting that allows it."""
+    return (
+        "cannot change once the user is provisioned" in result.reason
+        and "update_emails_via_scim" in result.reason
+        and ("userName" in result.reason or "primary email" in result.reason)
+    )
+
+
+for _name in ("object_replacement", "check_replace_attribute", "check_remove_attribute"):
+    EXCEPTIONS.append(
+        Exception_(
+            "X6",
+            "scim2-tester",
+            _name,
+            "User",
+            {"error"},
+            _r2_refusal,
+            "R2: userName and primary email are immutable over SCIM unless update_emails_via_scim is on",
+        )
+    )
 for _name in ("Agent CRUD Lifecycle", "AgenticApplication CRUD Lifecycle", "Agent Rapid Lifecycle"):
     EXCEPTIONS.append(
         Exception_(
