@@ -56,6 +56,17 @@ impl IntoResponse for ApiError {
             }
             service::Error::Unauthorized(detail) => unauthorized(&detail, true),
             service::Error::Forbidden(detail) => error_response(403, None, &detail),
+            service::Error::Internal(err) if err.is_unavailable() => {
+                tracing::error!(error = %err, "database unavailable");
+                let mut res = error_response(
+                    503,
+                    None,
+                    "the database is unavailable; retry later (see Retry-After)",
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
             service::Error::Internal(err) => {
                 // The cause stays in the log (with the request id); the client gets no SQL.
                 tracing::error!(error = %err, "internal error");

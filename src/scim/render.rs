@@ -118,6 +118,52 @@ fn in_schema_order(defs: &[&[AttrDef]], obj: &Map<String, Value>) -> Map<String,
     out
 }
 
+/// A stored document of `rt` with what the server keeps beside it (the audit log's
+/// snapshots), in an order that depends on neither the client nor the store: the schema's
+/// attributes in schema order, then its extensions, then every other key by name.
+pub fn in_canonical_order(rt: &ResourceType, doc: &Map<String, Value>) -> Map<String, Value> {
+    let core: Vec<&str> = COMMON_ATTRIBUTES
+        .iter()
+        .chain(rt.schema.attributes)
+        .map(|d| d.name)
+        .collect();
+    let mut out: Map<String, Value> = in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc)
+        .into_iter()
+        .filter(|(k, _)| core.contains(&k.as_str()))
+        .collect();
+    for (ext, _) in rt.extensions {
+        if let Some(Value::Object(inner)) = doc.get(ext.id) {
+            out.insert(
+                ext.id.to_string(),
+                Value::Object(in_schema_order(&[ext.attributes], inner)),
+            );
+        }
+    }
+    let mut rest: Vec<(&String, &Value)> = doc.iter().filter(|(k, _)| !out.contains_key(*k)).collect();
+    rest.sort_by_key(|(k, _)| *k);
+    for (k, v) in rest {
+        out.insert(k.clone(), keys_by_name(v));
+    }
+    out
+}
+
+/// `value` with the keys of every object in it sorted by name (arrays keep their order).
+pub fn keys_by_name(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), keys_by_name(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(keys_by_name).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Does an `If-Match` / `If-None-Match` header value name `version`? `*` names any version;
 /// tags compare weakly (`W/"3"` and `"3"` are the same), as SCIM's versions are weak ETags.
 pub fn etag_matches(header: &str, version: i64) -> bool {

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam, placeholder};
-use super::{ListQuery, ResourceKind, StoreError, StoreResult};
+use super::{AdminFilter, AuditQuery, ListQuery, ResourceKind, StoreError, StoreResult};
 
 pub fn table(kind: ResourceKind) -> &'static str {
     match kind {
@@ -14,9 +14,20 @@ pub fn table(kind: ResourceKind) -> &'static str {
     }
 }
 
-/// The columns a `ResourceRow` is read from.
-pub const RESOURCE_COLUMNS: &str =
-    "account_id, id, doc, source, idp_managed, created_at, last_modified, version";
+/// The columns a `ResourceRow` is read from, in a statement over `users` or `groups` (users
+/// have no identifier; `CAST(NULL AS TEXT)` reads the same on both databases).
+pub const USER_COLUMNS: &str = "account_id, id, doc, source, idp_managed, created_at, last_modified, version, \
+                                CAST(NULL AS TEXT) AS identifier";
+pub const GROUP_COLUMNS: &str =
+    "account_id, id, doc, source, idp_managed, created_at, last_modified, version, identifier";
+
+/// The columns `resource_row` reads, for a statement over `kind`'s table.
+pub fn columns(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => USER_COLUMNS,
+        ResourceKind::Group => GROUP_COLUMNS,
+    }
+}
 
 /// The indexed projections of a document (see the migrations).
 pub struct Indexed {
@@ -25,6 +36,8 @@ pub struct Indexed {
     pub external_id: Option<String>,
     pub display_name: Option<String>,
     pub active: bool,
+    /// A user's primary email, lower-cased (R4 adoption looks it up).
+    pub primary_email_ci: Option<String>,
 }
 
 fn str_field(doc: &Map<String, Value>, key: &str) -> Option<String> {
@@ -41,11 +54,13 @@ pub fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
         external_id: str_field(doc, "externalId"),
         display_name,
         active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+        primary_email_ci: crate::scim::resource::primary_email(doc).map(str::to_lowercase),
     }
 }
 
 /// The two statements of a list request: placeholder 1 is the account, then the filter's
-/// parameters (`params`), then (page only) the cursor's (`page_params`), then LIMIT and OFFSET.
+/// parameters and the admin API's conditions (`params`), then (page only) the cursor's
+/// (`page_params`), then LIMIT and OFFSET.
 pub struct ListSql {
     pub count: String,
     pub page: String,
@@ -53,12 +68,28 @@ pub struct ListSql {
     pub page_params: Vec<SqlParam>,
 }
 
-pub fn list_sql(dialect: Dialect, kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
+pub fn list_sql(
+    dialect: Dialect,
+    kind: ResourceKind,
+    query: &ListQuery,
+    extra: &AdminFilter,
+) -> StoreResult<ListSql> {
     let mut filter = SqlBuilder::new(dialect, 2);
     if let Some(f) = &query.filter {
         filter_sql::translate(kind, f, &mut filter)?;
     } else {
         filter.sql = "TRUE".to_string();
+    }
+    // The admin API's conditions (R9), bound after the filter's parameters.
+    if let Some(source) = &extra.source {
+        filter.params.push(SqlParam::Text(source.clone()));
+        let p = placeholder(dialect, filter.params.len() + 1);
+        filter.sql = format!("({}) AND t.source = {p}", filter.sql);
+    }
+    if let Some(managed) = extra.idp_managed {
+        filter.params.push(SqlParam::Bool(managed));
+        let p = placeholder(dialect, filter.params.len() + 1);
+        filter.sql = format!("({}) AND t.idp_managed = {p}", filter.sql);
     }
     let from = format!(
         "FROM {} t WHERE t.account_id = {} AND {}",
@@ -77,7 +108,11 @@ pub fn list_sql(dialect: Dialect, kind: ResourceKind, query: &ListQuery) -> Stor
         None => from.clone(),
     };
     let n = filter.params.len() + after.params.len() + 2;
-    let mut columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    let mut columns: Vec<String> = GROUP_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    if kind == ResourceKind::User {
+        columns.pop();
+        columns.push("CAST(NULL AS TEXT) AS identifier".to_string());
+    }
     columns.push(format!(
         "{} AS sort_key",
         order.key_expr.as_deref().unwrap_or("CAST(NULL AS TEXT)")
@@ -102,5 +137,143 @@ pub fn limit_offset(query: &ListQuery) -> (i64, i64) {
     match query.keyset {
         Some(_) => (query.count + 1, 0),
         None => (query.count, query.start_index - 1),
+    }
+}
+
+/// `sql`, written with SQLite's `?N` placeholders, in `dialect`'s spelling (`$N` on
+/// Postgres). For statements that otherwise read the same on both databases.
+pub fn in_dialect(dialect: Dialect, sql: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => sql.to_string(),
+        Dialect::Postgres => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('$');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
+}
+
+// ---- Ownership rules R1–R10, admin API and audit: the statements both stores share ----------
+
+/// The account profile; `?1` the account.
+pub const SELECT_SETTINGS: &str = "SELECT scim_enabled, update_emails_via_scim, group_name_conflict,
+        reserved_group_names, max_group_name_length, token_ttl_seconds
+     FROM accounts WHERE id = ?1";
+
+/// Every profile field but `scim_enabled`: `?2`…`?6` in `AccountSettings` order.
+pub const UPDATE_SETTINGS: &str = "UPDATE accounts SET update_emails_via_scim = ?2, group_name_conflict = ?3,
+         reserved_group_names = ?4, max_group_name_length = ?5, token_ttl_seconds = ?6
+     WHERE id = ?1";
+
+pub const SET_SCIM_ENABLED: &str = "UPDATE accounts SET scim_enabled = ?2 WHERE id = ?1";
+
+/// Groups named exactly `?2` (at most one native and one IdP-managed).
+pub fn groups_by_display_name() -> String {
+    format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND display_name = ?2 ORDER BY id")
+}
+
+/// Marks the native resource `?2` IdP-managed with source `?3`.
+pub fn claim_resource(kind: ResourceKind) -> String {
+    format!(
+        "UPDATE {} SET idp_managed = TRUE, source = ?3 WHERE account_id = ?1 AND id = ?2 AND NOT idp_managed",
+        table(kind)
+    )
+}
+
+/// Every user or group of the account, in id order (the export, R10).
+pub fn all_resources(kind: ResourceKind) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE account_id = ?1 ORDER BY id",
+        columns(kind),
+        table(kind)
+    )
+}
+
+pub const ALL_MEMBERSHIPS: &str = "SELECT group_id, member_id, origin FROM group_members
+     WHERE account_id = ?1 ORDER BY group_id, member_id";
+
+/// What a statement on `role_bindings` returns: the binding and its group's identifier.
+pub const ROLE_BINDING_RETURNING: &str = "RETURNING id, group_id, role, resource_group, created_at,
+         (SELECT g.identifier FROM groups g
+          WHERE g.account_id = role_bindings.account_id AND g.id = role_bindings.group_id) AS identifier";
+
+/// Deletes the binding `?3` of the group `?2`.
+pub fn delete_role_binding() -> String {
+    format!(
+        "DELETE FROM role_bindings WHERE account_id = ?1 AND group_id = ?2 AND id = ?3 {ROLE_BINDING_RETURNING}"
+    )
+}
+
+/// Bindings of the account, or of the group `?2` with `of_group`.
+pub fn list_role_bindings(of_group: bool) -> String {
+    format!(
+        "SELECT b.id, b.group_id, b.role, b.resource_group, b.created_at, g.identifier
+         FROM role_bindings b JOIN groups g ON g.account_id = b.account_id AND g.id = b.group_id
+         WHERE b.account_id = ?1{}
+         ORDER BY g.identifier, b.role, b.resource_group",
+        if of_group { " AND b.group_id = ?2" } else { "" }
+    )
+}
+
+/// The columns of `audit_events`, in `AuditRecord` order.
+pub const AUDIT_COLUMNS: &str =
+    "id, at, actor_kind, actor_token_id, actor_idp, actor_name, action, resource_type,
+     resource_id, before, after, delta";
+
+/// A page of the audit log, newest first: `?1` the account, then the conditions `query`
+/// has (in `params`), then the limit. Only the conditions given are written, so every page is
+/// one range of an index (the primary key, or `audit_events_resource_idx` for one resource)
+/// rather than a test of `(? IS NULL OR …)` on every event of the account.
+pub fn list_audit(query: &AuditQuery) -> (String, Vec<SqlParam>) {
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE account_id = ?1");
+    let mut params = Vec::new();
+    let mut cond = |column: &str, op: &str, param: SqlParam| {
+        params.push(param);
+        sql.push_str(&format!(" AND {column} {op} ?{}", params.len() + 1));
+    };
+    if let Some(t) = &query.resource_type {
+        cond("resource_type", "=", SqlParam::Text(t.clone()));
+    }
+    if let Some(r) = &query.resource_id {
+        cond("resource_id", "=", SqlParam::Text(r.clone()));
+    }
+    if let Some(before) = query.before {
+        cond("id", "<", SqlParam::Uuid(before));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len() + 2));
+    (sql, params)
+}
+
+/// IdP-managed groups of `?1` whose displayName a native group also has (R7 renames them
+/// before releasing them, so two native groups never share a name). `= TRUE`: an index
+/// range on SQLite, where a bare flag is a truth test.
+pub const IDP_GROUPS_NAMED_LIKE_NATIVE: &str = "SELECT g.id, g.display_name, g.identifier FROM groups g
+     WHERE g.account_id = ?1 AND g.idp_managed = TRUE
+       AND EXISTS (SELECT 1 FROM groups n
+                   WHERE n.account_id = g.account_id AND n.idp_managed = FALSE
+                     AND n.display_name = g.display_name)";
+
+/// New displayNames of groups, as parallel lists, with the lower case computed in Rust.
+#[derive(Debug, Default)]
+pub struct Renames {
+    pub ids: Vec<uuid::Uuid>,
+    pub names: Vec<String>,
+    pub names_ci: Vec<String>,
+}
+
+impl Renames {
+    /// `display_name` becomes `"{display_name} ({identifier})"`.
+    pub fn push(&mut self, id: uuid::Uuid, display_name: String, identifier: String) {
+        let name = format!("{display_name} ({identifier})");
+        self.names_ci.push(name.to_lowercase());
+        self.names.push(name);
+        self.ids.push(id);
     }
 }

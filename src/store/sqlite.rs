@@ -11,10 +11,12 @@
 //! Concurrency. SQLite has one writer at a time. The database runs in WAL mode, so readers
 //! never wait for the writer nor it for them. Every write transaction starts with
 //! `BEGIN IMMEDIATE`, which takes the write lock at once: a transaction never reads a row and
-//! only later finds it cannot write (which would be `SQLITE_BUSY` with no way to wait). Another
-//! process holding the lock is waited for (`busy_timeout`); within this process writers queue
-//! on a fair mutex first, so they wait in arrival order without holding pool connections that
-//! readers need.
+//! only later finds it cannot write (which would be `SQLITE_BUSY` with no way to wait). Within
+//! this process writers queue on a fair mutex first, so they wait in arrival order without
+//! holding pool connections that readers need; another process holding the lock is waited for
+//! by retrying `BEGIN IMMEDIATE` (each try waits briefly in SQLite's busy handler). Both waits
+//! share one deadline, [`WRITE_WAIT`], so no request waits longer than that in all, however
+//! many writers queue; past it the request is answered 503 (`StoreError::is_unavailable`).
 //!
 //! Query plans. Every key leads with account_id, and without statistics SQLite's planner
 //! takes an equality on the first column of any index to select about ten rows, so it cannot
@@ -46,12 +48,13 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
-use super::common::{RESOURCE_COLUMNS, indexed, limit_offset, list_sql, table};
+use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
 use super::{
-    Account, Backend, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind,
-    ResourceRow, Store, StoreError, StoreResult, TokenRecord, Tx,
+    Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
+    MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
+    Store, StoreError, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -59,6 +62,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// How long a writer waits for its turn (this process's queue, then another process's lock)
 /// before the request fails.
 const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// How long one `BEGIN IMMEDIATE` waits in SQLite's busy handler before `write_tx` tries
+/// again: short, so the deadline is kept however long the turn took. Connections that only
+/// set the database up (statistics, migrations) wait the whole [`WRITE_WAIT`] instead.
+const BUSY_TRY: Duration = Duration::from_millis(100);
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -109,7 +117,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(WRITE_WAIT)
-            .connect_with(options.clone())
+            .connect_with(options.clone().busy_timeout(BUSY_TRY))
             .await
             .map_err(writable)?;
         Ok(SqliteStore {
@@ -185,9 +193,9 @@ impl SqliteStore {
         let turn = tokio::time::timeout_at(deadline, self.writer.clone().lock_owned())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        // SQLite waits for another process's lock itself (busy_timeout), but may also answer
-        // BUSY at once where waiting could deadlock; BEGIN has done nothing yet, so retrying it
-        // is always safe.
+        // Another process's lock: SQLite waits BUSY_TRY for it (or answers BUSY at once where
+        // waiting could deadlock), then this loop tries again until the deadline. BEGIN has
+        // done nothing yet, so retrying it is always safe.
         let mut pause = Duration::from_millis(2);
         let tx = loop {
             match self.pool.begin_with("BEGIN IMMEDIATE").await {
@@ -213,8 +221,14 @@ impl SqliteStore {
 
     /// `EXPLAIN QUERY PLAN` of the page query a list request runs, one line per step,
     /// indented under its parent.
-    async fn explain(&self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<String> {
-        let sql = list_sql(Dialect::Sqlite, kind, query)?;
+    async fn explain(
+        &self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<String> {
+        let sql = list_sql(Dialect::Sqlite, kind, query, extra)?;
         let (limit, offset) = limit_offset(query);
         let rows = bind_params(
             sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.page))).bind(account.hyphenated()),
@@ -257,7 +271,7 @@ impl Store for SqliteStore {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<String> {
-        self.explain(kind, account, query).await
+        self.explain(kind, account, query, &AdminFilter::default()).await
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
@@ -321,11 +335,14 @@ impl Drop for SqliteTx {
     }
 }
 
-/// SQLITE_BUSY and its extended codes (recovery, snapshot, timeout).
-fn is_busy(err: &dyn sqlx::error::DatabaseError) -> bool {
-    err.code()
-        .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| code & 0xff == 5)
+/// A SQLite error that is SQLITE_BUSY or one of its extended codes (recovery, snapshot,
+/// timeout); false for any other database's error.
+pub(crate) fn is_busy(err: &dyn sqlx::error::DatabaseError) -> bool {
+    err.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && err
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5)
 }
 
 impl SqliteTx {
@@ -358,6 +375,10 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
     ("users", "users_external_id_idx", "1000000 100000 1 1"),
     ("users", "users_display_name_ci_idx", "1000000 100000 2 1"),
+    ("users", "users_primary_email_ci_idx", "1000000 100000 1 1"),
+    // A source or the IdP-managed flag is shared by half an account.
+    ("users", "users_source_idx", "1000000 100000 50000 1"),
+    ("users", "users_idp_managed_idx", "1000000 100000 50000 1"),
     ("user_values", "user_values", "10000000 1000000 10 2 1"),
     (
         "user_values",
@@ -370,11 +391,30 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
         "10000000 1000000 100000 2",
     ),
     ("groups", "sqlite_autoindex_groups_1", "10000 1000 1"),
-    ("groups", "groups_display_name_key", "10000 1000 1"),
     ("groups", "groups_display_name_ci_idx", "10000 1000 1 1"),
     ("groups", "groups_external_id_idx", "10000 1000 1 1"),
+    ("groups", "groups_source_idx", "10000 1000 500 1"),
+    ("groups", "groups_idp_managed_idx", "10000 1000 500 1"),
+    ("groups", "groups_identifier_key", "10000 1000 1"),
+    ("groups", "groups_identifier_pattern_idx", "10000 1000 1 1"),
+    ("groups", "groups_idp_display_name_key", "5000 500 1"),
+    ("groups", "groups_native_display_name_key", "5000 500 1"),
+    ("groups", "groups_display_name_idx", "10000 1000 1 1"),
     ("group_members", "group_members", "10000000 1000000 1000 1"),
     ("group_members", "group_members_member_idx", "10000000 1000000 10"),
+    ("role_bindings", "role_bindings", "100000 10000 1"),
+    ("role_bindings", "role_bindings_key", "100000 10000 10 2 1"),
+    // A million events per account; a resource has a handful.
+    (
+        "audit_events",
+        "sqlite_autoindex_audit_events_1",
+        "10000000 1000000 1",
+    ),
+    (
+        "audit_events",
+        "audit_events_resource_idx",
+        "10000000 1000000 500000 5 1",
+    ),
 ];
 
 /// Replaces the statistics with [`PLANNER_STATS`]. Rows naming an index that a pending
@@ -410,16 +450,26 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
         "user_values_pkey",
     ),
     ("groups.account_id, groups.id", "groups_pkey"),
+    // Both displayName keys (one per side, partial indexes) have these columns;
+    // `display_name_key` names the one violated.
+    ("groups.account_id, groups.display_name", DISPLAY_NAME_KEYS),
+    ("groups.account_id, groups.identifier", "groups_identifier_key"),
+    ("role_bindings.account_id, role_bindings.id", "role_bindings_pkey"),
     (
-        "groups.account_id, groups.display_name",
-        "groups_display_name_key",
+        "role_bindings.account_id, role_bindings.group_id, role_bindings.role, role_bindings.resource_group",
+        "role_bindings_key",
     ),
+    ("audit_events.account_id, audit_events.id", "audit_events_pkey"),
     (
         "group_members.account_id, group_members.group_id, group_members.member_id",
         "group_members_pkey",
     ),
     ("store_meta.key", "store_meta_pkey"),
 ];
+
+/// What SQLite's message names for either displayName key of groups, until
+/// `display_name_key` tells which.
+const DISPLAY_NAME_KEYS: &str = "groups_idp_display_name_key|groups_native_display_name_key";
 
 /// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
 pub(crate) fn constraint_name(message: &str) -> Option<String> {
@@ -492,6 +542,7 @@ fn resource_row(row: &SqliteRow) -> StoreResult<ResourceRow> {
         created_at: get_time(row, "created_at")?,
         last_modified: get_time(row, "last_modified")?,
         version: row.try_get("version")?,
+        identifier: row.try_get("identifier")?,
     })
 }
 
@@ -556,6 +607,50 @@ impl SqliteTx {
         .execute(self.c())
         .await?;
         Ok(())
+    }
+}
+
+impl SqliteTx {
+    /// A list page, with the admin API's extra conditions (none for SCIM).
+    async fn list_with(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>> {
+        let sql = list_sql(Dialect::Sqlite, kind, query, extra)?;
+        let total: i64 = bind_params(
+            sqlx::query(AssertSqlSafe(sql.count)).bind(account.hyphenated()),
+            &sql.params,
+        )
+        .fetch_one(self.c())
+        .await?
+        .try_get(0)?;
+        let mut items = Vec::new();
+        let mut next = None;
+        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
+        if wanted {
+            let (limit, offset) = limit_offset(query);
+            let rows = bind_params(
+                sqlx::query(AssertSqlSafe(sql.page)).bind(account.hyphenated()),
+                &[sql.params, sql.page_params].concat(),
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.c())
+            .await?;
+            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
+            if query.keyset.is_some() && rows.len() as i64 > query.count {
+                items.pop();
+                let last = &rows[items.len() - 1];
+                next = Some(Keyset {
+                    key: last.try_get("sort_key")?,
+                    id: get_uuid(last, "id")?,
+                });
+            }
+        }
+        Ok(Page { total, items, next })
     }
 }
 
@@ -721,9 +816,10 @@ impl Tx for SqliteTx {
             ResourceKind::User => {
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
-                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
-                     RETURNING {RESOURCE_COLUMNS}"
+                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified,
+                         primary_email_ci)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
+                     RETURNING {USER_COLUMNS}"
                 )))
                 .bind(account.hyphenated())
                 .bind(new.id.hyphenated())
@@ -737,15 +833,20 @@ impl Tx for SqliteTx {
                 .bind(&new.source)
                 .bind(new.idp_managed)
                 .bind(now)
+                .bind(&ix.primary_email_ci)
                 .fetch_one(self.c())
                 .await?
             }
             ResourceKind::Group => {
-                sqlx::query(AssertSqlSafe(format!(
+                // ON CONFLICT on the identifier only: a taken identifier returns no row and
+                // leaves the transaction usable for the next candidate (R1); any other
+                // violation (the displayName indexes) still fails the statement.
+                let inserted = sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
-                         source, idp_managed, created_at, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-                     RETURNING {RESOURCE_COLUMNS}"
+                         source, idp_managed, identifier, created_at, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+                     ON CONFLICT (account_id, identifier) DO NOTHING
+                     RETURNING {GROUP_COLUMNS}"
                 )))
                 .bind(account.hyphenated())
                 .bind(new.id.hyphenated())
@@ -755,9 +856,12 @@ impl Tx for SqliteTx {
                 .bind(doc)
                 .bind(&new.source)
                 .bind(new.idp_managed)
+                .bind(new.identifier.as_deref().unwrap_or(&ix.name))
                 .bind(now)
-                .fetch_one(self.c())
-                .await?
+                .fetch_optional(self.c())
+                .await
+                .map_err(|e| display_name_key(e.into(), new.idp_managed))?;
+                inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
             }
         };
         if kind == ResourceKind::User {
@@ -776,7 +880,8 @@ impl Tx for SqliteTx {
         _for_update: bool,
     ) -> StoreResult<Option<ResourceRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {RESOURCE_COLUMNS} FROM {} WHERE account_id = ?1 AND id = ?2",
+            "SELECT {} FROM {} WHERE account_id = ?1 AND id = ?2",
+            columns(kind),
             table(kind)
         )))
         .bind(account.hyphenated())
@@ -800,9 +905,10 @@ impl Tx for SqliteTx {
             ResourceKind::User => {
                 sqlx::query(AssertSqlSafe(format!(
                     "UPDATE users SET user_name = ?3, user_name_ci = ?4, external_id = ?5, display_name = ?6,
-                         display_name_ci = ?7, active = ?8, doc = ?9, last_modified = ?10, version = version + 1
+                         display_name_ci = ?7, active = ?8, doc = ?9, last_modified = ?10, version = version + 1,
+                         primary_email_ci = ?11
                      WHERE account_id = ?1 AND id = ?2
-                     RETURNING {RESOURCE_COLUMNS}"
+                     RETURNING {USER_COLUMNS}"
                 )))
                 .bind(account.hyphenated())
                 .bind(id.hyphenated())
@@ -814,15 +920,16 @@ impl Tx for SqliteTx {
                 .bind(ix.active)
                 .bind(json)
                 .bind(now)
+                .bind(&ix.primary_email_ci)
                 .fetch_one(self.c())
                 .await?
             }
             ResourceKind::Group => {
-                sqlx::query(AssertSqlSafe(format!(
+                let updated = sqlx::query(AssertSqlSafe(format!(
                     "UPDATE groups SET display_name = ?3, display_name_ci = ?4, external_id = ?5, doc = ?6,
                          last_modified = ?7, version = version + 1
                      WHERE account_id = ?1 AND id = ?2
-                     RETURNING {RESOURCE_COLUMNS}"
+                     RETURNING {GROUP_COLUMNS}"
                 )))
                 .bind(account.hyphenated())
                 .bind(id.hyphenated())
@@ -832,7 +939,21 @@ impl Tx for SqliteTx {
                 .bind(json)
                 .bind(now)
                 .fetch_one(self.c())
-                .await?
+                .await;
+                match updated {
+                    Ok(row) => row,
+                    Err(err) => {
+                        // Which of the two displayName keys: the one of the group's side.
+                        let managed: Option<bool> = sqlx::query_scalar(
+                            "SELECT idp_managed FROM groups WHERE account_id = ?1 AND id = ?2",
+                        )
+                        .bind(account.hyphenated())
+                        .bind(id.hyphenated())
+                        .fetch_optional(self.c())
+                        .await?;
+                        return Err(display_name_key(err.into(), managed.unwrap_or(false)));
+                    }
+                }
             }
         };
         if kind == ResourceKind::User {
@@ -850,8 +971,9 @@ impl Tx for SqliteTx {
         let now = self.now();
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET last_modified = ?3, version = version + 1 WHERE account_id = ?1 AND id = ?2
-             RETURNING {RESOURCE_COLUMNS}",
-            table(kind)
+             RETURNING {}",
+            table(kind),
+            columns(kind)
         )))
         .bind(account.hyphenated())
         .bind(id.hyphenated())
@@ -880,38 +1002,8 @@ impl Tx for SqliteTx {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<Page<ResourceRow>> {
-        let sql = list_sql(Dialect::Sqlite, kind, query)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(sql.count)).bind(account.hyphenated()),
-            &sql.params,
-        )
-        .fetch_one(self.c())
-        .await?
-        .try_get(0)?;
-        let mut items = Vec::new();
-        let mut next = None;
-        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
-        if wanted {
-            let (limit, offset) = limit_offset(query);
-            let rows = bind_params(
-                sqlx::query(AssertSqlSafe(sql.page)).bind(account.hyphenated()),
-                &[sql.params, sql.page_params].concat(),
-            )
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.c())
-            .await?;
-            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
-            if query.keyset.is_some() && rows.len() as i64 > query.count {
-                items.pop();
-                let last = &rows[items.len() - 1];
-                next = Some(Keyset {
-                    key: last.try_get("sort_key")?,
-                    id: get_uuid(last, "id")?,
-                });
-            }
-        }
-        Ok(Page { total, items, next })
+        self.list_with(kind, account, query, &AdminFilter::default())
+            .await
     }
 
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
@@ -932,49 +1024,52 @@ impl Tx for SqliteTx {
         group: Uuid,
         ids: &[Uuid],
         origin: Origin,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<Uuid>> {
         let now = self.now();
         // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not a join
-        // constraint of the SELECT.
-        let done = sqlx::query(
+        // constraint of the SELECT. RETURNING reports only the rows inserted.
+        let rows = sqlx::query(
             "INSERT INTO group_members (account_id, group_id, member_id, origin, created_at)
              SELECT ?1, ?2, x.value, ?4, ?5 FROM json_each(?3) AS x WHERE true
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING
+             RETURNING member_id",
         )
         .bind(account.hyphenated())
         .bind(group.hyphenated())
         .bind(id_array(ids))
         .bind(origin.as_str())
         .bind(now)
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
-    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64> {
-        let done = sqlx::query(
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
-             AND member_id IN (SELECT value FROM json_each(?3))",
+             AND member_id IN (SELECT value FROM json_each(?3))
+             RETURNING member_id",
         )
         .bind(account.hyphenated())
         .bind(group.hyphenated())
         .bind(id_array(ids))
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
-    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64> {
-        let done = sqlx::query(
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
-             AND member_id NOT IN (SELECT value FROM json_each(?3))",
+             AND member_id NOT IN (SELECT value FROM json_each(?3))
+             RETURNING member_id",
         )
         .bind(account.hyphenated())
         .bind(group.hyphenated())
         .bind(id_array(keep))
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
@@ -1023,6 +1118,387 @@ impl Tx for SqliteTx {
             })
             .collect()
     }
+
+    // ---- Ownership rules R1–R10, admin API and audit -----------------------------------
+
+    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
+        let row = sqlx::query(common::SELECT_SETTINGS)
+            .bind(account.hyphenated())
+            .fetch_optional(self.c())
+            .await?;
+        row.map(|r| {
+            let reserved: String = r.try_get("reserved_group_names")?;
+            Ok(AccountSettings {
+                scim_enabled: r.try_get("scim_enabled")?,
+                update_emails_via_scim: r.try_get("update_emails_via_scim")?,
+                group_name_conflict: r.try_get("group_name_conflict")?,
+                reserved_group_names: serde_json::from_str(&reserved)
+                    .map_err(|e| decode_error("reserved_group_names", e))?,
+                max_group_name_length: r.try_get("max_group_name_length")?,
+                token_ttl_seconds: r.try_get("token_ttl_seconds")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
+        sqlx::query(common::UPDATE_SETTINGS)
+            .bind(account.hyphenated())
+            .bind(st.update_emails_via_scim)
+            .bind(&st.group_name_conflict)
+            .bind(json!(st.reserved_group_names).to_string())
+            .bind(st.max_group_name_length)
+            .bind(st.token_ttl_seconds)
+            .execute(self.c())
+            .await?;
+        Ok(())
+    }
+
+    async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
+        let done = sqlx::query(common::SET_SCIM_ENABLED)
+            .bind(account.hyphenated())
+            .bind(enabled)
+            .execute(self.c())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ?3 WHERE account_id = ?1 AND kind = ?2 AND revoked_at IS NULL",
+        )
+        .bind(account.hyphenated())
+        .bind(kind)
+        .bind(now)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
+        let now = self.now();
+        let done = sqlx::query(AssertSqlSafe(release_idp_managed_sql(kind)))
+            .bind(account.hyphenated())
+            .bind(now)
+            .execute(self.c())
+            .await
+            .map_err(|e| display_name_key(e.into(), false))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
+        // Two statements whatever the number of groups: read the clashing ones, update them
+        // all from one JSON array. The new names are made in Rust, so their lower-case column
+        // is Rust's Unicode lower case like every other *_ci value.
+        let clashing = sqlx::query(common::IDP_GROUPS_NAMED_LIKE_NATIVE)
+            .bind(account.hyphenated())
+            .fetch_all(self.c())
+            .await?;
+        let mut renames = common::Renames::default();
+        for row in &clashing {
+            renames.push(
+                get_uuid(row, "id")?,
+                row.try_get("display_name")?,
+                row.try_get("identifier")?,
+            );
+        }
+        if renames.ids.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<Value> = (0..renames.ids.len())
+            .map(|i| json!({"id": renames.ids[i], "name": renames.names[i], "name_ci": renames.names_ci[i]}))
+            .collect();
+        let now = self.now();
+        let done = sqlx::query(RENAME_GROUPS)
+            .bind(account.hyphenated())
+            .bind(Value::Array(rows).to_string())
+            .bind(now)
+            .execute(self.c())
+            .await
+            .map_err(|e| display_name_key(e.into(), true))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_users_by_name_or_email(
+        &mut self,
+        account: Uuid,
+        keys: &[String],
+    ) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(users_by_name_or_email_sql()))
+            .bind(account.hyphenated())
+            .bind(json!(keys).to_string())
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn find_groups_by_display_name(
+        &mut self,
+        account: Uuid,
+        name: &str,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(common::groups_by_display_name()))
+            .bind(account.hyphenated())
+            .bind(name)
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn claim_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        source: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(common::claim_resource(kind)))
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .bind(source)
+            .execute(self.c())
+            .await
+            .map_err(|e| display_name_key(e.into(), true))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
+        // `LIKE 'base\_%'` would ignore ASCII case here and search no index: the identifiers
+        // starting with `base_` are exactly the range [`base_`, `base``) (`_` + 1 is a
+        // backquote), code point order being SQLite's text order.
+        let low = format!("{base}_");
+        let high = format!("{base}`");
+        let rows = sqlx::query_scalar(IDENTIFIERS_WITH_BASE)
+            .bind(account.hyphenated())
+            .bind(base)
+            .bind(low)
+            .bind(high)
+            .fetch_all(self.c())
+            .await?;
+        Ok(rows)
+    }
+
+    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows = sqlx::query(IN_IDP_MANAGED_GROUPS)
+            .bind(account.hyphenated())
+            .bind(id_array(users))
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
+    }
+
+    async fn list_resources_admin(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>> {
+        self.list_with(kind, account, query, extra).await
+    }
+
+    async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
+        let now = self.now();
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO role_bindings (account_id, id, group_id, role, resource_group, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) {}",
+            common::ROLE_BINDING_RETURNING
+        )))
+        .bind(account.hyphenated())
+        .bind(b.id.hyphenated())
+        .bind(b.group_id.hyphenated())
+        .bind(&b.role)
+        .bind(&b.resource_group)
+        .bind(now)
+        .fetch_one(self.c())
+        .await?;
+        binding_row(&row)
+    }
+
+    async fn delete_role_binding(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<RoleBinding>> {
+        let row = sqlx::query(AssertSqlSafe(common::delete_role_binding()))
+            .bind(account.hyphenated())
+            .bind(group.hyphenated())
+            .bind(id.hyphenated())
+            .fetch_optional(self.c())
+            .await?;
+        row.as_ref().map(binding_row).transpose()
+    }
+
+    async fn list_role_bindings(
+        &mut self,
+        account: Uuid,
+        group: Option<Uuid>,
+    ) -> StoreResult<Vec<RoleBinding>> {
+        let mut query = sqlx::query(AssertSqlSafe(common::list_role_bindings(group.is_some())))
+            .bind(account.hyphenated());
+        if let Some(group) = group {
+            query = query.bind(group.hyphenated());
+        }
+        let rows = query.fetch_all(self.c()).await?;
+        rows.iter().map(binding_row).collect()
+    }
+
+    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(common::all_resources(kind)))
+            .bind(account.hyphenated())
+            .fetch_all(self.c())
+            .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(common::ALL_MEMBERSHIPS)
+            .bind(account.hyphenated())
+            .fetch_all(self.c())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    group_id: get_uuid(r, "group_id")?,
+                    user_id: get_uuid(r, "member_id")?,
+                    origin: r.try_get("origin")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
+        let now = self.now();
+        let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+        sqlx::query(
+            "INSERT INTO audit_events (account_id, id, at, actor_kind, actor_token_id, actor_idp, actor_name,
+                 action, resource_type, resource_id, before, after, delta)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .bind(account.hyphenated())
+        .bind(e.id.hyphenated())
+        .bind(now)
+        .bind(&e.actor_kind)
+        .bind(e.actor_token_id.map(|t| t.hyphenated()))
+        .bind(&e.actor_idp)
+        .bind(&e.actor_name)
+        .bind(&e.action)
+        .bind(&e.resource_type)
+        .bind(&e.resource_id)
+        .bind(json(&e.before))
+        .bind(json(&e.after))
+        .bind(json(&e.delta))
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        let (sql, params) = common::list_audit(q);
+        let rows = bind_params(
+            sqlx::query(AssertSqlSafe(sql)).bind(account.hyphenated()),
+            &params,
+        )
+        .bind(q.limit)
+        .fetch_all(self.c())
+        .await?;
+        let json = |r: &SqliteRow, column: &str| -> StoreResult<Option<Value>> {
+            let text: Option<String> = r.try_get(column)?;
+            text.map(|t| serde_json::from_str(&t).map_err(|e| decode_error(column, e)))
+                .transpose()
+        };
+        rows.iter()
+            .map(|r| {
+                let token: Option<Hyphenated> = r.try_get("actor_token_id")?;
+                Ok(AuditRecord {
+                    id: get_uuid(r, "id")?,
+                    at: Some(get_time(r, "at")?),
+                    actor_kind: r.try_get("actor_kind")?,
+                    actor_token_id: token.map(Hyphenated::into_uuid),
+                    actor_idp: r.try_get("actor_idp")?,
+                    actor_name: r.try_get("actor_name")?,
+                    action: r.try_get("action")?,
+                    resource_type: r.try_get("resource_type")?,
+                    resource_id: r.try_get("resource_id")?,
+                    before: json(r, "before")?,
+                    after: json(r, "after")?,
+                    delta: json(r, "delta")?,
+                })
+            })
+            .collect()
+    }
+}
+
+// The statements of the ownership rules that SQLite spells its own way (arrays as JSON, ranges
+// for LIKE), named so the plan tests below can check them. A flag is compared `= TRUE`: a bare
+// `idp_managed` is a truth test to SQLite's planner, which then reads every entry of the
+// account in the index instead of the range of one value.
+
+fn release_idp_managed_sql(kind: ResourceKind) -> String {
+    format!(
+        "UPDATE {} SET idp_managed = FALSE, last_modified = ?2, version = version + 1
+         WHERE account_id = ?1 AND idp_managed = TRUE",
+        table(kind)
+    )
+}
+
+/// `?2`: a JSON array of `{id, name, name_ci}`; `?3`: the time.
+const RENAME_GROUPS: &str = "UPDATE groups
+     SET display_name = x.name, display_name_ci = x.name_ci,
+         doc = json_set(groups.doc, '$.displayName', x.name),
+         last_modified = ?3, version = groups.version + 1
+     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.name') AS name,
+                  json_extract(value, '$.name_ci') AS name_ci
+           FROM json_each(?2)) AS x
+     WHERE groups.account_id = ?1 AND groups.id = x.id";
+
+/// `?2`: a JSON array of lower-case userNames and emails.
+fn users_by_name_or_email_sql() -> String {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE account_id = ?1 AND (user_name_ci IN (SELECT value FROM json_each(?2))
+                                    OR primary_email_ci IN (SELECT value FROM json_each(?2)))
+         ORDER BY id"
+    )
+}
+
+/// `?2` the base, `?3`/`?4` the range of identifiers starting with `base_`.
+const IDENTIFIERS_WITH_BASE: &str = "SELECT identifier FROM groups
+     WHERE account_id = ?1 AND (identifier = ?2 OR (identifier >= ?3 AND identifier < ?4))";
+
+/// `?2`: a JSON array of user ids.
+const IN_IDP_MANAGED_GROUPS: &str = "SELECT DISTINCT m.member_id FROM group_members m
+     JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+     WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2)) AND g.idp_managed";
+
+fn binding_row(row: &SqliteRow) -> StoreResult<RoleBinding> {
+    Ok(RoleBinding {
+        id: get_uuid(row, "id")?,
+        group_id: get_uuid(row, "group_id")?,
+        group_identifier: row.try_get("identifier")?,
+        role: row.try_get("role")?,
+        resource_group: row.try_get("resource_group")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+/// SQLite reports the columns of a violated key, and the two displayName keys of groups have
+/// the same columns (they differ in their `WHERE`): the one violated is the one of the side
+/// (`idp_managed`) the statement wrote the group on.
+fn display_name_key(err: StoreError, idp_managed: bool) -> StoreError {
+    match err {
+        StoreError::Unique(name) if name == DISPLAY_NAME_KEYS => StoreError::Unique(
+            if idp_managed {
+                "groups_idp_display_name_key"
+            } else {
+                "groups_native_display_name_key"
+            }
+            .to_string(),
+        ),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -1030,7 +1506,7 @@ mod tests {
     use super::*;
     use crate::scim::filter::parse_filter;
     use crate::scim::path::parse_attr_path;
-    use crate::store::{KeysetPage, Sort};
+    use crate::store::{AuditQuery, KeysetPage, Sort};
 
     /// A migrated store in a directory of its own, with one account of 300 users (each with a
     /// work email and a familyName) in 3 groups, beside a second account.
@@ -1060,6 +1536,7 @@ mod tests {
                     doc,
                     source: "okta".into(),
                     idp_managed: true,
+                    identifier: None,
                 };
                 users.push(
                     tx.insert_resource(ResourceKind::User, account, &new)
@@ -1077,6 +1554,7 @@ mod tests {
                     doc,
                     source: "okta".into(),
                     idp_managed: true,
+                    identifier: Some(format!("Group_{g}")),
                 };
                 let group = tx
                     .insert_resource(ResourceKind::Group, account, &new)
@@ -1224,7 +1702,7 @@ mod tests {
             None,
             None,
         );
-        let sql = list_sql(Dialect::Sqlite, ResourceKind::User, &q).unwrap();
+        let sql = list_sql(Dialect::Sqlite, ResourceKind::User, &q, &AdminFilter::default()).unwrap();
         let mut conns = Vec::new();
         for _ in 0..4 {
             conns.push(store.pool.acquire().await.unwrap());
@@ -1289,6 +1767,328 @@ mod tests {
                 .collect();
             assert!(scans.is_empty(), "{sql}\n{plan}");
         }
+        store.close().await;
+    }
+
+    /// `EXPLAIN QUERY PLAN` of `sql` with `binds` (all bound as text), one step a line.
+    async fn plan_of(store: &SqliteStore, sql: &str, binds: &[&str]) -> String {
+        let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+        for b in binds {
+            query = query.bind(b.to_string());
+        }
+        let rows = query.fetch_all(&store.pool).await.unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The lookups of the ownership rules, the admin API's lists and the audit log search
+    /// indexes: no step scans a table (scanning json_each is reading the bound list), and
+    /// nothing is sorted where an index gives the order.
+    #[tokio::test]
+    async fn ownership_statements_search_indexes() {
+        let (store, account, _dir) = seeded().await;
+        let a = account.hyphenated().to_string();
+        let id = Uuid::now_v7().hyphenated().to_string();
+        let ids = format!("[\"{id}\"]");
+        let keys = "[\"user7@example.com\"]";
+        let now = time_text(now_micros());
+        // (statement, binds, steps expected (any one of the alternatives), may it sort?)
+        type Case<'a> = (String, Vec<&'a str>, Vec<&'a [&'a str]>, bool);
+        let cases: Vec<Case> = vec![
+            (
+                users_by_name_or_email_sql(),
+                vec![&a, keys],
+                vec![
+                    &["users_user_name_ci_key (account_id=? AND user_name_ci=?)"],
+                    &["users_primary_email_ci_idx (account_id=? AND primary_email_ci=?)"],
+                ],
+                true,
+            ),
+            (
+                common::groups_by_display_name(),
+                vec![&a, "Group 1"],
+                vec![&["groups_display_name_idx (account_id=? AND display_name=?)"]],
+                false,
+            ),
+            (
+                IDENTIFIERS_WITH_BASE.to_string(),
+                vec![&a, "Group_1", "Group_1_", "Group_1`"],
+                vec![
+                    &[
+                        "groups_identifier_key (account_id=? AND identifier=?)",
+                        "groups_identifier_pattern_idx (account_id=? AND identifier=?)",
+                    ],
+                    &[
+                        "groups_identifier_key (account_id=? AND identifier>? AND identifier<?)",
+                        "groups_identifier_pattern_idx (account_id=? AND identifier>? AND identifier<?)",
+                    ],
+                ],
+                false,
+            ),
+            (
+                IN_IDP_MANAGED_GROUPS.to_string(),
+                vec![&a, &ids],
+                vec![
+                    &["group_members_member_idx (account_id=? AND member_id=?)"],
+                    &["sqlite_autoindex_groups_1 (account_id=? AND id=?)"],
+                ],
+                true,
+            ),
+            (
+                release_idp_managed_sql(ResourceKind::User),
+                vec![&a, &now],
+                vec![&["users_idp_managed_idx (account_id=? AND idp_managed=?)"]],
+                false,
+            ),
+            (
+                release_idp_managed_sql(ResourceKind::Group),
+                vec![&a, &now],
+                vec![&["groups_idp_managed_idx (account_id=? AND idp_managed=?)"]],
+                false,
+            ),
+            (
+                common::IDP_GROUPS_NAMED_LIKE_NATIVE.to_string(),
+                vec![&a],
+                vec![
+                    &["groups_idp_managed_idx (account_id=? AND idp_managed=?)"],
+                    &[
+                        "groups_native_display_name_key (account_id=? AND display_name=?)",
+                        "groups_display_name_idx (account_id=? AND display_name=?)",
+                    ],
+                ],
+                false,
+            ),
+            (
+                RENAME_GROUPS.to_string(),
+                vec![&a, &ids, &now],
+                vec![&["sqlite_autoindex_groups_1 (account_id=? AND id=?)"]],
+                false,
+            ),
+            (
+                common::claim_resource(ResourceKind::User),
+                vec![&a, &id, "okta"],
+                vec![&["sqlite_autoindex_users_1 (account_id=? AND id=?)"]],
+                false,
+            ),
+            (
+                common::list_role_bindings(true),
+                vec![&a, &id],
+                vec![
+                    &["role_bindings_key (account_id=? AND group_id=?)"],
+                    &["sqlite_autoindex_groups_1 (account_id=? AND id=?)"],
+                ],
+                true,
+            ),
+            (
+                common::list_role_bindings(false),
+                vec![&a],
+                // Either the account's bindings, or its groups in identifier order and the
+                // bindings of each.
+                vec![&[
+                    "USING PRIMARY KEY (account_id=?)",
+                    "role_bindings_key (account_id=?)",
+                    "groups_identifier_pattern_idx (account_id=?)",
+                    "groups_identifier_key (account_id=?)",
+                ]],
+                true,
+            ),
+            (
+                common::delete_role_binding(),
+                vec![&a, &id, &id],
+                vec![&["USING PRIMARY KEY (account_id=? AND id=?)"]],
+                false,
+            ),
+            (
+                common::ALL_MEMBERSHIPS.to_string(),
+                vec![&a],
+                vec![&["USING PRIMARY KEY (account_id=?)"]],
+                false,
+            ),
+            (
+                common::all_resources(ResourceKind::User),
+                vec![&a],
+                vec![&["sqlite_autoindex_users_1 (account_id=?)"]],
+                false,
+            ),
+        ];
+        let audit = |q: AuditQuery| {
+            let (sql, params) = common::list_audit(&q);
+            let binds: Vec<String> = params
+                .iter()
+                .map(|p| match p {
+                    SqlParam::Text(t) => t.clone(),
+                    SqlParam::Uuid(u) => u.hyphenated().to_string(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            (sql, binds)
+        };
+        let audits = [
+            (
+                audit(AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                }),
+                "sqlite_autoindex_audit_events_1 (account_id=?)",
+            ),
+            (
+                audit(AuditQuery {
+                    before: Some(Uuid::now_v7()),
+                    limit: 10,
+                    ..Default::default()
+                }),
+                "sqlite_autoindex_audit_events_1 (account_id=? AND id<?)",
+            ),
+            (
+                audit(AuditQuery {
+                    resource_type: Some("User".into()),
+                    resource_id: Some(id.clone()),
+                    limit: 10,
+                    ..Default::default()
+                }),
+                "audit_events_resource_idx (account_id=? AND resource_type=? AND resource_id=?)",
+            ),
+        ];
+        let mut cases = cases;
+        for ((sql, binds), step) in &audits {
+            let mut all: Vec<&str> = vec![&a];
+            all.extend(binds.iter().map(String::as_str));
+            all.push("10");
+            cases.push((sql.clone(), all, vec![std::slice::from_ref(step)], false));
+        }
+        for (sql, binds, expected, may_sort) in &cases {
+            let plan = plan_of(&store, sql, binds).await;
+            for alternatives in expected {
+                assert!(
+                    alternatives.iter().any(|step| plan.contains(step)),
+                    "expected one of {alternatives:?} in\n{sql}\n{plan}"
+                );
+            }
+            let scans: Vec<&str> = plan
+                .lines()
+                .filter(|l| l.contains("SCAN") && !l.contains("VIRTUAL TABLE"))
+                .collect();
+            assert!(scans.is_empty(), "a scan in\n{sql}\n{plan}");
+            assert!(
+                *may_sort || !plan.contains("TEMP B-TREE"),
+                "a sort in\n{sql}\n{plan}"
+            );
+        }
+
+        // The admin API's lists (R9) by source and by IdP management: index ranges in id order.
+        for (kind, extra, step) in [
+            (
+                ResourceKind::User,
+                AdminFilter {
+                    source: Some("okta".into()),
+                    idp_managed: None,
+                },
+                "users_source_idx (account_id=? AND source=?)",
+            ),
+            (
+                ResourceKind::User,
+                AdminFilter {
+                    source: None,
+                    idp_managed: Some(false),
+                },
+                "users_idp_managed_idx (account_id=? AND idp_managed=?)",
+            ),
+            (
+                ResourceKind::Group,
+                AdminFilter {
+                    source: Some("okta".into()),
+                    idp_managed: None,
+                },
+                "groups_source_idx (account_id=? AND source=?)",
+            ),
+            (
+                ResourceKind::Group,
+                AdminFilter {
+                    source: None,
+                    idp_managed: Some(true),
+                },
+                "groups_idp_managed_idx (account_id=? AND idp_managed=?)",
+            ),
+        ] {
+            let plan = store
+                .explain(kind, account, &query(None, None, None), &extra)
+                .await
+                .unwrap();
+            assert!(plan.contains(step), "expected {step:?} in\n{plan}");
+            assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        store.close().await;
+    }
+
+    /// A displayName taken on the group's own side is reported under that side's key, as
+    /// Postgres names it (SQLite names the columns, which both keys share).
+    #[tokio::test]
+    async fn display_name_violations_name_the_key_of_the_groups_side() {
+        let dir = tempdir::Dir::new();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let account = tx.create_account(Uuid::now_v7(), "a").await.unwrap().id;
+        let group = |name: &str, identifier: &str, idp_managed: bool| {
+            let Value::Object(doc) = json!({"displayName": name}) else {
+                unreachable!()
+            };
+            NewResource {
+                id: Uuid::now_v7(),
+                doc,
+                source: "okta".into(),
+                idp_managed,
+                identifier: Some(identifier.into()),
+            }
+        };
+        for managed in [true, false] {
+            tx.insert_resource(
+                ResourceKind::Group,
+                account,
+                &group("Sales", &format!("s{managed}"), managed),
+            )
+            .await
+            .unwrap();
+        }
+        for (managed, key) in [
+            (true, "groups_idp_display_name_key"),
+            (false, "groups_native_display_name_key"),
+        ] {
+            let err = tx
+                .insert_resource(ResourceKind::Group, account, &group("Sales", "other", managed))
+                .await
+                .unwrap_err();
+            assert!(matches!(&err, StoreError::Unique(name) if name == key), "{err:?}");
+        }
+        // A taken identifier leaves the transaction usable for the next candidate (R1).
+        let err = tx
+            .insert_resource(ResourceKind::Group, account, &group("Other", "strue", true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unique(name) if name == super::super::GROUP_IDENTIFIER_KEY),
+            "{err:?}"
+        );
+        let native = tx
+            .insert_resource(ResourceKind::Group, account, &group("Other", "other", false))
+            .await
+            .unwrap();
+        // Renaming a native group onto another native group's name: the native key.
+        let mut doc = native.doc.clone();
+        doc.insert("displayName".into(), json!("Sales"));
+        let err = tx
+            .update_resource(ResourceKind::Group, account, native.id, &doc)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Unique(name) if name == "groups_native_display_name_key"),
+            "{err:?}"
+        );
+        tx.commit().await.unwrap();
         store.close().await;
     }
 

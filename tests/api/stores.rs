@@ -401,3 +401,143 @@ async fn values_too_long_to_index_are_refused_not_a_database_error() {
         ["long@example.com"]
     );
 }
+
+/// R1's suffix search (`identifier = base OR identifier starts with base_`) is a `LIKE` on
+/// Postgres and a range on SQLite: neither may fold case or read `%` and `_` as wildcards.
+#[tokio::test]
+async fn group_identifier_suffixes_are_case_exact_and_literal() {
+    let app = TestApp::spawn().await;
+    let admin = crate::adminkit::Admin::new(&app).await;
+    let mut identifiers = Vec::new();
+    for name in [
+        // Taken first, each would push the next `x_y` or `a%b_c` to a higher suffix if the
+        // search folded case or read wildcards.
+        "X y 2", "a%bXc 2", "x y", "x-y", "a%b c", "a%b-c", "x.y",
+    ] {
+        let id = app.group(name, &[]).await;
+        let res = admin.get(&format!("/groups/{id}")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        identifiers.push(res.body["identifier"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        identifiers,
+        ["X_y_2", "a%bXc_2", "x_y", "x_y_2", "a%b_c", "a%b_c_2", "x_y_3"]
+    );
+}
+
+/// The audit log reads the same on both stores: Postgres's jsonb keeps object keys ordered by
+/// length, SQLite as written, and the stores return changed memberships in the order they
+/// found them.
+#[tokio::test]
+async fn audit_events_read_the_same_whatever_the_store_kept() {
+    let app = TestApp::spawn().await;
+    let admin = crate::adminkit::Admin::new(&app).await;
+    let res = app
+        .post(
+            "/Users",
+            json!({
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "m"}, "department": "R&D"},
+                "emails": [{"type": "work", "value": "order@example.com", "primary": true}],
+                "active": true,
+                "name": {"givenName": "Or", "familyName": "Der"},
+                "userName": "order@example.com",
+                "externalId": "ext-1",
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let user = res.body["id"].as_str().unwrap().to_string();
+    let res = admin
+        .get(&format!("/audit?resource_type=User&resource_id={user}"))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let after = &res.body["items"][0]["after"];
+    let keys: Vec<&str> = after.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "externalId",
+            "userName",
+            "name",
+            "active",
+            "emails",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "idp_managed",
+            "source"
+        ],
+        "{after}"
+    );
+    let sub = |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(sub(&after["name"]), ["familyName", "givenName"]);
+    assert_eq!(sub(&after["emails"][0]), ["value", "type", "primary"]);
+    assert_eq!(
+        sub(&after["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]),
+        ["department", "manager"]
+    );
+
+    let mut users = Vec::new();
+    for n in 0..5 {
+        users.push(app.user(&format!("m{n}@example.com")).await);
+    }
+    let group = app.group("Ordered", &[]).await;
+    let reversed: Vec<serde_json::Value> = users.iter().rev().map(|u| json!({"value": u})).collect();
+    for op in ["add", "remove"] {
+        let res = app
+            .patch(
+                &format!("/Groups/{group}"),
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": op, "path": "members", "value": reversed}]}),
+            )
+            .await;
+        assert_eq!(res.status, 204, "{}", res.text);
+    }
+    let res = admin
+        .get(&format!("/audit?resource_type=Group&resource_id={group}"))
+        .await;
+    let mut sorted = users.clone();
+    sorted.sort();
+    let items = res.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["delta"]["members_removed"], json!(sorted), "{}", res.text);
+    assert_eq!(items[1]["delta"]["members_added"], json!(sorted), "{}", res.text);
+}
+
+/// R7 renames an IdP group that shares its name with a native one; the lower-case column
+/// that `displayName` filters read is Rust's Unicode lower case, as on every other write,
+/// not the database's `lower()` (ASCII only on SQLite and under collation C).
+#[tokio::test]
+async fn groups_renamed_on_disable_are_found_by_a_case_insensitive_filter() {
+    use scimd::service::settings::{GroupNameConflict, ProfileUpdate};
+    let app = TestApp::spawn().await;
+    let admin = crate::adminkit::Admin::new(&app).await;
+    crate::adminkit::set_profile(
+        &app,
+        ProfileUpdate {
+            group_name_conflict: Some(GroupNameConflict::KeepBoth),
+            ..Default::default()
+        },
+    )
+    .await;
+    admin.group("ÉQUIPE").await;
+    let twin = app.group("ÉQUIPE", &[]).await;
+    let res = admin
+        .post("/scim/disable", json!({"confirmation": "DISABLE"}))
+        .await;
+    assert_eq!(res.body["groups_renamed"], 1, "{}", res.text);
+    let res = admin
+        .get(&format!(
+            "/groups?filter={}",
+            urlencode(r#"displayName eq "équipe (équipe_2)""#)
+        ))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let found: Vec<&str> = res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, [twin.as_str()], "{}", res.text);
+    let res = admin.get(&format!("/groups/{twin}")).await;
+    assert_eq!(res.body["display_name"], "ÉQUIPE (ÉQUIPE_2)");
+}

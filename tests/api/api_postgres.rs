@@ -1,0 +1,9 @@
+//! Black-box tests of scimd through HTTP against Postgres: the whole suite (suite.rs, also run
+//! against SQLite as `api_sqlite`), plus what only Postgres has. See harness.rs.
+
+include!("suite.rs");
+
+// Cuts a TCP proxy between scimd and Postgres: a network connection to lose is Postgres's
+// fault mode, and SQLite has none, so this module is compiled into this binary only.
+// `faults_sqlite` is SQLite's counterpart.
+mod faults;

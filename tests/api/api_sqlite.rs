@@ -1,0 +1,9 @@
+//! Black-box tests of scimd through HTTP against the embedded SQLite store: the whole suite
+//! (suite.rs, also run against Postgres as `api_postgres`), plus what only SQLite has. See
+//! harness.rs.
+
+include!("suite.rs");
+
+// Another process holding the database file's write lock: SQLite's counterpart of a lost
+// Postgres connection (`faults`, compiled into api_postgres only).
+mod faults_sqlite;
