@@ -6,6 +6,7 @@ mod discovery;
 pub mod error;
 mod extract;
 mod resources;
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -46,7 +47,9 @@ pub struct AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let scim = Router::new()
+        .route("/.search", post(search::search_root))
         .route("/Users", get(resources::list_users).post(resources::create_user))
+        .route("/Users/.search", post(search::search_users))
         .route(
             "/Users/{id}",
             get(resources::get_user)
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             "/Groups",
             get(resources::list_groups).post(resources::create_group),
         )
+        .route("/Groups/.search", post(search::search_groups))
         .route(
             "/Groups/{id}",
             get(resources::get_group)
@@ -182,7 +186,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         None,
         &format!(
             "no endpoint {method} {}: SCIM endpoints are under /scim/account/{{accountId}}/ (Users, Groups, \
-             ServiceProviderConfig, ResourceTypes, Schemas)",
+             .search, Bulk, ServiceProviderConfig, ResourceTypes, Schemas)",
             uri.path()
         ),
     )

@@ -11,6 +11,7 @@ pub mod path;
 pub mod render;
 pub mod resource;
 pub mod schema;
+pub mod search;
 
 pub use error::{ScimError, ScimType};
 

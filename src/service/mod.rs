@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod groups;
 pub mod lists;
+pub mod search;
 pub mod tokens;
 pub mod users;
 

@@ -10,5 +10,6 @@ mod etag;
 mod filters;
 mod groups;
 mod paging;
+mod search;
 mod sequences;
 mod users;
