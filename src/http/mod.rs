@@ -2,6 +2,7 @@
 //! response. No rule of SPEC.md is decided here.
 
 mod auth;
+mod bulk;
 mod discovery;
 pub mod error;
 mod extract;
@@ -35,6 +36,10 @@ pub struct HttpSettings {
     /// unset, the request's `Host` header is used.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// `/Bulk` limits (advertised as `bulk.maxOperations` / `bulk.maxPayloadSize`); the
+    /// Bulk route's body limit is the payload size, whatever `max_body_bytes` says.
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
     pub capabilities: Capabilities,
 }
 
@@ -48,6 +53,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let scim = Router::new()
         .route("/.search", post(search::search_root))
+        .route(
+            "/Bulk",
+            post(bulk::bulk).layer(DefaultBodyLimit::max(state.http.bulk_max_payload_bytes)),
+        )
         .route("/Users", get(resources::list_users).post(resources::create_user))
         .route("/Users/.search", post(search::search_users))
         .route(

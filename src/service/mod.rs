@@ -2,6 +2,7 @@
 //! (SCIM API, admin API, CLI); handlers never decide a rule and the store never does either.
 
 pub mod accounts;
+pub mod bulk;
 pub mod groups;
 pub mod lists;
 pub mod search;
