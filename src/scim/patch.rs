@@ -1204,10 +1204,13 @@ fn is_members_path(p: &AttrPath) -> bool {
         && p.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_URN))
 }
 
+/// The sub-attributes of a member are immutable (RFC 7643 §4.2, §8.7.1): a member is added or
+/// removed whole, never edited in place.
 fn members_sub_error(written: &str) -> ScimError {
-    ScimError::invalid_path(format!(
-        "\"{written}\": members are changed as a whole (path \"members\") or selected by value \
-         (members[value eq \"<id>\"]), not by sub-attribute"
+    ScimError::mutability(format!(
+        "\"{written}\": the sub-attributes of a member are immutable; members are added or removed \
+         as a whole (path \"members\") or selected by value (members[value eq \"<id>\"]), not changed \
+         by sub-attribute"
     ))
 }
 
@@ -2023,13 +2026,18 @@ mod tests {
             ),
             (
                 json!([{"op": "remove", "path": "members.value"}]),
-                InvalidPath,
-                "not by sub-attribute",
+                Mutability,
+                "are immutable",
+            ),
+            (
+                json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]),
+                Mutability,
+                "are immutable",
             ),
             (
                 json!([{"op": "add", "value": {"members.value": "x"}}]),
-                InvalidPath,
-                "not by sub-attribute",
+                Mutability,
+                "not changed by sub-attribute",
             ),
         ];
         for (ops, ty, needle) in cases {

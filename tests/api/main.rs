@@ -10,6 +10,7 @@ mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod mutability;
 mod paging;
 mod search;
 mod sequences;
