@@ -17,7 +17,7 @@
 //!   a `bulkId` used twice, too many operations) fails the request.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -394,7 +394,8 @@ fn parse_operation_fields(map: &Map<String, Value>) -> Result<BulkOperation, Sci
         references.push(b.clone());
     }
     if let Some(d) = &data {
-        collect_references(d, &mut references);
+        let mut seen: HashSet<String> = references.iter().cloned().collect();
+        collect_references(d, &mut references, &mut seen);
     }
     Ok(BulkOperation {
         method,
@@ -446,19 +447,20 @@ fn name_only(s: &str) -> &str {
     if s.contains(['?', '#']) { "" } else { s }
 }
 
-/// The bulkIds referenced by string values equal to `bulkId:<id>`, in order, each once.
-fn collect_references(v: &Value, out: &mut Vec<String>) {
+/// The bulkIds referenced by string values equal to `bulkId:<id>`, in order, each once (a
+/// set beside the list, since one group's members may reference thousands).
+fn collect_references(v: &Value, out: &mut Vec<String>, seen: &mut HashSet<String>) {
     match v {
         Value::String(s) => {
             if let Some(b) = s.strip_prefix(BULK_ID_PREFIX)
                 && !b.is_empty()
-                && !out.iter().any(|x| x == b)
+                && seen.insert(b.to_string())
             {
                 out.push(b.to_string());
             }
         }
-        Value::Array(items) => items.iter().for_each(|x| collect_references(x, out)),
-        Value::Object(map) => map.values().for_each(|x| collect_references(x, out)),
+        Value::Array(items) => items.iter().for_each(|x| collect_references(x, out, seen)),
+        Value::Object(map) => map.values().for_each(|x| collect_references(x, out, seen)),
         _ => {}
     }
 }
