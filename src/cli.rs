@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::config::{Config, LogFormat, parse_ttl};
 use crate::server::{self, App, StartError};
-use crate::service::{Idp, IssuedToken, TokenKind};
+use crate::service::export::{Comparison, Export, compare};
+use crate::service::{Caller, Idp, IssuedToken, TokenKind};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -26,6 +27,9 @@ pub struct Cli {
     /// Print only the essential value: the account id, or the token (for shell variables).
     #[arg(long, short, global = true, conflicts_with = "json")]
     quiet: bool,
+    /// Who the audit log records for this command (default: the login name, $USER).
+    #[arg(long, global = true)]
+    operator: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +53,58 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Export an account's users, groups, memberships and role bindings (before a migration).
+    Export {
+        #[arg(long)]
+        account: Uuid,
+        /// json (default) or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Compare two exports (JSON or CSV): users missing, duplicates, memberships and role
+    /// bindings lost. Exits with status 1 when anything was lost or duplicated.
+    Compare { before: PathBuf, after: PathBuf },
+    /// Operator actions on users (the IdP-managed lock of the admin API does not bind --force).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Operator actions on groups.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Delete a user and its memberships. An IdP-managed user needs --force (audited).
+    Delete {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        user: Uuid,
+        /// Override the IdP-managed lock (R3), e.g. for an IdP that never deletes.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Delete a group and its memberships (never its users). A group imported from SCIM needs
+    /// --force (audited): seed 001's IdP that never deletes its groups.
+    Delete {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        group: Uuid,
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -119,6 +175,10 @@ pub async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    // Comparing two files needs no configuration and no database.
+    if let Command::Compare { before, after } = &cli.command {
+        return compare_files(before, after, cli.json);
+    }
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command {
         Command::Serve { listen } => {
@@ -139,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Output::Human
             };
-            let result = one_shot(&app, &config, output, command).await;
+            let result = one_shot(&app, &config, output, cli.operator, command).await;
             app.store.close().await;
             result
         }
@@ -223,12 +283,79 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
-async fn one_shot(app: &App, config: &Config, output: Output, command: Command) -> Result<(), String> {
+async fn one_shot(
+    app: &App,
+    config: &Config,
+    output: Output,
+    operator: Option<String>,
+    command: Command,
+) -> Result<(), String> {
     let svc = &app.service;
     let err = |e: crate::service::Error| e.to_string();
     let json_out = output == Output::Json;
     match command {
-        Command::Serve { .. } => unreachable!("handled by run"),
+        Command::Serve { .. } | Command::Compare { .. } => unreachable!("handled by run"),
+        Command::Export {
+            account,
+            format,
+            output: file,
+        } => {
+            let caller = Caller::operator(account, operator_name(&operator));
+            let export = svc.export(&caller).await.map_err(err)?;
+            let text = match format.to_ascii_lowercase().as_str() {
+                "json" => serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?,
+                "csv" => export.to_csv(),
+                other => return Err(format!("--format must be json or csv, not {other:?}")),
+            };
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    if output == Output::Human {
+                        println!(
+                            "Exported {} users, {} groups, {} memberships, {} role bindings to {}",
+                            export.users.len(),
+                            export.groups.len(),
+                            export.memberships.len(),
+                            export.role_bindings.len(),
+                            path.display()
+                        );
+                    }
+                }
+                None => println!("{text}"),
+            }
+        }
+        Command::User {
+            command: UserCommand::Delete { account, user, force },
+        } => {
+            let caller = Caller::operator(account, operator_name(&operator));
+            svc.admin_delete_user(&caller, &user.to_string(), &Default::default(), force)
+                .await
+                .map_err(err)?;
+            if json_out {
+                println!("{}", json!({"deleted": user}));
+            } else {
+                println!("User {user} deleted.");
+            }
+        }
+        Command::Group {
+            command:
+                GroupCommand::Delete {
+                    account,
+                    group,
+                    force,
+                },
+        } => {
+            let caller = Caller::operator(account, operator_name(&operator));
+            svc.admin_delete_group(&caller, &group.to_string(), &Default::default(), force)
+                .await
+                .map_err(err)?;
+            if json_out {
+                println!("{}", json!({"deleted": group}));
+            } else {
+                println!("Group {group} deleted.");
+            }
+        }
         Command::Migrate => {
             if json_out {
                 println!("{}", json!({"migrated": true}));
@@ -289,8 +416,9 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 ttl,
                 description,
             } => {
+                let caller = Caller::operator(account, operator_name(&operator));
                 let issued = svc
-                    .create_token(account, kind, idp, ttl, description)
+                    .create_token_as(&caller, kind, idp, ttl, description)
                     .await
                     .map_err(err)?;
                 print_token(config, output, &issued);
@@ -329,7 +457,8 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 }
             }
             TokenCommand::Revoke { account, token } => {
-                svc.revoke_token(account, token).await.map_err(err)?;
+                let caller = Caller::operator(account, operator_name(&operator));
+                svc.revoke_token_as(&caller, token, None).await.map_err(err)?;
                 if json_out {
                     println!("{}", json!({"revoked": token}));
                 } else {
@@ -337,10 +466,119 @@ async fn one_shot(app: &App, config: &Config, output: Output, command: Command) 
                 }
             }
             TokenCommand::Rotate { account, token, ttl } => {
-                let issued = svc.rotate_token(account, token, ttl).await.map_err(err)?;
+                let caller = Caller::operator(account, operator_name(&operator));
+                let issued = svc
+                    .rotate_token_as(&caller, token, ttl, None)
+                    .await
+                    .map_err(err)?;
                 print_token(config, output, &issued);
             }
         },
     }
     Ok(())
+}
+
+/// Who the audit log records for an operator's command: the login name, if there is one.
+fn operator_name(given: &Option<String>) -> String {
+    given
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
+}
+
+fn read_export(path: &std::path::Path) -> Result<Export, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Export::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `scimd compare`: prints the comparison; an error (exit status 1) when it is not clean.
+fn compare_files(before: &std::path::Path, after: &std::path::Path, json_out: bool) -> Result<(), String> {
+    let c = compare(&read_export(before)?, &read_export(after)?);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&c).map_err(|e| e.to_string())?);
+    } else {
+        print_comparison(&c);
+    }
+    if c.clean {
+        Ok(())
+    } else {
+        Err("the exports differ: see the report above".into())
+    }
+}
+
+fn print_comparison(c: &Comparison) {
+    println!(
+        "Users added: {}   groups added: {}   users now IdP-managed: {}",
+        c.users_added, c.groups_added, c.users_now_idp_managed
+    );
+    let section = |title: &str, lines: Vec<String>| {
+        println!(
+            "{title}: {}",
+            if lines.is_empty() {
+                "none".to_string()
+            } else {
+                lines.len().to_string()
+            }
+        );
+        for l in lines {
+            println!("  {l}");
+        }
+    };
+    section(
+        "Users missing",
+        c.users_missing
+            .iter()
+            .map(|u| format!("{} ({})", u.user_name, u.id))
+            .collect(),
+    );
+    section(
+        "Groups missing",
+        c.groups_missing
+            .iter()
+            .map(|g| format!("{} [{}]", g.display_name, g.identifier))
+            .collect(),
+    );
+    section(
+        "Duplicate users",
+        c.duplicate_users
+            .iter()
+            .map(|d| {
+                let names: Vec<String> = d.users.iter().map(|u| u.user_name.clone()).collect();
+                format!("{}: {}", d.reason, names.join(", "))
+            })
+            .collect(),
+    );
+    section(
+        "Duplicate groups",
+        c.duplicate_groups
+            .iter()
+            .map(|g| {
+                let ids: Vec<String> = g.iter().map(|k| k.identifier.clone()).collect();
+                format!("{}: {}", g[0].display_name, ids.join(", "))
+            })
+            .collect(),
+    );
+    section(
+        "Memberships lost",
+        c.memberships_lost
+            .iter()
+            .map(|m| format!("{} in {}", m.user_name, m.group_identifier))
+            .collect(),
+    );
+    section(
+        "Role bindings lost",
+        c.role_bindings_lost
+            .iter()
+            .map(|b| format!("{} on {} for {}", b.role, b.resource_group, b.group_identifier))
+            .collect(),
+    );
+    println!(
+        "{}",
+        if c.clean {
+            "Nothing was lost."
+        } else {
+            "Differences found."
+        }
+    );
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub max_results: i64,
     pub default_count: i64,
     pub cursor_timeout_seconds: i64,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
     pub token_ttl: String,
     pub token_signing_key: String,
     pub log_format: LogFormat,

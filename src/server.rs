@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError, redact};
+use crate::http::ratelimit::AccountLimiter;
 use crate::http::{self, AppState, HttpSettings};
 use crate::scim::discovery::Capabilities;
 use crate::service::{self, Service, Settings};
@@ -79,6 +80,8 @@ impl App {
         http::router(AppState {
             service: self.service.clone(),
             http: Arc::new(http),
+            metrics: Default::default(),
+            limiter: AccountLimiter::new(config.rate_limit_per_second, config.rate_limit_burst).map(Arc::new),
         })
     }
 }

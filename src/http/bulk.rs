@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::auth::too_many_requests;
 use super::error::{ApiError, error_body, scim_json};
 use super::extract::{Ctx, read_json};
 use super::resources::Handler;
@@ -27,6 +28,13 @@ pub async fn bulk(State(st): State<AppState>, ctx: Ctx, req: Request) -> Handler
     })
     .await?;
     let request = parse_bulk_request(&body, st.http.bulk_max_operations)?;
+    // The authentication middleware counted this request as one; its operations pay too.
+    let extra = u32::try_from(request.operations.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    if let Some(limiter) = &st.limiter
+        && let Err(wait) = limiter.check_n(ctx.caller.account_id, extra)
+    {
+        return Ok(too_many_requests(wait));
+    }
     let results = st.service.bulk(&ctx.caller, &request).await;
     let operations: Vec<Value> = results
         .into_iter()

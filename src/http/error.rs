@@ -47,6 +47,7 @@ impl<E: Into<service::Error>> From<E> for ApiError {
     }
 }
 
+const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later (see Retry-After)";
 const INTERNAL_DETAIL: &str = "internal error; quote the X-Request-Id response header when reporting it";
 
 impl ApiError {
@@ -66,6 +67,10 @@ impl ApiError {
             }
             service::Error::Unauthorized(detail) => (401, None, detail),
             service::Error::Forbidden(detail) => (403, None, detail),
+            service::Error::Internal(err) if err.is_unavailable() => {
+                tracing::error!(error = %err, "database unavailable");
+                (503, None, UNAVAILABLE_DETAIL.to_string())
+            }
             service::Error::Internal(err) => {
                 // The cause stays in the log (with the request id); the client gets no SQL.
                 tracing::error!(error = %err, "internal error");
@@ -79,6 +84,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.parts() {
             (401, _, detail) => unauthorized(&detail, true),
+            (503, scim_type, detail) => {
+                let mut res = error_response(503, scim_type, &detail);
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
             (status, scim_type, detail) => error_response(status, scim_type, &detail),
         }
     }

@@ -1,11 +1,14 @@
 //! The HTTP edge: routing, authentication, limits, and turning every outcome into a SCIM
 //! response. No rule of SPEC.md is decided here.
 
+pub mod admin;
 mod auth;
 mod bulk;
 mod discovery;
 pub mod error;
 mod extract;
+pub mod metrics;
+pub mod ratelimit;
 mod resources;
 mod search;
 
@@ -18,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -47,6 +50,9 @@ pub struct HttpSettings {
 pub struct AppState {
     pub service: Arc<Service>,
     pub http: Arc<HttpSettings>,
+    /// Per-account request budget; `None` when limiting is off.
+    pub limiter: Option<Arc<ratelimit::AccountLimiter>>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole application.
@@ -83,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
+        .route("/Me", any(me_not_implemented))
+        .route("/Me/{*rest}", any(me_not_implemented))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_scim_token,
@@ -91,11 +99,14 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.http.max_body_bytes;
     Router::new()
         .nest("/scim/account/{account_id}", scim)
+        .merge(admin::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::serve))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
             ServiceBuilder::new()
@@ -201,6 +212,19 @@ async fn not_found(method: Method, uri: Uri) -> Response {
     )
 }
 
+/// RFC 7644 §3.11 asks for 501 from a provider without /Me. A SCIM token stands for an IdP
+/// connector, not a user, so there is no authenticated subject to serve.
+async fn me_not_implemented(method: Method) -> Response {
+    error_response(
+        501,
+        None,
+        &format!(
+            "{method} /Me is not implemented: a SCIM token authenticates an identity provider, \
+             not a user; address users as /Users/{{id}}"
+        ),
+    )
+}
+
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     error_response(
         405,
@@ -215,15 +239,20 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// - responses are `application/scim+json`, except `application/json` for a client whose
 ///   `Accept` names only that (one OneLogin revision demands it).
 async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
-    let plain_json_only = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(|accept| {
-            let accept = accept.to_ascii_lowercase();
-            accept.contains("application/json") && !accept.contains("scim+json") && !accept.contains("*/*")
-        })
-        .unwrap_or(false);
+    // The admin API speaks plain JSON, errors included (same body shape as SCIM errors).
+    let admin_api = req.uri().path().starts_with("/api/");
+    let plain_json_only = admin_api
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(|accept| {
+                let accept = accept.to_ascii_lowercase();
+                accept.contains("application/json")
+                    && !accept.contains("scim+json")
+                    && !accept.contains("*/*")
+            })
+            .unwrap_or(false);
     let mut res = next.run(req).await;
     let is_scim = res
         .headers()

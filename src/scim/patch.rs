@@ -7,7 +7,8 @@
 //! - `op` and the message keys (`Operations`, `op`, `path`, `value`, `schemas`) are
 //!   case-insensitive; a missing `schemas` is accepted, a wrong one is not.
 //! - A no-path `add`/`replace` treats each key of its value as a path (plain, dotted,
-//!   URN-qualified, a whole extension, the core schema URN). Keys naming readOnly attributes
+//!   URN-qualified, a whole extension, the core schema URN, or a value path such as
+//!   `emails[type eq "work"].value`, applied as that `path` would be). Keys naming readOnly attributes
 //!   (`id`, `meta`, `schemas`, `groups`, `manager.displayName`) and unknown keys (including
 //!   `password`, which scimd never stores) are ignored, as POST/PUT normalisation drops them.
 //!   With an explicit path, a readOnly target is a `mutability` error and an unknown one
@@ -277,7 +278,14 @@ fn apply_key(
         return apply_schema_object(rt, doc, kind, rt.schema.id, key, value);
     }
     let Ok(attr_path) = path::parse_attr_path(key) else {
-        return Ok(());
+        // A value-path key (`emails[type eq "work"].value`) names its target as clearly as the
+        // same string in `path` does; dropping it would silently lose the change.
+        return match path::parse_patch_path(key) {
+            Ok(value_path) if value_path.filter.is_some() => {
+                apply_value_path_key(rt, doc, kind, &value_path, value)
+            }
+            _ => Ok(()),
+        };
     };
     let Ok(resolved) = rt.resolve(&attr_path) else {
         return Ok(());
@@ -290,6 +298,28 @@ fn apply_key(
     }
     let target = Target::new(&resolved, attr);
     write(doc, kind, &target, None, Some(value))
+}
+
+/// A filtered key of a no-path value, applied as that path would be. Keys naming what a no-path
+/// value never changes (readOnly attributes, group members) are ignored like their plain forms.
+fn apply_value_path_key(
+    rt: &ResourceType,
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    value_path: &PatchPath,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let Ok(resolved) = rt.resolve(&value_path.attr) else {
+        return Ok(());
+    };
+    let Some(attr) = resolved.attr else {
+        return Ok(());
+    };
+    if is_read_only(&resolved) || is_group_members(rt, attr) {
+        return Ok(());
+    }
+    let target = Target::new(&resolved, attr);
+    write(doc, kind, &target, value_path.filter.as_ref(), Some(value))
 }
 
 /// A whole schema as the key or path of an `add`/`replace`: each of its keys is an attribute of
@@ -1301,13 +1331,14 @@ fn is_members_path(p: &AttrPath) -> bool {
         && p.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_URN))
 }
 
-/// The sub-attributes of a member are immutable (RFC 7643 §4.2, §8.7.1): a member is added or
-/// removed whole, never edited in place.
+/// A member's sub-attributes cannot be written (RFC 7643 §4.2, §8.7.1: `value`, `$ref` and
+/// `type` are immutable; `display` is derived, so readOnly here): a member is added or removed
+/// whole, never edited in place.
 fn members_sub_error(written: &str) -> ScimError {
     ScimError::mutability(format!(
-        "\"{written}\": the sub-attributes of a member are immutable; members are added or removed \
-         as a whole (path \"members\") or selected by value (members[value eq \"<id>\"]), not changed \
-         by sub-attribute"
+        "\"{written}\": a member's sub-attributes cannot be changed (value, $ref and type are \
+         immutable, display is readOnly); members are added or removed as a whole (path \"members\") \
+         or selected by value (members[value eq \"<id>\"]), not changed by sub-attribute"
     ))
 }
 
@@ -2126,7 +2157,7 @@ mod tests {
             (
                 json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]),
                 Mutability,
-                "are immutable",
+                "display is readOnly",
             ),
             (
                 json!([{"op": "add", "value": {"members.value": "x"}}]),
@@ -2522,6 +2553,33 @@ mod tests {
             "id": "x", "meta": {"created": "04-12-2018 00:00:00"}, "schemas": ["urn:x"], "groups": [{"value": "g"}],
             "user_name": "custom", "urn:example:custom:1.0:User:foo": 1, "not a path!": 2, "meta.created": "x",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName": "Boss"}}]))
+        .unwrap();
+        assert_eq!(d, user());
+        assert!(!changed);
+    }
+
+    #[test]
+    fn no_path_value_path_keys_apply_like_paths() {
+        // The work email exists: its value is replaced, the home email is untouched.
+        let d = patch_user(json!([{"op": "replace", "value": {
+            "displayName": "B", "emails[type eq \"work\"].value": "new@example.com"}}]));
+        assert_eq!(d["displayName"], json!("B"));
+        assert_eq!(
+            d["emails"],
+            json!([{"value": "new@example.com", "type": "work", "primary": true},
+                   {"value": "babs@jensen.org", "type": "home"}])
+        );
+        // Missing: created, as the same path would be (Entra's upsert).
+        let d =
+            patch_user(json!([{"op": "add", "value": {"phoneNumbers[type eq \"mobile\"].value": "+1 555"}}]));
+        assert_eq!(d["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555"}]));
+        // A readOnly target stays ignored, as its plain form is.
+        let (d, changed) = patch(
+            &USER,
+            &user(),
+            json!([{"op": "replace", "value": {
+            "groups[value eq \"g\"].display": "x"}}]),
+        )
         .unwrap();
         assert_eq!(d, user());
         assert!(!changed);

@@ -208,6 +208,23 @@ pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimE
     Ok(())
 }
 
+/// A user's primary email: the element of `emails` marked `primary`, else the first one
+/// (an IdP that sends a single address rarely marks it). What adoption matches on (SPEC R4)
+/// and what R2 protects.
+pub fn primary_email(doc: &Map<String, Value>) -> Option<&str> {
+    fn value(e: &Value) -> Option<&str> {
+        e.get("value")
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+    let emails = doc.get("emails")?.as_array()?;
+    emails
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .and_then(value)
+        .or_else(|| emails.iter().find_map(value))
+}
+
 /// Apply `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5) to a rendered resource in
 /// place, honouring `returned` (`always` attributes — `id`, `schemas`, … — stay; `never` ones
 /// never appear). Paths that name nothing known are ignored.
@@ -968,7 +985,7 @@ mod tests {
     }
 
     #[test]
-    fn group_members_keep_value_type_display_and_drop_ref() {
+    fn group_members_keep_value_and_type_and_drop_ref_and_display() {
         let body = json!({"displayName": "Test SCIMv2", "members": [
             {"$ref": null, "value": "f648f8d5ea4e4cd38e9c"},
             {"value": "23a35c27", "display": "test.user@okta.local", "$ref": "https://x/Users/23a35c27", "type": "User"},
@@ -977,7 +994,7 @@ mod tests {
         assert_eq!(
             doc["members"],
             json!([{"value": "f648f8d5ea4e4cd38e9c"},
-                   {"value": "23a35c27", "display": "test.user@okta.local", "type": "User"},
+                   {"value": "23a35c27", "type": "User"},
                    {"value": "bare-id"}])
         );
         assert_eq!(
@@ -1475,5 +1492,18 @@ mod tests {
                 check(&body)?;
             }
         }
+    }
+
+    #[test]
+    fn primary_email_is_the_marked_one_else_the_first() {
+        let doc = |v: Value| v.as_object().unwrap().clone();
+        let marked = doc(serde_json::json!({"emails": [
+            {"value": "home@x.org", "type": "home"},
+            {"value": "work@x.org", "type": "work", "primary": true}
+        ]}));
+        assert_eq!(primary_email(&marked), Some("work@x.org"));
+        let unmarked = doc(serde_json::json!({"emails": [{"value": "a@x.org"}, {"value": "b@x.org"}]}));
+        assert_eq!(primary_email(&unmarked), Some("a@x.org"));
+        assert_eq!(primary_email(&doc(serde_json::json!({"userName": "u"}))), None);
     }
 }

@@ -656,11 +656,13 @@ static GROUP_ATTRIBUTES: [AttrDef; 2] = [
                     "A label indicating the type of resource, e.g., 'User' or 'Group'.",
                 )
             },
+            // Derived from the member (its displayName, else its userName) when read, so it
+            // never goes stale after a rename; what a client sends is not kept.
             AttrDef {
-                mutability: Mutability::Immutable,
+                mutability: Mutability::ReadOnly,
                 ..string(
                     "display",
-                    "A human-readable name of the member, primarily used for display purposes.",
+                    "A human-readable name of the member, derived by the server from the member.",
                 )
             },
         ],

@@ -1,16 +1,27 @@
 //! SCIM Groups. Membership is a set of rows, changed set-based: adding one member to a group
-//! of 100,000 reads and writes one row, never the member list.
+//! of 100,000 reads and writes one row, never the member list — and so does its audit event,
+//! which records only the ids that changed.
+//!
+//! Rules kept here for the SCIM surface: the identifier (R1), linking instead of duplicating
+//! (R4), reserved names and the name-length limit (R8), the provisioning source (R9).
 
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::audit::{self, Change, snapshot};
+use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, filter_error, list_query};
+use super::settings::{self, GroupNameConflict, Profile};
+use super::users::scim_may_write;
 use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
-use crate::store::{MemberRef, NewResource, Origin, ResourceKind, ResourceRow, StoreError, Tx};
+use crate::store::{
+    AdminFilter, GROUP_IDENTIFIER_KEY, MemberRef, NewResource, Origin, ResourceKind, ResourceRow, StoreError,
+    Tx,
+};
 
 /// A group; `members` is `None` when the caller did not ask for them (they were never read).
 #[derive(Debug, Clone)]
@@ -19,15 +30,19 @@ pub struct GroupView {
     pub members: Option<Vec<MemberRef>>,
 }
 
-fn name_taken(err: StoreError, doc: &Map<String, Value>) -> Error {
+pub(crate) fn name_taken(err: StoreError, doc: &Map<String, Value>) -> Error {
     match err {
         StoreError::Unique(_) => ScimError::uniqueness(format!(
             "a group named {:?} already exists in this account",
-            doc.get("displayName").and_then(Value::as_str).unwrap_or_default()
+            display_name(doc)
         ))
         .into(),
         other => other.into(),
     }
+}
+
+pub(crate) fn display_name(doc: &Map<String, Value>) -> &str {
+    doc.get("displayName").and_then(Value::as_str).unwrap_or_default()
 }
 
 /// Member ids of a `members` value as the client sent it (already normalised: each element
@@ -45,7 +60,7 @@ fn member_values(members: Option<Value>) -> Option<Vec<String>> {
 }
 
 /// Checks that every id names a user of the account; 400 naming those that do not.
-async fn existing_users(tx: &mut dyn Tx, account: Uuid, values: &[String]) -> Result<Vec<Uuid>> {
+pub(crate) async fn existing_users(tx: &mut dyn Tx, account: Uuid, values: &[String]) -> Result<Vec<Uuid>> {
     let mut ids = Vec::with_capacity(values.len());
     let mut unknown = Vec::new();
     let mut seen = HashSet::new();
@@ -62,7 +77,8 @@ async fn existing_users(tx: &mut dyn Tx, account: Uuid, values: &[String]) -> Re
     if !unknown.is_empty() {
         unknown.truncate(20);
         return Err(ScimError::invalid_value(format!(
-            "members must be users of this account; unknown member ids: {}",
+            "members must be users of this account (nested groups are not supported); \
+             unknown member ids: {}",
             unknown.join(", ")
         ))
         .into());
@@ -75,49 +91,155 @@ fn removable(values: &[String]) -> Vec<Uuid> {
     values.iter().filter_map(|v| parse_id(v)).collect()
 }
 
-/// Applies member operations in order; returns whether the member set changed.
-async fn apply_member_ops(tx: &mut dyn Tx, account: Uuid, group: Uuid, ops: &[MemberOp]) -> Result<bool> {
-    let mut changed = false;
+/// What a set of member operations changed: the ids added and removed.
+#[derive(Debug, Default)]
+pub(crate) struct MemberDelta {
+    pub added: Vec<Uuid>,
+    pub removed: Vec<Uuid>,
+}
+
+impl MemberDelta {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Applies member operations in order; returns what changed.
+pub(crate) async fn apply_member_ops(
+    tx: &mut dyn Tx,
+    account: Uuid,
+    group: Uuid,
+    ops: &[MemberOp],
+    origin: Origin,
+) -> Result<MemberDelta> {
+    let mut delta = MemberDelta::default();
     for op in ops {
-        let n = match op {
+        match op {
             MemberOp::Add(values) => {
                 let ids = existing_users(tx, account, values).await?;
-                tx.add_members(account, group, &ids, Origin::Idp).await?
+                delta
+                    .added
+                    .extend(tx.add_members(account, group, &ids, origin).await?);
             }
-            MemberOp::Remove(values) => tx.remove_members(account, group, &removable(values)).await?,
-            MemberOp::RemoveAll => tx.retain_members(account, group, &[]).await?,
+            MemberOp::Remove(values) => {
+                delta
+                    .removed
+                    .extend(tx.remove_members(account, group, &removable(values)).await?);
+            }
+            MemberOp::RemoveAll => delta
+                .removed
+                .extend(tx.retain_members(account, group, &[]).await?),
             MemberOp::Replace(values) => {
                 let ids = existing_users(tx, account, values).await?;
-                tx.retain_members(account, group, &ids).await?
-                    + tx.add_members(account, group, &ids, Origin::Idp).await?
+                delta
+                    .removed
+                    .extend(tx.retain_members(account, group, &ids).await?);
+                delta
+                    .added
+                    .extend(tx.add_members(account, group, &ids, origin).await?);
             }
-        };
-        changed |= n > 0;
+        }
     }
-    Ok(changed)
+    // An id added then removed (or the reverse) in one request is no net change.
+    let added: HashSet<Uuid> = delta.added.iter().copied().collect();
+    let removed: HashSet<Uuid> = delta.removed.iter().copied().collect();
+    delta.added.retain(|id| !removed.contains(id));
+    delta.removed.retain(|id| !added.contains(id));
+    Ok(delta)
+}
+
+/// R1: inserts a group under the first free identifier made from its displayName. The unique
+/// index decides; a candidate taken by a concurrent creation costs one more try.
+pub(crate) async fn insert_group(
+    tx: &mut dyn Tx,
+    account: Uuid,
+    doc: Map<String, Value>,
+    source: &str,
+    idp_managed: bool,
+) -> Result<ResourceRow> {
+    let base = base_identifier(display_name(&doc));
+    let mut new = NewResource {
+        id: Uuid::now_v7(),
+        doc,
+        source: source.to_string(),
+        idp_managed,
+        identifier: None,
+    };
+    for _ in 0..16 {
+        let taken = tx.identifiers_with_base(account, &base).await?;
+        new.identifier = Some(next_identifier(&base, &taken));
+        match tx.insert_resource(ResourceKind::Group, account, &new).await {
+            Ok(row) => return Ok(row),
+            Err(StoreError::Unique(c)) if c == GROUP_IDENTIFIER_KEY => continue,
+            Err(e) => return Err(name_taken(e, &new.doc)),
+        }
+    }
+    Err(ScimError::new(
+        503,
+        None,
+        format!("could not find a free identifier for {base:?} under concurrent creations; retry"),
+    )
+    .into())
 }
 
 impl Service {
+    /// POST /Groups. A displayName that a native group has exactly links to that group when the
+    /// account's `group_name_conflict` is `link` (R4): same id, identifier and role bindings,
+    /// now IdP-managed. With `keep_both` a second, IdP-managed group is created beside it.
     pub async fn create_group(&self, caller: &Caller, body: &Value) -> Result<GroupView> {
         let mut doc = resource::normalize(&schema::GROUP, body)?;
         let members = member_values(doc.remove("members")).unwrap_or_default();
         resource::validate(&schema::GROUP, &doc)?;
-        let new = NewResource {
-            id: Uuid::now_v7(),
-            doc,
-            source: caller.source().to_string(),
-            idp_managed: true,
-        };
+        let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        let row = tx
-            .insert_resource(ResourceKind::Group, caller.account_id, &new)
-            .await
-            .map_err(|e| name_taken(e, &new.doc))?;
-        let mut listed = Vec::new();
-        if !members.is_empty() {
-            apply_member_ops(tx.as_mut(), caller.account_id, row.id, &[MemberOp::Add(members)]).await?;
-            listed = tx.members_of(caller.account_id, &[row.id]).await?;
+        let profile = settings::profile(tx.as_mut(), account).await?;
+        profile.check_scim_group_name(display_name(&doc))?;
+        let same_name = tx
+            .find_groups_by_display_name(account, display_name(&doc))
+            .await?;
+        if let Some(managed) = same_name.iter().find(|g| g.idp_managed) {
+            scim_may_write(caller, managed, "group")?;
+            return Err(ScimError::uniqueness(format!(
+                "a group named {:?} is already provisioned (id {}); update it with PUT or PATCH /Groups/{}",
+                display_name(&doc),
+                managed.id,
+                managed.id
+            ))
+            .into());
         }
+        let native = same_name.into_iter().find(|g| !g.idp_managed);
+        let row = match native {
+            Some(native) if profile.group_name_conflict == GroupNameConflict::Link => {
+                let locked = tx
+                    .get_resource(ResourceKind::Group, account, native.id, true)
+                    .await?
+                    .ok_or_else(|| not_found("Group", &native.id.to_string()))?;
+                link_group(tx.as_mut(), caller, &locked, &doc).await?
+            }
+            _ => {
+                let row = insert_group(tx.as_mut(), account, doc, caller.source(), true).await?;
+                audit::record(
+                    tx.as_mut(),
+                    caller,
+                    Change::new("group.create", "Group", row.id).after(snapshot(&row)),
+                )
+                .await?;
+                row
+            }
+        };
+        if !members.is_empty() {
+            let delta = apply_member_ops(
+                tx.as_mut(),
+                account,
+                row.id,
+                &[MemberOp::Add(members)],
+                Origin::Idp,
+            )
+            .await?;
+            record_members(tx.as_mut(), caller, row.id, &delta).await?;
+        }
+        // A linked group keeps its native members, so the answer lists what is there now.
+        let listed = tx.members_of(account, &[row.id]).await?;
         tx.commit().await?;
         Ok(GroupView {
             row,
@@ -146,10 +268,22 @@ impl Service {
         params: &ListParams,
         with_members: bool,
     ) -> Result<ListPage<GroupView>> {
+        self.list_groups_where(caller, params, with_members, &AdminFilter::default())
+            .await
+    }
+
+    /// A list with the admin API's extra conditions (R9: by source, by IdP management).
+    pub async fn list_groups_where(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+        with_members: bool,
+        extra: &AdminFilter,
+    ) -> Result<ListPage<GroupView>> {
         let list = list_query(ResourceKind::Group, params, &self.settings)?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources(ResourceKind::Group, caller.account_id, &list.query)
+            .list_resources_admin(ResourceKind::Group, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -185,12 +319,17 @@ impl Service {
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         pre.check(current.version)?;
-        let row = tx
-            .update_resource(ResourceKind::Group, caller.account_id, gid, &doc)
-            .await
-            .map_err(|e| name_taken(e, &doc))?;
+        let row = write_group(tx.as_mut(), caller, &current, Some(doc), "group.replace").await?;
         if let Some(values) = members {
-            apply_member_ops(tx.as_mut(), caller.account_id, gid, &[MemberOp::Replace(values)]).await?;
+            let delta = apply_member_ops(
+                tx.as_mut(),
+                caller.account_id,
+                gid,
+                &[MemberOp::Replace(values)],
+                Origin::Idp,
+            )
+            .await?;
+            record_members(tx.as_mut(), caller, gid, &delta).await?;
         }
         let listed = tx.members_of(caller.account_id, &[gid]).await?;
         tx.commit().await?;
@@ -221,18 +360,25 @@ impl Service {
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let doc_changed = !ops.doc_ops.is_empty() && patch::apply(&schema::GROUP, &mut doc, &ops.doc_ops)?;
-        let members_changed = apply_member_ops(tx.as_mut(), caller.account_id, gid, &ops.member_ops).await?;
-        let row = if doc_changed {
-            tx.update_resource(ResourceKind::Group, caller.account_id, gid, &doc)
-                .await
-                .map_err(|e| name_taken(e, &doc))?
-        } else if members_changed {
-            tx.touch_resource(ResourceKind::Group, caller.account_id, gid)
-                .await?
-                .ok_or_else(|| not_found("Group", id))?
-        } else {
-            current
-        };
+        let mut row = write_group(
+            tx.as_mut(),
+            caller,
+            &current,
+            doc_changed.then_some(doc),
+            "group.patch",
+        )
+        .await?;
+        let delta =
+            apply_member_ops(tx.as_mut(), caller.account_id, gid, &ops.member_ops, Origin::Idp).await?;
+        if !delta.is_empty() {
+            record_members(tx.as_mut(), caller, gid, &delta).await?;
+            if row.version == current.version {
+                row = tx
+                    .touch_resource(ResourceKind::Group, caller.account_id, gid)
+                    .await?
+                    .ok_or_else(|| not_found("Group", id))?;
+            }
+        }
         let members = if with_members {
             Some(tx.members_of(caller.account_id, &[gid]).await?)
         } else {
@@ -246,4 +392,104 @@ impl Service {
     pub async fn delete_group(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
         self.delete_resource(ResourceKind::Group, caller, id, pre).await
     }
+}
+
+/// Records a membership change of `group` (the delta only).
+pub(crate) async fn record_members(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    group: Uuid,
+    delta: &MemberDelta,
+) -> Result<()> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    audit::record(
+        tx,
+        caller,
+        Change::new("group.members", "Group", group).members(&delta.added, &delta.removed),
+    )
+    .await
+}
+
+/// Checks the R8 profile for a group name SCIM is about to give or take over.
+fn check_name(profile: &Profile, name: &str) -> Result<()> {
+    profile.check_scim_group_name(name)
+}
+
+/// A SCIM write to the locked group `current`: `doc` (when the document changes) replaces its
+/// document. The first SCIM write to a native group links it (R4); a reserved name is never
+/// taken over and a new name must fit the profile (R8). Without a document change and without
+/// adoption the row is returned as it is.
+async fn write_group(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    current: &ResourceRow,
+    doc: Option<Map<String, Value>>,
+    action: &'static str,
+) -> Result<ResourceRow> {
+    let adopting = scim_may_write(caller, current, "group")?;
+    let profile = settings::profile(tx, caller.account_id).await?;
+    if adopting {
+        check_name(&profile, display_name(&current.doc))?;
+    }
+    if let Some(doc) = &doc
+        && display_name(doc) != display_name(&current.doc)
+    {
+        check_name(&profile, display_name(doc))?;
+    }
+    if adopting {
+        let doc = doc.unwrap_or_else(|| current.doc.clone());
+        return link_group(tx, caller, current, &doc).await;
+    }
+    let Some(doc) = doc else {
+        return Ok(current.clone());
+    };
+    let row = tx
+        .update_resource(ResourceKind::Group, caller.account_id, current.id, &doc)
+        .await
+        .map_err(|e| name_taken(e, &doc))?;
+    audit::record(
+        tx,
+        caller,
+        Change::new(action, "Group", row.id)
+            .before(snapshot(current))
+            .after(snapshot(&row)),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// R4 link: the native group `native` (locked) becomes IdP-managed with the caller's source;
+/// its id, identifier, members and role bindings stay; the IdP's document replaces its own.
+async fn link_group(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    native: &ResourceRow,
+    doc: &Map<String, Value>,
+) -> Result<ResourceRow> {
+    if !tx
+        .claim_resource(ResourceKind::Group, caller.account_id, native.id, caller.source())
+        .await
+        .map_err(|e| name_taken(e, doc))?
+    {
+        return Err(ScimError::uniqueness(format!(
+            "group {} was linked by another request meanwhile; read it again",
+            native.id
+        ))
+        .into());
+    }
+    let row = tx
+        .update_resource(ResourceKind::Group, caller.account_id, native.id, doc)
+        .await
+        .map_err(|e| name_taken(e, doc))?;
+    audit::record(
+        tx,
+        caller,
+        Change::new("group.link", "Group", row.id)
+            .before(snapshot(native))
+            .after(snapshot(&row)),
+    )
+    .await?;
+    Ok(row)
 }

@@ -2,10 +2,15 @@
 //! (SCIM API, admin API, CLI); handlers never decide a rule and the store never does either.
 
 pub mod accounts;
+pub mod admin;
+pub mod audit;
 pub mod bulk;
+pub mod export;
 pub mod groups;
+pub mod identifier;
 pub mod lists;
 pub mod search;
+pub mod settings;
 pub mod tokens;
 pub mod users;
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::audit::{self, Change};
 use super::{Error, Result, Service};
 use crate::scim::ScimError;
 use crate::store::{Store, TokenRecord};
@@ -107,12 +108,34 @@ pub struct Caller {
     pub token_id: Uuid,
     pub kind: TokenKind,
     pub idp: Option<Idp>,
+    /// An operator at the command line (not a token holder): acts with admin rights plus the
+    /// `force` path of R3. The name is what the audit log records (e.g. `$USER`).
+    pub operator: Option<String>,
 }
 
 impl Caller {
-    /// The provisioning source of what this caller creates.
+    /// The provisioning source of what this caller creates: the SCIM token's IdP label, or
+    /// `manual` for the admin API and operators (SPEC R9).
     pub fn source(&self) -> &'static str {
-        self.idp.unwrap_or(Idp::Other).source()
+        match self.kind {
+            TokenKind::Scim => self.idp.unwrap_or(Idp::Other).source(),
+            TokenKind::Admin => "manual",
+        }
+    }
+
+    /// An operator acting on `account` from the command line.
+    pub fn operator(account: Uuid, name: impl Into<String>) -> Caller {
+        Caller {
+            account_id: account,
+            token_id: Uuid::nil(),
+            kind: TokenKind::Admin,
+            idp: None,
+            operator: Some(name.into()),
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.operator.is_some()
     }
 }
 
@@ -171,7 +194,8 @@ fn unauthorized(detail: impl Into<String>) -> Error {
 }
 
 impl Service {
-    /// Issues a token for `account`. `ttl` defaults to the configured lifetime.
+    /// Issues a token for `account` as an operator (the CLI). `ttl` defaults to the account's
+    /// token lifetime, else the configured one (365 days).
     pub async fn create_token(
         &self,
         account: Uuid,
@@ -180,12 +204,36 @@ impl Service {
         ttl: Option<Duration>,
         description: Option<String>,
     ) -> Result<IssuedToken> {
+        self.create_token_as(
+            &Caller::operator(account, "operator"),
+            kind,
+            idp,
+            ttl,
+            description,
+        )
+        .await
+    }
+
+    /// Issues a token for the caller's account, audited as the caller's action.
+    pub async fn create_token_as(
+        &self,
+        caller: &Caller,
+        kind: TokenKind,
+        idp: Option<Idp>,
+        ttl: Option<Duration>,
+        description: Option<String>,
+    ) -> Result<IssuedToken> {
+        let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        if tx.get_account(account).await?.is_none() {
-            return Err(ScimError::not_found(format!("no account {account}")).into());
-        }
-        let issued = self.issue(account, kind, idp, ttl, description)?;
+        let profile = super::settings::profile(tx.as_mut(), account).await?;
+        let issued = self.issue(account, kind, idp, ttl.or(profile.token_ttl), description)?;
         tx.insert_token(&issued.record).await?;
+        audit::record(
+            tx.as_mut(),
+            caller,
+            Change::new("token.create", "Token", issued.record.id).after(token_json(&issued.record)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(issued)
     }
@@ -248,31 +296,54 @@ impl Service {
         Ok(self.store.reader().await?.list_tokens(account).await?)
     }
 
+    /// Revokes a token as an operator (the CLI).
     pub async fn revoke_token(&self, account: Uuid, token: Uuid) -> Result<()> {
+        self.revoke_token_as(&Caller::operator(account, "operator"), token, None)
+            .await
+    }
+
+    /// Revokes a token of the caller's account; with `only`, a token of another kind is not
+    /// found (the admin API manages SCIM tokens only).
+    pub async fn revoke_token_as(&self, caller: &Caller, token: Uuid, only: Option<TokenKind>) -> Result<()> {
+        let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        if !tx.revoke_token(account, token).await? {
-            return Err(
-                ScimError::not_found(format!("account {account} has no active token {token}")).into(),
-            );
-        }
+        let old = active_token(tx.as_mut(), account, token, only).await?;
+        tx.revoke_token(account, token).await?;
+        audit::record(
+            tx.as_mut(),
+            caller,
+            Change::new("token.revoke", "Token", token).before(token_json(&old)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Issues a new token like `token` (kind, IdP, description, lifetime) and revokes the old
-    /// one in the same transaction.
+    /// one in the same transaction, as an operator.
     pub async fn rotate_token(
         &self,
         account: Uuid,
         token: Uuid,
         ttl: Option<Duration>,
     ) -> Result<IssuedToken> {
+        self.rotate_token_as(&Caller::operator(account, "operator"), token, ttl, None)
+            .await
+    }
+
+    /// Regenerates a token of the caller's account (R6): a new secret with the same kind, IdP
+    /// and description, the old one revoked at once.
+    pub async fn rotate_token_as(
+        &self,
+        caller: &Caller,
+        token: Uuid,
+        ttl: Option<Duration>,
+        only: Option<TokenKind>,
+    ) -> Result<IssuedToken> {
+        let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        let old = tx
-            .get_token(account, token)
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(|| ScimError::not_found(format!("account {account} has no active token {token}")))?;
+        let old = active_token(tx.as_mut(), account, token, only).await?;
+        let profile = super::settings::profile(tx.as_mut(), account).await?;
         let kind = TokenKind::from_str(&old.kind).map_err(ScimError::invalid_value)?;
         let idp = old
             .idp
@@ -280,9 +351,23 @@ impl Service {
             .map(Idp::from_str)
             .transpose()
             .map_err(ScimError::invalid_value)?;
-        let issued = self.issue(account, kind, idp, ttl, old.description.clone())?;
+        let issued = self.issue(
+            account,
+            kind,
+            idp,
+            ttl.or(profile.token_ttl),
+            old.description.clone(),
+        )?;
         tx.revoke_token(account, token).await?;
         tx.insert_token(&issued.record).await?;
+        audit::record(
+            tx.as_mut(),
+            caller,
+            Change::new("token.regenerate", "Token", token)
+                .before(token_json(&old))
+                .after(token_json(&issued.record)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(issued)
     }
@@ -370,6 +455,41 @@ impl Service {
             token_id,
             kind,
             idp,
+            operator: None,
         })
     }
+}
+
+/// An unrevoked token of the account (of kind `only`, when given), else 404.
+async fn active_token(
+    tx: &mut dyn crate::store::Tx,
+    account: Uuid,
+    token: Uuid,
+    only: Option<TokenKind>,
+) -> Result<TokenRecord> {
+    tx.get_token(account, token)
+        .await?
+        .filter(|t| t.revoked_at.is_none())
+        .filter(|t| only.is_none_or(|k| t.kind == k.as_str()))
+        .ok_or_else(|| {
+            ScimError::not_found(format!(
+                "account {account} has no active {}token {token}",
+                only.map(|k| format!("{} ", k.as_str())).unwrap_or_default()
+            ))
+            .into()
+        })
+}
+
+/// What the audit log and the admin API show of a token: never its secret or hash.
+pub fn token_json(t: &TokenRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "kind": t.kind,
+        "idp": t.idp,
+        "description": t.description,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "revoked_at": t.revoked_at,
+        "last_used_at": t.last_used_at,
+    })
 }

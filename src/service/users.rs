@@ -1,12 +1,16 @@
-//! SCIM Users: create, read, list, replace, patch, delete.
+//! SCIM Users: create, read, list, replace, patch, delete — with the rules the SCIM surface
+//! keeps: adoption instead of duplication (R4), userName and primary-email immutability (R2),
+//! the provisioning source (R9) and the audit log.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, filter_error, list_query};
+use super::settings::{self, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::{ScimError, patch, resource, schema};
-use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError};
+use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError, Tx};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
 #[derive(Debug, Clone)]
@@ -15,7 +19,7 @@ pub struct UserView {
     pub groups: Vec<GroupRef>,
 }
 
-fn user_name_taken(err: StoreError, doc: &serde_json::Map<String, Value>) -> Error {
+pub(crate) fn user_name_taken(err: StoreError, doc: &Map<String, Value>) -> Error {
     match err {
         StoreError::Unique(_) => ScimError::uniqueness(format!(
             "a user with userName {:?} already exists (userName is unique per account, ignoring case)",
@@ -26,27 +30,135 @@ fn user_name_taken(err: StoreError, doc: &serde_json::Map<String, Value>) -> Err
     }
 }
 
+fn user_name(doc: &Map<String, Value>) -> &str {
+    doc.get("userName").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The lower-cased keys R4 matches an incoming user on: its userName and primary email.
+fn match_keys(doc: &Map<String, Value>) -> Vec<String> {
+    let mut keys = vec![user_name(doc).to_lowercase()];
+    if let Some(email) = resource::primary_email(doc).map(str::to_lowercase)
+        && !keys.contains(&email)
+    {
+        keys.push(email);
+    }
+    keys
+}
+
+/// A SCIM write to an existing resource: one managed under another IdP label is never taken
+/// over (R4). Returns whether the write adopts a native resource (its first SCIM write, as
+/// when Okta links an existing user found by its `userName eq` pre-check and then PUTs).
+pub(crate) fn scim_may_write(caller: &Caller, row: &ResourceRow, what: &str) -> Result<bool> {
+    if !row.idp_managed {
+        return Ok(true);
+    }
+    if row.source != caller.source() {
+        return Err(ScimError::uniqueness(format!(
+            "{what} {} is managed by the identity provider {:?}; a token labelled {:?} cannot change \
+             or take it over",
+            row.id,
+            row.source,
+            caller.source()
+        ))
+        .into());
+    }
+    Ok(false)
+}
+
+/// R2: once provisioned, a user's userName and primary email do not change over SCIM unless
+/// the account allows it. Compared ignoring case, as both are matched ignoring case.
+fn check_identity_kept(
+    profile: &Profile,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Result<()> {
+    if profile.update_emails_via_scim {
+        return Ok(());
+    }
+    let how = "an account admin can allow such changes with the setting update_emails_via_scim \
+               (PATCH /api/accounts/{accountId}/settings {\"update_emails_via_scim\": true})";
+    let (old, new) = (user_name(before), user_name(after));
+    if old.to_lowercase() != new.to_lowercase() {
+        return Err(ScimError::mutability(format!(
+            "userName cannot change once the user is provisioned: it is {old:?} and the request would \
+             make it {new:?}; {how}"
+        ))
+        .into());
+    }
+    if let Some(old) = resource::primary_email(before) {
+        let new = resource::primary_email(after);
+        if new.map(str::to_lowercase) != Some(old.to_lowercase()) {
+            return Err(ScimError::mutability(format!(
+                "the primary email (emails[primary eq true].value) cannot change once the user is \
+                 provisioned: it is {old:?} and the request would make it {}; {how}",
+                new.map(|n| format!("{n:?}")).unwrap_or_else(|| "empty".into())
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 impl Service {
+    /// POST /Users. A user matching a native one by userName or primary email (ignoring case)
+    /// adopts it (R4): same id and memberships, now IdP-managed with the token's source.
     pub async fn create_user(&self, caller: &Caller, body: &Value) -> Result<UserView> {
         let mut doc = resource::normalize(&schema::USER, body)?;
         doc.entry("active").or_insert(Value::Bool(true));
         resource::validate(&schema::USER, &doc)?;
-        let new = NewResource {
-            id: Uuid::now_v7(),
-            doc,
-            source: caller.source().to_string(),
-            idp_managed: true,
-        };
+        let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        let row = tx
-            .insert_resource(ResourceKind::User, caller.account_id, &new)
-            .await
-            .map_err(|e| user_name_taken(e, &new.doc))?;
+        let found = tx.find_users_by_name_or_email(account, &match_keys(&doc)).await?;
+        let (row, groups) = match found.as_slice() {
+            [] => {
+                let new = NewResource {
+                    id: Uuid::now_v7(),
+                    doc,
+                    source: caller.source().to_string(),
+                    idp_managed: true,
+                    identifier: None,
+                };
+                let row = tx
+                    .insert_resource(ResourceKind::User, account, &new)
+                    .await
+                    .map_err(|e| user_name_taken(e, &new.doc))?;
+                audit::record(
+                    tx.as_mut(),
+                    caller,
+                    Change::new("user.create", "User", row.id).after(snapshot(&row)),
+                )
+                .await?;
+                (row, Vec::new())
+            }
+            [native] if !native.idp_managed => {
+                let row = adopt_user(tx.as_mut(), caller, native, &doc).await?;
+                let groups = tx.groups_of(account, &[row.id]).await?;
+                (row, groups)
+            }
+            [managed] => {
+                scim_may_write(caller, managed, "user")?;
+                return Err(ScimError::uniqueness(format!(
+                    "user {} already has the userName or primary email of this request ({:?}); it is \
+                     already provisioned, so update it with PUT or PATCH /Users/{}",
+                    managed.id,
+                    user_name(&managed.doc),
+                    managed.id
+                ))
+                .into());
+            }
+            several => {
+                let ids: Vec<String> = several.iter().map(|r| r.id.to_string()).collect();
+                return Err(ScimError::uniqueness(format!(
+                    "the userName and primary email of this request match {} different users ({}); \
+                     merge or fix them in the admin API before provisioning this user",
+                    several.len(),
+                    ids.join(", ")
+                ))
+                .into());
+            }
+        };
         tx.commit().await?;
-        Ok(UserView {
-            row,
-            groups: Vec::new(),
-        })
+        Ok(UserView { row, groups })
     }
 
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<UserView> {
@@ -61,10 +173,20 @@ impl Service {
     }
 
     pub async fn list_users(&self, caller: &Caller, params: &ListParams) -> Result<ListPage<UserView>> {
+        self.list_users_where(caller, params, &Default::default()).await
+    }
+
+    /// A list with the admin API's extra conditions (R9: by source, by IdP management).
+    pub async fn list_users_where(
+        &self,
+        caller: &Caller,
+        params: &ListParams,
+        extra: &crate::store::AdminFilter,
+    ) -> Result<ListPage<UserView>> {
         let list = list_query(ResourceKind::User, params, &self.settings)?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources(ResourceKind::User, caller.account_id, &list.query)
+            .list_resources_admin(ResourceKind::User, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -103,10 +225,9 @@ impl Service {
             );
         }
         resource::validate(&schema::USER, &doc)?;
-        let row = tx
-            .update_resource(ResourceKind::User, caller.account_id, uid, &doc)
-            .await
-            .map_err(|e| user_name_taken(e, &doc))?;
+        let row = self
+            .write_user(tx.as_mut(), caller, &current, doc, "user.replace")
+            .await?;
         let groups = tx.groups_of(caller.account_id, &[uid]).await?;
         tx.commit().await?;
         Ok(UserView { row, groups })
@@ -131,11 +252,11 @@ impl Service {
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let changed = patch::apply(&schema::USER, &mut doc, &ops)?;
-        let row = if changed {
-            tx.update_resource(ResourceKind::User, caller.account_id, uid, &doc)
-                .await
-                .map_err(|e| user_name_taken(e, &doc))?
+        let row = if changed || !current.idp_managed {
+            self.write_user(tx.as_mut(), caller, &current, doc, "user.patch")
+                .await?
         } else {
+            scim_may_write(caller, &current, "user")?;
             current
         };
         let groups = tx.groups_of(caller.account_id, &[uid]).await?;
@@ -143,13 +264,45 @@ impl Service {
         Ok(UserView { row, groups })
     }
 
-    /// DELETE: the user and its memberships go; the groups stay.
+    /// A SCIM write of a whole user document over the locked row `current`: the first SCIM
+    /// write to a native user adopts it (R4); later ones keep userName and primary email (R2).
+    async fn write_user(
+        &self,
+        tx: &mut dyn Tx,
+        caller: &Caller,
+        current: &ResourceRow,
+        doc: Map<String, Value>,
+        action: &'static str,
+    ) -> Result<ResourceRow> {
+        if scim_may_write(caller, current, "user")? {
+            return adopt_user(tx, caller, current, &doc).await;
+        }
+        let profile = settings::profile(tx, caller.account_id).await?;
+        check_identity_kept(&profile, &current.doc, &doc)?;
+        let row = tx
+            .update_resource(ResourceKind::User, caller.account_id, current.id, &doc)
+            .await
+            .map_err(|e| user_name_taken(e, &doc))?;
+        audit::record(
+            tx,
+            caller,
+            Change::new(action, "User", row.id)
+                .before(snapshot(current))
+                .after(snapshot(&row)),
+        )
+        .await?;
+        Ok(row)
+    }
+
+    /// DELETE: the user and its memberships go; the groups stay. The audit event keeps the
+    /// user's document and the groups it was removed from (R5).
     pub async fn delete_user(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<()> {
         self.delete_resource(ResourceKind::User, caller, id, pre).await
     }
 
-    /// DELETE of a user or group: the row and its memberships (ON DELETE CASCADE), after the
-    /// `If-Match` check when there is one.
+    /// DELETE of a user or group over SCIM: the row and its memberships (ON DELETE CASCADE),
+    /// after the `If-Match` check when there is one. A resource managed under another IdP
+    /// label is refused.
     pub(crate) async fn delete_resource(
         &self,
         kind: ResourceKind,
@@ -157,23 +310,97 @@ impl Service {
         id: &str,
         pre: &Precondition,
     ) -> Result<()> {
-        let label = match kind {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        };
+        let label = kind.resource_type();
         let rid = parse_id(id).ok_or_else(|| not_found(label, id))?;
         let mut tx = self.store.begin().await?;
-        if pre.if_match.is_some() {
-            let current = tx
-                .get_resource(kind, caller.account_id, rid, true)
-                .await?
-                .ok_or_else(|| not_found(label, id))?;
-            pre.check(current.version)?;
+        let current = tx
+            .get_resource(kind, caller.account_id, rid, true)
+            .await?
+            .ok_or_else(|| not_found(label, id))?;
+        pre.check(current.version)?;
+        scim_may_write(caller, &current, &label.to_lowercase())?;
+        if kind == ResourceKind::Group && !current.idp_managed {
+            // R8: a native group with a reserved name is the application's; SCIM never takes
+            // it over, deleting included.
+            let profile = settings::profile(tx.as_mut(), caller.account_id).await?;
+            let name = current
+                .doc
+                .get("displayName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if profile.is_reserved(name) {
+                return profile.check_scim_group_name(name);
+            }
         }
-        if !tx.delete_resource(kind, caller.account_id, rid).await? {
-            return Err(not_found(label, id));
-        }
+        delete_row(tx.as_mut(), caller, kind, &current).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// R4: the native user `native` becomes IdP-managed with the caller's source, keeping its id
+/// and memberships; the IdP's document replaces the native one.
+pub(crate) async fn adopt_user(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    native: &ResourceRow,
+    doc: &Map<String, Value>,
+) -> Result<ResourceRow> {
+    if !tx
+        .claim_resource(ResourceKind::User, caller.account_id, native.id, caller.source())
+        .await?
+    {
+        return Err(ScimError::uniqueness(format!(
+            "user {} was provisioned by another request meanwhile; read it again",
+            native.id
+        ))
+        .into());
+    }
+    let row = tx
+        .update_resource(ResourceKind::User, caller.account_id, native.id, doc)
+        .await
+        .map_err(|e| user_name_taken(e, doc))?;
+    audit::record(
+        tx,
+        caller,
+        Change::new("user.adopt", "User", row.id)
+            .before(snapshot(native))
+            .after(snapshot(&row)),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Deletes a user or group and records it: a user's event lists the groups it left; a
+/// group's lists nothing of its members (it may have 100,000), only its own document.
+pub(crate) async fn delete_row(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    kind: ResourceKind,
+    row: &ResourceRow,
+) -> Result<()> {
+    let mut change = Change::new(
+        match kind {
+            ResourceKind::User => "user.delete",
+            ResourceKind::Group => "group.delete",
+        },
+        kind.resource_type(),
+        row.id,
+    )
+    .before(snapshot(row));
+    if kind == ResourceKind::User {
+        let groups: Vec<Uuid> = tx
+            .groups_of(caller.account_id, &[row.id])
+            .await?
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect();
+        if !groups.is_empty() {
+            change = change.delta(serde_json::json!({ "removed_from_groups": groups }));
+        }
+    }
+    if !tx.delete_resource(kind, caller.account_id, row.id).await? {
+        return Err(not_found(kind.resource_type(), &row.id.to_string()));
+    }
+    audit::record(tx, caller, change).await
 }

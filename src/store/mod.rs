@@ -51,6 +51,22 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database could not be reached or had no connection to spare: a condition that
+    /// passes, which clients should retry (503), unlike a fault in a query (500).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+            )
+        )
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +102,8 @@ pub struct ResourceRow {
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,
+    /// A group's identifier (SPEC R1); `None` for users.
+    pub identifier: Option<String>,
 }
 
 /// A new user or group. The store derives its indexed columns from `doc`.
@@ -95,7 +113,14 @@ pub struct NewResource {
     pub doc: Map<String, Value>,
     pub source: String,
     pub idp_managed: bool,
+    /// A group's identifier (SPEC R1), required for groups. When another group of the account
+    /// has it, the insert fails with `StoreError::Unique(GROUP_IDENTIFIER_KEY)` and leaves the
+    /// transaction usable, so the caller can try the next candidate.
+    pub identifier: Option<String>,
 }
+
+/// The unique index on group identifiers, as `StoreError::Unique` names it.
+pub const GROUP_IDENTIFIER_KEY: &str = "groups_identifier_key";
 
 /// One member of a group as the SCIM `members` attribute shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,20 +294,181 @@ pub trait Tx: Send {
     // Membership, set-based.
     /// Of `ids`, those that are not users of the account.
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
-    /// Adds the users to the group; returns how many memberships were new.
+    /// Adds the users to the group; returns the ids whose membership is new (what the audit
+    /// log records: the delta, never the member list).
     async fn add_members(
         &mut self,
         account: Uuid,
         group: Uuid,
         ids: &[Uuid],
         origin: Origin,
-    ) -> StoreResult<u64>;
-    /// Removes the listed members; returns how many were removed.
-    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64>;
-    /// Removes every member not in `keep`; returns how many were removed.
-    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64>;
+    ) -> StoreResult<Vec<Uuid>>;
+    /// Removes the listed members; returns the ids that were members.
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Removes every member not in `keep`; returns the ids removed.
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Members of the given groups.
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>>;
     /// Groups of the given users.
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>>;
+
+    // ---- Ownership rules R1–R10, admin API and audit (issue 4) -------------------------
+    // Added on the `admin` branch and implemented for Postgres; each needs a SQLite twin.
+
+    // Account profile (R6, R7, R8).
+    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>>;
+    /// Writes every profile field of `settings` (not `scim_enabled`).
+    async fn update_settings(&mut self, account: Uuid, settings: &AccountSettings) -> StoreResult<()>;
+    /// Sets `scim_enabled`; false when there is no such account.
+    async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool>;
+    /// Revokes every unrevoked token of `kind`; returns how many.
+    async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64>;
+    /// Makes every IdP-managed user or group of the account native, in one statement; returns
+    /// how many changed. `source` is kept: it says where the resource came from.
+    async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64>;
+    /// Renames each IdP-managed group whose displayName a native group also has to
+    /// `"{displayName} ({identifier})"`, so that releasing it cannot make two native groups
+    /// share a name; returns how many were renamed.
+    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64>;
+
+    // Adoption (R4) and the IdP-managed flag.
+    /// Users whose `user_name_ci` or primary-email (lower case) is one of `keys`.
+    async fn find_users_by_name_or_email(
+        &mut self,
+        account: Uuid,
+        keys: &[String],
+    ) -> StoreResult<Vec<ResourceRow>>;
+    /// Groups whose displayName is exactly `name` (at most one native and one IdP-managed).
+    async fn find_groups_by_display_name(
+        &mut self,
+        account: Uuid,
+        name: &str,
+    ) -> StoreResult<Vec<ResourceRow>>;
+    /// Marks a native resource IdP-managed with `source`, locking its row; false when it is
+    /// already IdP-managed (someone else adopted it first) or does not exist.
+    async fn claim_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        source: &str,
+    ) -> StoreResult<bool>;
+    /// Group identifiers of the account equal to `base` or starting with `base_` (R1 suffixes).
+    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>>;
+    /// Of `users`, those that are members of at least one IdP-managed group (R3).
+    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// A list with the admin API's extra conditions (R9).
+    async fn list_resources_admin(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>>;
+
+    // Role bindings.
+    /// Inserts a binding; `StoreError::Unique` when the group already has it.
+    async fn insert_role_binding(
+        &mut self,
+        account: Uuid,
+        binding: &NewRoleBinding,
+    ) -> StoreResult<RoleBinding>;
+    /// Deletes a binding of the group; the deleted binding, `None` when there was none.
+    async fn delete_role_binding(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<RoleBinding>>;
+    /// Bindings of one group, or of the whole account when `group` is `None`.
+    async fn list_role_bindings(
+        &mut self,
+        account: Uuid,
+        group: Option<Uuid>,
+    ) -> StoreResult<Vec<RoleBinding>>;
+
+    // Export (R10).
+    /// Every user or group of the account, in id order.
+    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>>;
+    /// Every membership of the account.
+    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>>;
+
+    // Audit log.
+    async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// The account profile (SPEC R6, R7, R8) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub scim_enabled: bool,
+    pub update_emails_via_scim: bool,
+    /// `link` or `keep_both`.
+    pub group_name_conflict: String,
+    pub reserved_group_names: Vec<String>,
+    pub max_group_name_length: Option<i32>,
+    /// `None`: the server's `token_ttl`.
+    pub token_ttl_seconds: Option<i64>,
+}
+
+/// Extra conditions of an admin-API list (R9).
+#[derive(Debug, Clone, Default)]
+pub struct AdminFilter {
+    pub source: Option<String>,
+    pub idp_managed: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRoleBinding {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub role: String,
+    pub resource_group: String,
+}
+
+/// A role binding with its group's identifier (SPEC §2: group identifier, role, resource group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleBinding {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub group_identifier: String,
+    pub role: String,
+    pub resource_group: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub group_id: Uuid,
+    pub user_id: Uuid,
+    /// `idp` or `native`.
+    pub origin: String,
+}
+
+/// One audit event. `at` is set by the database on insert.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: Uuid,
+    pub at: Option<DateTime<Utc>>,
+    /// `scim`, `admin` or `operator`.
+    pub actor_kind: String,
+    pub actor_token_id: Option<Uuid>,
+    pub actor_idp: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub delta: Option<Value>,
+}
+
+/// A page of the audit log, newest first: events older than `before` (an event id).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub before: Option<Uuid>,
+    pub limit: i64,
 }

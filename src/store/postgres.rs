@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::derived;
 use super::filter_sql::{self, Dialect, SqlBuilder, SqlParam};
 use super::{
-    Account, GroupRef, Keyset, ListQuery, MemberRef, NewResource, Origin, Page, ResourceKind, ResourceRow,
-    Store, StoreError, StoreResult, TokenRecord, Tx,
+    Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, GroupRef, Keyset, ListQuery, MemberRef,
+    Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding, Store,
+    StoreError, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -170,6 +171,18 @@ fn table(kind: ResourceKind) -> &'static str {
 }
 
 const RESOURCE_COLUMNS: &str = "account_id, id, doc, source, idp_managed, created_at, last_modified, version";
+const USER_COLUMNS: &str =
+    "account_id, id, doc, source, idp_managed, created_at, last_modified, version, NULL::text AS identifier";
+const GROUP_COLUMNS: &str =
+    "account_id, id, doc, source, idp_managed, created_at, last_modified, version, identifier";
+
+/// The columns `resource_row` reads, for a statement over `kind`'s table.
+fn columns(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => USER_COLUMNS,
+        ResourceKind::Group => GROUP_COLUMNS,
+    }
+}
 
 fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
     let doc: Value = row.try_get("doc")?;
@@ -185,6 +198,7 @@ fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
         created_at: row.try_get("created_at")?,
         last_modified: row.try_get("last_modified")?,
         version: row.try_get("version")?,
+        identifier: row.try_get("identifier")?,
     })
 }
 
@@ -219,6 +233,8 @@ struct Indexed {
     external_id: Option<String>,
     display_name: Option<String>,
     active: bool,
+    /// A user's primary email, lower-cased (R4 adoption looks it up).
+    primary_email_ci: Option<String>,
 }
 
 fn str_field(doc: &Map<String, Value>, key: &str) -> Option<String> {
@@ -235,6 +251,7 @@ fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
         external_id: str_field(doc, "externalId"),
         display_name,
         active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+        primary_email_ci: crate::scim::resource::primary_email(doc).map(str::to_lowercase),
     }
 }
 
@@ -302,12 +319,25 @@ struct ListSql {
     page_params: Vec<SqlParam>,
 }
 
-fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
+fn list_sql(kind: ResourceKind, query: &ListQuery, extra: &AdminFilter) -> StoreResult<ListSql> {
     let mut filter = SqlBuilder::new(Dialect::Postgres, 2);
     if let Some(f) = &query.filter {
         filter_sql::translate(kind, f, &mut filter)?;
     } else {
         filter.sql = "TRUE".to_string();
+    }
+    // The admin API's conditions (R9), bound after the filter's parameters.
+    if let Some(source) = &extra.source {
+        filter.params.push(SqlParam::Text(source.clone()));
+        filter.sql = format!("({}) AND t.source = ${}", filter.sql, filter.params.len() + 1);
+    }
+    if let Some(managed) = extra.idp_managed {
+        filter.params.push(SqlParam::Bool(managed));
+        filter.sql = format!(
+            "({}) AND t.idp_managed = ${}",
+            filter.sql,
+            filter.params.len() + 1
+        );
     }
     let from = format!(
         "FROM {} t WHERE t.account_id = $1 AND {}",
@@ -326,6 +356,10 @@ fn list_sql(kind: ResourceKind, query: &ListQuery) -> StoreResult<ListSql> {
     };
     let n = filter.params.len() + after.params.len() + 2;
     let mut columns: Vec<String> = RESOURCE_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
+    columns.push(match kind {
+        ResourceKind::User => "NULL::text AS identifier".to_string(),
+        ResourceKind::Group => "t.identifier".to_string(),
+    });
     columns.push(format!(
         "{} AS sort_key",
         order.key_expr.as_deref().unwrap_or("NULL::text")
@@ -361,7 +395,7 @@ impl PgStore {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<String> {
-        let sql = list_sql(kind, query)?;
+        let sql = list_sql(kind, query, &AdminFilter::default())?;
         let rows = bind_params(
             sqlx::query(AssertSqlSafe(format!(
                 "EXPLAIN (ANALYZE, COSTS OFF) {}",
@@ -395,6 +429,46 @@ fn bind_params<'q>(
         };
     }
     query
+}
+
+impl PgTx {
+    async fn list_with(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>> {
+        let sql = list_sql(kind, query, extra)?;
+        let total: i64 = bind_params(sqlx::query(AssertSqlSafe(sql.count)).bind(account), &sql.params)
+            .fetch_one(self.c())
+            .await?
+            .try_get(0)?;
+        let mut items = Vec::new();
+        let mut next = None;
+        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
+        if wanted {
+            let (limit, offset) = limit_offset(query);
+            let rows = bind_params(
+                sqlx::query(AssertSqlSafe(sql.page)).bind(account),
+                &[sql.params, sql.page_params].concat(),
+            )
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.c())
+            .await?;
+            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
+            if query.keyset.is_some() && rows.len() as i64 > query.count {
+                items.pop();
+                let last = &rows[items.len() - 1];
+                next = Some(Keyset {
+                    key: last.try_get("sort_key")?,
+                    id: last.try_get("id")?,
+                });
+            }
+        }
+        Ok(Page { total, items, next })
+    }
 }
 
 #[async_trait]
@@ -528,9 +602,10 @@ impl Tx for PgTx {
             ResourceKind::User => {
                 sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
-                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
-                     RETURNING {RESOURCE_COLUMNS}"
+                         display_name_ci, active, doc, source, idp_managed, primary_email_ci, created_at,
+                         last_modified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now())
+                     RETURNING {USER_COLUMNS}"
                 )))
                 .bind(account)
                 .bind(new.id)
@@ -543,15 +618,20 @@ impl Tx for PgTx {
                 .bind(&doc)
                 .bind(&new.source)
                 .bind(new.idp_managed)
+                .bind(&ix.primary_email_ci)
                 .fetch_one(self.c())
                 .await?
             }
             ResourceKind::Group => {
-                sqlx::query(AssertSqlSafe(format!(
+                // ON CONFLICT on the identifier only: a taken identifier returns no row and
+                // leaves the transaction usable for the next candidate (R1); any other
+                // violation (the displayName indexes) still fails the statement.
+                let inserted = sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
-                         source, idp_managed, created_at, last_modified)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), now())
-                     RETURNING {RESOURCE_COLUMNS}"
+                         source, idp_managed, identifier, created_at, last_modified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now())
+                     ON CONFLICT (account_id, identifier) DO NOTHING
+                     RETURNING {GROUP_COLUMNS}"
                 )))
                 .bind(account)
                 .bind(new.id)
@@ -561,8 +641,10 @@ impl Tx for PgTx {
                 .bind(&doc)
                 .bind(&new.source)
                 .bind(new.idp_managed)
-                .fetch_one(self.c())
-                .await?
+                .bind(new.identifier.as_deref().unwrap_or(&ix.name))
+                .fetch_optional(self.c())
+                .await?;
+                inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
             }
         };
         if kind == ResourceKind::User {
@@ -580,7 +662,8 @@ impl Tx for PgTx {
     ) -> StoreResult<Option<ResourceRow>> {
         let lock = if for_update { " FOR UPDATE" } else { "" };
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {RESOURCE_COLUMNS} FROM {} WHERE account_id = $1 AND id = $2{lock}",
+            "SELECT {} FROM {} WHERE account_id = $1 AND id = $2{lock}",
+            columns(kind),
             table(kind)
         )))
         .bind(account)
@@ -603,9 +686,10 @@ impl Tx for PgTx {
             ResourceKind::User => {
                 sqlx::query(AssertSqlSafe(format!(
                     "UPDATE users SET user_name = $3, user_name_ci = $4, external_id = $5, display_name = $6,
-                         display_name_ci = $7, active = $8, doc = $9, last_modified = now(), version = version + 1
+                         display_name_ci = $7, active = $8, doc = $9, primary_email_ci = $10,
+                         last_modified = now(), version = version + 1
                      WHERE account_id = $1 AND id = $2
-                     RETURNING {RESOURCE_COLUMNS}"
+                     RETURNING {USER_COLUMNS}"
                 )))
                 .bind(account)
                 .bind(id)
@@ -616,6 +700,7 @@ impl Tx for PgTx {
                 .bind(ix.display_name.as_deref().map(str::to_lowercase))
                 .bind(ix.active)
                 .bind(&json)
+                .bind(&ix.primary_email_ci)
                 .fetch_one(self.c())
                 .await?
             }
@@ -624,7 +709,7 @@ impl Tx for PgTx {
                     "UPDATE groups SET display_name = $3, display_name_ci = $4, external_id = $5, doc = $6,
                          last_modified = now(), version = version + 1
                      WHERE account_id = $1 AND id = $2
-                     RETURNING {RESOURCE_COLUMNS}"
+                     RETURNING {GROUP_COLUMNS}"
                 )))
                 .bind(account)
                 .bind(id)
@@ -650,8 +735,9 @@ impl Tx for PgTx {
     ) -> StoreResult<Option<ResourceRow>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET last_modified = now(), version = version + 1 WHERE account_id = $1 AND id = $2
-             RETURNING {RESOURCE_COLUMNS}",
-            table(kind)
+             RETURNING {}",
+            table(kind),
+            columns(kind)
         )))
         .bind(account)
         .bind(id)
@@ -679,35 +765,8 @@ impl Tx for PgTx {
         account: Uuid,
         query: &ListQuery,
     ) -> StoreResult<Page<ResourceRow>> {
-        let sql = list_sql(kind, query)?;
-        let total: i64 = bind_params(sqlx::query(AssertSqlSafe(sql.count)).bind(account), &sql.params)
-            .fetch_one(self.c())
-            .await?
-            .try_get(0)?;
-        let mut items = Vec::new();
-        let mut next = None;
-        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
-        if wanted {
-            let (limit, offset) = limit_offset(query);
-            let rows = bind_params(
-                sqlx::query(AssertSqlSafe(sql.page)).bind(account),
-                &[sql.params, sql.page_params].concat(),
-            )
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.c())
-            .await?;
-            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
-            if query.keyset.is_some() && rows.len() as i64 > query.count {
-                items.pop();
-                let last = &rows[items.len() - 1];
-                next = Some(Keyset {
-                    key: last.try_get("sort_key")?,
-                    id: last.try_get("id")?,
-                });
-            }
-        }
-        Ok(Page { total, items, next })
+        self.list_with(kind, account, query, &AdminFilter::default())
+            .await
     }
 
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
@@ -728,43 +787,46 @@ impl Tx for PgTx {
         group: Uuid,
         ids: &[Uuid],
         origin: Origin,
-    ) -> StoreResult<u64> {
-        let done = sqlx::query(
+    ) -> StoreResult<Vec<Uuid>> {
+        let added = sqlx::query_scalar(
             "INSERT INTO group_members (account_id, group_id, member_id, origin)
              SELECT $1, $2, x, $4 FROM UNNEST($3::uuid[]) AS x
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING
+             RETURNING member_id",
         )
         .bind(account)
         .bind(group)
         .bind(ids)
         .bind(origin.as_str())
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        Ok(added)
     }
 
-    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND member_id = ANY($3)",
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let removed = sqlx::query_scalar(
+            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND member_id = ANY($3)
+             RETURNING member_id",
         )
         .bind(account)
         .bind(group)
         .bind(ids)
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        Ok(removed)
     }
 
-    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3))",
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let removed = sqlx::query_scalar(
+            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3))
+             RETURNING member_id",
         )
         .bind(account)
         .bind(group)
         .bind(keep)
-        .execute(self.c())
+        .fetch_all(self.c())
         .await?;
-        Ok(done.rows_affected())
+        Ok(removed)
     }
 
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
@@ -813,4 +875,343 @@ impl Tx for PgTx {
             })
             .collect()
     }
+
+    // ---- Ownership rules R1–R10, admin API and audit (issue 4) -------------------------
+
+    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
+        let row = sqlx::query(
+            "SELECT scim_enabled, update_emails_via_scim, group_name_conflict, reserved_group_names,
+                    max_group_name_length, token_ttl_seconds
+             FROM accounts WHERE id = $1",
+        )
+        .bind(account)
+        .fetch_optional(self.c())
+        .await?;
+        row.map(|r| {
+            Ok(AccountSettings {
+                scim_enabled: r.try_get("scim_enabled")?,
+                update_emails_via_scim: r.try_get("update_emails_via_scim")?,
+                group_name_conflict: r.try_get("group_name_conflict")?,
+                reserved_group_names: r.try_get("reserved_group_names")?,
+                max_group_name_length: r.try_get("max_group_name_length")?,
+                token_ttl_seconds: r.try_get("token_ttl_seconds")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE accounts SET update_emails_via_scim = $2, group_name_conflict = $3,
+                 reserved_group_names = $4, max_group_name_length = $5, token_ttl_seconds = $6
+             WHERE id = $1",
+        )
+        .bind(account)
+        .bind(st.update_emails_via_scim)
+        .bind(&st.group_name_conflict)
+        .bind(&st.reserved_group_names)
+        .bind(st.max_group_name_length)
+        .bind(st.token_ttl_seconds)
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+
+    async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE accounts SET scim_enabled = $2 WHERE id = $1")
+            .bind(account)
+            .bind(enabled)
+            .execute(self.c())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND kind = $2 AND revoked_at IS NULL",
+        )
+        .bind(account)
+        .bind(kind)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET idp_managed = false, last_modified = now(), version = version + 1
+             WHERE account_id = $1 AND idp_managed",
+            table(kind)
+        )))
+        .bind(account)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE groups g
+             SET display_name = g.display_name || ' (' || g.identifier || ')',
+                 display_name_ci = g.display_name_ci || ' (' || lower(g.identifier) || ')',
+                 doc = jsonb_set(g.doc, '{displayName}', to_jsonb(g.display_name || ' (' || g.identifier || ')')),
+                 last_modified = now(), version = g.version + 1
+             WHERE g.account_id = $1 AND g.idp_managed
+               AND EXISTS (SELECT 1 FROM groups n
+                           WHERE n.account_id = g.account_id AND NOT n.idp_managed
+                             AND n.display_name = g.display_name)",
+        )
+        .bind(account)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn find_users_by_name_or_email(
+        &mut self,
+        account: Uuid,
+        keys: &[String],
+    ) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users
+             WHERE account_id = $1 AND (user_name_ci = ANY($2) OR primary_email_ci = ANY($2))
+             ORDER BY id"
+        )))
+        .bind(account)
+        .bind(keys)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn find_groups_by_display_name(
+        &mut self,
+        account: Uuid,
+        name: &str,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = $1 AND display_name = $2 ORDER BY id"
+        )))
+        .bind(account)
+        .bind(name)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn claim_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        source: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET idp_managed = true, source = $3 WHERE account_id = $1 AND id = $2 AND NOT idp_managed",
+            table(kind)
+        )))
+        .bind(account)
+        .bind(id)
+        .bind(source)
+        .execute(self.c())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
+        let pattern = format!(
+            "{}\\_%",
+            base.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        let rows = sqlx::query_scalar(
+            "SELECT identifier FROM groups
+             WHERE account_id = $1 AND (identifier = $2 OR identifier LIKE $3)",
+        )
+        .bind(account)
+        .bind(base)
+        .bind(pattern)
+        .fetch_all(self.c())
+        .await?;
+        Ok(rows)
+    }
+
+    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let found = sqlx::query_scalar(
+            "SELECT DISTINCT m.member_id FROM group_members m
+             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+             WHERE m.account_id = $1 AND m.member_id = ANY($2) AND g.idp_managed",
+        )
+        .bind(account)
+        .bind(users)
+        .fetch_all(self.c())
+        .await?;
+        Ok(found)
+    }
+
+    async fn list_resources_admin(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>> {
+        self.list_with(kind, account, query, extra).await
+    }
+
+    async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
+        let row = sqlx::query(
+            "WITH ins AS (
+                 INSERT INTO role_bindings (account_id, id, group_id, role, resource_group)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING *)
+             SELECT ins.*, g.identifier FROM ins
+             JOIN groups g ON g.account_id = ins.account_id AND g.id = ins.group_id",
+        )
+        .bind(account)
+        .bind(b.id)
+        .bind(b.group_id)
+        .bind(&b.role)
+        .bind(&b.resource_group)
+        .fetch_one(self.c())
+        .await?;
+        binding_row(&row)
+    }
+
+    async fn delete_role_binding(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<RoleBinding>> {
+        let row = sqlx::query(
+            "WITH del AS (
+                 DELETE FROM role_bindings WHERE account_id = $1 AND group_id = $2 AND id = $3 RETURNING *)
+             SELECT del.*, g.identifier FROM del
+             JOIN groups g ON g.account_id = del.account_id AND g.id = del.group_id",
+        )
+        .bind(account)
+        .bind(group)
+        .bind(id)
+        .fetch_optional(self.c())
+        .await?;
+        row.as_ref().map(binding_row).transpose()
+    }
+
+    async fn list_role_bindings(
+        &mut self,
+        account: Uuid,
+        group: Option<Uuid>,
+    ) -> StoreResult<Vec<RoleBinding>> {
+        let rows = sqlx::query(
+            "SELECT b.*, g.identifier FROM role_bindings b
+             JOIN groups g ON g.account_id = b.account_id AND g.id = b.group_id
+             WHERE b.account_id = $1 AND ($2::uuid IS NULL OR b.group_id = $2)
+             ORDER BY g.identifier, b.role, b.resource_group",
+        )
+        .bind(account)
+        .bind(group)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter().map(binding_row).collect()
+    }
+
+    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM {} WHERE account_id = $1 ORDER BY id",
+            columns(kind),
+            table(kind)
+        )))
+        .bind(account)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter().map(resource_row).collect()
+    }
+
+    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT group_id, member_id, origin FROM group_members WHERE account_id = $1
+             ORDER BY group_id, member_id",
+        )
+        .bind(account)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    group_id: r.try_get("group_id")?,
+                    user_id: r.try_get("member_id")?,
+                    origin: r.try_get("origin")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (account_id, id, actor_kind, actor_token_id, actor_idp, actor_name,
+                 action, resource_type, resource_id, before, after, delta)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(account)
+        .bind(e.id)
+        .bind(&e.actor_kind)
+        .bind(e.actor_token_id)
+        .bind(&e.actor_idp)
+        .bind(&e.actor_name)
+        .bind(&e.action)
+        .bind(&e.resource_type)
+        .bind(&e.resource_id)
+        .bind(&e.before)
+        .bind(&e.after)
+        .bind(&e.delta)
+        .execute(self.c())
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events
+             WHERE account_id = $1
+               AND ($2::text IS NULL OR resource_type = $2)
+               AND ($3::text IS NULL OR resource_id = $3)
+               AND ($4::uuid IS NULL OR id < $4)
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(account)
+        .bind(&q.resource_type)
+        .bind(&q.resource_id)
+        .bind(q.before)
+        .bind(q.limit)
+        .fetch_all(self.c())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    actor_kind: r.try_get("actor_kind")?,
+                    actor_token_id: r.try_get("actor_token_id")?,
+                    actor_idp: r.try_get("actor_idp")?,
+                    actor_name: r.try_get("actor_name")?,
+                    action: r.try_get("action")?,
+                    resource_type: r.try_get("resource_type")?,
+                    resource_id: r.try_get("resource_id")?,
+                    before: r.try_get("before")?,
+                    after: r.try_get("after")?,
+                    delta: r.try_get("delta")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn binding_row(row: &PgRow) -> StoreResult<RoleBinding> {
+    Ok(RoleBinding {
+        id: row.try_get("id")?,
+        group_id: row.try_get("group_id")?,
+        group_identifier: row.try_get("identifier")?,
+        role: row.try_get("role")?,
+        resource_group: row.try_get("resource_group")?,
+        created_at: row.try_get("created_at")?,
+    })
 }

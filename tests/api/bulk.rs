@@ -460,3 +460,25 @@ async fn defaults_are_advertised_and_bad_requests_are_400() {
     assert_eq!(res.status, 200);
     assert_eq!(res.body["Operations"], json!([]));
 }
+
+#[tokio::test]
+async fn a_bulk_request_pays_the_rate_limit_for_each_operation() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 5;
+    })
+    .await;
+    let post = |i: usize| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {"userName": format!("u{i}@example.com")}});
+    // Three operations: three of the five.
+    let res = bulk(&app, json!([post(1), post(2), post(3)])).await;
+    assert_eq!(statuses(&res), ["201", "201", "201"]);
+    // Four more: the request itself passes authentication (four of five), its operations do
+    // not fit, and nothing runs.
+    let res = bulk(&app, json!([post(4), post(5), post(6), post(7)])).await;
+    res.assert_error(429, None);
+    assert!(res.header("retry-after").is_some());
+    // What the refused operations did not take is still there for a plain request.
+    let res = app.get("/Users").await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["totalResults"], 3);
+}

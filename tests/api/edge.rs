@@ -209,3 +209,77 @@ async fn base_url_pasted_with_a_trailing_slash_still_works() {
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_without_tenant_ids() {
+    let app = TestApp::spawn().await;
+    let id = app.user("metrics@example.com").await;
+    assert_eq!(app.get(&format!("/Users/{id}")).await.status, 200);
+    assert_eq!(
+        app.get("/Users/00000000-0000-0000-0000-000000000000")
+            .await
+            .status,
+        404
+    );
+    let res = app
+        .raw(Method::GET, &format!("{}/metrics", app.origin), &[], None)
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .is_some_and(|ct| ct.starts_with("application/openmetrics-text")),
+        "{:?}",
+        res.header("content-type")
+    );
+    let line = |status: u16| {
+        format!(
+            "scimd_http_requests_total{{method=\"GET\",route=\"/scim/account/{{account_id}}/Users/{{id}}\",status=\"{status}\"}} 1"
+        )
+    };
+    assert!(res.text.contains(&line(200)), "{}", res.text);
+    assert!(res.text.contains(&line(404)), "{}", res.text);
+    assert!(
+        res.text.contains("scimd_http_request_duration_seconds_bucket"),
+        "{}",
+        res.text
+    );
+    assert!(
+        !res.text.contains(&app.account.to_string()),
+        "no account id in labels"
+    );
+    assert!(!res.text.contains(&id), "no resource id in labels");
+}
+
+/// RFC 7644 §3.11: a provider without /Me "SHALL respond with HTTP status code 501". A SCIM
+/// token authenticates an IdP connector, not a user, so there is no "me" to serve.
+#[tokio::test]
+async fn me_endpoint_is_501_not_implemented() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (Method::GET, "/Me"),
+        (Method::PUT, "/Me"),
+        (Method::PATCH, "/Me"),
+        (Method::DELETE, "/Me"),
+        (Method::POST, "/Me"),
+        (Method::GET, "/Me/"),
+    ] {
+        let res = app
+            .send(
+                method.clone(),
+                &app.scim(path),
+                Some(&app.token),
+                Some(&serde_json::json!({})),
+                &[],
+            )
+            .await;
+        res.assert_error(501, None);
+        assert!(
+            res.body["detail"].as_str().unwrap().contains("/Me"),
+            "{method} {path}: {}",
+            res.text
+        );
+    }
+    // Still behind the token like every SCIM endpoint.
+    let res = app.raw(Method::GET, &app.scim("/Me"), &[], None).await;
+    assert_eq!(res.status, 401);
+}

@@ -137,6 +137,21 @@ impl TestApp {
         (account.id, issued.token)
     }
 
+    /// A client that sends exactly the headers of one IdP, with a token labelled for it.
+    pub async fn idp(&self, idp: Idp, wire: Wire) -> IdpClient<'_> {
+        let issued = self
+            .app
+            .service
+            .create_token(self.account, TokenKind::Scim, Some(idp), None, None)
+            .await
+            .unwrap();
+        IdpClient {
+            app: self,
+            token: issued.token,
+            wire,
+        }
+    }
+
     /// `/scim/account/{account}` + path.
     pub fn scim(&self, path: &str) -> String {
         format!("{}/scim/account/{}{}", self.origin, self.account, path)
@@ -180,6 +195,101 @@ impl TestApp {
             req = req.body(body);
         }
         finish(req).await
+    }
+
+    /// One HTTP/1.1 request with exactly these headers (plus `Host` and, with a body,
+    /// `Content-Length`), on a fresh connection; `target` is the path and query, sent verbatim.
+    pub async fn exact(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let addr = self.origin.trim_start_matches("http://");
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(body) = body {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        if let Some(body) = body {
+            stream.write_all(body).await.unwrap();
+        }
+
+        // Read the head, then exactly the body it announces (the connection may stay open).
+        let mut buf = Vec::new();
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = stream.read(&mut chunk).await.expect("reads the response");
+            assert!(n > 0, "connection closed before the response head");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let mut map = reqwest::header::HeaderMap::new();
+        for line in lines.filter(|l| !l.is_empty()) {
+            let (k, v) = line.split_once(':').expect("a header line");
+            map.append(
+                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(),
+                reqwest::header::HeaderValue::from_str(v.trim()).unwrap(),
+            );
+        }
+        let mut rest = buf[head_end..].to_vec();
+        let chunked = map
+            .get("transfer-encoding")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        let length: Option<usize> = map
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let no_body = status == 204 || status == 304 || method == "HEAD";
+        let body = if no_body {
+            Vec::new()
+        } else if let Some(len) = length {
+            while rest.len() < len {
+                let mut chunk = [0u8; 8192];
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed inside the body");
+                rest.extend_from_slice(&chunk[..n]);
+            }
+            rest.truncate(len);
+            rest
+        } else if chunked {
+            loop {
+                if let Some(decoded) = dechunk(&rest) {
+                    break decoded;
+                }
+                let mut chunk = [0u8; 8192];
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed inside a chunked body");
+                rest.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            stream.read_to_end(&mut rest).await.unwrap();
+            rest
+        };
+        let text = String::from_utf8_lossy(&body).to_string();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers: map,
+            text,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -262,6 +372,93 @@ impl TestApp {
     }
 }
 
+/// The headers one IdP puts on the wire. Nothing else is added (no default Accept or
+/// Content-Type), so a test sees exactly what the server gets from that IdP.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    /// On every request.
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// Content-Type of a request with a body (`None`: none is sent).
+    pub body_type: Option<&'static str>,
+    /// Content-Type also sent on requests without a body (Okta sends one even on DELETE).
+    pub bodiless_type: Option<&'static str>,
+}
+
+/// Sends requests as one IdP does: its headers, its token, bodies as raw text.
+pub struct IdpClient<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+    pub wire: Wire,
+}
+
+impl IdpClient<'_> {
+    /// `path` is below the account's SCIM base URL and may carry a query string, sent as given
+    /// (so `+` and `%20` reach the server as the IdP encoded them). Written on a socket of its
+    /// own rather than through reqwest, which would add `Accept: */*` to every request: Entra's
+    /// GETs carry no Accept at all, and that is what the server must see.
+    pub async fn request(&self, method: Method, path: &str, body: Option<String>) -> Resp {
+        let auth = format!("Bearer {}", self.token);
+        let mut headers: Vec<(&str, &str)> = vec![("Authorization", &auth)];
+        headers.extend(self.wire.headers.iter().copied());
+        let content_type = if body.is_some() {
+            self.wire.body_type
+        } else {
+            self.wire.bodiless_type
+        };
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct));
+        }
+        let target = format!("/scim/account/{}{}", self.app.account, path);
+        self.app
+            .exact(
+                method.as_str(),
+                &target,
+                &headers,
+                body.as_deref().map(str::as_bytes),
+            )
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::POST, path, Some(body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PUT, path, Some(body.to_string())).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::PATCH, path, Some(body.to_string())).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None).await
+    }
+}
+
+/// A complete chunked body decoded, or `None` while more bytes are needed.
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&raw[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if raw.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
 async fn finish(req: reqwest::RequestBuilder) -> Resp {
     let res = req.send().await.expect("request reaches the server");
     let status = res.status().as_u16();
@@ -301,5 +498,25 @@ impl Drop for TestApp {
             });
         })
         .join();
+    }
+}
+
+impl Resp {
+    /// Asserts an admin-API error: the SCIM error body, served as plain JSON.
+    #[track_caller]
+    pub fn assert_error_json(&self, status: u16) {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.header("content-type")
+                .is_some_and(|ct| ct.starts_with("application/json")),
+            "content-type {:?}",
+            self.header("content-type")
+        );
     }
 }

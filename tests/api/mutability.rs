@@ -63,7 +63,7 @@ async fn read_only_and_immutable_group_attributes_in_a_patch_path_are_mutability
         ("remove", "meta", "readOnly"),
         ("add", "meta.created", "readOnly"),
         ("replace", "members.value", "immutable"),
-        ("remove", "members.display", "immutable"),
+        ("remove", "members.display", "display is readOnly"),
         ("replace", member_value.as_str(), "immutable"),
         ("replace", member_display.as_str(), "immutable"),
         (
@@ -155,14 +155,14 @@ async fn a_failing_operation_leaves_the_earlier_ones_unapplied() {
             400,
             "mutability",
         ),
-        // Refused by the database: a userName another user has.
+        // Refused by a rule (SPEC R2): the userName of a provisioned user.
         (
             json!([
                 {"op": "replace", "path": "displayName", "value": "Changed"},
                 {"op": "replace", "path": "userName", "value": "OTHER@example.com"}
             ]),
-            409,
-            "uniqueness",
+            400,
+            "mutability",
         ),
         // A value of the wrong type.
         (
@@ -185,26 +185,45 @@ async fn a_failing_operation_leaves_the_earlier_ones_unapplied() {
     let a = app.user("a@example.com").await;
     let b = app.user("b@example.com").await;
     let gid = app.group("Atomic", &[&a]).await;
+    app.group("Taken", &[]).await;
     let gurl = format!("/Groups/{gid}");
     let before = app.get(&gurl).await.body;
-    for body in [
-        json!([
-            {"op": "replace", "path": "displayName", "value": "Changed"},
-            {"op": "add", "path": "members", "value": [{"value": b}]},
-            {"op": "remove", "path": format!("members[value eq \"{a}\"]")},
-            {"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4().to_string()}]}
-        ]),
-        json!([
-            {"op": "add", "path": "members", "value": [{"value": b}]},
-            {"op": "replace", "path": "members.display", "value": "x"}
-        ]),
-        json!([
-            {"op": "add", "path": "members", "value": [{"value": b}]},
-            {"op": "replace", "path": "meta.version", "value": "W/\"1\""}
-        ]),
+    for (status, body) in [
+        (
+            400,
+            json!([
+                {"op": "replace", "path": "displayName", "value": "Changed"},
+                {"op": "add", "path": "members", "value": [{"value": b}]},
+                {"op": "remove", "path": format!("members[value eq \"{a}\"]")},
+                {"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4().to_string()}]}
+            ]),
+        ),
+        (
+            400,
+            json!([
+                {"op": "add", "path": "members", "value": [{"value": b}]},
+                {"op": "replace", "path": "members.display", "value": "x"}
+            ]),
+        ),
+        (
+            400,
+            json!([
+                {"op": "add", "path": "members", "value": [{"value": b}]},
+                {"op": "replace", "path": "meta.version", "value": "W/\"1\""}
+            ]),
+        ),
+        // Refused by the database after the member rows were written: a name another group has.
+        (
+            409,
+            json!([
+                {"op": "add", "path": "members", "value": [{"value": b}]},
+                {"op": "remove", "path": "members"},
+                {"op": "replace", "path": "displayName", "value": "Taken"}
+            ]),
+        ),
     ] {
         let res = app.patch(&gurl, ops(body.clone())).await;
-        assert_eq!(res.status, 400, "{body}: {}", res.text);
+        assert_eq!(res.status, status, "{body}: {}", res.text);
         assert_eq!(app.get(&gurl).await.body, before, "{body}");
     }
 }

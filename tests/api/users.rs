@@ -205,6 +205,9 @@ async fn bad_or_unsupported_filters_are_400_invalid_filter() {
 #[tokio::test]
 async fn put_replaces_ignoring_read_only_and_keeps_active_when_omitted() {
     let app = TestApp::spawn().await;
+    // The test rewrites userName or drops the primary email over SCIM, which R2 refuses
+    // unless the account allows it.
+    crate::adminkit::allow_identity_changes(&app).await;
     let created = app.post("/Users", okta_user("put.user@example.com")).await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let version = created.body["meta"]["version"].clone();

@@ -1,0 +1,287 @@
+//! `/api/accounts/{account_id}/groups`, their members and role bindings.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::dto::{
+    GroupCreate, GroupList, GroupOut, GroupUpdate, MemberList, MemberOut, MembersAdd, RoleBindingCreate,
+    RoleBindingList, RoleBindingOut,
+};
+use super::{AdminJson, admin_filter, json, list_params, no_content};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Conditions, Ctx, Params};
+
+type Handler = Result<axum::response::Response, ApiError>;
+
+/// List groups, filtered by provisioning source and IdP management (R9).
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/groups",
+    tag = "groups",
+    params(
+        ("account_id" = Uuid, Path),
+        ("source" = Option<String>, Query, description = "manual, okta, entra, onelogin or scim"),
+        ("idp_managed" = Option<bool>, Query),
+        ("filter" = Option<String>, Query, description = "SCIM filter, e.g. displayName eq \"Sales\""),
+        ("start_index" = Option<i64>, Query),
+        ("count" = Option<i64>, Query),
+    ),
+    responses((status = 200, body = GroupList))
+)]
+pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
+    let page = st
+        .service
+        .list_groups_where(
+            &ctx.caller,
+            &list_params(&params)?,
+            false,
+            &admin_filter(&params)?,
+        )
+        .await?;
+    let body = GroupList {
+        total: page.total,
+        start_index: page.start_index,
+        items: page.items.iter().map(GroupOut::from).collect(),
+    };
+    Ok(json(StatusCode::OK, &body, None))
+}
+
+/// Create a native group; its identifier is made from the name (R1).
+#[utoipa::path(
+    post,
+    path = "/api/accounts/{account_id}/groups",
+    tag = "groups",
+    params(("account_id" = Uuid, Path)),
+    request_body = GroupCreate,
+    responses((status = 201, body = GroupOut), (status = 409, description = "a native group has that name"))
+)]
+pub async fn create_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    AdminJson(body): AdminJson<GroupCreate>,
+) -> Handler {
+    let view = st
+        .service
+        .admin_create_group(&ctx.caller, &body.display_name)
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &GroupOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/groups/{group_id}",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    responses((status = 200, body = GroupOut), (status = 404))
+)]
+pub async fn get_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    let view = st.service.get_group(&ctx.caller, &id, false).await?;
+    Ok(json(
+        StatusCode::OK,
+        &GroupOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+/// Rename a native group; the identifier stays (R1). R3: an IdP-managed group is renamed by
+/// its IdP (403).
+#[utoipa::path(
+    patch,
+    path = "/api/accounts/{account_id}/groups/{group_id}",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    request_body = GroupUpdate,
+    responses((status = 200, body = GroupOut), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn update_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    cond: Conditions,
+    Path((_, id)): Path<(String, String)>,
+    AdminJson(body): AdminJson<GroupUpdate>,
+) -> Handler {
+    let view = st
+        .service
+        .admin_rename_group(&ctx.caller, &id, &body.display_name, &cond.precondition(), false)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &GroupOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+/// Delete a native group and its memberships (never the users). R3: `Cannot delete a group
+/// imported from SCIM`.
+#[utoipa::path(
+    delete,
+    path = "/api/accounts/{account_id}/groups/{group_id}",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn delete_group(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    cond: Conditions,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    st.service
+        .admin_delete_group(&ctx.caller, &id, &cond.precondition(), false)
+        .await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/groups/{group_id}/members",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    responses((status = 200, body = MemberList))
+)]
+pub async fn list_members(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    let view = st.service.admin_group_members(&ctx.caller, &id).await?;
+    let body = MemberList {
+        group_id: view.row.id,
+        items: view
+            .members
+            .unwrap_or_default()
+            .iter()
+            .map(MemberOut::from)
+            .collect(),
+    };
+    Ok(json(StatusCode::OK, &body, Some(view.row.version)))
+}
+
+/// Add users to a native group. R3: not to an IdP-managed group, and not users who belong to
+/// an IdP-managed group (403).
+#[utoipa::path(
+    post,
+    path = "/api/accounts/{account_id}/groups/{group_id}/members",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    request_body = MembersAdd,
+    responses((status = 200, body = GroupOut), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn add_members(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+    AdminJson(body): AdminJson<MembersAdd>,
+) -> Handler {
+    let view = st
+        .service
+        .admin_add_members(&ctx.caller, &id, &body.user_ids, false)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &GroupOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+/// Remove a user from a native group (R3 as for adding).
+#[utoipa::path(
+    delete,
+    path = "/api/accounts/{account_id}/groups/{group_id}/members/{user_id}",
+    tag = "groups",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn remove_member(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id, user)): Path<(String, String, String)>,
+) -> Handler {
+    st.service
+        .admin_remove_members(&ctx.caller, &id, &[user], false)
+        .await?;
+    Ok(no_content())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/groups/{group_id}/role-bindings",
+    tag = "role bindings",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    responses((status = 200, body = RoleBindingList))
+)]
+pub async fn list_group_bindings(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    let items = st.service.list_role_bindings(&ctx.caller, Some(&id)).await?;
+    let body = RoleBindingList {
+        items: items.iter().map(RoleBindingOut::from).collect(),
+    };
+    Ok(json(StatusCode::OK, &body, None))
+}
+
+/// Bind a role on a resource group to a group (IdP-managed groups too: bindings belong to the
+/// application, and SCIM never changes them).
+#[utoipa::path(
+    post,
+    path = "/api/accounts/{account_id}/groups/{group_id}/role-bindings",
+    tag = "role bindings",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    request_body = RoleBindingCreate,
+    responses((status = 201, body = RoleBindingOut), (status = 409, description = "already bound"))
+)]
+pub async fn add_binding(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+    AdminJson(body): AdminJson<RoleBindingCreate>,
+) -> Handler {
+    let binding = st
+        .service
+        .add_role_binding(&ctx.caller, &id, &body.role, &body.resource_group)
+        .await?;
+    Ok(json(StatusCode::CREATED, &RoleBindingOut::from(&binding), None))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/accounts/{account_id}/groups/{group_id}/role-bindings/{binding_id}",
+    tag = "role bindings",
+    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path), ("binding_id" = Uuid, Path)),
+    responses((status = 204), (status = 404))
+)]
+pub async fn delete_binding(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id, binding)): Path<(String, String, String)>,
+) -> Handler {
+    st.service.delete_role_binding(&ctx.caller, &id, &binding).await?;
+    Ok(no_content())
+}
+
+/// Every role binding of the account.
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/role-bindings",
+    tag = "role bindings",
+    params(("account_id" = Uuid, Path)),
+    responses((status = 200, body = RoleBindingList))
+)]
+pub async fn list_bindings(State(st): State<AppState>, ctx: Ctx) -> Handler {
+    let items = st.service.list_role_bindings(&ctx.caller, None).await?;
+    let body = RoleBindingList {
+        items: items.iter().map(RoleBindingOut::from).collect(),
+    };
+    Ok(json(StatusCode::OK, &body, None))
+}

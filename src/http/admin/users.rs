@@ -1,0 +1,157 @@
+//! `/api/accounts/{account_id}/users`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::dto::{UserCreate, UserList, UserOut, UserUpdate};
+use super::{AdminJson, admin_filter, json, list_params, no_content};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Conditions, Ctx, Params};
+use crate::service::admin::{NativeUser, UserChanges};
+
+type Handler = Result<axum::response::Response, ApiError>;
+
+/// List users, filtered by provisioning source and IdP management (R9).
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/users",
+    tag = "users",
+    params(
+        ("account_id" = Uuid, Path),
+        ("source" = Option<String>, Query, description = "manual, okta, entra, onelogin or scim"),
+        ("idp_managed" = Option<bool>, Query),
+        ("filter" = Option<String>, Query, description = "SCIM filter, e.g. userName sw \"a\""),
+        ("start_index" = Option<i64>, Query, description = "1-based"),
+        ("count" = Option<i64>, Query),
+    ),
+    responses((status = 200, body = UserList))
+)]
+pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
+    let page = st
+        .service
+        .list_users_where(&ctx.caller, &list_params(&params)?, &admin_filter(&params)?)
+        .await?;
+    let body = UserList {
+        total: page.total,
+        start_index: page.start_index,
+        items: page.items.iter().map(UserOut::from).collect(),
+    };
+    Ok(json(StatusCode::OK, &body, None))
+}
+
+/// Create a native user (source `manual`).
+#[utoipa::path(
+    post,
+    path = "/api/accounts/{account_id}/users",
+    tag = "users",
+    params(("account_id" = Uuid, Path)),
+    request_body = UserCreate,
+    responses((status = 201, body = UserOut), (status = 409, description = "userName taken"))
+)]
+pub async fn create_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    AdminJson(body): AdminJson<UserCreate>,
+) -> Handler {
+    let view = st
+        .service
+        .admin_create_user(
+            &ctx.caller,
+            NativeUser {
+                user_name: body.user_name,
+                email: body.email,
+                given_name: body.given_name,
+                family_name: body.family_name,
+                display_name: body.display_name,
+                active: body.active,
+            },
+        )
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &UserOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/accounts/{account_id}/users/{user_id}",
+    tag = "users",
+    params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 404))
+)]
+pub async fn get_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    let view = st.service.get_user(&ctx.caller, &id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &UserOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+/// Change a user. R3: the email and name of a user in an IdP-managed group, and the `active`
+/// state of an IdP-managed user, are the IdP's (403).
+#[utoipa::path(
+    patch,
+    path = "/api/accounts/{account_id}/users/{user_id}",
+    tag = "users",
+    params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    request_body = UserUpdate,
+    responses((status = 200, body = UserOut), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn update_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    cond: Conditions,
+    Path((_, id)): Path<(String, String)>,
+    AdminJson(body): AdminJson<UserUpdate>,
+) -> Handler {
+    let view = st
+        .service
+        .admin_update_user(
+            &ctx.caller,
+            &id,
+            UserChanges {
+                user_name: body.user_name,
+                email: body.email,
+                given_name: body.given_name,
+                family_name: body.family_name,
+                display_name: body.display_name,
+                active: body.active,
+            },
+            &cond.precondition(),
+            false,
+        )
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &UserOut::from(&view),
+        Some(view.row.version),
+    ))
+}
+
+/// Delete a native user and its memberships. R3: an IdP-managed user is deleted by its IdP.
+#[utoipa::path(
+    delete,
+    path = "/api/accounts/{account_id}/users/{user_id}",
+    tag = "users",
+    params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+)]
+pub async fn delete_user(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    cond: Conditions,
+    Path((_, id)): Path<(String, String)>,
+) -> Handler {
+    st.service
+        .admin_delete_user(&ctx.caller, &id, &cond.precondition(), false)
+        .await?;
+    Ok(no_content())
+}

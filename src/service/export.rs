@@ -1,0 +1,766 @@
+//! R10: export an account's users, groups, memberships and role bindings (JSON or CSV) before
+//! a migration, and compare two exports afterwards — seed 002's "verify the migration"
+//! checklist as a command: users missing, duplicates, memberships or bindings lost.
+//!
+//! Resources are matched across exports by id first (adoption and linking keep ids), then by
+//! userName / primary email (users, ignoring case) or identifier (groups, which never change).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Caller, Result, Service};
+use crate::scim::ScimError;
+use crate::scim::resource::primary_email;
+use crate::store::ResourceKind;
+
+pub const EXPORT_FORMAT: &str = "scimd-export/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Export {
+    pub format: String,
+    pub account_id: Uuid,
+    pub exported_at: DateTime<Utc>,
+    pub users: Vec<ExportUser>,
+    pub groups: Vec<ExportGroup>,
+    pub memberships: Vec<ExportMembership>,
+    pub role_bindings: Vec<ExportBinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportUser {
+    pub id: Uuid,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub active: bool,
+    pub source: String,
+    pub idp_managed: bool,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportGroup {
+    pub id: Uuid,
+    pub identifier: String,
+    pub display_name: String,
+    pub source: String,
+    pub idp_managed: bool,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportMembership {
+    pub group_id: Uuid,
+    pub group_identifier: String,
+    pub user_id: Uuid,
+    pub user_name: String,
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportBinding {
+    pub group_id: Uuid,
+    pub group_identifier: String,
+    pub role: String,
+    pub resource_group: String,
+}
+
+fn text(doc: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    doc.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+impl Service {
+    /// Everything R10 exports of the caller's account.
+    pub async fn export(&self, caller: &Caller) -> Result<Export> {
+        let account = caller.account_id;
+        let mut conn = self.store.reader().await?;
+        let users = conn.all_resources(ResourceKind::User, account).await?;
+        let groups = conn.all_resources(ResourceKind::Group, account).await?;
+        let memberships = conn.all_memberships(account).await?;
+        let bindings = conn.list_role_bindings(account, None).await?;
+        let user_names: HashMap<Uuid, String> = users
+            .iter()
+            .map(|u| (u.id, text(&u.doc, "userName").unwrap_or_default()))
+            .collect();
+        let identifiers: HashMap<Uuid, String> = groups
+            .iter()
+            .map(|g| (g.id, g.identifier.clone().unwrap_or_default()))
+            .collect();
+        Ok(Export {
+            format: EXPORT_FORMAT.to_string(),
+            account_id: account,
+            exported_at: Utc::now(),
+            users: users
+                .iter()
+                .map(|u| {
+                    let name = u.doc.get("name").and_then(Value::as_object);
+                    ExportUser {
+                        id: u.id,
+                        user_name: user_names[&u.id].clone(),
+                        email: primary_email(&u.doc).map(str::to_string),
+                        display_name: text(&u.doc, "displayName"),
+                        given_name: name.and_then(|n| text(n, "givenName")),
+                        family_name: name.and_then(|n| text(n, "familyName")),
+                        active: u.doc.get("active") != Some(&Value::Bool(false)),
+                        source: u.source.clone(),
+                        idp_managed: u.idp_managed,
+                        external_id: text(&u.doc, "externalId"),
+                    }
+                })
+                .collect(),
+            groups: groups
+                .iter()
+                .map(|g| ExportGroup {
+                    id: g.id,
+                    identifier: identifiers[&g.id].clone(),
+                    display_name: text(&g.doc, "displayName").unwrap_or_default(),
+                    source: g.source.clone(),
+                    idp_managed: g.idp_managed,
+                    external_id: text(&g.doc, "externalId"),
+                })
+                .collect(),
+            memberships: memberships
+                .into_iter()
+                .map(|m| ExportMembership {
+                    group_identifier: identifiers.get(&m.group_id).cloned().unwrap_or_default(),
+                    user_name: user_names.get(&m.user_id).cloned().unwrap_or_default(),
+                    group_id: m.group_id,
+                    user_id: m.user_id,
+                    origin: m.origin,
+                })
+                .collect(),
+            role_bindings: bindings
+                .into_iter()
+                .map(|b| ExportBinding {
+                    group_id: b.group_id,
+                    group_identifier: b.group_identifier,
+                    role: b.role,
+                    resource_group: b.resource_group,
+                })
+                .collect(),
+        })
+    }
+}
+
+// ---- CSV ----------------------------------------------------------------------------------
+
+/// One CSV file holds all four record types; the `record` column says which, and each row
+/// fills the columns of its type. Spreadsheet-friendly, and read back by `from_csv`.
+const CSV_COLUMNS: [&str; 18] = [
+    "record",
+    "id",
+    "user_name",
+    "email",
+    "display_name",
+    "given_name",
+    "family_name",
+    "active",
+    "source",
+    "idp_managed",
+    "external_id",
+    "identifier",
+    "group_id",
+    "group_identifier",
+    "user_id",
+    "origin",
+    "role",
+    "resource_group",
+];
+
+fn csv_field(out: &mut String, v: &str) {
+    if v.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
+fn csv_row(out: &mut String, cells: &BTreeMap<&str, String>) {
+    for (i, col) in CSV_COLUMNS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(out, cells.get(col).map(String::as_str).unwrap_or(""));
+    }
+    out.push_str("\r\n");
+}
+
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+impl Export {
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&CSV_COLUMNS.join(","));
+        out.push_str("\r\n");
+        for u in &self.users {
+            let cells = BTreeMap::from([
+                ("record", "user".to_string()),
+                ("id", u.id.to_string()),
+                ("user_name", u.user_name.clone()),
+                ("email", opt(&u.email)),
+                ("display_name", opt(&u.display_name)),
+                ("given_name", opt(&u.given_name)),
+                ("family_name", opt(&u.family_name)),
+                ("active", u.active.to_string()),
+                ("source", u.source.clone()),
+                ("idp_managed", u.idp_managed.to_string()),
+                ("external_id", opt(&u.external_id)),
+            ]);
+            csv_row(&mut out, &cells);
+        }
+        for g in &self.groups {
+            let cells = BTreeMap::from([
+                ("record", "group".to_string()),
+                ("id", g.id.to_string()),
+                ("display_name", g.display_name.clone()),
+                ("source", g.source.clone()),
+                ("idp_managed", g.idp_managed.to_string()),
+                ("external_id", opt(&g.external_id)),
+                ("identifier", g.identifier.clone()),
+            ]);
+            csv_row(&mut out, &cells);
+        }
+        for m in &self.memberships {
+            let cells = BTreeMap::from([
+                ("record", "membership".to_string()),
+                ("group_id", m.group_id.to_string()),
+                ("group_identifier", m.group_identifier.clone()),
+                ("user_id", m.user_id.to_string()),
+                ("user_name", m.user_name.clone()),
+                ("origin", m.origin.clone()),
+            ]);
+            csv_row(&mut out, &cells);
+        }
+        for b in &self.role_bindings {
+            let cells = BTreeMap::from([
+                ("record", "role_binding".to_string()),
+                ("group_id", b.group_id.to_string()),
+                ("group_identifier", b.group_identifier.clone()),
+                ("role", b.role.clone()),
+                ("resource_group", b.resource_group.clone()),
+            ]);
+            csv_row(&mut out, &cells);
+        }
+        out
+    }
+
+    /// Reads an export written by `to_csv`. The account and time of a CSV export are not in
+    /// it, so they read as nil and now.
+    pub fn from_csv(text: &str) -> std::result::Result<Export, String> {
+        let rows = parse_csv(text)?;
+        let mut rows = rows.into_iter();
+        let header = rows.next().ok_or("the CSV file is empty")?;
+        let at = |name: &str| header.iter().position(|h| h.trim() == name);
+        let index: HashMap<&str, usize> = CSV_COLUMNS
+            .iter()
+            .filter_map(|c| at(c).map(|i| (*c, i)))
+            .collect();
+        if !index.contains_key("record") {
+            return Err("the CSV file has no `record` column: is it a scimd export?".into());
+        }
+        let mut export = Export {
+            format: EXPORT_FORMAT.into(),
+            account_id: Uuid::nil(),
+            exported_at: Utc::now(),
+            users: Vec::new(),
+            groups: Vec::new(),
+            memberships: Vec::new(),
+            role_bindings: Vec::new(),
+        };
+        for (n, row) in rows.enumerate() {
+            let line = n + 2;
+            let get = |c: &str| {
+                index
+                    .get(c)
+                    .and_then(|i| row.get(*i))
+                    .map(String::as_str)
+                    .unwrap_or("")
+            };
+            let some = |c: &str| Some(get(c).to_string()).filter(|v| !v.is_empty());
+            let uuid = |c: &str| {
+                Uuid::parse_str(get(c)).map_err(|_| format!("line {line}: {c} is not a UUID: {:?}", get(c)))
+            };
+            match get("record") {
+                "user" => export.users.push(ExportUser {
+                    id: uuid("id")?,
+                    user_name: get("user_name").into(),
+                    email: some("email"),
+                    display_name: some("display_name"),
+                    given_name: some("given_name"),
+                    family_name: some("family_name"),
+                    active: get("active") != "false",
+                    source: get("source").into(),
+                    idp_managed: get("idp_managed") == "true",
+                    external_id: some("external_id"),
+                }),
+                "group" => export.groups.push(ExportGroup {
+                    id: uuid("id")?,
+                    identifier: get("identifier").into(),
+                    display_name: get("display_name").into(),
+                    source: get("source").into(),
+                    idp_managed: get("idp_managed") == "true",
+                    external_id: some("external_id"),
+                }),
+                "membership" => export.memberships.push(ExportMembership {
+                    group_id: uuid("group_id")?,
+                    group_identifier: get("group_identifier").into(),
+                    user_id: uuid("user_id")?,
+                    user_name: get("user_name").into(),
+                    origin: get("origin").into(),
+                }),
+                "role_binding" => export.role_bindings.push(ExportBinding {
+                    group_id: uuid("group_id")?,
+                    group_identifier: get("group_identifier").into(),
+                    role: get("role").into(),
+                    resource_group: get("resource_group").into(),
+                }),
+                "" if row.iter().all(|c| c.is_empty()) => {}
+                other => return Err(format!("line {line}: unknown record type {other:?}")),
+            }
+        }
+        Ok(export)
+    }
+
+    /// Reads an export in either format (JSON starts with `{`).
+    pub fn parse(text: &str) -> std::result::Result<Export, String> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| format!("not a scimd JSON export: {e}"))
+        } else {
+            Export::from_csv(text)
+        }
+    }
+}
+
+/// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("the CSV file ends inside a quoted field".into());
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+// ---- Compare ------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: Uuid,
+    pub user_name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupKey {
+    pub id: Uuid,
+    pub identifier: String,
+    pub display_name: String,
+}
+
+/// Users of the later export that look like one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// `same email`, or `same name` (a user new since the first export named like an older one,
+    /// what an email mismatch between IdP and application produces, seed 002).
+    pub reason: String,
+    pub users: Vec<UserRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostMembership {
+    pub group_identifier: String,
+    pub user_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostBinding {
+    pub group_identifier: String,
+    pub role: String,
+    pub resource_group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Nothing missing, duplicated or lost.
+    pub clean: bool,
+    pub users_missing: Vec<UserRef>,
+    pub groups_missing: Vec<GroupKey>,
+    pub duplicate_users: Vec<Duplicate>,
+    /// Groups of the later export that share a displayName (e.g. `keep_both`).
+    pub duplicate_groups: Vec<Vec<GroupKey>>,
+    pub memberships_lost: Vec<LostMembership>,
+    pub role_bindings_lost: Vec<LostBinding>,
+    pub users_added: usize,
+    pub groups_added: usize,
+    /// Users that are IdP-managed in the later export but were not in the first.
+    pub users_now_idp_managed: usize,
+}
+
+fn user_ref(u: &ExportUser) -> UserRef {
+    UserRef {
+        id: u.id,
+        user_name: u.user_name.clone(),
+        email: u.email.clone(),
+    }
+}
+
+fn group_key(g: &ExportGroup) -> GroupKey {
+    GroupKey {
+        id: g.id,
+        identifier: g.identifier.clone(),
+        display_name: g.display_name.clone(),
+    }
+}
+
+/// Compares the export taken before a migration with one taken after it.
+pub fn compare(before: &Export, after: &Export) -> Comparison {
+    // Users of `after`, by id and by lower-cased userName and email.
+    let after_by_id: HashMap<Uuid, &ExportUser> = after.users.iter().map(|u| (u.id, u)).collect();
+    let mut after_by_key: HashMap<String, &ExportUser> = HashMap::new();
+    for u in &after.users {
+        after_by_key.entry(u.user_name.to_lowercase()).or_insert(u);
+        if let Some(e) = &u.email {
+            after_by_key.entry(e.to_lowercase()).or_insert(u);
+        }
+    }
+    let find_user = |u: &ExportUser| -> Option<Uuid> {
+        after_by_id
+            .get(&u.id)
+            .or_else(|| after_by_key.get(&u.user_name.to_lowercase()))
+            .or_else(|| u.email.as_ref().and_then(|e| after_by_key.get(&e.to_lowercase())))
+            .map(|a| a.id)
+    };
+    let user_map: HashMap<Uuid, Uuid> = before
+        .users
+        .iter()
+        .filter_map(|u| find_user(u).map(|a| (u.id, a)))
+        .collect();
+    let users_missing: Vec<UserRef> = before
+        .users
+        .iter()
+        .filter(|u| !user_map.contains_key(&u.id))
+        .map(user_ref)
+        .collect();
+
+    let after_groups: HashMap<Uuid, &ExportGroup> = after.groups.iter().map(|g| (g.id, g)).collect();
+    let after_groups_by_identifier: HashMap<&str, &ExportGroup> =
+        after.groups.iter().map(|g| (g.identifier.as_str(), g)).collect();
+    let group_map: HashMap<Uuid, Uuid> = before
+        .groups
+        .iter()
+        .filter_map(|g| {
+            after_groups
+                .get(&g.id)
+                .or_else(|| after_groups_by_identifier.get(g.identifier.as_str()))
+                .map(|a| (g.id, a.id))
+        })
+        .collect();
+    let groups_missing: Vec<GroupKey> = before
+        .groups
+        .iter()
+        .filter(|g| !group_map.contains_key(&g.id))
+        .map(group_key)
+        .collect();
+
+    let after_memberships: HashSet<(Uuid, Uuid)> = after
+        .memberships
+        .iter()
+        .map(|m| (m.group_id, m.user_id))
+        .collect();
+    let memberships_lost = before
+        .memberships
+        .iter()
+        .filter(|m| match (group_map.get(&m.group_id), user_map.get(&m.user_id)) {
+            (Some(g), Some(u)) => !after_memberships.contains(&(*g, *u)),
+            _ => true,
+        })
+        .map(|m| LostMembership {
+            group_identifier: m.group_identifier.clone(),
+            user_name: m.user_name.clone(),
+        })
+        .collect();
+
+    let after_bindings: HashSet<(Uuid, &str, &str)> = after
+        .role_bindings
+        .iter()
+        .map(|b| (b.group_id, b.role.as_str(), b.resource_group.as_str()))
+        .collect();
+    let role_bindings_lost = before
+        .role_bindings
+        .iter()
+        .filter(|b| match group_map.get(&b.group_id) {
+            Some(g) => !after_bindings.contains(&(*g, b.role.as_str(), b.resource_group.as_str())),
+            None => true,
+        })
+        .map(|b| LostBinding {
+            group_identifier: b.group_identifier.clone(),
+            role: b.role.clone(),
+            resource_group: b.resource_group.clone(),
+        })
+        .collect();
+
+    let duplicate_users = duplicates(after, &user_map);
+    let mut by_name: BTreeMap<&str, Vec<GroupKey>> = BTreeMap::new();
+    for g in &after.groups {
+        by_name
+            .entry(g.display_name.as_str())
+            .or_default()
+            .push(group_key(g));
+    }
+    let duplicate_groups: Vec<Vec<GroupKey>> = by_name.into_values().filter(|v| v.len() > 1).collect();
+
+    let matched_after: HashSet<Uuid> = user_map.values().copied().collect();
+    let matched_groups: HashSet<Uuid> = group_map.values().copied().collect();
+    let before_managed: HashSet<Uuid> = before
+        .users
+        .iter()
+        .filter(|u| u.idp_managed)
+        .map(|u| u.id)
+        .collect();
+    let mut c = Comparison {
+        clean: false,
+        users_added: after
+            .users
+            .iter()
+            .filter(|u| !matched_after.contains(&u.id))
+            .count(),
+        groups_added: after
+            .groups
+            .iter()
+            .filter(|g| !matched_groups.contains(&g.id))
+            .count(),
+        users_now_idp_managed: after
+            .users
+            .iter()
+            .filter(|u| u.idp_managed && !before_managed.contains(&u.id))
+            .count(),
+        users_missing,
+        groups_missing,
+        duplicate_users,
+        duplicate_groups,
+        memberships_lost,
+        role_bindings_lost,
+    };
+    c.clean = c.users_missing.is_empty()
+        && c.groups_missing.is_empty()
+        && c.duplicate_users.is_empty()
+        && c.duplicate_groups.is_empty()
+        && c.memberships_lost.is_empty()
+        && c.role_bindings_lost.is_empty();
+    c
+}
+
+/// Users of `after` sharing an email, and users new since the first export whose full name a
+/// user that was already there has.
+fn duplicates(after: &Export, user_map: &HashMap<Uuid, Uuid>) -> Vec<Duplicate> {
+    let mut out = Vec::new();
+    let mut by_email: BTreeMap<String, Vec<&ExportUser>> = BTreeMap::new();
+    for u in &after.users {
+        if let Some(e) = u.email.as_ref().filter(|e| !e.trim().is_empty()) {
+            by_email.entry(e.to_lowercase()).or_default().push(u);
+        }
+    }
+    for users in by_email.into_values().filter(|v| v.len() > 1) {
+        out.push(Duplicate {
+            reason: "same email".into(),
+            users: users.into_iter().map(user_ref).collect(),
+        });
+    }
+    let existing: HashSet<Uuid> = user_map.values().copied().collect();
+    let full_name = |u: &ExportUser| match (&u.given_name, &u.family_name) {
+        (Some(g), Some(f)) if !g.trim().is_empty() && !f.trim().is_empty() => {
+            Some(format!("{} {}", g.trim().to_lowercase(), f.trim().to_lowercase()))
+        }
+        _ => None,
+    };
+    let mut by_name: BTreeMap<String, Vec<&ExportUser>> = BTreeMap::new();
+    for u in &after.users {
+        if let Some(n) = full_name(u) {
+            by_name.entry(n).or_default().push(u);
+        }
+    }
+    for users in by_name.into_values() {
+        let new = users.iter().any(|u| !existing.contains(&u.id));
+        let old = users.iter().any(|u| existing.contains(&u.id));
+        let emails: HashSet<String> = users
+            .iter()
+            .filter_map(|u| u.email.as_ref())
+            .map(|e| e.to_lowercase())
+            .collect();
+        if new && old && emails.len() > 1 {
+            out.push(Duplicate {
+                reason: "same name".into(),
+                users: users.into_iter().map(user_ref).collect(),
+            });
+        }
+    }
+    out
+}
+
+impl Service {
+    /// Compares `before` with `after`, or with the account as it is now.
+    pub async fn compare_exports(
+        &self,
+        caller: &Caller,
+        before: &Export,
+        after: Option<&Export>,
+    ) -> Result<Comparison> {
+        if before.format != EXPORT_FORMAT {
+            return Err(ScimError::invalid_value(format!(
+                "before is not a {EXPORT_FORMAT} export (format {:?})",
+                before.format
+            ))
+            .into());
+        }
+        let now;
+        let after = match after {
+            Some(a) => a,
+            None => {
+                now = self.export(caller).await?;
+                &now
+            }
+        };
+        Ok(compare(before, after))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, email: &str) -> ExportUser {
+        ExportUser {
+            id: Uuid::now_v7(),
+            user_name: name.into(),
+            email: Some(email.into()),
+            display_name: None,
+            given_name: Some("Jane".into()),
+            family_name: Some("Doe".into()),
+            active: true,
+            source: "manual".into(),
+            idp_managed: false,
+            external_id: None,
+        }
+    }
+
+    fn export(users: Vec<ExportUser>, groups: Vec<ExportGroup>) -> Export {
+        Export {
+            format: EXPORT_FORMAT.into(),
+            account_id: Uuid::nil(),
+            exported_at: Utc::now(),
+            users,
+            groups,
+            memberships: vec![],
+            role_bindings: vec![],
+        }
+    }
+
+    fn group(identifier: &str) -> ExportGroup {
+        ExportGroup {
+            id: Uuid::now_v7(),
+            identifier: identifier.into(),
+            display_name: identifier.into(),
+            source: "manual".into(),
+            idp_managed: false,
+            external_id: None,
+        }
+    }
+
+    #[test]
+    fn an_unchanged_account_compares_clean_and_csv_round_trips() {
+        let u = user("jane", "Jane@x.org");
+        let g = group("eng, \"core\"");
+        let mut e = export(vec![u.clone()], vec![g.clone()]);
+        e.memberships.push(ExportMembership {
+            group_id: g.id,
+            group_identifier: g.identifier.clone(),
+            user_id: u.id,
+            user_name: u.user_name.clone(),
+            origin: "native".into(),
+        });
+        e.role_bindings.push(ExportBinding {
+            group_id: g.id,
+            group_identifier: g.identifier.clone(),
+            role: "admin".into(),
+            resource_group: "all\nresources".into(),
+        });
+        let c = compare(&e, &e);
+        assert!(c.clean, "{c:?}");
+        let back = Export::parse(&e.to_csv()).unwrap();
+        assert_eq!(back.users, e.users);
+        assert_eq!(back.groups, e.groups);
+        assert_eq!(back.memberships, e.memberships);
+        assert_eq!(back.role_bindings, e.role_bindings);
+    }
+
+    #[test]
+    fn losses_and_duplicates_are_reported() {
+        let jane = user("jane", "jane@x.org");
+        let bob = user("bob", "bob@x.org");
+        let g = group("eng");
+        let mut before = export(vec![jane.clone(), bob.clone()], vec![g.clone()]);
+        before.memberships.push(ExportMembership {
+            group_id: g.id,
+            group_identifier: "eng".into(),
+            user_id: jane.id,
+            user_name: "jane".into(),
+            origin: "native".into(),
+        });
+        before.role_bindings.push(ExportBinding {
+            group_id: g.id,
+            group_identifier: "eng".into(),
+            role: "viewer".into(),
+            resource_group: "all".into(),
+        });
+        // After: bob is gone, jane was matched by email under a new userName (same person),
+        // a second "Jane Doe" arrived with another email, the group lost member and binding.
+        let mut jane_after = jane.clone();
+        jane_after.user_name = "JANE@x.org".into();
+        let dup = user("jane.doe@corp.org", "jane.doe@corp.org");
+        let after = export(vec![jane_after, dup.clone()], vec![g.clone()]);
+        let c = compare(&before, &after);
+        assert!(!c.clean);
+        assert_eq!(c.users_missing.len(), 1);
+        assert_eq!(c.users_missing[0].user_name, "bob");
+        assert_eq!(c.memberships_lost.len(), 1);
+        assert_eq!(c.role_bindings_lost.len(), 1);
+        assert_eq!(c.duplicate_users.len(), 1, "{:?}", c.duplicate_users);
+        assert_eq!(c.duplicate_users[0].reason, "same name");
+        assert_eq!(c.users_added, 1);
+    }
+}
