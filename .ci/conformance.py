@@ -92,28 +92,11 @@ def _members_equal_but_display(result: Result, _: Context) -> bool:
     return sorted(map(key, expected)) == sorted(map(key, actual))
 
 
-def _search_not_routed(result: Result, ctx: Context) -> bool:
-    """POST /.search is not implemented on this branch (it lives on the Bulk/.search branch):
-    the exception holds only while the server really answers it with 404."""
-    return result.reason.startswith("no endpoint POST ") and ctx.status_of(
-        "POST", "/.search", b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}'
-    ) == 404
-
-
 def _message_is(expected: str) -> Callable[[Result, Context], bool]:
     return lambda result, _: result.reason == expected
 
 
 EXCEPTIONS = [
-    Exception_(
-        "X1",
-        "scim2-tester",
-        "search_with_attributes",
-        "*",
-        {"error"},
-        _search_not_routed,
-        "POST /.search is not implemented here yet",
-    ),
     Exception_(
         "X2",
         "scim2-tester",

@@ -22,6 +22,8 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub max_body_bytes: usize,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
     pub max_results: i64,
     pub default_count: i64,
     pub cursor_timeout_seconds: i64,
@@ -96,6 +98,12 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));
+        }
+        if self.bulk_max_operations < 1 {
+            return Err(ConfigError("bulk_max_operations must be at least 1".into()));
+        }
+        if self.bulk_max_payload_bytes < 1024 {
+            return Err(ConfigError("bulk_max_payload_bytes must be at least 1024".into()));
         }
         let public_url_ok = self.public_url.is_empty()
             || self.public_url.starts_with("http://")

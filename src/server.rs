@@ -72,6 +72,8 @@ impl App {
         let http = HttpSettings {
             public_url: (!config.public_url.is_empty()).then(|| config.public_url.clone()),
             max_body_bytes: config.max_body_bytes,
+            bulk_max_operations: config.bulk_max_operations,
+            bulk_max_payload_bytes: config.bulk_max_payload_bytes,
             capabilities: Capabilities {
                 max_results: config.max_results as usize,
                 default_count: config.default_count as usize,
@@ -79,7 +81,7 @@ impl App {
                 patch: true,
                 sort: true,
                 etag: true,
-                bulk: None,
+                bulk: Some((config.bulk_max_operations, config.bulk_max_payload_bytes)),
                 documentation_uri: None,
             },
         };

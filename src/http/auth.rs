@@ -76,7 +76,7 @@ async fn require_token(
 }
 
 /// 429 with `Retry-After` in whole seconds (RFC 6585 §4, RFC 9110 §10.2.3).
-fn too_many_requests(wait: std::time::Duration) -> Response {
+pub(super) fn too_many_requests(wait: std::time::Duration) -> Response {
     let secs = retry_after_secs(wait);
     let mut res = error_response(
         429,

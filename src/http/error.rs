@@ -20,6 +20,13 @@ pub fn scim_json(status: StatusCode, body: Value) -> Response {
 
 /// A SCIM error response. `status` is a JSON string, as RFC 7644 §3.12 writes it.
 pub fn error_response(status: u16, scim_type: Option<ScimType>, detail: &str) -> Response {
+    let body = error_body(status, scim_type, detail);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    scim_json(status, body)
+}
+
+/// The SCIM Error message (RFC 7644 §3.12), also used inside a BulkResponse.
+pub fn error_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Value {
     let mut body = Map::new();
     body.insert("schemas".into(), json!([ERROR_URN]));
     body.insert("status".into(), json!(status.to_string()));
@@ -27,8 +34,7 @@ pub fn error_response(status: u16, scim_type: Option<ScimType>, detail: &str) ->
         body.insert("scimType".into(), json!(t.as_str()));
     }
     body.insert("detail".into(), json!(detail));
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    scim_json(status, Value::Object(body))
+    Value::Object(body)
 }
 
 /// The error type of every handler.
@@ -41,8 +47,13 @@ impl<E: Into<service::Error>> From<E> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later (see Retry-After)";
+const INTERNAL_DETAIL: &str = "internal error; quote the X-Request-Id response header when reporting it";
+
+impl ApiError {
+    /// Status, scimType and a detail that is safe to show. Internal causes are logged here,
+    /// with the request id of the current span, and never shown.
+    pub fn parts(self) -> (u16, Option<ScimType>, String) {
         match self.0 {
             service::Error::Scim(ScimError {
                 status,
@@ -52,30 +63,34 @@ impl IntoResponse for ApiError {
                 if status >= 500 {
                     tracing::error!(%detail, "request failed");
                 }
-                error_response(status, scim_type, &detail)
+                (status, scim_type, detail)
             }
-            service::Error::Unauthorized(detail) => unauthorized(&detail, true),
-            service::Error::Forbidden(detail) => error_response(403, None, &detail),
+            service::Error::Unauthorized(detail) => (401, None, detail),
+            service::Error::Forbidden(detail) => (403, None, detail),
             service::Error::Internal(err) if err.is_unavailable() => {
                 tracing::error!(error = %err, "database unavailable");
-                let mut res = error_response(
-                    503,
-                    None,
-                    "the database is unavailable; retry later (see Retry-After)",
-                );
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                res
+                (503, None, UNAVAILABLE_DETAIL.to_string())
             }
             service::Error::Internal(err) => {
                 // The cause stays in the log (with the request id); the client gets no SQL.
                 tracing::error!(error = %err, "internal error");
-                error_response(
-                    500,
-                    None,
-                    "internal error; quote the X-Request-Id response header when reporting it",
-                )
+                (500, None, INTERNAL_DETAIL.to_string())
             }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.parts() {
+            (401, _, detail) => unauthorized(&detail, true),
+            (503, scim_type, detail) => {
+                let mut res = error_response(503, scim_type, &detail);
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
+            (status, scim_type, detail) => error_response(status, scim_type, &detail),
         }
     }
 }

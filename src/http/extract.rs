@@ -30,43 +30,48 @@ impl FromRequest<AppState> for ScimBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("");
-            if !is_json_media_type(ct) {
-                return Err(ScimError::new(
-                    415,
-                    None,
-                    format!(
-                        "unsupported Content-Type {ct:?}: send application/scim+json or application/json"
-                    ),
-                )
-                .into());
-            }
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status().as_u16();
-            if status == 413 {
-                ScimError::new(
-                    413,
-                    None,
-                    format!(
-                        "request body is larger than the limit of {} bytes",
-                        state.http.max_body_bytes
-                    ),
-                )
-            } else {
-                ScimError::invalid_syntax(format!("could not read the request body: {rejection}"))
-            }
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(
-                ScimError::invalid_syntax("the request body is empty: expected a JSON object").into(),
-            );
-        }
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
-        Ok(ScimBody(value))
+        let limit = state.http.max_body_bytes;
+        read_json(req, state, || {
+            ScimError::new(
+                413,
+                None,
+                format!("request body is larger than the limit of {limit} bytes"),
+            )
+        })
+        .await
+        .map(ScimBody)
     }
+}
+
+/// Reads a JSON body within the route's body limit; `too_large` is the error past it.
+pub(super) async fn read_json(
+    req: Request,
+    state: &AppState,
+    too_large: impl FnOnce() -> ScimError,
+) -> Result<Value, ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !is_json_media_type(ct) {
+            return Err(ScimError::new(
+                415,
+                None,
+                format!("unsupported Content-Type {ct:?}: send application/scim+json or application/json"),
+            )
+            .into());
+        }
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status().as_u16() == 413 {
+            too_large()
+        } else {
+            ScimError::invalid_syntax(format!("could not read the request body: {rejection}"))
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax("the request body is empty: expected a JSON object").into());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into())
 }
 
 /// Query parameters, looked up case-insensitively (`startindex`, `Count` work too).

@@ -3,12 +3,14 @@
 
 pub mod admin;
 mod auth;
+mod bulk;
 mod discovery;
 pub mod error;
 mod extract;
 pub mod metrics;
 pub mod ratelimit;
 mod resources;
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,6 +39,10 @@ pub struct HttpSettings {
     /// unset, the request's `Host` header is used.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// `/Bulk` limits (advertised as `bulk.maxOperations` / `bulk.maxPayloadSize`); the
+    /// Bulk route's body limit is the payload size, whatever `max_body_bytes` says.
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
     pub capabilities: Capabilities,
 }
 
@@ -52,7 +58,13 @@ pub struct AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let scim = Router::new()
+        .route("/.search", post(search::search_root))
+        .route(
+            "/Bulk",
+            post(bulk::bulk).layer(DefaultBodyLimit::max(state.http.bulk_max_payload_bytes)),
+        )
         .route("/Users", get(resources::list_users).post(resources::create_user))
+        .route("/Users/.search", post(search::search_users))
         .route(
             "/Users/{id}",
             get(resources::get_user)
@@ -64,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             "/Groups",
             get(resources::list_groups).post(resources::create_group),
         )
+        .route("/Groups/.search", post(search::search_groups))
         .route(
             "/Groups/{id}",
             get(resources::get_group)
@@ -193,7 +206,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         None,
         &format!(
             "no endpoint {method} {}: SCIM endpoints are under /scim/account/{{accountId}}/ (Users, Groups, \
-             ServiceProviderConfig, ResourceTypes, Schemas)",
+             .search, Bulk, ServiceProviderConfig, ResourceTypes, Schemas)",
             uri.path()
         ),
     )

@@ -21,6 +21,7 @@ const RETAIN_THRESHOLD: usize = 10_000;
 pub struct AccountLimiter {
     limiter: DefaultKeyedRateLimiter<Uuid>,
     clock: DefaultClock,
+    burst: NonZeroU32,
 }
 
 impl AccountLimiter {
@@ -32,6 +33,7 @@ impl AccountLimiter {
         Some(AccountLimiter {
             limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
+            burst,
         })
     }
 
@@ -43,6 +45,23 @@ impl AccountLimiter {
         self.limiter
             .check_key(&account)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+impl AccountLimiter {
+    /// Takes `n` more requests' worth at once: a bulk request pays for its operations, each
+    /// of which does a request's work. At most a full burst, so that a bulk request larger
+    /// than the burst still passes when the bucket is full.
+    pub fn check_n(&self, account: Uuid, n: u32) -> Result<(), Duration> {
+        let Some(n) = NonZeroU32::new(n.min(self.burst.get())) else {
+            return Ok(());
+        };
+        match self.limiter.check_key_n(&account, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
+            // n is at most the burst, so the bucket can hold it.
+            Err(_) => Ok(()),
+        }
     }
 }
 
@@ -66,6 +85,20 @@ mod tests {
         let wait = limiter.check(a).unwrap_err();
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
         assert!(limiter.check(b).is_ok(), "another account keeps its own budget");
+    }
+
+    #[test]
+    fn a_bulk_request_pays_for_its_operations_up_to_a_burst() {
+        let limiter = AccountLimiter::new(1, 5).unwrap();
+        let a = Uuid::now_v7();
+        assert!(limiter.check(a).is_ok());
+        assert!(limiter.check_n(a, 4).is_ok(), "five in all: the burst");
+        assert!(limiter.check_n(a, 1).is_err());
+        assert!(limiter.check_n(a, 0).is_ok(), "nothing more to pay");
+        // More than a burst costs a burst, so it can still pass on a full bucket.
+        let b = Uuid::now_v7();
+        assert!(limiter.check_n(b, 1000).is_ok());
+        assert!(limiter.check(b).is_err());
     }
 
     #[test]

@@ -13,10 +13,10 @@ use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
 use crate::service::users::UserView;
-use crate::service::{ListPage, Paging};
+use crate::service::{ListPage, ListParams, Paging};
 use crate::store::ResourceRow;
 
-type Handler = Result<Response, ApiError>;
+pub(super) type Handler = Result<Response, ApiError>;
 
 fn meta(row: &ResourceRow, location: String) -> Meta {
     Meta {
@@ -27,7 +27,7 @@ fn meta(row: &ResourceRow, location: String) -> Meta {
     }
 }
 
-fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
+pub(super) fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if !view.groups.is_empty() {
@@ -55,7 +55,7 @@ fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
     )
 }
 
-fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
+pub(super) fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if let Some(members) = &view.members {
@@ -110,17 +110,18 @@ fn resource_response(
     res
 }
 
-fn list_response<T>(
-    rt: &ResourceType,
+/// A ListResponse; `render` gives each item's resource type (a search at the root mixes
+/// them) and representation, which is then projected.
+pub(super) fn list_response<T>(
     page: ListPage<T>,
     projection: &Projection,
-    render: impl Fn(&T) -> Map<String, Value>,
+    render: impl Fn(&T) -> (&'static ResourceType, Map<String, Value>),
 ) -> Response {
     let resources: Vec<Value> = page
         .items
         .iter()
         .map(|item| {
-            let mut body = render(item);
+            let (rt, mut body) = render(item);
             if !projection.is_empty() {
                 resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
             }
@@ -169,10 +170,19 @@ fn group_response(status: StatusCode, ctx: &Ctx, view: &GroupView, projection: &
 // ---- Users -------------------------------------------------------------------------------
 
 pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    let projection = params.projection()?;
-    let page = st.service.list_users(&ctx.caller, &params.list()?).await?;
-    Ok(list_response(&schema::USER, page, &projection, |v| {
-        render_user(&ctx.base_url, v)
+    users_page(&st, &ctx, &params.list()?, &params.projection()?).await
+}
+
+/// `GET /Users` and `POST /Users/.search`: one list path, whichever way the query came.
+pub(super) async fn users_page(
+    st: &AppState,
+    ctx: &Ctx,
+    list: &ListParams,
+    projection: &Projection,
+) -> Handler {
+    let page = st.service.list_users(&ctx.caller, list).await?;
+    Ok(list_response(page, projection, |v| {
+        (&schema::USER, render_user(&ctx.base_url, v))
     }))
 }
 
@@ -249,13 +259,23 @@ pub async fn delete_user(
 // ---- Groups ------------------------------------------------------------------------------
 
 pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    let projection = params.projection()?;
+    groups_page(&st, &ctx, &params.list()?, &params.projection()?).await
+}
+
+/// `GET /Groups` and `POST /Groups/.search`. Members are read only when the response shows
+/// them.
+pub(super) async fn groups_page(
+    st: &AppState,
+    ctx: &Ctx,
+    list: &ListParams,
+    projection: &Projection,
+) -> Handler {
     let page = st
         .service
-        .list_groups(&ctx.caller, &params.list()?, projection.shows("members"))
+        .list_groups(&ctx.caller, list, projection.shows("members"))
         .await?;
-    Ok(list_response(&schema::GROUP, page, &projection, |v| {
-        render_group(&ctx.base_url, v)
+    Ok(list_response(page, projection, |v| {
+        (&schema::GROUP, render_group(&ctx.base_url, v))
     }))
 }
 

@@ -1088,7 +1088,8 @@ fn compare_strings(a: &str, op: CompareOp, b: &str, case_exact: bool) -> bool {
 }
 
 fn fold_case(s: &str, case_exact: bool) -> Cow<'_, str> {
-    if case_exact {
+    // Most values compared (emails, ids) are already lower-case ASCII: no copy for them.
+    if case_exact || (s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase())) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.to_lowercase())

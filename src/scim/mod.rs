@@ -2,6 +2,7 @@
 //! schema catalogue, resource normalisation, the PATCH engine and discovery documents.
 //! Nothing here knows about HTTP or SQL, so all of it is unit-tested and fuzzed on its own.
 
+pub mod bulk;
 pub mod cursor;
 pub mod discovery;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod path;
 pub mod render;
 pub mod resource;
 pub mod schema;
+pub mod search;
 
 pub use error::{ScimError, ScimType};
 

@@ -24,6 +24,8 @@
 //! - Setting a complex attribute whose `value` (a reference id, as in `manager`) changes
 //!   replaces the object rather than merging, so the old referent's `displayName`/`$ref` go.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::scim::PATCH_OP_URN;
@@ -77,6 +79,10 @@ pub struct GroupPatch {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
+/// Most operations one PatchOp may hold. IdPs send a handful (membership changes go in one
+/// operation's value list); the bound keeps the cost of one request proportional to its size.
+pub const MAX_PATCH_OPERATIONS: usize = 1000;
+
 /// Parse a PatchOp body: `schemas` must hold the PatchOp URN, `Operations` a non-empty array;
 /// `op` is case-insensitive. 400 `invalidSyntax` / `invalidPath` / `invalidValue` otherwise.
 pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
@@ -111,6 +117,12 @@ pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
             ));
         }
     };
+    if ops.len() > MAX_PATCH_OPERATIONS {
+        return Err(ScimError::invalid_value(format!(
+            "the PatchOp has {} operations; at most {MAX_PATCH_OPERATIONS} are accepted in one request",
+            ops.len()
+        )));
+    }
     ops.iter()
         .enumerate()
         .map(|(i, op)| parse_operation(op).map_err(|e| at_operation(i, e)))
@@ -456,12 +468,26 @@ impl Target {
         .label()
     }
 
-    fn current(&self, doc: &Map<String, Value>) -> Option<Value> {
+    /// Moves the current value out of `doc` (which is a scratch copy: see `apply`), so an
+    /// operation never copies a large attribute; `store` puts the new value back.
+    fn take(&self, doc: &mut Map<String, Value>) -> Option<Value> {
         let mut map = doc;
         for key in &self.parent {
-            map = get_key(map, key)?.as_object()?;
+            let found = key_ci(map, key)?;
+            map = map.get_mut(&found)?.as_object_mut()?;
         }
-        get_key(map, self.attr.name).filter(|v| !v.is_null()).cloned()
+        let found = key_ci(map, self.attr.name)?;
+        map.shift_remove(&found).filter(|v| !v.is_null())
+    }
+
+    /// `store`, refusing a multi-valued attribute grown past `resource::MAX_VALUES`, checked
+    /// after every operation so a PatchOp cannot grow one without bound on its way.
+    fn store_checked(&self, doc: &mut Map<String, Value>, new: Option<Value>) -> Result<(), ScimError> {
+        if let Some(Value::Array(items)) = &new {
+            resource::check_value_count(self.attr, items.len(), &self.attr_label())?;
+        }
+        self.store(doc, new);
+        Ok(())
     }
 
     fn store(&self, doc: &mut Map<String, Value>, new: Option<Value>) {
@@ -517,12 +543,16 @@ fn write_attr(
 ) -> Result<(), ScimError> {
     let attr = t.attr;
     let label = t.label();
-    let old = t.current(doc);
+    let old = t.take(doc);
+    // Kept only where it is compared afterwards, so a large attribute is copied once, not twice.
+    let immutable_old = (attr.mutability == Mutability::Immutable)
+        .then(|| old.clone())
+        .flatten();
     let new = match (kind, value) {
         (OpKind::Remove, None) => None,
-        (OpKind::Remove, Some(listed)) => remove_listed(attr, old.clone(), listed, &label)?,
+        (OpKind::Remove, Some(listed)) => remove_listed(attr, old, listed, &label)?,
         (_, None) => return Err(missing_value(kind)),
-        (OpKind::Add, Some(v)) if attr.multi_valued => Some(append_elements(attr, old.clone(), v, &label)?),
+        (OpKind::Add, Some(v)) if attr.multi_valued => Some(append_elements(attr, old, v, &label)?),
         (_, Some(v)) => match resource::coerce_value(attr, v, &label)? {
             // `[]` or `[null]` for a single-valued attribute: unassigned.
             Value::Null => None,
@@ -532,9 +562,8 @@ fn write_attr(
             coerced => Some(coerced),
         },
     };
-    check_immutable(attr, old.as_ref(), new.as_ref(), &label)?;
-    t.store(doc, new);
-    Ok(())
+    check_immutable(attr, immutable_old.as_ref(), new.as_ref(), &label)?;
+    t.store_checked(doc, new)
 }
 
 /// `add` to a multi-valued attribute: append what is not already there.
@@ -549,11 +578,35 @@ fn append_elements(
         unreachable!("as_array returns an array")
     };
     let mut elems = into_elements(old);
+    // Elements by their `value`, so that appending n values to m is O(n + m), not O(n·m).
+    // For one added value a scan is cheaper than building the map.
+    let mut by_value: HashMap<String, Vec<usize>> = HashMap::new();
+    let indexed = added.len() > 1;
+    if indexed {
+        for (i, e) in elems.iter().enumerate() {
+            if let Some(key) = value_key(attr, e) {
+                by_value.entry(key).or_default().push(i);
+            }
+        }
+    }
     let mut winners = Vec::new();
     for e in added {
-        let idx = match elems.iter().position(|x| contains_element(attr, x, &e)) {
+        let found = match value_key(attr, &e).filter(|_| indexed) {
+            Some(key) => by_value.get(&key).and_then(|candidates| {
+                candidates
+                    .iter()
+                    .copied()
+                    .find(|&i| contains_element(attr, &elems[i], &e))
+            }),
+            // No `value` to look up by (rare): compare with every element.
+            None => elems.iter().position(|x| contains_element(attr, x, &e)),
+        };
+        let idx = match found {
             Some(i) => i,
             None => {
+                if let Some(key) = value_key(attr, &e).filter(|_| indexed) {
+                    by_value.entry(key).or_default().push(elems.len());
+                }
                 elems.push(e);
                 elems.len() - 1
             }
@@ -665,7 +718,10 @@ fn write_sub(
 ) -> Result<(), ScimError> {
     let attr = t.attr;
     let label = t.label();
-    let old = t.current(doc);
+    let old = t.take(doc);
+    let immutable_old = (attr.mutability == Mutability::Immutable)
+        .then(|| old.clone())
+        .flatten();
     // `None` removes: a remove, or a value that coerces to nothing (`[]`).
     let coerced = match value {
         Some(v) if kind != OpKind::Remove => {
@@ -674,7 +730,7 @@ fn write_sub(
         _ => None,
     };
     let new = if attr.multi_valued {
-        let mut elems = into_elements(old.clone());
+        let mut elems = into_elements(old);
         match &coerced {
             None => {
                 for e in &mut elems {
@@ -695,16 +751,15 @@ fn write_sub(
         }
         Some(Value::Array(elems))
     } else {
-        let mut obj = match old.clone() {
+        let mut obj = match old {
             Some(Value::Object(m)) => Value::Object(m),
             _ => Value::Object(Map::new()),
         };
         set_sub(&mut obj, sub, coerced, &label)?;
         Some(obj)
     };
-    check_immutable(attr, old.as_ref(), new.as_ref(), &t.attr_label())?;
-    t.store(doc, new);
-    Ok(())
+    check_immutable(attr, immutable_old.as_ref(), new.as_ref(), &t.attr_label())?;
+    t.store_checked(doc, new)
 }
 
 /// `attr[filter]` or `attr[filter].sub`.
@@ -736,11 +791,21 @@ fn write_filtered(
             Some(coerced).filter(|c| !c.is_null())
         }
     };
-    let old = t.current(doc);
-    let mut elems = into_elements(old.clone());
+    let old = t.take(doc);
+    let immutable_old = (attr.mutability == Mutability::Immutable)
+        .then(|| old.clone())
+        .flatten();
+    let mut elems = into_elements(old);
     let case_exact = |p: &AttrPath| filter_case_exact(attr, p);
     let matched: Vec<usize> = (0..elems.len())
-        .filter(|&i| filter::matches(&filter, &filterable(attr, &elems[i]), &case_exact))
+        .filter(|&i| {
+            // A complex element is matched as it is; only a simple one needs wrapping.
+            if attr.is_complex() {
+                filter::matches(&filter, &elems[i], &case_exact)
+            } else {
+                filter::matches(&filter, &filterable(attr, &elems[i]), &case_exact)
+            }
+        })
         .collect();
     let mut winners = Vec::new();
     match (given, t.sub) {
@@ -813,9 +878,8 @@ fn write_filtered(
     } else {
         elems.into_iter().next()
     };
-    check_immutable(attr, old.as_ref(), new.as_ref(), &t.attr_label())?;
-    t.store(doc, new);
-    Ok(())
+    check_immutable(attr, immutable_old.as_ref(), new.as_ref(), &t.attr_label())?;
+    t.store_checked(doc, new)
 }
 
 /// Check and normalise a value filter against the attribute's sub-attributes: unknown names are
@@ -1064,6 +1128,26 @@ fn enforce_single_primary(attr: &AttrDef, elems: &mut [Value], winners: &[usize]
     }
 }
 
+/// The `value` of an element (the element itself for a simple multi-valued attribute) as a
+/// lookup key: equal keys whenever `scalar_eq` would call the values equal. `None` for an
+/// element without a string or boolean `value`.
+fn value_key(attr: &AttrDef, e: &Value) -> Option<String> {
+    let (v, case_exact) = match e {
+        Value::Object(m) => {
+            let def = attr.sub_attr("value")?;
+            (get_key(m, def.name)?, def.case_exact)
+        }
+        scalar => (scalar, attr.case_exact),
+    };
+    match v {
+        Value::String(s) if case_exact => Some(format!("s{s}")),
+        Value::String(s) => Some(format!("s{}", s.to_lowercase())),
+        Value::Bool(b) => Some(b.to_string()),
+        // Numbers compare as serde_json does (0.0 equals -0.0), so they are not keyed.
+        _ => None,
+    }
+}
+
 /// Does stored element `have` already hold everything `added` says? Then adding it is no
 /// change (RFC 7644 §3.5.2.1), even if the stored one says more (`primary`, `display`).
 /// Strings compare per their `caseExact`.
@@ -1084,6 +1168,10 @@ fn sub_case_exact(attr: &AttrDef, name: &str) -> bool {
 
 fn scalar_eq(case_exact: bool, a: &Value, b: &Value) -> bool {
     match (a, b) {
+        // ASCII first: the same answer as Unicode lower-casing, without allocating.
+        (Value::String(x), Value::String(y)) if !case_exact && x.is_ascii() && y.is_ascii() => {
+            x.eq_ignore_ascii_case(y)
+        }
         (Value::String(x), Value::String(y)) if !case_exact => x.to_lowercase() == y.to_lowercase(),
         _ => a == b,
     }
@@ -1110,6 +1198,15 @@ fn single_of(v: &Value) -> &Value {
         Value::Array(a) if a.len() == 1 => &a[0],
         _ => v,
     }
+}
+
+/// The spelling of `key` in `map`: the exact one if present, else any case variant (as
+/// `get_key` looks it up).
+fn key_ci(map: &Map<String, Value>, key: &str) -> Option<String> {
+    if map.contains_key(key) {
+        return Some(key.to_string());
+    }
+    map.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned()
 }
 
 fn get_key<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -1234,10 +1331,14 @@ fn is_members_path(p: &AttrPath) -> bool {
         && p.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_URN))
 }
 
+/// A member's sub-attributes cannot be written (RFC 7643 §4.2, §8.7.1: `value`, `$ref` and
+/// `type` are immutable; `display` is derived, so readOnly here): a member is added or removed
+/// whole, never edited in place.
 fn members_sub_error(written: &str) -> ScimError {
-    ScimError::invalid_path(format!(
-        "\"{written}\": members are changed as a whole (path \"members\") or selected by value \
-         (members[value eq \"<id>\"]), not by sub-attribute"
+    ScimError::mutability(format!(
+        "\"{written}\": a member's sub-attributes cannot be changed (value, $ref and type are \
+         immutable, display is readOnly); members are added or removed as a whole (path \"members\") \
+         or selected by value (members[value eq \"<id>\"]), not changed by sub-attribute"
     ))
 }
 
@@ -1349,14 +1450,11 @@ fn members_filter_error() -> ScimError {
     )
 }
 
+/// Drops repeated ids, keeping first occurrences in order; linear, since a member list can
+/// hold tens of thousands of ids.
 fn dedup(ids: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    out
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.into_iter().filter(|id| seen.insert(id.clone())).collect()
 }
 
 #[cfg(test)]
@@ -2053,13 +2151,18 @@ mod tests {
             ),
             (
                 json!([{"op": "remove", "path": "members.value"}]),
-                InvalidPath,
-                "not by sub-attribute",
+                Mutability,
+                "are immutable",
+            ),
+            (
+                json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}]),
+                Mutability,
+                "display is readOnly",
             ),
             (
                 json!([{"op": "add", "value": {"members.value": "x"}}]),
-                InvalidPath,
-                "not by sub-attribute",
+                Mutability,
+                "not changed by sub-attribute",
             ),
         ];
         for (ops, ty, needle) in cases {
@@ -2257,6 +2360,70 @@ mod tests {
             json!([{"op": "add", "path": "emails", "value": {"value": "babs@jensen.org", "type": "other"}}]),
         );
         assert_eq!(d["emails"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn adding_many_values_finds_the_contained_ones_by_value() {
+        // Several values at once go through the lookup by `value`: case-insensitive for
+        // emails, and a repeat inside the added list is added once.
+        let (d, changed) = patch(
+            &USER,
+            &user(),
+            json!([{"op": "add", "path": "emails", "value": [
+                {"value": "BJENSEN@example.com", "type": "work"},
+                {"value": "bjensen@EXAMPLE.com"},
+                {"value": "new@example.com", "type": "home"},
+                {"value": "NEW@example.com", "type": "home"}]}]),
+        )
+        .unwrap();
+        assert!(changed);
+        let emails = d["emails"].as_array().unwrap();
+        assert_eq!(emails.len(), user()["emails"].as_array().unwrap().len() + 1);
+        assert_eq!(
+            emails.last().unwrap(),
+            &json!({"value": "new@example.com", "type": "home"})
+        );
+        // A value of another type is another element, even with the lookup.
+        let d = patch_user(json!([{"op": "add", "path": "emails", "value": [
+            {"value": "bjensen@example.com", "type": "other"}, {"value": "x@example.com"}]}]));
+        assert_eq!(d["emails"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn operations_and_values_are_bounded() {
+        let op = json!({"op": "replace", "path": "title", "value": "t"});
+        assert!(parse_patch(&body(Value::Array(vec![op.clone(); MAX_PATCH_OPERATIONS]))).is_ok());
+        let e = parse_err(body(Value::Array(vec![op; MAX_PATCH_OPERATIONS + 1])));
+        assert_err(&e, 400, Some(ScimType::InvalidValue), "at most 1000 are accepted");
+
+        let emails = |from: usize, n: usize| -> Value {
+            (from..from + n)
+                .map(|i| json!({"value": format!("u{i}@example.com")}))
+                .collect()
+        };
+        let e = user_err(json!([{"op": "add", "path": "emails", "value": emails(0, resource::MAX_VALUES)}]));
+        assert_err(
+            &e,
+            400,
+            Some(ScimType::InvalidValue),
+            "\"emails\" has 1002 values; at most 1000",
+        );
+        // Checked after every operation, so no operation works on an attribute past the bound.
+        let e = user_err(json!([
+            {"op": "add", "path": "emails", "value": emails(0, 600)},
+            {"op": "add", "path": "emails", "value": emails(600, 600)},
+            {"op": "remove", "path": "emails"}
+        ]));
+        assert_err(
+            &e,
+            400,
+            Some(ScimType::InvalidValue),
+            "operation 2: \"emails\" has",
+        );
+        let d = patch_user(
+            json!([{"op": "replace", "path": "emails", "value": emails(0, resource::MAX_VALUES)}]),
+        );
+        assert_eq!(d["emails"].as_array().unwrap().len(), resource::MAX_VALUES);
     }
 
     #[test]
@@ -2776,6 +2943,10 @@ mod tests {
                     let mut pruned = doc.clone();
                     prune_map(&mut pruned);
                     prop_assert_eq!(&pruned, &doc, "apply leaves no empty values");
+                    // What a PATCH leaves, a PUT of the same document accepts (fuzz/patch checks
+                    // the same on arbitrary JSON).
+                    let put = resource::normalize(&USER, &Value::Object(doc.clone()));
+                    prop_assert!(put.is_ok(), "{:?}", put);
                 }
                 if let Ok(gp) = split_group_ops(parsed) {
                     let _ = apply(&GROUP, &mut group(), &gp.doc_ops);

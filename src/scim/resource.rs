@@ -17,6 +17,12 @@ use crate::scim::error::ScimError;
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{AttrDef, AttrType, GROUP_SCHEMA, Mutability, ResourceType, Returned, Schema};
 
+/// Most values one multi-valued attribute of a document may hold (emails, roles, entitlements,
+/// …; not a group's `members`, which live in a table of their own). A bound, so that neither a
+/// POST nor a PATCH can make the server copy and compare an attribute without limit; far above
+/// what any IdP sends for one user.
+pub const MAX_VALUES: usize = 1000;
+
 /// Turn a POST or PUT body into a canonical document. Accepts and drops what IdPs send but
 /// scimd does not keep (readOnly `id`, `meta`, `groups`, `schemas`, `password`, unknown keys and
 /// unknown schema URNs, nulls). Errors: 400 `invalidSyntax` for a body that is not an object,
@@ -194,6 +200,7 @@ pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimE
                 check_required(rt, attr, &shown, value)?;
             }
             if let Some(Value::Array(items)) = value {
+                check_value_count(attr, items.len(), &shown)?;
                 if attr.sub_attr("primary").is_some() {
                     let primaries = items
                         .iter()
@@ -508,6 +515,16 @@ fn prune(map: &mut Map<String, Value>) {
 
 fn non_empty_str(value: Option<&Value>) -> Option<&str> {
     value.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// `MAX_VALUES`, for every multi-valued attribute but a group's `members`.
+pub fn check_value_count(attr: &AttrDef, count: usize, shown: &str) -> Result<(), ScimError> {
+    if count > MAX_VALUES && !is_group_members(attr) {
+        return Err(ScimError::invalid_value(format!(
+            "\"{shown}\" has {count} values; at most {MAX_VALUES} are accepted"
+        )));
+    }
+    Ok(())
 }
 
 fn is_group_members(attr: &AttrDef) -> bool {
@@ -862,6 +879,26 @@ mod tests {
     }
 
     // IDP-BEHAVIOURS.md §1.3
+    #[test]
+    fn multi_valued_attributes_are_bounded_but_members_are_not() {
+        let roles: Vec<Value> = (0..=MAX_VALUES)
+            .map(|i| json!({"value": format!("r{i}")}))
+            .collect();
+        let doc = normalize(&USER, &json!({"userName": "a", "roles": roles})).unwrap();
+        let e = validate(&USER, &doc).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(
+            e.detail.contains("\"roles\" has 1001 values; at most 1000"),
+            "{}",
+            e.detail
+        );
+        let members: Vec<Value> = (0..=MAX_VALUES)
+            .map(|i| json!({"value": format!("00000000-0000-7000-8000-{i:012}")}))
+            .collect();
+        let doc = normalize(&GROUP, &json!({"displayName": "g", "members": members})).unwrap();
+        validate(&GROUP, &doc).unwrap();
+    }
+
     #[test]
     fn okta_create_user() {
         let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local",

@@ -127,23 +127,7 @@ pub(crate) fn list_query(
             fingerprint: None,
         });
     };
-    if params.start_index.is_some() {
-        return Err(ScimError::invalid_value(
-            "startIndex and cursor cannot be combined: use startIndex for index paging or cursor \
-             for cursor paging (RFC 9865)",
-        )
-        .into());
-    }
-    if params.count.is_some_and(|c| c < 1) {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidCount,
-            format!(
-                "count must be between 1 and {} with cursor paging",
-                settings.max_results
-            ),
-        )
-        .into());
-    }
+    check_cursor_paging(params, settings)?;
     let fingerprint = query_fingerprint(
         kind.resource_type(),
         params.filter.as_deref(),
@@ -175,6 +159,28 @@ pub(crate) fn list_query(
         },
         fingerprint: Some(fingerprint),
     })
+}
+
+/// What cursor paging (RFC 9865) refuses in a request that has a `cursor`.
+pub(crate) fn check_cursor_paging(params: &ListParams, settings: &Settings) -> Result<()> {
+    if params.start_index.is_some() {
+        return Err(ScimError::invalid_value(
+            "startIndex and cursor cannot be combined: use startIndex for index paging or cursor \
+             for cursor paging (RFC 9865)",
+        )
+        .into());
+    }
+    if params.count.is_some_and(|c| c < 1) {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidCount,
+            format!(
+                "count must be between 1 and {} with cursor paging",
+                settings.max_results
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 pub(crate) fn filter_error(err: StoreError) -> Error {

@@ -4,10 +4,12 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod bulk;
 pub mod export;
 pub mod groups;
 pub mod identifier;
 pub mod lists;
+pub mod search;
 pub mod settings;
 pub mod tokens;
 pub mod users;

@@ -128,7 +128,7 @@ async fn discovery_describes_what_is_implemented() {
     );
     assert_eq!(spc.body["patch"]["supported"], true);
     assert_eq!(spc.body["filter"]["supported"], true);
-    assert_eq!(spc.body["bulk"]["supported"], false);
+    assert_eq!(spc.body["bulk"]["supported"], true);
     assert_eq!(spc.body["sort"]["supported"], true);
     assert_eq!(spc.body["etag"]["supported"], true);
     assert_eq!(spc.body["changePassword"]["supported"], false);
