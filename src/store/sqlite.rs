@@ -2092,6 +2092,144 @@ mod tests {
         store.close().await;
     }
 
+    /// Migration 0003 on a database that already holds users and groups (an upgrade): group
+    /// identifiers are made from the names with suffixes in creation order, and primary emails
+    /// are read from user_values, as Postgres's 0003 does.
+    #[tokio::test]
+    async fn migration_0003_backfills_existing_rows() {
+        let dir = tempdir::Dir::new();
+        let url = format!("sqlite://{}/t.db", dir.0.display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let before_0003: Vec<_> = MIGRATOR.iter().filter(|m| m.version < 3).cloned().collect();
+        sqlx::migrate::Migrator::with_migrations(before_0003)
+            .run(&pool)
+            .await
+            .unwrap();
+        let (a, b) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+        // Ids in creation order, so `ORDER BY id` lists them as named here.
+        let ids: Vec<String> = (0..8).map(|_| Uuid::now_v7().to_string()).collect();
+        let (g, u) = (&ids[..5], &ids[5..]);
+        let exec = |sql: String| {
+            let pool = pool.clone();
+            async move { sqlx::query(AssertSqlSafe(sql)).execute(&pool).await.unwrap() }
+        };
+        for account in [&a, &b] {
+            exec(format!(
+                "INSERT INTO accounts (id, name) VALUES ('{account}', 'x')"
+            ))
+            .await;
+        }
+        // Groups in creation order: three share the base example_group; a fourth was literally
+        // named like the second's suffixed identifier; the other account has its own.
+        let groups = [
+            (&a, &g[0], "example-group", "2026-01-01T00:00:01.000000Z"),
+            (&a, &g[1], "example group", "2026-01-01T00:00:02.000000Z"),
+            (&a, &g[2], "example.group", "2026-01-01T00:00:03.000000Z"),
+            (&a, &g[3], "example_group_2", "2026-01-01T00:00:00.000000Z"),
+            (&b, &g[4], "example group", "2026-01-01T00:00:09.000000Z"),
+        ];
+        for (account, id, name, at) in groups {
+            exec(format!(
+                "INSERT INTO groups (account_id, id, display_name, display_name_ci, doc, source, idp_managed,
+                     created_at, last_modified)
+                 VALUES ('{account}', '{id}', '{name}', lower('{name}'), '{{}}', 'okta', 1, '{at}', '{at}')"
+            ))
+            .await;
+        }
+        // u[0]: the second email is primary; u[1]: none is, the first non-empty one counts;
+        // u[2]: no email at all.
+        let users = [
+            (
+                &u[0],
+                "one",
+                r#"{"emails":[{"value":"Home@X.org"},{"value":"ÜNÏ@X.org","primary":true}]}"#,
+            ),
+            (
+                &u[1],
+                "two",
+                r#"{"emails":[{"value":""},{"value":"Second@X.org"}]}"#,
+            ),
+            (&u[2], "three", "{}"),
+        ];
+        for (id, name, doc) in users {
+            exec(format!(
+                "INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed,
+                     created_at, last_modified)
+                 VALUES ('{a}', '{id}', '{name}', '{name}', 1, '{doc}', 'okta', 1, 't', 't')"
+            ))
+            .await;
+        }
+        for (user, ord, value, value_ci, primary) in [
+            (&u[0], 0, "Home@X.org", "home@x.org", 0),
+            (&u[0], 1, "ÜNÏ@X.org", "ünï@x.org", 1),
+            (&u[1], 0, "", "", 0),
+            (&u[1], 1, "Second@X.org", "second@x.org", 0),
+        ] {
+            exec(format!(
+                "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, is_primary)
+                 VALUES ('{a}', '{user}', 'emails', {ord}, '{value}', '{value_ci}', {primary})"
+            ))
+            .await;
+        }
+        pool.close().await;
+
+        let store = SqliteStore::connect(&url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let identifiers: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, identifier FROM groups ORDER BY id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let named = |i: usize, identifier: &str| (g[i].clone(), identifier.to_string());
+        assert_eq!(identifiers[0], named(0, "example_group"));
+        // Its suffixed identifier meets g[3]'s name, created earlier: made unique with the
+        // start of its id.
+        let suffixed = format!("example_group_2_{}", &g[1].replace('-', "")[..8]);
+        assert_eq!(identifiers[1], named(1, &suffixed));
+        assert_eq!(identifiers[2], named(2, "example_group_3"));
+        assert_eq!(identifiers[3], named(3, "example_group_2"));
+        assert_eq!(identifiers[4], named(4, "example_group"));
+        let emails: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, primary_email_ci FROM users ORDER BY id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            emails,
+            [
+                (u[0].clone(), Some("ünï@x.org".to_string())),
+                (u[1].clone(), Some("second@x.org".to_string())),
+                (u[2].clone(), None)
+            ]
+        );
+        // The identifier is required from now on, as Postgres's NOT NULL makes it.
+        let err = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO groups (account_id, id, display_name, display_name_ci, doc, source, idp_managed,
+                 created_at, last_modified)
+             VALUES ('{a}', '{}', 'n', 'n', '{{}}', 'okta', 1, 't', 't')",
+            Uuid::now_v7()
+        )))
+        .execute(&store.pool)
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("groups.identifier"), "{err}");
+        let err = sqlx::query("UPDATE groups SET identifier = NULL WHERE id = ?1")
+            .bind(&g[0])
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("groups.identifier"), "{err}");
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn every_unique_key_has_its_postgres_name() {
         let dir = tempdir::Dir::new();
