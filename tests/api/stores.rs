@@ -541,3 +541,36 @@ async fn groups_renamed_on_disable_are_found_by_a_case_insensitive_filter() {
     let res = admin.get(&format!("/groups/{twin}")).await;
     assert_eq!(res.body["display_name"], "ÉQUIPE (ÉQUIPE_2)");
 }
+
+/// Postgres's migration 0003 lower-cased existing primary emails with the database's lower(),
+/// ASCII only under collation C, where SQLite's took the Rust lower case. 0004 repairs such
+/// rows on both stores, so an upgraded database adopts those users by their email (R4).
+#[tokio::test]
+async fn primary_emails_lower_cased_by_the_database_are_repaired_on_upgrade() {
+    let app = TestApp::spawn().await;
+    let admin = crate::adminkit::Admin::new(&app).await;
+    let native = admin.user("unu", "ÜNÏ@X.org").await;
+    {
+        // What 0003 left on Postgres, before 0004.
+        let mut db = app.sql().await;
+        sqlx::query("UPDATE users SET primary_email_ci = 'ÜnÏ@x.org'")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let store = scimd::store::connect(&app.config.database_url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let res = app
+        .post(
+            "/Users",
+            json!({"userName": "unu.idp@x.org", "emails": [{"value": "ünï@x.org", "primary": true}]}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["id"], native.as_str(), "adopted, not duplicated");
+}
