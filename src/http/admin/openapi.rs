@@ -405,3 +405,74 @@ fn add_links(doc: &mut Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NOT_BLANK's class must be exactly what `str::trim` removes, or the document and the
+    /// server would disagree on what "blank" is.
+    #[test]
+    fn not_blank_lists_exactly_rusts_whitespace() {
+        let rust: Vec<u32> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .map(u32::from)
+            .collect();
+        let listed: Vec<u32> = [
+            0x09..=0x0D,
+            0x20..=0x20,
+            0x85..=0x85,
+            0xA0..=0xA0,
+            0x1680..=0x1680,
+        ]
+        .into_iter()
+        .chain([0x2000..=0x200A, 0x2028..=0x2029, 0x202F..=0x202F, 0x205F..=0x205F])
+        .chain([0x3000..=0x3000])
+        .flatten()
+        .collect();
+        assert_eq!(rust, listed);
+        assert!(
+            NOT_BLANK
+                .contains("\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")
+        );
+    }
+
+    #[test]
+    fn common_errors_follow_what_an_operation_reads() {
+        let mut doc = json!({"paths": {
+            "/a/{account_id}/x/{id}": {"patch": {
+                "operationId": "x",
+                "parameters": [{"name": "account_id", "in": "path"}, {"name": "id", "in": "path"}],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                    "properties": {"n": {"type": "string", "minLength": 1}, "e": {"type": ["string", "null"]},
+                                   "u": {"type": "string", "format": "uuid"}}}}}},
+                "responses": {"200": {}, "409": {"description": "taken"}}
+            }},
+            "/a/{account_id}/y": {"get": {
+                "parameters": [{"name": "account_id", "in": "path"}],
+                "responses": {"200": {"description": "ok"}}
+            }}
+        }});
+        finish(&mut doc);
+        let x = &doc["paths"]["/a/{account_id}/x/{id}"]["patch"];
+        let statuses: Vec<&String> = x["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            statuses,
+            ["200", "400", "401", "404", "409", "413", "415", "429", "503"]
+        );
+        assert_eq!(x["responses"]["200"]["description"], "OK");
+        assert_eq!(
+            x["responses"]["409"]["content"]["application/json"]["schema"]["$ref"],
+            ERROR_SCHEMA
+        );
+        let props = &x["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert_eq!(props["n"]["pattern"], NOT_BLANK);
+        assert_eq!(props["e"]["pattern"], NO_NUL);
+        assert!(props["u"].get("pattern").is_none());
+        let y = &doc["paths"]["/a/{account_id}/y"]["get"];
+        let statuses: Vec<&String> = y["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200", "401", "429", "503"]);
+        assert!(doc["components"]["responses"]["NotFound"]["content"].is_object());
+    }
+}
