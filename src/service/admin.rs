@@ -419,7 +419,10 @@ impl Service {
         user_ids: &[String],
         force: bool,
     ) -> Result<GroupView> {
-        self.admin_change_members(caller, id, user_ids, true, force).await
+        Ok(self
+            .admin_change_members(caller, id, user_ids, true, force)
+            .await?
+            .0)
     }
 
     pub async fn admin_remove_members(
@@ -429,8 +432,24 @@ impl Service {
         user_ids: &[String],
         force: bool,
     ) -> Result<GroupView> {
-        self.admin_change_members(caller, id, user_ids, false, force)
-            .await
+        Ok(self
+            .admin_change_members(caller, id, user_ids, false, force)
+            .await?
+            .0)
+    }
+
+    /// Removes one user from a native group (R3 as for adding). 404 when the user is not a
+    /// member: a typo in the id must not read as a removal that happened.
+    pub async fn admin_remove_member(&self, caller: &Caller, group: &str, user: &str) -> Result<()> {
+        let (_, delta) = self
+            .admin_change_members(caller, group, &[user.to_string()], false, false)
+            .await?;
+        if delta.removed.is_empty() {
+            return Err(
+                ScimError::not_found(format!("User {user:?} is not a member of Group {group:?}")).into(),
+            );
+        }
+        Ok(())
     }
 
     async fn admin_change_members(
@@ -440,7 +459,7 @@ impl Service {
         user_ids: &[String],
         add: bool,
         force: bool,
-    ) -> Result<GroupView> {
+    ) -> Result<(GroupView, MemberDelta)> {
         let force = check_force(caller, force)?;
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let account = caller.account_id;
@@ -487,7 +506,7 @@ impl Service {
                 .ok_or_else(|| not_found("Group", id))?
         };
         tx.commit().await?;
-        Ok(GroupView { row, members: None })
+        Ok((GroupView { row, members: None }, delta))
     }
 
     // ---- Role bindings ------------------------------------------------------------------

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Caller, Result, Service};
@@ -19,8 +20,13 @@ use crate::store::ResourceKind;
 
 pub const EXPORT_FORMAT: &str = "scimd-export/1";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The admin API serves an export and reads two back (compare), so its OpenAPI schema is
+/// derived here, from the one definition of the format. Unknown fields are refused: a field
+/// this version does not know is one whose loss it could not report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Export {
+    #[schema(schema_with = export_format)]
     pub format: String,
     pub account_id: Uuid,
     pub exported_at: DateTime<Utc>,
@@ -30,7 +36,8 @@ pub struct Export {
     pub role_bindings: Vec<ExportBinding>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportUser {
     pub id: Uuid,
     pub user_name: String,
@@ -44,7 +51,8 @@ pub struct ExportUser {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportGroup {
     pub id: Uuid,
     pub identifier: String,
@@ -54,7 +62,8 @@ pub struct ExportGroup {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportMembership {
     pub group_id: Uuid,
     pub group_identifier: String,
@@ -63,12 +72,20 @@ pub struct ExportMembership {
     pub origin: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportBinding {
     pub group_id: Uuid,
     pub group_identifier: String,
     pub role: String,
     pub resource_group: String,
+}
+
+fn export_format() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([EXPORT_FORMAT]))
+        .build()
 }
 
 fn text(doc: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
@@ -378,14 +395,14 @@ fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
 
 // ---- Compare ------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserRef {
     pub id: Uuid,
     pub user_name: String,
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GroupKey {
     pub id: Uuid,
     pub identifier: String,
@@ -393,7 +410,7 @@ pub struct GroupKey {
 }
 
 /// Users of the later export that look like one person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Duplicate {
     /// `same email`, or `same name` (a user new since the first export named like an older one,
     /// what an email mismatch between IdP and application produces, seed 002).
@@ -401,20 +418,20 @@ pub struct Duplicate {
     pub users: Vec<UserRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LostMembership {
     pub group_identifier: String,
     pub user_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LostBinding {
     pub group_identifier: String,
     pub role: String,
     pub resource_group: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Comparison {
     /// Nothing missing, duplicated or lost.
     pub clean: bool,
@@ -640,12 +657,18 @@ impl Service {
         before: &Export,
         after: Option<&Export>,
     ) -> Result<Comparison> {
-        if before.format != EXPORT_FORMAT {
-            return Err(ScimError::invalid_value(format!(
-                "before is not a {EXPORT_FORMAT} export (format {:?})",
-                before.format
-            ))
-            .into());
+        // Both exports, not only the first: a foreign document read as an empty `after`
+        // would report every user missing.
+        for (name, export) in [("before", Some(before)), ("after", after)] {
+            if let Some(export) = export
+                && export.format != EXPORT_FORMAT
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "{name} is not a {EXPORT_FORMAT} export (format {:?})",
+                    export.format
+                ))
+                .into());
+            }
         }
         let now;
         let after = match after {

@@ -557,3 +557,412 @@ async fn the_openapi_document_matches_the_routes() {
         );
     }
 }
+
+/// What the OpenAPI document promises for every operation, checked on the served document:
+/// the common error answers with the error body (401, 429, 503; 400 with input; 404 with an
+/// id; 413 and 415 with a body), If-Match and 412 on conditional writes, and a pattern on
+/// every free-text request string (no U+0000; not blank where `minLength` is 1).
+#[tokio::test]
+async fn the_openapi_document_declares_every_answer_and_constraint() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(
+            Method::GET,
+            &format!("{}/api/openapi.json", app.origin),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let doc = &res.body;
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str() {
+            Some(r) => doc
+                .pointer(r.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or_else(|| panic!("dangling {r}")),
+            None => v.clone(),
+        }
+    };
+    let error_schema = json!({"$ref": "#/components/schemas/ErrorBody"});
+    assert!(
+        doc.pointer("/components/schemas/ErrorBody/properties/detail")
+            .is_some()
+    );
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let what = format!("{} {path}", method.to_uppercase());
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let reads_query = params.iter().any(|p| p["in"] == "query");
+            let names_resource = params
+                .iter()
+                .any(|p| p["in"] == "path" && p["name"] != "account_id");
+            let reads_body = op.get("requestBody").is_some();
+            let responses = op["responses"].as_object().unwrap();
+            let mut expected = vec!["401", "429", "503"];
+            if reads_query || reads_body {
+                expected.push("400");
+            }
+            if names_resource {
+                expected.push("404");
+            }
+            if reads_body {
+                expected.extend(["413", "415"]);
+            }
+            for status in expected {
+                assert!(responses.contains_key(status), "{what} does not declare {status}");
+            }
+            if !reads_query && !reads_body {
+                assert!(
+                    !responses.contains_key("400"),
+                    "{what} reads no input but declares 400"
+                );
+            }
+            for (status, res) in responses {
+                let res = resolve(res);
+                assert!(
+                    res["description"].is_string(),
+                    "{what} {status} has no description"
+                );
+                if status.starts_with(['4', '5']) {
+                    assert_eq!(
+                        res["content"]["application/json"]["schema"], error_schema,
+                        "{what} {status} does not carry the error body"
+                    );
+                }
+            }
+            let conditional = ["update_user", "delete_user", "update_group", "delete_group"];
+            if conditional.contains(&op["operationId"].as_str().unwrap()) {
+                assert!(responses.contains_key("412"), "{what} does not declare 412");
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == "If-Match" && p["in"] == "header")
+                );
+            }
+            for p in params.iter().filter(|p| p["in"] != "path") {
+                let schema = resolve(&p["schema"]);
+                if schema["type"] == "string"
+                    && schema.get("enum").is_none()
+                    && schema.get("format").is_none()
+                {
+                    assert!(
+                        schema["pattern"].is_string(),
+                        "{what} {} has no pattern",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(operations, 28);
+    // Request bodies: every free-text string has its pattern, ids are UUIDs, bounds are there.
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let user = schema("UserCreate");
+    assert_eq!(user["additionalProperties"], false);
+    assert_eq!(user["properties"]["user_name"]["minLength"], 1);
+    assert_eq!(user["properties"]["user_name"]["maxLength"], 256);
+    let not_blank = user["properties"]["user_name"]["pattern"].as_str().unwrap();
+    assert!(not_blank.contains("\\u3000"), "{not_blank}");
+    assert_eq!(user["properties"]["email"]["pattern"], "^[^\\u0000]*$");
+    assert_eq!(
+        schema("MembersAdd")["properties"]["user_ids"]["items"]["format"],
+        "uuid"
+    );
+    assert_eq!(
+        schema("TokenCreate")["properties"]["lifetime_days"]["maximum"],
+        3650
+    );
+    assert_eq!(
+        schema("ScimDisable")["properties"]["confirmation"]["enum"],
+        json!(["DISABLE"])
+    );
+    assert_eq!(
+        schema("Export")["properties"]["format"]["enum"],
+        json!(["scimd-export/1"])
+    );
+    let regenerate = &doc["paths"]["/api/accounts/{account_id}/scim/tokens/{token_id}/regenerate"]["post"];
+    assert!(regenerate["requestBody"].get("required").is_none());
+    assert_eq!(
+        regenerate["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TokenRegenerate",
+        "no body is optional, a null one is not"
+    );
+}
+
+/// Input the document refuses is refused by the server, with 400 naming the field or
+/// parameter and what it takes; none of it is a 500 (U+0000 and names longer than an index
+/// row were) or is quietly read another way (trimmed, case-folded, empty as absent).
+#[tokio::test]
+async fn input_outside_the_document_is_400_naming_what_to_fix() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let group = admin.group("Readers").await;
+    let user = admin.user("reader@example.com", "reader@example.com").await;
+    let long = "x".repeat(257);
+    let bodies = [
+        (
+            "/users",
+            json!({"user_name": "a\u{0}b"}),
+            "user_name contains the NUL character",
+        ),
+        (
+            "/users",
+            json!({"user_name": "ok", "email": "a\u{0}"}),
+            "email contains the NUL",
+        ),
+        (
+            "/users",
+            json!({"user_name": long}),
+            "user_name is 257 characters long; at most 256",
+        ),
+        (
+            "/users",
+            json!({"user_name": " \u{3000} "}),
+            "user_name must not be empty",
+        ),
+        (
+            "/users",
+            json!({"user_name": 7}),
+            "user_name: invalid type: integer",
+        ),
+        ("/users", json!(null), "must be a JSON object, not null"),
+        (
+            "/groups",
+            json!({"display_name": "é".repeat(257)}),
+            "display_name is 257 characters",
+        ),
+        (
+            "/groups",
+            json!({"display_name": "g\u{0}"}),
+            "display_name contains the NUL",
+        ),
+        (
+            &format!("/groups/{group}/role-bindings"),
+            json!({"role": long, "resource_group": "all"}),
+            "role is 257 characters",
+        ),
+        (
+            &format!("/groups/{group}/members"),
+            json!({"user_ids": [user, "nope"]}),
+            "not UUIDs: [\"nope\"]",
+        ),
+        (
+            &format!("/groups/{group}/members"),
+            json!({"user_ids": [user, 1]}),
+            "user_ids[1]: invalid type",
+        ),
+        (
+            "/scim/tokens",
+            json!({"idp": "OKTA"}),
+            "idp: unknown variant `OKTA`",
+        ),
+        (
+            "/scim/tokens",
+            json!({"idp": "okta", "lifetime_days": 0}),
+            "lifetime_days must be from 1 to 3650",
+        ),
+        (
+            "/scim/tokens",
+            json!({"idp": "okta", "lifetime_days": 30.5}),
+            "lifetime_days: expected a whole number",
+        ),
+        (
+            "/scim/tokens",
+            json!({"idp": "okta", "description": "d".repeat(1025)}),
+            "description is 1025",
+        ),
+        (
+            "/compare",
+            json!({"before": {"format": "scimd-export/1"}}),
+            "before: missing field `account_id`",
+        ),
+        ("/compare", json!({"extra": 1}), "extra: unknown field `extra`"),
+    ];
+    for (path, body, detail) in bodies {
+        let res = admin.post(path, body.clone()).await;
+        res.assert_error_json(400);
+        let got = res.body["detail"].as_str().unwrap();
+        assert!(
+            got.contains(detail),
+            "{path} {body}: {got:?} does not say {detail:?}"
+        );
+    }
+    let res = admin
+        .patch("/settings", json!({"group_name_conflict": "LINK"}))
+        .await;
+    res.assert_error_json(400);
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("group_name_conflict: unknown variant")
+    );
+
+    let queries = [
+        (
+            "/users?filter=userName%20eq%20%22a%00%22",
+            "filter contains the NUL character",
+        ),
+        (
+            &format!("/users?filter={}", "a".repeat(1025)),
+            "filter is 1025 characters long",
+        ),
+        (
+            "/users?sort_order=Descending",
+            "sort_order \"Descending\" is not accepted",
+        ),
+        ("/users?sort_by=username", "sort_by \"username\" is not accepted"),
+        ("/groups?sort_by=userName", "sort_by \"userName\" is not accepted"),
+        (
+            "/users?start_index=0",
+            "start_index must be an integer of at least 1",
+        ),
+        (
+            "/users?start_index=",
+            "start_index must be an integer of at least 1, not \"\"",
+        ),
+        (
+            "/users?count=%205",
+            "count must be an integer of at least 0, not \" 5\"",
+        ),
+        ("/users?count=-1", "count must be an integer of at least 0"),
+        ("/users?source=OKTA", "source \"OKTA\" is not accepted"),
+        ("/groups?idp_managed=TRUE", "idp_managed must be true or false"),
+        ("/export?format=CSV", "format \"CSV\" is not accepted"),
+        (
+            "/audit?resource_type=user",
+            "resource_type \"user\" is not accepted",
+        ),
+        ("/audit?resource_id=nope", "resource_id must be a UUID"),
+        ("/audit?limit=501", "limit must be an integer from 1 to 500"),
+        ("/audit?before=", "before must be a UUID"),
+    ];
+    for (path, detail) in queries {
+        let res = admin.get(path).await;
+        res.assert_error_json(400);
+        let got = res.body["detail"].as_str().unwrap();
+        assert!(got.contains(detail), "{path}: {got:?} does not say {detail:?}");
+    }
+    // What the document allows is accepted, whole numbers included.
+    assert_eq!(admin.get("/users?start_index=1&count=0&sort_by=meta.created&sort_order=descending&source=manual&idp_managed=false").await.status, 200);
+    assert_eq!(admin.get("/export?format=csv").await.status, 200);
+    let res = admin
+        .post("/scim/tokens", json!({"idp": "okta", "lifetime_days": 30.0}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(
+        admin
+            .get(&format!("/audit?resource_type=User&resource_id={user}&limit=500"))
+            .await
+            .status,
+        200
+    );
+}
+
+/// Ids in paths are hyphenated UUIDs (another spelling names nothing: 404), and removing a
+/// user who is not a member is 404, not a 204 that reads as a removal.
+#[tokio::test]
+async fn path_ids_and_member_removal_answer_404_for_what_is_not_there() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let group = admin.group("Members").await;
+    let user = admin.user("member@example.com", "member@example.com").await;
+    let simple = user.replace('-', "");
+    for path in [
+        format!("/users/{simple}"),
+        format!("/users/{{{user}}}"),
+        format!("/groups/{}/members", group.to_uppercase().replace('-', "")),
+    ] {
+        admin.get(&path).await.assert_error_json(404);
+    }
+    assert_eq!(
+        admin.get(&format!("/users/{}", user.to_uppercase())).await.status,
+        200
+    );
+
+    let member = |id: &str| format!("/groups/{group}/members/{id}");
+    admin.delete(&member("nope")).await.assert_error_json(404);
+    let res = admin.delete(&member(&user)).await;
+    res.assert_error_json(404);
+    assert!(
+        res.body["detail"].as_str().unwrap().contains("is not a member"),
+        "{}",
+        res.text
+    );
+    let res = admin
+        .post(&format!("/groups/{group}/members"), json!({"user_ids": [user]}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(admin.delete(&member(&user)).await.status, 204);
+    admin.delete(&member(&user)).await.assert_error_json(404);
+    let res = admin.get(&format!("/groups/{group}/members")).await;
+    assert_eq!(res.body["items"], json!([]), "{}", res.text);
+}
+
+/// Regenerate takes no body or an object: a `null` body is 400, and a body over the limit is
+/// 413 (it was reported as a 400 "could not read the request body").
+#[tokio::test]
+async fn regenerate_takes_no_body_or_an_object_within_the_limit() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 1024).await;
+    let admin = Admin::new(&app).await;
+    let res = admin.post("/scim/tokens", json!({"idp": "entra"})).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let token = res.body["id"].as_str().unwrap().to_string();
+    let url = admin.url(&format!("/scim/tokens/{token}/regenerate"));
+    let auth = format!("Bearer {}", admin.token);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let send = |body: Vec<u8>| app.raw(Method::POST, &url, &headers, Some(body));
+    send(b"null".to_vec()).await.assert_error_json(400);
+    let mut big = b"{\"lifetime_days\": 30".to_vec();
+    big.extend(std::iter::repeat_n(b' ', 2048));
+    big.push(b'}');
+    send(big).await.assert_error_json(413);
+    let res = send(Vec::new()).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["idp"], "entra");
+}
+
+/// compare reads both exports strictly: an `after` of another format, or a field this version
+/// does not know, is 400 (`after` was not checked, and unknown fields were dropped).
+#[tokio::test]
+async fn compare_refuses_an_after_of_another_format_and_unknown_fields() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    admin.user("kept@example.com", "kept@example.com").await;
+    let export = admin.get("/export").await.body;
+    let res = admin
+        .post("/compare", json!({"before": export, "after": export}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["clean"], true);
+
+    let mut other = export.clone();
+    other["format"] = json!("someone-else/2");
+    let res = admin
+        .post("/compare", json!({"before": export, "after": other}))
+        .await;
+    res.assert_error_json(400);
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("after is not a scimd-export/1 export")
+    );
+
+    let mut extra = export.clone();
+    extra["users"][0]["nickname"] = json!("kept");
+    let res = admin.post("/compare", json!({"before": extra})).await;
+    res.assert_error_json(400);
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("before.users[0].nickname: unknown field `nickname`"),
+        "{detail}"
+    );
+}

@@ -1,7 +1,6 @@
 //! Account-wide admin endpoints: the profile (R6, R8), SCIM on and off (R7), SCIM tokens (R6),
 //! the audit log, export and compare (R10).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -9,20 +8,20 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::dto::{
-    AuditEventOut, AuditList, ScimDisable, ScimDisableOut, SettingsOut, SettingsUpdate, TokenCreate,
-    TokenIssuedOut, TokenList, TokenOut, TokenRegenerate,
+    AuditEventOut, AuditList, AuditResourceType, ExportFormat, ScimDisable, ScimDisableOut, SettingsOut,
+    SettingsUpdate, TokenCreate, TokenIssuedOut, TokenList, TokenOut, TokenRegenerate, Validate,
 };
-use super::{AdminJson, OptionalJson, json, no_content};
+use super::query::{Query, path_id};
+use super::{AdminJson, OptionalJson, json, no_content, wire};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{Ctx, Params};
-use crate::scim::ScimError;
+use crate::service::audit::MAX_AUDIT_PAGE;
 use crate::service::export::{Comparison, Export};
-use crate::service::settings::{GroupNameConflict, ProfileUpdate};
-use crate::service::{Idp, IssuedToken, TokenKind};
+use crate::service::settings::ProfileUpdate;
+use crate::service::{IssuedToken, TokenKind};
 
 type Handler = Result<axum::response::Response, ApiError>;
 
@@ -47,7 +46,7 @@ pub async fn get_settings(State(st): State<AppState>, ctx: Ctx) -> Handler {
     tag = "account",
     params(("account_id" = Uuid, Path)),
     request_body = SettingsUpdate,
-    responses((status = 200, body = SettingsOut), (status = 400))
+    responses((status = 200, body = SettingsOut))
 )]
 pub async fn update_settings(
     State(st): State<AppState>,
@@ -56,11 +55,7 @@ pub async fn update_settings(
 ) -> Handler {
     let update = ProfileUpdate {
         update_emails_via_scim: body.update_emails_via_scim,
-        group_name_conflict: body
-            .group_name_conflict
-            .as_deref()
-            .map(GroupNameConflict::parse)
-            .transpose()?,
+        group_name_conflict: body.group_name_conflict.map(Into::into),
         reserved_group_names: body.reserved_group_names,
         max_group_name_length: body.max_group_name_length,
         token_ttl: body
@@ -92,7 +87,7 @@ pub async fn enable_scim(State(st): State<AppState>, ctx: Ctx) -> Handler {
     tag = "scim",
     params(("account_id" = Uuid, Path)),
     request_body = ScimDisable,
-    responses((status = 200, body = ScimDisableOut), (status = 400, description = "no confirmation"))
+    responses((status = 200, body = ScimDisableOut))
 )]
 pub async fn disable_scim(
     State(st): State<AppState>,
@@ -155,13 +150,12 @@ pub async fn create_token(
     ctx: Ctx,
     AdminJson(body): AdminJson<TokenCreate>,
 ) -> Handler {
-    let idp = Idp::from_str(&body.idp).map_err(ScimError::invalid_value)?;
     let token = st
         .service
         .create_token_as(
             &ctx.caller,
             TokenKind::Scim,
-            Some(idp),
+            Some(body.idp.into()),
             lifetime(body.lifetime_days),
             body.description,
         )
@@ -175,14 +169,14 @@ pub async fn create_token(
     path = "/api/accounts/{account_id}/scim/tokens/{token_id}",
     tag = "scim",
     params(("account_id" = Uuid, Path), ("token_id" = Uuid, Path)),
-    responses((status = 204), (status = 404))
+    responses((status = 204))
 )]
 pub async fn revoke_token(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
-    let token = Uuid::parse_str(&id).map_err(|_| ScimError::not_found(format!("no token {id:?}")))?;
+    let token = path_id("Token", &id)?;
     st.service
         .revoke_token_as(&ctx.caller, token, Some(TokenKind::Scim))
         .await?;
@@ -196,8 +190,8 @@ pub async fn revoke_token(
     path = "/api/accounts/{account_id}/scim/tokens/{token_id}/regenerate",
     tag = "scim",
     params(("account_id" = Uuid, Path), ("token_id" = Uuid, Path)),
-    request_body(content = Option<TokenRegenerate>),
-    responses((status = 201, body = TokenIssuedOut), (status = 404))
+    request_body(content = Option<TokenRegenerate>, description = "Optional: no body is the same as `{}`."),
+    responses((status = 201, body = TokenIssuedOut))
 )]
 pub async fn regenerate_token(
     State(st): State<AppState>,
@@ -205,7 +199,7 @@ pub async fn regenerate_token(
     Path((_, id)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<TokenRegenerate>,
 ) -> Handler {
-    let token = Uuid::parse_str(&id).map_err(|_| ScimError::not_found(format!("no token {id:?}")))?;
+    let token = path_id("Token", &id)?;
     let new = st
         .service
         .rotate_token_as(
@@ -225,30 +219,22 @@ pub async fn regenerate_token(
     tag = "audit",
     params(
         ("account_id" = Uuid, Path),
-        ("resource_type" = Option<String>, Query, description = "User, Group, Account, Token, RoleBinding"),
-        ("resource_id" = Option<String>, Query),
-        ("before" = Option<Uuid>, Query, description = "the `next` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "1 to 500, default 100"),
+        ("resource_type" = inline(Option<AuditResourceType>), Query, description = "Only events about this type of resource."),
+        ("resource_id" = Option<Uuid>, Query, description = "Only events about this resource (every resource id is a UUID)."),
+        ("before" = Option<Uuid>, Query, description = "The `next` of the previous page: events older than that one."),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Events per page; default 100."),
     ),
     responses((status = 200, body = AuditList))
 )]
 pub async fn list_audit(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    let limit = match params.get("limit").map(str::trim).filter(|v| !v.is_empty()) {
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .map_err(|_| ScimError::invalid_value(format!("limit must be an integer, not {raw:?}")))?,
-        ),
-        None => None,
-    };
+    let q = Query(&params);
+    let resource_type = q.one_of::<AuditResourceType>("resource_type")?.map(|t| wire(&t));
+    let resource_id = q.uuid("resource_id")?.map(|id| id.to_string());
+    let before = q.uuid("before")?.map(|id| id.to_string());
+    let limit = q.int("limit", 1, MAX_AUDIT_PAGE)?;
     let page = st
         .service
-        .list_audit(
-            &ctx.caller,
-            params.get("resource_type").map(str::to_string),
-            params.get("resource_id").map(str::to_string),
-            params.get("before"),
-            limit,
-        )
+        .list_audit(&ctx.caller, resource_type, resource_id, before.as_deref(), limit)
         .await?;
     let body = AuditList {
         items: page.events.into_iter().map(AuditEventOut::from).collect(),
@@ -262,21 +248,19 @@ pub async fn list_audit(State(st): State<AppState>, ctx: Ctx, params: Params) ->
     get,
     path = "/api/accounts/{account_id}/export",
     tag = "migration",
-    params(("account_id" = Uuid, Path), ("format" = Option<String>, Query, description = "json or csv")),
+    params(("account_id" = Uuid, Path), ("format" = inline(Option<ExportFormat>), Query, description = "Default: json.")),
     responses(
-        (status = 200, description = "the export", content(
-            (Object = "application/json"),
+        (status = 200, description = "The export: JSON, or one CSV table whose `record` column says which \
+                                      kind each row is (user, group, membership, role_binding).", content(
+            (Export = "application/json"),
             (String = "text/csv")
         ))
     )
 )]
 pub async fn export(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    let format = params.get("format").unwrap_or("json").trim().to_ascii_lowercase();
-    if format != "json" && format != "csv" {
-        return Err(ScimError::invalid_value(format!("format must be json or csv, not {format:?}")).into());
-    }
+    let format = Query(&params).one_of::<ExportFormat>("format")?;
     let export = st.service.export(&ctx.caller).await?;
-    if format == "csv" {
+    if matches!(format, Some(ExportFormat::Csv)) {
         return Ok((
             StatusCode::OK,
             [
@@ -293,15 +277,16 @@ pub async fn export(State(st): State<AppState>, ctx: Ctx, params: Params) -> Han
     Ok(json(StatusCode::OK, &export, None))
 }
 
-/// Two exports to compare; without `after`, `before` is compared with the account as it is now.
+/// Two exports to compare; without `after` (or with `null`), `before` is compared with the
+/// account as it is now.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareRequest {
-    #[schema(value_type = Object)]
     pub before: Export,
-    #[schema(value_type = Option<Object>)]
     pub after: Option<Export>,
 }
+
+impl Validate for CompareRequest {}
 
 /// Compare two exports (R10): users missing, duplicates, memberships and role bindings lost.
 #[utoipa::path(
@@ -310,7 +295,7 @@ pub struct CompareRequest {
     tag = "migration",
     params(("account_id" = Uuid, Path)),
     request_body = CompareRequest,
-    responses((status = 200, description = "the comparison; `clean` is true when nothing was lost", body = Object))
+    responses((status = 200, description = "The comparison; `clean` is true when nothing was lost.", body = Comparison))
 )]
 pub async fn compare(
     State(st): State<AppState>,

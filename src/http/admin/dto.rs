@@ -1,11 +1,18 @@
 //! The admin API's JSON: request and response bodies, with their OpenAPI schemas. Plain JSON
 //! in snake_case; unknown request fields are refused, so a typo is an error, not a no-op.
+//!
+//! A request schema states what the server accepts, no more and no less: bounds
+//! (`max_length`, `minimum`, `maximum`) are checked by each body's `Validate`, enumerations are
+//! Rust enums, and two rules are added to every request string by `openapi::finish`: no U+0000
+//! anywhere, and `min_length = 1` means "not blank" (a character other than whitespace).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::scim::ScimError;
 
 use crate::scim::resource::primary_email;
 use crate::service::groups::GroupView;
@@ -13,11 +20,80 @@ use crate::service::settings::Profile;
 use crate::service::users::UserView;
 use crate::store::{AuditRecord, MemberRef, RoleBinding, TokenRecord};
 
-/// `Some(None)` for an explicit `null`, `None` for an absent field.
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// Most characters of a name, an email, a role or a resource group. Every one of them is a
+/// key of a Postgres index, whose rows are bounded (about 2.7 kB): 256 characters are at most
+/// 1 kB of UTF-8, with room for two such keys in one row (role and resource group).
+pub const MAX_TEXT: usize = 256;
+/// Most characters of a token's description (not indexed).
+pub const MAX_DESCRIPTION: usize = 1024;
+/// Token lifetimes, in days: 1 to 3650 (10 years), as the service allows.
+pub const MAX_LIFETIME_DAYS: u32 = 3650;
+
+/// A request body's own checks, run after it is read and before the service sees it, naming
+/// the field and what it takes.
+pub trait Validate {
+    fn validate(&self) -> Result<(), ScimError> {
+        Ok(())
+    }
+}
+
+fn bad(detail: String) -> ScimError {
+    ScimError::invalid_value(detail)
+}
+
+/// At most `max` characters (what JSON Schema's `maxLength` counts).
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), ScimError> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(bad(format!(
+            "{field} is {len} characters long; at most {max} are accepted"
+        )));
+    }
+    Ok(())
+}
+
+/// Not blank (`trim` leaves something), and at most `max` characters.
+fn check_name(field: &str, value: &str, max: usize) -> Result<(), ScimError> {
+    if value.trim().is_empty() {
+        return Err(bad(format!("{field} must not be empty or only whitespace")));
+    }
+    check_len(field, value, max)
+}
+
+fn check_opt_len(field: &str, value: &Option<String>, max: usize) -> Result<(), ScimError> {
+    value.as_deref().map_or(Ok(()), |v| check_len(field, v, max))
+}
+
+fn check_days(field: &str, days: Option<u32>) -> Result<(), ScimError> {
+    match days {
+        Some(d) if !(1..=MAX_LIFETIME_DAYS).contains(&d) => Err(bad(format!(
+            "{field} must be from 1 to {MAX_LIFETIME_DAYS} days (10 years), not {d}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A whole number as JSON Schema's `integer` means it: `30` and `30.0` alike, not `30.5`.
+fn whole_u32(n: &Number) -> Option<u32> {
+    if let Some(v) = n.as_u64() {
+        return u32::try_from(v).ok();
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
+}
+
+fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    match Option::<Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => whole_u32(&n).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a whole number from 0 to {}, not {n}", u32::MAX))
+        }),
+    }
+}
+
+/// `Some(None)` for an explicit `null`, `None` for an absent field (with `#[serde(default)]`).
+fn double_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    whole(d).map(Some)
 }
 
 // ---- Users --------------------------------------------------------------------------------
@@ -85,28 +161,63 @@ impl From<&UserView> for UserOut {
     }
 }
 
+/// A native user. `null` is the same as leaving a field out.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
+    /// Unique in the account, ignoring case.
+    #[schema(min_length = 1, max_length = 256)]
     pub user_name: String,
+    /// The primary email.
+    #[schema(max_length = 256)]
     pub email: Option<String>,
+    #[schema(max_length = 256)]
     pub given_name: Option<String>,
+    #[schema(max_length = 256)]
     pub family_name: Option<String>,
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
     /// Default true.
     pub active: Option<bool>,
 }
 
-/// Fields left out stay as they are. An empty string clears a name or the email.
+impl Validate for UserCreate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_name("user_name", &self.user_name, MAX_TEXT)?;
+        check_opt_len("email", &self.email, MAX_TEXT)?;
+        check_opt_len("given_name", &self.given_name, MAX_TEXT)?;
+        check_opt_len("family_name", &self.family_name, MAX_TEXT)?;
+        check_opt_len("display_name", &self.display_name, MAX_TEXT)
+    }
+}
+
+/// Fields left out (or `null`) stay as they are. An empty string clears a name or the email.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    #[schema(min_length = 1, max_length = 256)]
     pub user_name: Option<String>,
+    #[schema(max_length = 256)]
     pub email: Option<String>,
+    #[schema(max_length = 256)]
     pub given_name: Option<String>,
+    #[schema(max_length = 256)]
     pub family_name: Option<String>,
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
     pub active: Option<bool>,
+}
+
+impl Validate for UserUpdate {
+    fn validate(&self) -> Result<(), ScimError> {
+        if let Some(name) = &self.user_name {
+            check_name("user_name", name, MAX_TEXT)?;
+        }
+        check_opt_len("email", &self.email, MAX_TEXT)?;
+        check_opt_len("given_name", &self.given_name, MAX_TEXT)?;
+        check_opt_len("family_name", &self.family_name, MAX_TEXT)?;
+        check_opt_len("display_name", &self.display_name, MAX_TEXT)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -149,16 +260,31 @@ impl From<&GroupView> for GroupOut {
     }
 }
 
+/// A native group. The account's `max_group_name_length` (settings) may bound the name further.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupCreate {
+    #[schema(min_length = 1, max_length = 256)]
     pub display_name: String,
+}
+
+impl Validate for GroupCreate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_name("display_name", &self.display_name, MAX_TEXT)
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupUpdate {
+    #[schema(min_length = 1, max_length = 256)]
     pub display_name: String,
+}
+
+impl Validate for GroupUpdate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_name("display_name", &self.display_name, MAX_TEXT)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,10 +316,31 @@ pub struct MemberList {
     pub items: Vec<MemberOut>,
 }
 
+/// Users of the account to add; an id that names no user of the account refuses the whole
+/// request (400 `invalidValue`, naming the ids).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersAdd {
+    #[schema(value_type = Vec<Uuid>)]
     pub user_ids: Vec<String>,
+}
+
+impl Validate for MembersAdd {
+    fn validate(&self) -> Result<(), ScimError> {
+        let malformed: Vec<&str> = self
+            .user_ids
+            .iter()
+            .filter(|id| super::query::strict_uuid(id).is_none())
+            .map(String::as_str)
+            .take(20)
+            .collect();
+        if malformed.is_empty() {
+            return Ok(());
+        }
+        Err(bad(format!(
+            "user_ids must be user ids (UUIDs such as 0192d6c4-8a1e-7c3b-9f7e-2b4c6d8e0f1a); not UUIDs: {malformed:?}"
+        )))
+    }
 }
 
 // ---- Role bindings ------------------------------------------------------------------------
@@ -226,11 +373,21 @@ pub struct RoleBindingList {
     pub items: Vec<RoleBindingOut>,
 }
 
+/// Both are stored without their surrounding whitespace.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBindingCreate {
+    #[schema(min_length = 1, max_length = 256)]
     pub role: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub resource_group: String,
+}
+
+impl Validate for RoleBindingCreate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_name("role", &self.role, MAX_TEXT)?;
+        check_name("resource_group", &self.resource_group, MAX_TEXT)
+    }
 }
 
 // ---- Settings and SCIM --------------------------------------------------------------------
@@ -264,28 +421,63 @@ impl From<&Profile> for SettingsOut {
     }
 }
 
-/// Fields left out stay as they are; `null` clears a limit.
+/// R4: what a SCIM group push does with a native group of the same name.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupNameConflictIn {
+    /// The IdP takes over the native group.
+    Link,
+    /// A second, IdP-managed group is created beside it.
+    KeepBoth,
+}
+
+impl From<GroupNameConflictIn> for crate::service::settings::GroupNameConflict {
+    fn from(v: GroupNameConflictIn) -> Self {
+        match v {
+            GroupNameConflictIn::Link => Self::Link,
+            GroupNameConflictIn::KeepBoth => Self::KeepBoth,
+        }
+    }
+}
+
+/// Fields left out stay as they are; `null` clears a limit (and is a no-op for the others).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdate {
     pub update_emails_via_scim: Option<bool>,
-    /// `link` or `keep_both`.
-    pub group_name_conflict: Option<String>,
+    pub group_name_conflict: Option<GroupNameConflictIn>,
+    /// Compared ignoring case; blank names are dropped.
     pub reserved_group_names: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<u32>)]
+    /// Longest group name in characters; `null` for no limit.
+    #[serde(default, deserialize_with = "double_whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 100000)]
     pub max_group_name_length: Option<Option<u32>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<u32>)]
+    /// Lifetime of new tokens in days; `null` for the server default.
+    #[serde(default, deserialize_with = "double_whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub token_lifetime_days: Option<Option<u32>>,
 }
+
+impl Validate for SettingsUpdate {}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScimDisable {
-    /// Must be `DISABLE`.
+    /// Must be `DISABLE`: disabling converts every IdP-managed user and group to native and
+    /// revokes every SCIM token.
+    #[schema(schema_with = disable_confirmation)]
     pub confirmation: String,
 }
+
+fn disable_confirmation() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([crate::service::settings::DISABLE_CONFIRMATION]))
+        .description(Some("Must be `DISABLE`."))
+        .build()
+}
+
+impl Validate for ScimDisable {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScimDisableOut {
@@ -332,20 +524,60 @@ pub struct TokenList {
     pub items: Vec<TokenOut>,
 }
 
+/// The identity provider a SCIM token is for: its label becomes the provisioning source (R9).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IdpIn {
+    Okta,
+    Entra,
+    Onelogin,
+    Other,
+}
+
+impl From<IdpIn> for crate::service::Idp {
+    fn from(v: IdpIn) -> Self {
+        match v {
+            IdpIn::Okta => Self::Okta,
+            IdpIn::Entra => Self::Entra,
+            IdpIn::Onelogin => Self::OneLogin,
+            IdpIn::Other => Self::Other,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
-    /// `okta`, `entra`, `onelogin` or `other`.
-    pub idp: String,
+    pub idp: IdpIn,
+    #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// Default: the account's token lifetime, else 365 days.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub lifetime_days: Option<u32>,
 }
 
+impl Validate for TokenCreate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_opt_len("description", &self.description, MAX_DESCRIPTION)?;
+        check_days("lifetime_days", self.lifetime_days)
+    }
+}
+
+/// No body at all is the same as `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRegenerate {
+    /// Default: the account's token lifetime, else 365 days.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub lifetime_days: Option<u32>,
+}
+
+impl Validate for TokenRegenerate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_days("lifetime_days", self.lifetime_days)
+    }
 }
 
 /// A new token. `token` is shown this once and never again.
@@ -411,4 +643,100 @@ pub struct AuditList {
     pub items: Vec<AuditEventOut>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     pub next: Option<Uuid>,
+}
+
+// ---- Query parameters ---------------------------------------------------------------------
+// Enumerated query values: the serde names are the wire spellings, exact (no case folding).
+
+/// R9: where a user or group came from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Manual,
+    Okta,
+    Entra,
+    Onelogin,
+    Scim,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+/// The attributes users sort by (each has an indexed column); SCIM attribute names.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum UserSortBy {
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "userName")]
+    UserName,
+    #[serde(rename = "externalId")]
+    ExternalId,
+    #[serde(rename = "displayName")]
+    DisplayName,
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "meta.created")]
+    Created,
+    #[serde(rename = "meta.lastModified")]
+    LastModified,
+}
+
+/// The attributes groups sort by; SCIM attribute names.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum GroupSortBy {
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "externalId")]
+    ExternalId,
+    #[serde(rename = "displayName")]
+    DisplayName,
+    #[serde(rename = "meta.created")]
+    Created,
+    #[serde(rename = "meta.lastModified")]
+    LastModified,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// What an audit event is about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum AuditResourceType {
+    User,
+    Group,
+    Account,
+    Token,
+    RoleBinding,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_as_json_schema_counts_them() {
+        let n = |s: &str| whole_u32(&serde_json::from_str::<Number>(s).unwrap());
+        assert_eq!(n("30"), Some(30));
+        assert_eq!(n("30.0"), Some(30));
+        assert_eq!(n("3e1"), Some(30));
+        assert_eq!(n("30.5"), None);
+        assert_eq!(n("-1"), None);
+        assert_eq!(n("4294967296"), None);
+    }
+
+    #[test]
+    fn names_are_not_blank_and_bounded_in_characters() {
+        assert!(check_name("f", "a", 1).is_ok());
+        assert!(check_name("f", " \u{3000}\u{85}\t", 10).is_err());
+        assert!(check_name("f", "ééé", 3).is_ok());
+        assert!(check_name("f", "éééé", 3).is_err());
+    }
 }

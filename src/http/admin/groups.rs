@@ -4,9 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::dto::{
-    GroupCreate, GroupList, GroupOut, GroupUpdate, MemberList, MemberOut, MembersAdd, RoleBindingCreate,
-    RoleBindingList, RoleBindingOut,
+    GroupCreate, GroupList, GroupOut, GroupSortBy, GroupUpdate, MemberList, MemberOut, MembersAdd,
+    RoleBindingCreate, RoleBindingList, RoleBindingOut, SortOrder, Source,
 };
+use super::query::path_id;
 use super::{AdminJson, admin_filter, json, list_params, no_content};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -21,11 +22,16 @@ type Handler = Result<axum::response::Response, ApiError>;
     tag = "groups",
     params(
         ("account_id" = Uuid, Path),
-        ("source" = Option<String>, Query, description = "manual, okta, entra, onelogin or scim"),
-        ("idp_managed" = Option<bool>, Query),
-        ("filter" = Option<String>, Query, description = "SCIM filter, e.g. displayName eq \"Sales\""),
-        ("start_index" = Option<i64>, Query),
-        ("count" = Option<i64>, Query),
+        ("source" = inline(Option<Source>), Query, description = "Only groups from this source (R9)."),
+        ("idp_managed" = Option<bool>, Query, description = "Only IdP-managed (true) or native (false) groups."),
+        ("filter" = Option<String>, Query, max_length = 1024, format = "scim-group-filter",
+         description = "A SCIM filter (RFC 7644 §3.4.2.2) on Group attributes, e.g. `displayName eq \"Sales\"`; \
+                        400 `invalidFilter` when it does not parse or names an attribute that is not filterable."),
+        ("sort_by" = inline(Option<GroupSortBy>), Query, description = "Default: creation order."),
+        ("sort_order" = inline(Option<SortOrder>), Query, description = "Default: ascending."),
+        ("start_index" = Option<i64>, Query, minimum = 1, description = "1-based index of the first item; default 1."),
+        ("count" = Option<i64>, Query, minimum = 0,
+         description = "Items per page; default `default_count` (100), at most `max_results` (1000) are returned."),
     ),
     responses((status = 200, body = GroupList))
 )]
@@ -34,7 +40,7 @@ pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -
         .service
         .list_groups_where(
             &ctx.caller,
-            &list_params(&params)?,
+            &list_params::<GroupSortBy>(&params)?,
             false,
             &admin_filter(&params)?,
         )
@@ -54,7 +60,11 @@ pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -
     tag = "groups",
     params(("account_id" = Uuid, Path)),
     request_body = GroupCreate,
-    responses((status = 201, body = GroupOut), (status = 409, description = "a native group has that name"))
+    responses(
+        (status = 201, body = GroupOut),
+        (status = 400, description = "Besides the common reasons: the name is longer than the account's `max_group_name_length`."),
+        (status = 409, description = "A native group has this display_name."),
+    )
 )]
 pub async fn create_group(
     State(st): State<AppState>,
@@ -77,13 +87,14 @@ pub async fn create_group(
     path = "/api/accounts/{account_id}/groups/{group_id}",
     tag = "groups",
     params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
-    responses((status = 200, body = GroupOut), (status = 404))
+    responses((status = 200, body = GroupOut))
 )]
 pub async fn get_group(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let view = st.service.get_group(&ctx.caller, &id, false).await?;
     Ok(json(
         StatusCode::OK,
@@ -98,9 +109,19 @@ pub async fn get_group(
     patch,
     path = "/api/accounts/{account_id}/groups/{group_id}",
     tag = "groups",
-    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
+    params(
+        ("account_id" = Uuid, Path),
+        ("group_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The group's ETag (`W/\"<version>\"`): refuse the change if it changed since."),
+    ),
     request_body = GroupUpdate,
-    responses((status = 200, body = GroupOut), (status = 403, description = "locked by the IdP (R3)"))
+    responses(
+        (status = 200, body = GroupOut),
+        (status = 400, description = "Besides the common reasons: the name is longer than the account's `max_group_name_length`."),
+        (status = 403, description = "Locked by the IdP (R3): an IdP-managed group is renamed by its IdP."),
+        (status = 409, description = "A native group has this display_name."),
+        (status = 412, description = "If-Match names another version."),
+    )
 )]
 pub async fn update_group(
     State(st): State<AppState>,
@@ -109,6 +130,7 @@ pub async fn update_group(
     Path((_, id)): Path<(String, String)>,
     AdminJson(body): AdminJson<GroupUpdate>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let view = st
         .service
         .admin_rename_group(&ctx.caller, &id, &body.display_name, &cond.precondition(), false)
@@ -126,8 +148,16 @@ pub async fn update_group(
     delete,
     path = "/api/accounts/{account_id}/groups/{group_id}",
     tag = "groups",
-    params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+    params(
+        ("account_id" = Uuid, Path),
+        ("group_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The group's ETag: refuse the deletion if it changed since."),
+    ),
+    responses(
+        (status = 204),
+        (status = 403, description = "Locked by the IdP (R3): `Cannot delete a group imported from SCIM`."),
+        (status = 412, description = "If-Match names another version."),
+    )
 )]
 pub async fn delete_group(
     State(st): State<AppState>,
@@ -135,6 +165,7 @@ pub async fn delete_group(
     cond: Conditions,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("Group", &id)?;
     st.service
         .admin_delete_group(&ctx.caller, &id, &cond.precondition(), false)
         .await?;
@@ -153,6 +184,7 @@ pub async fn list_members(
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let view = st.service.admin_group_members(&ctx.caller, &id).await?;
     let body = MemberList {
         group_id: view.row.id,
@@ -174,7 +206,11 @@ pub async fn list_members(
     tag = "groups",
     params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
     request_body = MembersAdd,
-    responses((status = 200, body = GroupOut), (status = 403, description = "locked by the IdP (R3)"))
+    responses(
+        (status = 200, body = GroupOut),
+        (status = 400, description = "Besides the common reasons: an id names no user of the account (nothing is added)."),
+        (status = 403, description = "Locked by the IdP (R3): the group is IdP-managed, or a user belongs to an IdP-managed group."),
+    )
 )]
 pub async fn add_members(
     State(st): State<AppState>,
@@ -182,6 +218,7 @@ pub async fn add_members(
     Path((_, id)): Path<(String, String)>,
     AdminJson(body): AdminJson<MembersAdd>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let view = st
         .service
         .admin_add_members(&ctx.caller, &id, &body.user_ids, false)
@@ -193,22 +230,25 @@ pub async fn add_members(
     ))
 }
 
-/// Remove a user from a native group (R3 as for adding).
+/// Remove a user from a native group (R3 as for adding). 404 when the user is not a member.
 #[utoipa::path(
     delete,
     path = "/api/accounts/{account_id}/groups/{group_id}/members/{user_id}",
     tag = "groups",
     params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+    responses(
+        (status = 204),
+        (status = 403, description = "Locked by the IdP (R3): the group is IdP-managed, or the user belongs to an IdP-managed group."),
+    )
 )]
 pub async fn remove_member(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id, user)): Path<(String, String, String)>,
 ) -> Handler {
-    st.service
-        .admin_remove_members(&ctx.caller, &id, &[user], false)
-        .await?;
+    path_id("Group", &id)?;
+    path_id("User", &user)?;
+    st.service.admin_remove_member(&ctx.caller, &id, &user).await?;
     Ok(no_content())
 }
 
@@ -224,6 +264,7 @@ pub async fn list_group_bindings(
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let items = st.service.list_role_bindings(&ctx.caller, Some(&id)).await?;
     let body = RoleBindingList {
         items: items.iter().map(RoleBindingOut::from).collect(),
@@ -239,7 +280,10 @@ pub async fn list_group_bindings(
     tag = "role bindings",
     params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path)),
     request_body = RoleBindingCreate,
-    responses((status = 201, body = RoleBindingOut), (status = 409, description = "already bound"))
+    responses(
+        (status = 201, body = RoleBindingOut),
+        (status = 409, description = "The group already has this role on this resource group."),
+    )
 )]
 pub async fn add_binding(
     State(st): State<AppState>,
@@ -247,6 +291,7 @@ pub async fn add_binding(
     Path((_, id)): Path<(String, String)>,
     AdminJson(body): AdminJson<RoleBindingCreate>,
 ) -> Handler {
+    path_id("Group", &id)?;
     let binding = st
         .service
         .add_role_binding(&ctx.caller, &id, &body.role, &body.resource_group)
@@ -259,13 +304,15 @@ pub async fn add_binding(
     path = "/api/accounts/{account_id}/groups/{group_id}/role-bindings/{binding_id}",
     tag = "role bindings",
     params(("account_id" = Uuid, Path), ("group_id" = Uuid, Path), ("binding_id" = Uuid, Path)),
-    responses((status = 204), (status = 404))
+    responses((status = 204))
 )]
 pub async fn delete_binding(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id, binding)): Path<(String, String, String)>,
 ) -> Handler {
+    path_id("Group", &id)?;
+    path_id("RoleBinding", &binding)?;
     st.service.delete_role_binding(&ctx.caller, &id, &binding).await?;
     Ok(no_content())
 }

@@ -9,6 +9,8 @@
 mod account;
 mod dto;
 mod groups;
+mod openapi;
+mod query;
 mod users;
 
 use axum::body::Bytes;
@@ -18,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -27,6 +30,8 @@ use super::error::ApiError;
 use super::extract::{Params, ScimBody};
 use crate::scim::ScimError;
 use crate::service::ListParams;
+use dto::Validate;
+use query::Query;
 
 /// Where the admin API lives; `{account_id}` is the account (tenant).
 pub const PREFIX: &str = "/api/accounts/{account_id}";
@@ -38,7 +43,10 @@ pub const PREFIX: &str = "/api/accounts/{account_id}";
         description = "Native user and group management of one account, with the ownership rules \
                        R1–R10 of SPEC.md. Authenticate with an admin token of the account \
                        (`scimd token create --kind admin`): `Authorization: Bearer <token>`. Errors \
-                       use the SCIM error body: `status`, `scimType`, `detail`."
+                       use the SCIM error body (`ErrorBody`): `status`, `scimType`, `detail`. \
+                       Requests are read exactly as this document declares them: unknown body \
+                       fields, values out of bounds, blank names and U+0000 in any string are \
+                       refused with 400 naming the field."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -81,9 +89,16 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(account::compare))
 }
 
-/// The OpenAPI document of the admin API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+/// The served document: what the handlers declare, finished by `openapi::finish`.
+fn document(doc: utoipa::openapi::OpenApi) -> Value {
+    let mut doc = serde_json::to_value(doc).unwrap_or_else(|_| Value::Object(Default::default()));
+    openapi::finish(&mut doc);
+    doc
+}
+
+/// The OpenAPI document of the admin API, as served at `/api/openapi.json`.
+pub fn openapi() -> Value {
+    document(api().into_openapi())
 }
 
 /// The admin API's routes (behind the admin-token middleware) and `/api/openapi.json`.
@@ -94,7 +109,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             super::auth::require_admin_token,
         ))
         .split_for_parts();
-    let doc = doc.to_json().unwrap_or_else(|_| "{}".to_string());
+    let doc = document(doc).to_string();
     routes.route(
         "/api/openapi.json",
         axum::routing::get(move || async move {
@@ -117,31 +132,110 @@ pub(super) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// A typed JSON body; a body that does not fit is 400 naming what is wrong.
+/// Where in a JSON value the first U+0000 is (in a key or a string), as a path.
+fn find_nul(value: &Value, path: &mut String) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = find_nul(v, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&k.replace('\0', "\\u0000"));
+            let found = k.contains('\0') || find_nul(v, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        _ => false,
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON object body read as `T` and checked by its `Validate`: 400 naming the field that
+/// does not fit (`user_ids[2]: …`) and what it takes.
 pub(super) struct AdminJson<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
+fn read_body<T: DeserializeOwned + Validate>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ScimError::invalid_syntax(format!(
+            "the request body must be a JSON object, not {}",
+            json_kind(&value)
+        ))
+        .into());
+    }
+    let mut at = String::new();
+    if find_nul(&value, &mut at) {
+        return Err(ScimError::invalid_value(format!(
+            "{at} contains the NUL character (U+0000), which is not accepted"
+        ))
+        .into());
+    }
+    let body: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let detail = if path == "." || path.is_empty() {
+            format!("the request body does not fit: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        };
+        ScimError::invalid_value(detail)
+    })?;
+    body.validate()?;
+    Ok(body)
+}
+
+impl<T: DeserializeOwned + Validate> FromRequest<AppState> for AdminJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let ScimBody(value) = ScimBody::from_request(req, state).await?;
-        serde_json::from_value(value)
-            .map(AdminJson)
-            .map_err(|e| ScimError::invalid_value(format!("the request body does not fit: {e}")).into())
+        read_body(value).map(AdminJson)
     }
 }
 
 /// An optional typed JSON body: no body at all is `T::default()`.
 pub(super) struct OptionalJson<T>(pub T);
 
-impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+impl<T: DeserializeOwned + Validate + Default> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
+        let limit = state.http.max_body_bytes;
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
-            .map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ScimError::new(
+                        413,
+                        None,
+                        format!("request body is larger than the limit of {limit} bytes"),
+                    )
+                } else {
+                    ScimError::invalid_syntax(format!("could not read the request body: {e}"))
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
@@ -151,43 +245,33 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
-/// `filter`, `start_index`, `count` of an admin list (the filter is SCIM filter syntax).
-pub(super) fn list_params(params: &Params) -> Result<ListParams, ApiError> {
-    let int = |name: &str| -> Result<Option<i64>, ApiError> {
-        match params.get(name).map(str::trim).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(raw) => raw.parse().map(Some).map_err(|_| {
-                ScimError::invalid_value(format!("{name} must be an integer, not {raw:?}")).into()
-            }),
-        }
-    };
+/// `filter`, `sort_by`, `sort_order`, `start_index`, `count` of an admin list. The filter is
+/// SCIM filter syntax; `S` is the resource's sortable attributes.
+pub(super) fn list_params<S: DeserializeOwned + Serialize>(params: &Params) -> Result<ListParams, ApiError> {
+    let q = Query(params);
     Ok(ListParams {
-        filter: params.get("filter").map(str::to_string),
-        sort_by: params.get("sort_by").map(str::to_string),
-        sort_order: params.get("sort_order").map(str::to_string),
-        start_index: int("start_index")?,
-        count: int("count")?,
+        filter: q.text("filter", query::MAX_FILTER_CHARS)?.map(str::to_string),
+        sort_by: q.one_of::<S>("sort_by")?.map(|s| wire(&s)),
+        sort_order: q.one_of::<dto::SortOrder>("sort_order")?.map(|s| wire(&s)),
+        start_index: q.int("start_index", 1, i64::MAX)?,
+        count: q.int("count", 0, i64::MAX)?,
         cursor: None,
     })
 }
 
+/// The wire spelling of a unit variant.
+fn wire<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// `source` and `idp_managed` (R9).
 pub(super) fn admin_filter(params: &Params) -> Result<crate::store::AdminFilter, ApiError> {
-    let idp_managed = match params.get("idp_managed").map(str::trim) {
-        None | Some("") => None,
-        Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
-        Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
-        Some(v) => {
-            return Err(
-                ScimError::invalid_value(format!("idp_managed must be true or false, not {v:?}")).into(),
-            );
-        }
-    };
+    let q = Query(params);
     Ok(crate::store::AdminFilter {
-        source: params
-            .get("source")
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty()),
-        idp_managed,
+        source: q.one_of::<dto::Source>("source")?.map(|s| wire(&s)),
+        idp_managed: q.bool("idp_managed")?,
     })
 }

@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::dto::{UserCreate, UserList, UserOut, UserUpdate};
+use super::dto::{SortOrder, Source, UserCreate, UserList, UserOut, UserSortBy, UserUpdate};
+use super::query::path_id;
 use super::{AdminJson, admin_filter, json, list_params, no_content};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -19,18 +20,27 @@ type Handler = Result<axum::response::Response, ApiError>;
     tag = "users",
     params(
         ("account_id" = Uuid, Path),
-        ("source" = Option<String>, Query, description = "manual, okta, entra, onelogin or scim"),
-        ("idp_managed" = Option<bool>, Query),
-        ("filter" = Option<String>, Query, description = "SCIM filter, e.g. userName sw \"a\""),
-        ("start_index" = Option<i64>, Query, description = "1-based"),
-        ("count" = Option<i64>, Query),
+        ("source" = inline(Option<Source>), Query, description = "Only users from this source (R9)."),
+        ("idp_managed" = Option<bool>, Query, description = "Only IdP-managed (true) or native (false) users."),
+        ("filter" = Option<String>, Query, max_length = 1024, format = "scim-user-filter",
+         description = "A SCIM filter (RFC 7644 §3.4.2.2) on User attributes, e.g. `userName sw \"a\"`; \
+                        400 `invalidFilter` when it does not parse or names an attribute that is not filterable."),
+        ("sort_by" = inline(Option<UserSortBy>), Query, description = "Default: creation order."),
+        ("sort_order" = inline(Option<SortOrder>), Query, description = "Default: ascending."),
+        ("start_index" = Option<i64>, Query, minimum = 1, description = "1-based index of the first item; default 1."),
+        ("count" = Option<i64>, Query, minimum = 0,
+         description = "Items per page; default `default_count` (100), at most `max_results` (1000) are returned."),
     ),
     responses((status = 200, body = UserList))
 )]
 pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
     let page = st
         .service
-        .list_users_where(&ctx.caller, &list_params(&params)?, &admin_filter(&params)?)
+        .list_users_where(
+            &ctx.caller,
+            &list_params::<UserSortBy>(&params)?,
+            &admin_filter(&params)?,
+        )
         .await?;
     let body = UserList {
         total: page.total,
@@ -47,7 +57,10 @@ pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) ->
     tag = "users",
     params(("account_id" = Uuid, Path)),
     request_body = UserCreate,
-    responses((status = 201, body = UserOut), (status = 409, description = "userName taken"))
+    responses(
+        (status = 201, body = UserOut),
+        (status = 409, description = "Another user has this user_name (ignoring case).")
+    )
 )]
 pub async fn create_user(
     State(st): State<AppState>,
@@ -80,13 +93,14 @@ pub async fn create_user(
     path = "/api/accounts/{account_id}/users/{user_id}",
     tag = "users",
     params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 200, body = UserOut), (status = 404))
+    responses((status = 200, body = UserOut))
 )]
 pub async fn get_user(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("User", &id)?;
     let view = st.service.get_user(&ctx.caller, &id).await?;
     Ok(json(
         StatusCode::OK,
@@ -101,9 +115,18 @@ pub async fn get_user(
     patch,
     path = "/api/accounts/{account_id}/users/{user_id}",
     tag = "users",
-    params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(
+        ("account_id" = Uuid, Path),
+        ("user_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The user's ETag (`W/\"<version>\"`): refuse the change if it changed since."),
+    ),
     request_body = UserUpdate,
-    responses((status = 200, body = UserOut), (status = 403, description = "locked by the IdP (R3)"))
+    responses(
+        (status = 200, body = UserOut),
+        (status = 403, description = "Locked by the IdP (R3): the email or name of a member of an IdP-managed group, or the active state of an IdP-managed user."),
+        (status = 409, description = "Another user has this user_name (ignoring case)."),
+        (status = 412, description = "If-Match names another version."),
+    )
 )]
 pub async fn update_user(
     State(st): State<AppState>,
@@ -112,6 +135,7 @@ pub async fn update_user(
     Path((_, id)): Path<(String, String)>,
     AdminJson(body): AdminJson<UserUpdate>,
 ) -> Handler {
+    path_id("User", &id)?;
     let view = st
         .service
         .admin_update_user(
@@ -141,8 +165,16 @@ pub async fn update_user(
     delete,
     path = "/api/accounts/{account_id}/users/{user_id}",
     tag = "users",
-    params(("account_id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, description = "locked by the IdP (R3)"))
+    params(
+        ("account_id" = Uuid, Path),
+        ("user_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The user's ETag: refuse the deletion if it changed since."),
+    ),
+    responses(
+        (status = 204),
+        (status = 403, description = "Locked by the IdP (R3): an IdP-managed user is deleted by its IdP."),
+        (status = 412, description = "If-Match names another version."),
+    )
 )]
 pub async fn delete_user(
     State(st): State<AppState>,
@@ -150,6 +182,7 @@ pub async fn delete_user(
     cond: Conditions,
     Path((_, id)): Path<(String, String)>,
 ) -> Handler {
+    path_id("User", &id)?;
     st.service
         .admin_delete_user(&ctx.caller, &id, &cond.precondition(), false)
         .await?;
