@@ -15,7 +15,7 @@ use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, filter_error, list_query};
 use super::settings::{self, GroupNameConflict, Profile};
 use super::users::scim_may_write;
-use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
 use crate::store::{
@@ -254,6 +254,14 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, false)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
+        if caller.kind == TokenKind::Scim
+            && !row.idp_managed
+            && !settings::profile(conn.as_mut(), caller.account_id)
+                .await?
+                .scim_sees_group(&row)
+        {
+            return Err(not_found("Group", id));
+        }
         let members = if with_members {
             Some(conn.members_of(caller.account_id, &[gid]).await?)
         } else {
@@ -268,8 +276,15 @@ impl Service {
         params: &ListParams,
         with_members: bool,
     ) -> Result<ListPage<GroupView>> {
-        self.list_groups_where(caller, params, with_members, &AdminFilter::default())
-            .await
+        let mut scope = AdminFilter::default();
+        if caller.kind == TokenKind::Scim {
+            let mut conn = self.store.reader().await?;
+            let profile = settings::profile(conn.as_mut(), caller.account_id).await?;
+            if profile.group_name_conflict == GroupNameConflict::KeepBoth {
+                scope.idp_managed = Some(true);
+            }
+        }
+        self.list_groups_where(caller, params, with_members, &scope).await
     }
 
     /// A list with the admin API's extra conditions (R9: by source, by IdP management).
@@ -428,8 +443,11 @@ async fn write_group(
     doc: Option<Map<String, Value>>,
     action: &'static str,
 ) -> Result<ResourceRow> {
-    let adopting = scim_may_write(caller, current, "group")?;
     let profile = settings::profile(tx, caller.account_id).await?;
+    if !profile.scim_sees_group(current) {
+        return Err(not_found("Group", &current.id.to_string()));
+    }
+    let adopting = scim_may_write(caller, current, "group")?;
     if adopting {
         check_name(&profile, display_name(&current.doc))?;
     }

@@ -51,6 +51,15 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// R4 with `keep_both`: the IdP sees only the groups it manages, so its name lookup
+    /// (Okta's `displayName eq` pre-check, Entra's match) never finds a native group to link
+    /// or take over by its first write; the native group and the IdP's are kept side by side,
+    /// as seeds 000, 001 and 003 describe. With `link` the IdP sees native groups too, which is
+    /// how it links them.
+    pub(crate) fn scim_sees_group(&self, row: &crate::store::ResourceRow) -> bool {
+        row.idp_managed || self.group_name_conflict == GroupNameConflict::Link
+    }
+
     fn from_store(s: AccountSettings) -> Profile {
         Profile {
             scim_enabled: s.scim_enabled,

@@ -318,11 +318,13 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(label, id))?;
         pre.check(current.version)?;
-        scim_may_write(caller, &current, &label.to_lowercase())?;
         if kind == ResourceKind::Group && !current.idp_managed {
+            let profile = settings::profile(tx.as_mut(), caller.account_id).await?;
+            if !profile.scim_sees_group(&current) {
+                return Err(not_found(label, id));
+            }
             // R8: a native group with a reserved name is the application's; SCIM never takes
             // it over, deleting included.
-            let profile = settings::profile(tx.as_mut(), caller.account_id).await?;
             let name = current
                 .doc
                 .get("displayName")
@@ -332,6 +334,7 @@ impl Service {
                 return profile.check_scim_group_name(name);
             }
         }
+        scim_may_write(caller, &current, &label.to_lowercase())?;
         delete_row(tx.as_mut(), caller, kind, &current).await?;
         tx.commit().await?;
         Ok(())

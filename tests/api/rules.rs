@@ -460,6 +460,33 @@ async fn r4_groups_link_by_default_and_keep_both_when_configured() {
     )
     .await;
     let sales = admin.group("Sales").await;
+    // The IdP does not see the native group: Okta's and Entra's name lookups find nothing, so
+    // they create their own instead of linking, and no SCIM write can take the native one over.
+    let res = app.get("/Groups?filter=displayName%20eq%20%22Sales%22").await;
+    assert_eq!(res.body["totalResults"], 0, "{}", res.text);
+    let listed = app.get("/Groups?count=1000").await;
+    assert!(
+        !listed.text.contains(&sales),
+        "native groups are not listed to SCIM under keep_both: {}",
+        listed.text
+    );
+    app.get(&format!("/Groups/{sales}")).await.assert_error(404, None);
+    app.patch(
+        &format!("/Groups/{sales}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}]}),
+    )
+    .await
+    .assert_error(404, None);
+    app.put(&format!("/Groups/{sales}"), group_body("Sales"))
+        .await
+        .assert_error(404, None);
+    app.delete(&format!("/Groups/{sales}")).await.assert_error(404, None);
+    assert_eq!(
+        admin.get(&format!("/groups/{sales}")).await.body["idp_managed"],
+        false,
+        "still native after every SCIM attempt"
+    );
     let res = app.post("/Groups", group_body("Sales")).await;
     assert_eq!(res.status, 201, "{}", res.text);
     let twin = res.body["id"].as_str().unwrap().to_string();
@@ -472,7 +499,8 @@ async fn r4_groups_link_by_default_and_keep_both_when_configured() {
         false
     );
     let res = app.get("/Groups?filter=displayName%20eq%20%22Sales%22").await;
-    assert_eq!(res.body["totalResults"], 2);
+    assert_eq!(res.body["totalResults"], 1, "only the IdP's own: {}", res.text);
+    assert_eq!(res.body["Resources"][0]["id"], twin.as_str());
     // The native twin may be renamed to end the confusion (seed 000).
     let res = admin
         .patch(
