@@ -96,7 +96,9 @@ impl Service {
     /// Everything R10 exports of the caller's account.
     pub async fn export(&self, caller: &Caller) -> Result<Export> {
         let account = caller.account_id;
-        let mut conn = self.store.reader().await?;
+        // One snapshot: users, groups, memberships and bindings written meanwhile cannot make
+        // the export disagree with itself (a membership of a user it does not list).
+        let mut conn = self.store.snapshot().await?;
         let users = conn.all_resources(ResourceKind::User, account).await?;
         let groups = conn.all_resources(ResourceKind::Group, account).await?;
         let memberships = conn.all_memberships(account).await?;

@@ -286,6 +286,10 @@ pub trait Store: Send + Sync + 'static {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// A pooled connection in autocommit mode, for reads that need no transaction.
     async fn reader(&self) -> StoreResult<Box<dyn Tx>>;
+    /// A read-only transaction whose statements all see one snapshot of the database, for
+    /// reads that must agree with each other (an export's users, groups and memberships).
+    /// It takes no write lock; dropping it ends it.
+    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
 }

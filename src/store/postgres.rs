@@ -160,6 +160,16 @@ impl Store for PgStore {
         }))
     }
 
+    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(PgTx {
+            conn: Conn::Tx(
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        }))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -285,6 +285,18 @@ impl Store for SqliteStore {
         }))
     }
 
+    /// A deferred transaction: in WAL mode its first read fixes the snapshot every later
+    /// statement sees, and it never takes the writer lock (nor this process's writer turn).
+    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(SqliteTx {
+            conn: Conn::Tx {
+                tx: Some(self.pool.begin_with("BEGIN DEFERRED").await?),
+                turn: None,
+            },
+            now: None,
+        }))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         // Reads a table, not just `SELECT 1`: the file must still be there and readable.
         sqlx::query("SELECT count(*) FROM store_meta")

@@ -574,3 +574,32 @@ async fn primary_emails_lower_cased_by_the_database_are_repaired_on_upgrade() {
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.body["id"], native.as_str(), "adopted, not duplicated");
 }
+
+/// An export reads users, groups, memberships and bindings in one snapshot: a write that
+/// commits between its statements is not half in it.
+#[tokio::test]
+async fn a_snapshot_does_not_see_writes_committed_after_its_first_read() {
+    use scimd::store::ResourceKind;
+    let app = TestApp::spawn().await;
+    app.user("before@example.com").await;
+    let mut snapshot = app.app.store.snapshot().await.unwrap();
+    let first = snapshot
+        .all_resources(ResourceKind::User, app.account)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // Committed through HTTP while the snapshot is open (it takes no write lock).
+    app.user("after@example.com").await;
+    let again = snapshot
+        .all_resources(ResourceKind::User, app.account)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the snapshot keeps its view");
+    drop(snapshot);
+    let mut fresh = app.app.store.reader().await.unwrap();
+    let now = fresh
+        .all_resources(ResourceKind::User, app.account)
+        .await
+        .unwrap();
+    assert_eq!(now.len(), 2);
+}
