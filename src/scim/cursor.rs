@@ -7,19 +7,31 @@
 //! across replicas. A cursor also carries a fingerprint of the query it belongs to (RFC 9865:
 //! every other parameter must be identical) and when it was issued (`cursorTimeout`).
 //!
-//! Cursors are not signed: a forged one can only move the caller's position inside its own
-//! account-scoped query, which it may read in full anyway.
+//! Cursors are signed (HMAC-SHA256, truncated to 128 bits, with a key derived from the token
+//! signing secret): the sort key inside one is bound into SQL as the column's type, so a
+//! cursor a client made up must be refused as `invalidCursor` before it reaches the database,
+//! not fail there. Replicas share the secret, so any of them accepts another's cursor.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{ScimError, ScimType};
 
-/// Longest cursor accepted; a real one is well under 200 characters.
+/// Longest cursor accepted; a real one is well under 300 characters.
 const MAX_CURSOR_LEN: usize = 1024;
+/// Bytes of the HMAC-SHA256 tag kept in a cursor: 128 bits, as RFC 2104 §5 allows.
+const TAG_LEN: usize = 16;
+
+fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(payload);
+    mac
+}
 
 /// A decoded cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,15 +52,20 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The opaque string: base64url without padding, so only RFC 3986 unreserved characters.
-    pub fn encode(&self) -> String {
+    /// The opaque string `payload.tag`, both base64url without padding, so only RFC 3986
+    /// unreserved characters.
+    pub fn encode(&self, mac_key: &[u8]) -> String {
         // Serialising a struct of strings, a uuid and an integer cannot fail.
         let json = serde_json::to_vec(self).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        let payload = URL_SAFE_NO_PAD.encode(&json);
+        let tag =
+            URL_SAFE_NO_PAD.encode(&mac(mac_key, payload.as_bytes()).finalize().into_bytes()[..TAG_LEN]);
+        format!("{payload}.{tag}")
     }
 
-    /// Parses a cursor a client sent back; anything that is not one of ours is `invalidCursor`.
-    pub fn decode(raw: &str) -> Result<Cursor, ScimError> {
+    /// Parses a cursor a client sent back; anything that is not one of ours (malformed, or
+    /// with a tag that does not verify) is `invalidCursor`.
+    pub fn decode(raw: &str, mac_key: &[u8]) -> Result<Cursor, ScimError> {
         let invalid = || {
             ScimError::bad_request(
                 ScimType::InvalidCursor,
@@ -56,10 +73,20 @@ impl Cursor {
                  then the nextCursor of the previous response",
             )
         };
+        let raw = raw.trim();
         if raw.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }
-        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
+        let (payload, tag) = raw.split_once('.').ok_or_else(invalid)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+        // Constant-time comparison of the leading TAG_LEN bytes.
+        if tag.len() != TAG_LEN {
+            return Err(invalid());
+        }
+        mac(mac_key, payload.as_bytes())
+            .verify_truncated_left(&tag)
+            .map_err(|_| invalid())?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         serde_json::from_slice(&bytes).map_err(|_| invalid())
     }
 
@@ -112,6 +139,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const KEY: &[u8] = b"a cursor key of this server";
+
     fn sample() -> Cursor {
         Cursor {
             query: query_fingerprint("User", Some("userName sw \"j\""), None, false),
@@ -124,20 +153,45 @@ mod tests {
     #[test]
     fn round_trips_with_only_unreserved_characters() {
         let c = sample();
-        let s = c.encode();
+        let s = c.encode(KEY);
         assert!(
             s.chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.' | '~'))
         );
-        assert_eq!(Cursor::decode(&s).unwrap(), c);
+        assert_eq!(Cursor::decode(&s, KEY).unwrap(), c);
         let no_key = Cursor { key: None, ..c };
-        assert_eq!(Cursor::decode(&no_key.encode()).unwrap(), no_key);
+        assert_eq!(Cursor::decode(&no_key.encode(KEY), KEY).unwrap(), no_key);
+    }
+
+    /// The sort key is bound into SQL as the column's type: a client that rewrites it (or
+    /// builds a cursor from scratch, the fingerprint being public) must be refused here.
+    #[test]
+    fn a_forged_or_altered_cursor_is_refused() {
+        let genuine = sample().encode(KEY);
+        let (_, tag) = genuine.split_once('.').unwrap();
+        let forged_payload = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Cursor {
+                key: Some("not a timestamp \u{0}".into()),
+                ..sample()
+            })
+            .unwrap(),
+        );
+        for raw in [
+            format!("{forged_payload}.{tag}"),
+            forged_payload.clone(),
+            format!("{forged_payload}."),
+            sample().encode(b"another server's key"),
+            format!("{}x", genuine),
+        ] {
+            let err = Cursor::decode(&raw, KEY).unwrap_err();
+            assert_eq!(err.scim_type, Some(ScimType::InvalidCursor), "{raw}");
+        }
     }
 
     #[test]
     fn garbage_is_invalid_cursor() {
         for raw in ["", "!!!", "abc", "eyJ9", &"A".repeat(5000)] {
-            let err = Cursor::decode(raw).unwrap_err();
+            let err = Cursor::decode(raw, KEY).unwrap_err();
             assert_eq!(err.scim_type, Some(ScimType::InvalidCursor), "{raw}");
             assert_eq!(err.status, 400);
         }
@@ -188,12 +242,12 @@ mod tests {
     proptest! {
         #[test]
         fn decode_never_panics(raw in ".{0,2000}") {
-            let _ = Cursor::decode(&raw);
+            let _ = Cursor::decode(&raw, KEY);
         }
 
         #[test]
         fn decode_of_base64_noise_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes));
+            let _ = Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes), KEY);
         }
     }
 }

@@ -295,7 +295,12 @@ impl Service {
         with_members: bool,
         extra: &AdminFilter,
     ) -> Result<ListPage<GroupView>> {
-        let list = list_query(ResourceKind::Group, params, &self.settings)?;
+        let list = list_query(
+            ResourceKind::Group,
+            params,
+            &self.settings,
+            self.signing_key.cursor_key(),
+        )?;
         let mut conn = self.store.reader().await?;
         let page = conn
             .list_resources_admin(ResourceKind::Group, caller.account_id, &list.query, extra)

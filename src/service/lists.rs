@@ -54,12 +54,13 @@ pub enum Paging {
 }
 
 /// A list request ready for the store, with what is needed to issue the next cursor.
-pub(crate) struct PreparedList {
+pub(crate) struct PreparedList<'k> {
     pub query: ListQuery,
     fingerprint: Option<String>,
+    cursor_key: &'k [u8],
 }
 
-impl PreparedList {
+impl PreparedList<'_> {
     /// Turns the store's page into the service's, issuing `nextCursor` when there is more.
     pub(crate) fn page<R, T>(&self, page: Page<R>, f: impl FnMut(R) -> T) -> ListPage<T> {
         let paging = match &self.fingerprint {
@@ -72,7 +73,7 @@ impl PreparedList {
                         id: k.id,
                         issued: chrono::Utc::now().timestamp(),
                     }
-                    .encode()
+                    .encode(self.cursor_key)
                 }),
             },
         };
@@ -87,11 +88,12 @@ impl PreparedList {
 
 /// Parses a list request: filter, sort and paging. The store refuses attributes it cannot
 /// filter or sort on.
-pub(crate) fn list_query(
+pub(crate) fn list_query<'k>(
     kind: ResourceKind,
     params: &ListParams,
     settings: &Settings,
-) -> Result<PreparedList> {
+    cursor_key: &'k [u8],
+) -> Result<PreparedList<'k>> {
     let filter = match params.filter.as_deref().map(str::trim) {
         Some(f) if !f.is_empty() => Some(parse_filter(f)?),
         _ => None,
@@ -125,6 +127,7 @@ pub(crate) fn list_query(
                 keyset: None,
             },
             fingerprint: None,
+            cursor_key,
         });
     };
     check_cursor_paging(params, settings)?;
@@ -137,7 +140,7 @@ pub(crate) fn list_query(
     let after = match raw_cursor.trim() {
         "" => None,
         raw => {
-            let cursor = Cursor::decode(raw)?;
+            let cursor = Cursor::decode(raw, cursor_key)?;
             cursor.check(
                 &fingerprint,
                 chrono::Utc::now().timestamp(),
@@ -158,6 +161,7 @@ pub(crate) fn list_query(
             keyset: Some(KeysetPage { after }),
         },
         fingerprint: Some(fingerprint),
+        cursor_key,
     })
 }
 

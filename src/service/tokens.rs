@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -163,6 +164,9 @@ pub struct IssuedToken {
 pub(crate) struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Signs list cursors (RFC 9865), derived from the secret so tokens and cursors never
+    /// share a key.
+    cursor: [u8; 32],
 }
 
 impl SigningKey {
@@ -178,10 +182,18 @@ impl SigningKey {
                 secret
             }
         };
+        let mut cursor =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).expect("HMAC accepts any key length");
+        cursor.update(b"scimd list cursor v1");
         Ok(SigningKey {
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
+            cursor: cursor.finalize().into_bytes().into(),
         })
+    }
+
+    pub(crate) fn cursor_key(&self) -> &[u8] {
+        &self.cursor
     }
 }
 

@@ -183,7 +183,12 @@ impl Service {
         params: &ListParams,
         extra: &crate::store::AdminFilter,
     ) -> Result<ListPage<UserView>> {
-        let list = list_query(ResourceKind::User, params, &self.settings)?;
+        let list = list_query(
+            ResourceKind::User,
+            params,
+            &self.settings,
+            self.signing_key.cursor_key(),
+        )?;
         let mut conn = self.store.reader().await?;
         let page = conn
             .list_resources_admin(ResourceKind::User, caller.account_id, &list.query, extra)

@@ -157,3 +157,41 @@ async fn pagination_is_advertised() {
     assert_eq!(spc["pagination"]["maxPageSize"], 1000);
     assert_eq!(spc["pagination"]["cursorTimeout"], 3600);
 }
+
+/// The sort key inside a cursor is bound into SQL as the column's type; a cursor whose key a
+/// client rewrote (or made up: the query fingerprint is computable) is 400, never a database
+/// error.
+#[tokio::test]
+async fn a_tampered_cursor_is_invalid_cursor_not_a_server_error() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = TestApp::spawn().await;
+    app.user("a@example.com").await;
+    app.user("b@example.com").await;
+    for sort in ["meta.created", "id", "active", "displayName"] {
+        let first = app
+            .get(&format!("/Users?count=1&cursor=&sortBy={sort}"))
+            .await;
+        let next = first.body["nextCursor"].as_str().unwrap().to_string();
+        let (payload, tag) = next.split_once('.').expect("payload.tag");
+        let mut cursor: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        for bad_key in ["x", "2026-13-45", "\u{0}"] {
+            cursor["k"] = json!(bad_key);
+            let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap());
+            for raw in [format!("{forged}.{tag}"), forged.clone()] {
+                app.get(&format!(
+                    "/Users?count=1&sortBy={sort}&cursor={}",
+                    urlencode(&raw)
+                ))
+                .await
+                .assert_error(400, Some("invalidCursor"));
+            }
+        }
+        // The genuine one still works.
+        let res = app
+            .get(&format!("/Users?count=1&sortBy={sort}&cursor={next}"))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+    }
+}
