@@ -63,6 +63,9 @@ pub struct Service {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) settings: Settings,
     pub(crate) signing_key: tokens::SigningKey,
+    /// Tokens whose `last_used_at` this process is refreshing or refreshed lately, so a burst
+    /// of requests writes it once, not once per request until the first write lands.
+    pub(crate) touched: tokens::RecentlyTouched,
 }
 
 impl Service {
@@ -75,6 +78,7 @@ impl Service {
     ) -> Result<Service> {
         let signing_key = tokens::SigningKey::load(store.as_ref(), configured_key).await?;
         Ok(Service {
+            touched: Default::default(),
             store,
             settings,
             signing_key,

@@ -161,6 +161,34 @@ pub struct IssuedToken {
     pub token: String,
 }
 
+/// Token ids whose `last_used_at` refresh this process started, with when.
+#[derive(Default)]
+pub(crate) struct RecentlyTouched(std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>);
+
+impl RecentlyTouched {
+    /// True when the caller should refresh `token`: no refresh of it started in this process
+    /// within `LAST_USED_RESOLUTION`. Old entries are dropped as the map grows.
+    fn claim(&self, token: Uuid) -> bool {
+        let Ok(mut map) = self.0.lock() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        let window = LAST_USED_RESOLUTION
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(60));
+        if map.len() > 10_000 {
+            map.retain(|_, at| now.duration_since(*at) < window);
+        }
+        match map.get(&token) {
+            Some(at) if now.duration_since(*at) < window => false,
+            _ => {
+                map.insert(token, now);
+                true
+            }
+        }
+    }
+}
+
 pub(crate) struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -430,6 +458,15 @@ impl Service {
             .await?
             .filter(|(r, _)| r.token_sha256 == sha256(token.trim()))
             .ok_or_else(|| unauthorized("the bearer token is not known: it may have been deleted"))?;
+        // Before revocation: disabling SCIM revokes every SCIM token (R7), and the IdP must be
+        // told that provisioning is off (403), not sent looking for a replacement token.
+        if kind == TokenKind::Scim && !scim_enabled {
+            return Err(Error::Forbidden(
+                "SCIM provisioning is disabled for this account; an account admin can enable it again \
+                 (POST /api/accounts/{accountId}/scim/enable) and issue a new SCIM token"
+                    .to_string(),
+            ));
+        }
         if let Some(revoked) = record.revoked_at {
             return Err(unauthorized(format!(
                 "the bearer token was revoked at {}: use its replacement",
@@ -442,21 +479,22 @@ impl Service {
                 record.expires_at.to_rfc3339()
             )));
         }
-        if kind == TokenKind::Scim && !scim_enabled {
-            return Err(Error::Forbidden(
-                "SCIM provisioning is disabled for this account".to_string(),
-            ));
-        }
         if record
             .last_used_at
             .is_none_or(|t| Utc::now() - t > LAST_USED_RESOLUTION)
+            && self.touched.claim(token_id)
         {
-            // Off the request path: a failed bookkeeping write must not fail the request.
+            // Off the request path: a failed bookkeeping write must not fail the request. A
+            // write transaction like any other, so SQLite's writers keep taking turns.
             let store = self.store.clone();
             tokio::spawn(async move {
-                if let Ok(mut conn) = store.reader().await
-                    && let Err(err) = conn.touch_token(account, token_id).await
-                {
+                let result = async {
+                    let mut tx = store.begin().await?;
+                    tx.touch_token(account, token_id).await?;
+                    tx.commit().await
+                }
+                .await;
+                if let Err(err) = result {
                     tracing::warn!(error = %err, "could not record token use");
                 }
             });

@@ -366,7 +366,11 @@ async fn disabling_scim_converts_idp_resources_and_revokes_tokens() {
         json!({"scim_enabled": false, "users_converted": 1, "groups_converted": 1,
                "groups_renamed": 0, "tokens_revoked": 1})
     );
-    app.get("/Users").await.assert_error(401, None);
+    // SPEC R7: while disabled the SCIM API answers 403 — to the IdP's own (now revoked)
+    // token too, which must learn that provisioning is off, not look for a replacement.
+    let res = app.get("/Users").await;
+    res.assert_error(403, None);
+    assert!(res.body["detail"].as_str().unwrap().contains("disabled"), "{}", res.text);
     // While disabled, even a fresh SCIM token gets 403.
     let fresh = scim_token(&app, Idp::Okta).await;
     app.send(Method::GET, &app.scim("/Users"), Some(&fresh), None, &[])
@@ -393,6 +397,8 @@ async fn disabling_scim_converts_idp_resources_and_revokes_tokens() {
             .status,
         200
     );
+    // The token revoked by disabling stays revoked.
+    app.get("/Users").await.assert_error(401, None);
 }
 
 #[tokio::test]
