@@ -348,7 +348,7 @@ impl Service {
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let old = active_token(tx.as_mut(), account, token, only).await?;
-        tx.revoke_token(account, token).await?;
+        revoke_once(tx.as_mut(), account, token).await?;
         audit::record(
             tx.as_mut(),
             caller,
@@ -398,7 +398,7 @@ impl Service {
             ttl.or(profile.token_ttl),
             old.description.clone(),
         )?;
-        tx.revoke_token(account, token).await?;
+        revoke_once(tx.as_mut(), account, token).await?;
         tx.insert_token(&issued.record).await?;
         audit::record(
             tx.as_mut(),
@@ -528,6 +528,20 @@ async fn active_token(
             ))
             .into()
         })
+}
+
+/// Revokes `token`, or fails with 404 when a concurrent request revoked it first: the
+/// conditional UPDATE decides, so two regenerations of one token cannot both mint a live
+/// replacement (the read in `active_token` takes no lock).
+async fn revoke_once(tx: &mut dyn crate::store::Tx, account: Uuid, token: Uuid) -> Result<()> {
+    if tx.revoke_token(account, token).await? {
+        Ok(())
+    } else {
+        Err(ScimError::not_found(format!(
+            "account {account} has no active token {token}: it was revoked meanwhile"
+        ))
+        .into())
+    }
 }
 
 /// What the audit log and the admin API show of a token: never its secret or hash.

@@ -972,3 +972,45 @@ async fn compare_refuses_an_after_of_another_format_and_unknown_fields() {
         "{detail}"
     );
 }
+
+/// Two admins (or a retried request) regenerating one token at once: one wins, the other is
+/// told the token is gone; never two live replacements.
+#[tokio::test]
+async fn concurrent_regenerations_of_one_token_leave_one_replacement() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let admin_token = Admin::new(&app).await.token.clone();
+    let url = format!(
+        "{}/api/accounts/{}/scim/tokens/{}/regenerate",
+        app.origin, app.account, app.token_id
+    );
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, url, token) = (app.clone(), url.clone(), admin_token.clone());
+            tokio::spawn(async move { app.send(Method::POST, &url, Some(&token), None, &[]).await })
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    for t in tasks {
+        attempts.push(t.await.unwrap());
+    }
+    let won: Vec<_> = attempts.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        attempts.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for lost in attempts.iter().filter(|r| r.status != 201) {
+        lost.assert_error_json(404);
+    }
+    let admin = Admin::new(&app).await;
+    let live: Vec<_> = admin.get("/scim/tokens").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["revoked_at"].is_null())
+        .cloned()
+        .collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["id"], won[0].body["id"]);
+}
