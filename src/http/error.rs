@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::{ERROR_URN, ScimError, ScimType};
 use crate::service;
+use crate::store::StoreError;
 
 /// The media type of every response body.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
@@ -71,6 +72,30 @@ impl ApiError {
                 tracing::error!(error = %err, "database unavailable");
                 (503, None, UNAVAILABLE_DETAIL.to_string())
             }
+            // A constraint the service did not expect to meet: a concurrent request changed
+            // what this one was about to rely on (a member deleted between the existence
+            // check and the insert, a name taken meanwhile). The database kept the data
+            // consistent; the client may read again and retry.
+            service::Error::Internal(StoreError::Unique(constraint)) => {
+                tracing::warn!(%constraint, "unexpected unique violation");
+                (
+                    409,
+                    Some(ScimType::Uniqueness),
+                    "the request conflicts with a value another request stored at the same time; \
+                     read the resource again and retry"
+                        .to_string(),
+                )
+            }
+            service::Error::Internal(StoreError::ForeignKey(constraint)) => {
+                tracing::warn!(%constraint, "unexpected foreign key violation");
+                (
+                    409,
+                    None,
+                    "a resource this request refers to was deleted by another request meanwhile; \
+                     read it again and retry"
+                        .to_string(),
+                )
+            }
             service::Error::Internal(err) => {
                 // The cause stays in the log (with the request id); the client gets no SQL.
                 tracing::error!(error = %err, "internal error");
@@ -111,4 +136,33 @@ pub fn unauthorized(detail: &str, token_was_sent: bool) -> Response {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     res
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::*;
+
+    /// A constraint violation no service function expected (a race with another request) is a
+    /// conflict to retry, not a server fault.
+    #[test]
+    fn unexpected_constraint_violations_are_409_not_500() {
+        let (status, scim_type, detail) = ApiError(service::Error::Internal(StoreError::Unique(
+            "groups_native_display_name_key".into(),
+        )))
+        .parts();
+        assert_eq!((status, scim_type), (409, Some(ScimType::Uniqueness)));
+        assert!(
+            detail.contains("retry") && !detail.contains("groups_"),
+            "{detail}"
+        );
+        let (status, _, detail) = ApiError(service::Error::Internal(StoreError::ForeignKey(
+            "group_members_member_fk".into(),
+        )))
+        .parts();
+        assert_eq!(status, 409);
+        assert!(
+            !detail.contains("group_members"),
+            "no schema names leak: {detail}"
+        );
+    }
 }
