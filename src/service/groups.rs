@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::audit::{self, Change, snapshot};
 use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, filter_error, list_query};
-use super::settings::{self, GroupNameConflict, Profile};
+use super::settings::{self, GroupNameConflict};
 use super::users::scim_may_write;
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::patch::{self, MemberOp};
@@ -254,14 +254,7 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, false)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
-        if caller.kind == TokenKind::Scim
-            && !row.idp_managed
-            && !settings::profile(conn.as_mut(), caller.account_id)
-                .await?
-                .scim_sees_group(&row)
-        {
-            return Err(not_found("Group", id));
-        }
+        ensure_scim_sees_group(conn.as_mut(), caller, &row).await?;
         let members = if with_members {
             Some(conn.members_of(caller.account_id, &[gid]).await?)
         } else {
@@ -338,6 +331,7 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, true)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
+        ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         pre.check(current.version)?;
         let row = write_group(tx.as_mut(), caller, &current, Some(doc), "group.replace").await?;
         if let Some(values) = members {
@@ -377,6 +371,7 @@ impl Service {
             .get_resource(ResourceKind::Group, caller.account_id, gid, true)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
+        ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let doc_changed = !ops.doc_ops.is_empty() && patch::apply(&schema::GROUP, &mut doc, &ops.doc_ops)?;
@@ -432,9 +427,26 @@ pub(crate) async fn record_members(
     .await
 }
 
-/// Checks the R8 profile for a group name SCIM is about to give or take over.
-fn check_name(profile: &Profile, name: &str) -> Result<()> {
-    profile.check_scim_group_name(name)
+/// 404 for a group the SCIM caller may not see (a native group under `keep_both`, R4). Checked
+/// before anything else about the request, so a hidden group answers nothing but 404 (no 412
+/// for a stale `If-Match`, no 400 for a bad PATCH). The profile is read only for native groups:
+/// an IdP's own groups are always visible, and that is the group-push hot path.
+pub(crate) async fn ensure_scim_sees_group(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    row: &ResourceRow,
+) -> Result<()> {
+    if caller.kind != TokenKind::Scim || row.idp_managed {
+        return Ok(());
+    }
+    if settings::profile(tx, caller.account_id)
+        .await?
+        .scim_sees_group(row)
+    {
+        Ok(())
+    } else {
+        Err(not_found("Group", &row.id.to_string()))
+    }
 }
 
 /// A SCIM write to the locked group `current`: `doc` (when the document changes) replaces its
@@ -448,18 +460,20 @@ async fn write_group(
     doc: Option<Map<String, Value>>,
     action: &'static str,
 ) -> Result<ResourceRow> {
-    let profile = settings::profile(tx, caller.account_id).await?;
-    if !profile.scim_sees_group(current) {
-        return Err(not_found("Group", &current.id.to_string()));
-    }
     let adopting = scim_may_write(caller, current, "group")?;
-    if adopting {
-        check_name(&profile, display_name(&current.doc))?;
-    }
-    if let Some(doc) = &doc
-        && display_name(doc) != display_name(&current.doc)
-    {
-        check_name(&profile, display_name(doc))?;
+    let renamed = doc
+        .as_ref()
+        .filter(|doc| display_name(doc) != display_name(&current.doc));
+    // The profile (R8) matters only for a name SCIM takes over or gives; a member push to the
+    // IdP's own group skips the read.
+    if adopting || renamed.is_some() {
+        let profile = settings::profile(tx, caller.account_id).await?;
+        if adopting {
+            profile.check_scim_group_name(display_name(&current.doc))?;
+        }
+        if let Some(doc) = renamed {
+            profile.check_scim_group_name(display_name(doc))?;
+        }
     }
     if adopting {
         let doc = doc.unwrap_or_else(|| current.doc.clone());

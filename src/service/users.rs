@@ -322,12 +322,12 @@ impl Service {
             .get_resource(kind, caller.account_id, rid, true)
             .await?
             .ok_or_else(|| not_found(label, id))?;
+        if kind == ResourceKind::Group {
+            super::groups::ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
+        }
         pre.check(current.version)?;
         if kind == ResourceKind::Group && !current.idp_managed {
             let profile = settings::profile(tx.as_mut(), caller.account_id).await?;
-            if !profile.scim_sees_group(&current) {
-                return Err(not_found(label, id));
-            }
             // R8: a native group with a reserved name is the application's; SCIM never takes
             // it over, deleting included.
             let name = current

@@ -482,6 +482,24 @@ async fn r4_groups_link_by_default_and_keep_both_when_configured() {
         .await
         .assert_error(404, None);
     app.delete(&format!("/Groups/{sales}")).await.assert_error(404, None);
+    // Nothing else about the request is checked first: a stale If-Match or an operation on a
+    // missing attribute would otherwise reveal that the id exists.
+    app.send(
+        reqwest::Method::DELETE,
+        &app.scim(&format!("/Groups/{sales}")),
+        Some(&app.token),
+        None,
+        &[("If-Match", "W/\"999\"")],
+    )
+    .await
+    .assert_error(404, None);
+    app.patch(
+        &format!("/Groups/{sales}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "remove", "path": "externalId"}, {"op": "replace", "path": "nope", "value": 1}]}),
+    )
+    .await
+    .assert_error(404, None);
     assert_eq!(
         admin.get(&format!("/groups/{sales}")).await.body["idp_managed"],
         false,
