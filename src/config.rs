@@ -24,6 +24,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
+    pub max_export_bytes: usize,
     pub max_results: i64,
     pub default_count: i64,
     pub cursor_timeout_seconds: i64,
@@ -101,6 +102,9 @@ impl Config {
         }
         if self.bulk_max_operations < 1 {
             return Err(ConfigError("bulk_max_operations must be at least 1".into()));
+        }
+        if self.max_export_bytes < 1024 {
+            return Err(ConfigError("max_export_bytes must be at least 1024".into()));
         }
         if self.bulk_max_payload_bytes < 1024 {
             return Err(ConfigError("bulk_max_payload_bytes must be at least 1024".into()));

@@ -74,6 +74,7 @@ impl App {
             max_body_bytes: config.max_body_bytes,
             bulk_max_operations: config.bulk_max_operations,
             bulk_max_payload_bytes: config.bulk_max_payload_bytes,
+            max_export_bytes: config.max_export_bytes,
             capabilities: Capabilities {
                 max_results: config.max_results as usize,
                 default_count: config.default_count as usize,

@@ -43,6 +43,8 @@ pub struct HttpSettings {
     /// Bulk route's body limit is the payload size, whatever `max_body_bytes` says.
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
+    /// The admin API's compare route carries whole exports: its own body limit.
+    pub max_export_bytes: usize,
     pub capabilities: Capabilities,
 }
 

@@ -1014,3 +1014,37 @@ async fn concurrent_regenerations_of_one_token_leave_one_replacement() {
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0]["id"], won[0].body["id"]);
 }
+
+/// compare carries whole exports: an account of ~10,000 users (a few MB) is within its own
+/// limit (`max_export_bytes`), not refused by the 1 MiB `max_body_bytes` of other routes.
+#[tokio::test]
+async fn compare_accepts_exports_larger_than_the_ordinary_body_limit() {
+    let app = TestApp::spawn_with(|c| c.max_export_bytes = 8 * 1024 * 1024).await;
+    let admin = Admin::new(&app).await;
+    let mut export = admin.get("/export").await.body;
+    let users: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({"id": uuid::Uuid::now_v7(), "user_name": format!("user{i}@example.com"),
+                   "email": format!("user{i}@example.com"), "display_name": format!("User {i}"),
+                   "given_name": "Given", "family_name": "Family", "active": true,
+                   "source": "okta", "idp_managed": true, "external_id": null})
+        })
+        .collect();
+    export["users"] = json!(users);
+    let body = json!({"before": export, "after": export});
+    assert!(body.to_string().len() > 2 * app.config.max_body_bytes);
+    let res = admin.post("/compare", body).await;
+    assert_eq!(res.status, 200, "{}", &res.text[..res.text.len().min(300)]);
+    assert_eq!(res.body["clean"], true);
+
+    // Past its own limit: 413 naming the setting, and the CLI that has none.
+    let too_big = json!({"before": {"users": "x".repeat(8 * 1024 * 1024)}});
+    let res = admin.post("/compare", too_big).await;
+    res.assert_error_json(413);
+    assert!(res.body["detail"].as_str().unwrap().contains("max_export_bytes"), "{}", res.text);
+    // Other routes keep the ordinary limit.
+    let res = admin
+        .post("/users", json!({"user_name": "x".repeat(2 * 1024 * 1024)}))
+        .await;
+    res.assert_error_json(413);
+}

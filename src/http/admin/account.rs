@@ -14,7 +14,7 @@ use super::dto::{
     SettingsUpdate, TokenCreate, TokenIssuedOut, TokenList, TokenOut, TokenRegenerate, Validate,
 };
 use super::query::{Query, path_id};
-use super::{AdminJson, OptionalJson, json, no_content, wire};
+use super::{AdminJson, ExportJson, OptionalJson, json, no_content, wire};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{Ctx, Params};
@@ -300,7 +300,7 @@ impl Validate for CompareRequest {}
 pub async fn compare(
     State(st): State<AppState>,
     ctx: Ctx,
-    AdminJson(body): AdminJson<CompareRequest>,
+    ExportJson(body): ExportJson<CompareRequest>,
 ) -> Handler {
     let c: Comparison = st
         .service

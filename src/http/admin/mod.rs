@@ -14,7 +14,7 @@ mod query;
 mod users;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
@@ -22,12 +22,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Params, ScimBody};
+use super::extract::{Params, ScimBody, read_json};
 use crate::scim::ScimError;
 use crate::service::ListParams;
 use dto::Validate;
@@ -63,7 +63,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-fn api() -> OpenApiRouter<AppState> {
+/// The routes and their document. `max_export_bytes` is the compare route's body limit (it
+/// carries whole exports); every other route keeps `max_body_bytes`.
+fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user, users::delete_user))
@@ -86,7 +88,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(account::regenerate_token))
         .routes(routes!(account::list_audit))
         .routes(routes!(account::export))
-        .routes(routes!(account::compare))
+        .routes(routes!(account::compare).layer(DefaultBodyLimit::max(max_export_bytes)))
 }
 
 /// The served document: what the handlers declare, finished by `openapi::finish`.
@@ -98,12 +100,12 @@ fn document(doc: utoipa::openapi::OpenApi) -> Value {
 
 /// The OpenAPI document of the admin API, as served at `/api/openapi.json`.
 pub fn openapi() -> Value {
-    document(api().into_openapi())
+    document(api(usize::MAX).into_openapi())
 }
 
 /// The admin API's routes (behind the admin-token middleware) and `/api/openapi.json`.
 pub fn router(state: AppState) -> Router<AppState> {
-    let (routes, doc) = api()
+    let (routes, doc) = api(state.http.max_export_bytes)
         .route_layer(middleware::from_fn_with_state(
             state,
             super::auth::require_admin_token,
@@ -211,6 +213,29 @@ impl<T: DeserializeOwned + Validate> FromRequest<AppState> for AdminJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let ScimBody(value) = ScimBody::from_request(req, state).await?;
         read_body(value).map(AdminJson)
+    }
+}
+
+/// A typed JSON body that carries whole exports (compare): read within `max_export_bytes`.
+pub(super) struct ExportJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate> FromRequest<AppState> for ExportJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.http.max_export_bytes;
+        let value = read_json(req, state, || {
+            ScimError::new(
+                413,
+                None,
+                format!(
+                    "request body is larger than the limit of {limit} bytes for exports \
+                     (max_export_bytes); compare larger exports with `scimd compare`"
+                ),
+            )
+        })
+        .await?;
+        read_body(value).map(ExportJson)
     }
 }
 
