@@ -1277,6 +1277,21 @@ pub fn split_group_ops(ops: Vec<PatchOperation>) -> Result<GroupPatch, ScimError
     Ok(out)
 }
 
+/// Merges runs of adds and runs of removes into one operation each: a push of 200 single-member
+/// `remove` operations (Okta sends one per member) becomes one set-based statement instead of
+/// 200, with the same outcome, because adds (or removes) in a row commute.
+pub fn coalesce_member_ops(ops: Vec<MemberOp>) -> Vec<MemberOp> {
+    let mut out: Vec<MemberOp> = Vec::with_capacity(ops.len());
+    for op in ops {
+        match (out.last_mut(), op) {
+            (Some(MemberOp::Add(run)), MemberOp::Add(more)) => run.extend(more),
+            (Some(MemberOp::Remove(run)), MemberOp::Remove(more)) => run.extend(more),
+            (_, op) => out.push(op),
+        }
+    }
+    out
+}
+
 fn split_one(op: PatchOperation, out: &mut GroupPatch) -> Result<(), ScimError> {
     let PatchOperation {
         op: kind,
@@ -2953,5 +2968,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn runs_of_member_adds_and_removes_become_one_operation_each() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ops = vec![
+            MemberOp::Remove(ids(&["a"])),
+            MemberOp::Remove(ids(&["b"])),
+            MemberOp::Add(ids(&["c"])),
+            MemberOp::Add(ids(&["d", "e"])),
+            MemberOp::Remove(ids(&["c"])),
+            MemberOp::RemoveAll,
+            MemberOp::RemoveAll,
+            MemberOp::Replace(ids(&["f"])),
+            MemberOp::Replace(ids(&["g"])),
+        ];
+        assert_eq!(
+            coalesce_member_ops(ops),
+            vec![
+                MemberOp::Remove(ids(&["a", "b"])),
+                MemberOp::Add(ids(&["c", "d", "e"])),
+                MemberOp::Remove(ids(&["c"])),
+                MemberOp::RemoveAll,
+                MemberOp::RemoveAll,
+                MemberOp::Replace(ids(&["f"])),
+                MemberOp::Replace(ids(&["g"])),
+            ]
+        );
     }
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, snapshot};
 use super::identifier::{base_identifier, next_identifier};
-use super::lists::{ListPage, filter_error, list_query};
+use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::settings::{self, GroupNameConflict};
 use super::users::scim_may_write;
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
@@ -301,14 +301,16 @@ impl Service {
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
         let mut members = if with_members && !ids.is_empty() {
-            Some(conn.members_of(caller.account_id, &ids).await?)
+            Some(by_owner(conn.members_of(caller.account_id, &ids).await?, |m| {
+                m.group_id
+            }))
         } else {
             None
         };
         Ok(list.page(page, |row| {
             let mine = members
                 .as_mut()
-                .map(|all| all.extract_if(.., |m| m.group_id == row.id).collect());
+                .map(|all| all.remove(&row.id).unwrap_or_default());
             GroupView { row, members: mine }
         }))
     }
@@ -365,7 +367,8 @@ impl Service {
         with_members: bool,
     ) -> Result<GroupView> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
-        let ops = patch::split_group_ops(patch::parse_patch(body)?)?;
+        let mut ops = patch::split_group_ops(patch::parse_patch(body)?)?;
+        ops.member_ops = patch::coalesce_member_ops(ops.member_ops);
         let mut tx = self.store.begin().await?;
         let current = tx
             .get_resource(ResourceKind::Group, caller.account_id, gid, true)

@@ -194,3 +194,16 @@ pub(crate) fn filter_error(err: StoreError) -> Error {
         other => other.into(),
     }
 }
+
+/// Rows of a page's related records (groups of users, members of groups) by the id they
+/// belong to: built once, so attaching them to a page is linear, not a scan per resource.
+pub(crate) fn by_owner<T>(
+    rows: Vec<T>,
+    owner: impl Fn(&T) -> uuid::Uuid,
+) -> std::collections::HashMap<uuid::Uuid, Vec<T>> {
+    let mut map: std::collections::HashMap<uuid::Uuid, Vec<T>> = std::collections::HashMap::new();
+    for row in rows {
+        map.entry(owner(&row)).or_default().push(row);
+    }
+    map
+}

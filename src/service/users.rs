@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::audit::{self, Change, snapshot};
-use super::lists::{ListPage, filter_error, list_query};
+use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::settings::{self, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::{ScimError, patch, resource, schema};
@@ -196,12 +196,12 @@ impl Service {
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
         let mut groups = if ids.is_empty() {
-            Vec::new()
+            Default::default()
         } else {
-            conn.groups_of(caller.account_id, &ids).await?
+            by_owner(conn.groups_of(caller.account_id, &ids).await?, |g| g.user_id)
         };
         Ok(list.page(page, |row| {
-            let mine = groups.extract_if(.., |g| g.user_id == row.id).collect();
+            let mine = groups.remove(&row.id).unwrap_or_default();
             UserView { row, groups: mine }
         }))
     }
