@@ -93,10 +93,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().as_str().to_string();
     let metrics = state.metrics.clone();
-    metrics.in_flight.inc();
+    // A guard, so a request whose connection drops (its future cancelled) still leaves.
+    let in_flight = InFlight::enter(&metrics.in_flight);
     let started = Instant::now();
     let res = next.run(req).await;
-    metrics.in_flight.dec();
+    drop(in_flight);
     metrics
         .duration
         .get_or_create(&RouteLabels {
@@ -127,5 +128,21 @@ pub async fn serve(State(state): State<AppState>) -> Response {
             res
         }
         Err(_) => super::error::error_response(500, None, "could not encode the metrics"),
+    }
+}
+
+/// One request counted in `http_requests_in_flight` for as long as it lives.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(gauge: &Gauge) -> InFlight {
+        gauge.inc();
+        InFlight(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

@@ -316,7 +316,11 @@ impl Service {
             &claims,
             &self.signing_key.encoding,
         )
-        .map_err(|e| ScimError::new(500, None, format!("could not sign a token: {e}")))?;
+        .map_err(|e| {
+            // Logged with the request id; the client learns only that it failed on our side.
+            tracing::error!(error = %e, "could not sign a token");
+            ScimError::new(500, None, "could not issue the token; see the server log")
+        })?;
         let record = TokenRecord {
             account_id: account,
             id,

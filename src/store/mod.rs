@@ -383,8 +383,7 @@ pub trait Tx: Send {
     /// Groups of the given users.
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>>;
 
-    // ---- Ownership rules R1–R10, admin API and audit (issue 4) -------------------------
-    // Added on the `admin` branch and implemented for Postgres; each needs a SQLite twin.
+    // ---- Ownership rules R1–R10, admin API and audit ------------------------------------
 
     // Account profile (R6, R7, R8).
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>>;

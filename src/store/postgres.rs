@@ -775,7 +775,7 @@ impl Tx for PgTx {
             .collect()
     }
 
-    // ---- Ownership rules R1–R10, admin API and audit (issue 4) -------------------------
+    // ---- Ownership rules R1–R10, admin API and audit ------------------------------------
 
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
         let row = sqlx::query(AssertSqlSafe(pg(common::SELECT_SETTINGS)))
