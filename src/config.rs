@@ -21,6 +21,7 @@ pub struct Config {
     pub public_url: String,
     pub database_url: String,
     pub database_max_connections: u32,
+    pub database_acquire_timeout_ms: u64,
     pub max_body_bytes: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
@@ -73,6 +74,14 @@ impl Config {
         Ok(config)
     }
 
+    /// How the store uses its database.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_connections: self.database_max_connections,
+            acquire_timeout: Duration::from_millis(self.database_acquire_timeout_ms),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         self.token_ttl()?;
@@ -85,6 +94,11 @@ impl Config {
         Backend::from_url(&self.database_url).map_err(ConfigError)?;
         if self.database_max_connections < 1 {
             return Err(ConfigError("database_max_connections must be at least 1".into()));
+        }
+        if !(100..=60_000).contains(&self.database_acquire_timeout_ms) {
+            return Err(ConfigError(
+                "database_acquire_timeout_ms must be between 100 and 60000".into(),
+            ));
         }
         if self.max_results < 1 {
             return Err(ConfigError("max_results must be at least 1".into()));

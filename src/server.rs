@@ -44,7 +44,7 @@ impl App {
     /// Opens the database named in `config` — Postgres or SQLite, by the URL's scheme —
     /// applies migrations and builds the service.
     pub async fn open(config: &Config) -> Result<App, StartError> {
-        let store = store::connect(&config.database_url, config.database_max_connections)
+        let store = store::connect(&config.database_url, &config.store_options())
             .await
             .map_err(|source| StartError::Database {
                 action: match Backend::from_url(&config.database_url) {

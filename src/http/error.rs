@@ -48,7 +48,6 @@ impl<E: Into<service::Error>> From<E> for ApiError {
     }
 }
 
-const UNAVAILABLE_DETAIL: &str = "the database is unavailable; retry later (see Retry-After)";
 const INTERNAL_DETAIL: &str = "internal error; quote the X-Request-Id response header when reporting it";
 
 impl ApiError {
@@ -70,7 +69,11 @@ impl ApiError {
             service::Error::Forbidden(detail) => (403, None, detail),
             service::Error::Internal(err) if err.is_unavailable() => {
                 tracing::error!(error = %err, "database unavailable");
-                (503, None, UNAVAILABLE_DETAIL.to_string())
+                (
+                    503,
+                    None,
+                    format!("{}; retry later (see Retry-After)", err.unavailable_cause()),
+                )
             }
             // A constraint the service did not expect to meet: a concurrent request changed
             // what this one was about to rely on (a member deleted between the existence
@@ -105,9 +108,28 @@ impl ApiError {
     }
 }
 
+/// Marks a response that answered a database fault, for the layer that may replay the
+/// request (`retry`) and tells the store's health what it met.
+#[derive(Debug, Clone)]
+pub struct StoreFault {
+    /// A fault of one connection, which a new connection may not meet.
+    pub connection: bool,
+    /// No space left: later writes will fail too until an operator frees space.
+    pub disk_full: bool,
+    pub cause: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self.parts() {
+        let fault = match &self.0 {
+            service::Error::Internal(err) if err.is_unavailable() => Some(StoreFault {
+                connection: err.is_connection_fault(),
+                disk_full: err.is_disk_full(),
+                cause: err.unavailable_cause().to_string(),
+            }),
+            _ => None,
+        };
+        let mut res = match self.parts() {
             (401, _, detail) => unauthorized(&detail, true),
             (503, scim_type, detail) => {
                 let mut res = error_response(503, scim_type, &detail);
@@ -116,7 +138,11 @@ impl IntoResponse for ApiError {
                 res
             }
             (status, scim_type, detail) => error_response(status, scim_type, &detail),
+        };
+        if let Some(fault) = fault {
+            res.extensions_mut().insert(fault);
         }
+        res
     }
 }
 

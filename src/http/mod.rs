@@ -10,6 +10,7 @@ mod extract;
 pub mod metrics;
 pub mod ratelimit;
 mod resources;
+mod retry;
 mod search;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tracing::Level;
 
 use crate::scim::discovery::Capabilities;
 use crate::service::Service;
+use crate::store::health::Condition;
 use error::error_response;
 
 /// What the HTTP layer needs to know beyond the service.
@@ -108,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), retry::replay_once))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
@@ -186,8 +189,30 @@ async fn healthz() -> Response {
         .into_response()
 }
 
+/// Ready when the database answers within a second and writes are not known to fail. While
+/// the store knows the database is unreachable (or its disk full) this answers at once.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(5), state.service.ready()).await {
+    let unready = |detail: String| {
+        let mut res = error_response(503, None, &detail);
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        res
+    };
+    match state.service.store.health().condition() {
+        Condition::Ok => {}
+        Condition::Unreachable { for_ms, .. } => {
+            return unready(format!(
+                "the database has been unreachable for {for_ms} ms; scimd reconnects by itself when it is back"
+            ));
+        }
+        Condition::WritesFailing { cause, for_ms } => {
+            return unready(format!(
+                "writes have failed for {for_ms} ms ({cause}); scimd retries by itself once the \
+                 cause is gone; reads still work"
+            ));
+        }
+    }
+    match tokio::time::timeout(Duration::from_secs(1), state.service.ready()).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
@@ -196,9 +221,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response(),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
-            error_response(503, None, "the database is not reachable")
+            unready("the database is not reachable (the log says why)".to_string())
         }
-        Err(_) => error_response(503, None, "the database did not answer within 5 seconds"),
+        Err(_) => unready("the database did not answer within 1 second".to_string()),
     }
 }
 

@@ -5,7 +5,9 @@
 mod common;
 pub mod derived;
 mod filter_sql;
+pub mod health;
 pub mod postgres;
+mod session;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -40,6 +42,13 @@ pub enum StoreError {
     /// The database cannot be used as configured (a path that cannot hold it, …).
     #[error("{0}")]
     Unusable(String),
+    /// The database is known to be unreachable (see `health`): refused without trying.
+    #[error("the database is unreachable")]
+    Down,
+    /// COMMIT was sent and its answer never came: the transaction may or may not have
+    /// committed, so the request must not be replayed as if it had not.
+    #[error("the connection failed while committing: {0}")]
+    CommitUnknown(#[source] sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -64,23 +73,121 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
-    /// The database could not be reached or had no connection to spare: a condition that
-    /// passes, which clients should retry (503), unlike a fault in a query (500). On SQLite
-    /// that is another process holding the write lock for the whole busy timeout
-    /// (`SQLITE_BUSY`); a writer of this process that waited as long for its turn is a pool
-    /// time-out.
+    /// A condition that passes, which clients should retry (503 with Retry-After), unlike a
+    /// fault in a query (500): the database unreachable or restarting, a connection cut
+    /// (closed by a proxy, terminated by an administrator, a protocol or I/O error), no
+    /// connection to spare, a serialization failure or deadlock, no space left, and on SQLite
+    /// another process holding the write lock for the whole busy timeout.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_),
-            ) => true,
-            StoreError::Database(sqlx::Error::Database(db)) => sqlite::is_busy(db.as_ref()),
+            StoreError::Down | StoreError::CommitUnknown(_) => true,
+            StoreError::Database(err) => unavailable_sqlx(err),
             _ => false,
         }
     }
+
+    /// A fault of one connection that a new connection may not meet: the request that met it
+    /// may be replayed once (if it committed nothing). Not the conditions that already took
+    /// their time (busy, pool time-out) or that the next try would meet again (no space).
+    pub fn is_connection_fault(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(
+                    postgres_code(db.as_ref()).as_deref(),
+                    Some(code) if code.starts_with("08") || code.starts_with("57P") || code == "40001" || code == "40P01"
+                )
+            }
+            _ => false,
+        }
+    }
+
+    /// No connection could be opened: refused until the acquire timeout, or refused by the
+    /// server itself (starting up, shutting down, too many connections). A connection cut
+    /// while it was being opened is a connection fault instead (a proxy restarting), which
+    /// the next try may not meet.
+    pub fn is_connect_failure(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Database(sqlx::Error::Io(io)) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                postgres_code(db.as_ref()).is_some_and(|c| c == "57P03" || c == "53300")
+            }
+            _ => false,
+        }
+    }
+
+    /// No space left for the database (SQLite `SQLITE_FULL`, Postgres `53100 disk_full`).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                sqlite::primary_code(db.as_ref()) == Some(13)
+                    || postgres_code(db.as_ref()).as_deref() == Some("53100")
+            }
+            _ => false,
+        }
+    }
+
+    /// For an unavailable store, what a client (and the operator reading its report) is told.
+    pub fn unavailable_cause(&self) -> &'static str {
+        if self.is_disk_full() {
+            return "the database's disk is full, so writes fail until an operator frees space; \
+                    reads still work";
+        }
+        match self {
+            StoreError::Down => "the database is unreachable",
+            StoreError::CommitUnknown(_) => {
+                "the connection to the database failed while committing; the write may or may not \
+                 have been applied: read the resource before retrying"
+            }
+            StoreError::Database(sqlx::Error::PoolTimedOut) => {
+                "no database connection became free in time (the database is overloaded or unreachable)"
+            }
+            StoreError::Database(sqlx::Error::Database(db)) if sqlite::is_busy(db.as_ref()) => {
+                "another process holds the database's write lock"
+            }
+            err if err.is_connection_fault() => "the connection to the database was lost",
+            _ => "the database is unavailable",
+        }
+    }
+}
+
+fn unavailable_sqlx(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(code) = postgres_code(db.as_ref()) {
+                // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot
+                // connect now; 53: insufficient resources (disk full, out of memory, too many
+                // connections); 40001/40P01: serialization failure, deadlock.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "40001"
+                    || code == "40P01"
+            } else {
+                // SQLite: busy (5), locked (6), I/O error (10), full (13).
+                matches!(sqlite::primary_code(db.as_ref()), Some(5 | 6 | 10 | 13))
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The SQLSTATE of a Postgres error; `None` for another database's.
+fn postgres_code(err: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    err.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .map(|e| e.code().to_string())
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -261,11 +368,30 @@ impl Backend {
 
 /// Opens the store `url` names (creating the database when it does not exist yet), without
 /// migrating it.
-pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
     Ok(match Backend::from_url(url).map_err(StoreError::Unusable)? {
-        Backend::Postgres => Arc::new(postgres::PgStore::connect(url, max_connections).await?),
-        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?),
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url, options).await?),
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url, options).await?),
     })
+}
+
+/// How the store uses its database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a Postgres connection before it is answered 503.
+    /// (SQLite's writers wait for their turn instead; see `sqlite`.)
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl StoreOptions {
+    /// `max_connections` connections, the default acquire timeout.
+    pub fn with_max(max_connections: u32) -> StoreOptions {
+        StoreOptions {
+            max_connections,
+            acquire_timeout: std::time::Duration::from_secs(2),
+        }
+    }
 }
 
 /// A database: hands out units of work.
@@ -292,6 +418,8 @@ pub trait Store: Send + Sync + 'static {
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
+    /// What the store knows of the database's health (see `health`).
+    fn health(&self) -> &Arc<health::Health>;
 }
 
 /// The operations of one unit of work. Every method is scoped by account: there is no way to

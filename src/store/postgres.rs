@@ -4,37 +4,55 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
+use super::health::{Health, Probe};
+use super::session::Session;
 use super::{
     Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
-    Store, StoreError, StoreResult, TokenRecord, Tx,
+    Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PgStore {
     pool: PgPool,
+    health: Arc<Health>,
 }
 
 impl PgStore {
     /// Connects (creating the database if it does not exist yet) without migrating.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<PgStore> {
+    pub async fn connect(url: &str, opts: &StoreOptions) -> StoreResult<PgStore> {
         let options = PgConnectOptions::from_str(url)?;
         ensure_database(&options).await?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .max_connections(opts.max_connections)
+            // Bounded well under the IdPs' request time-outs: past it the request is a 503
+            // that the IdP retries, not a hang.
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options.clone())
             .await?;
-        Ok(PgStore { pool })
+        let health = Health::new();
+        // Both probes open a connection of their own: the pool's queue may be full of
+        // requests waiting for the same database.
+        let probe: Probe = Arc::new(move || {
+            let options = options.clone();
+            Box::pin(async move {
+                let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+                sqlx::query("SELECT 1").execute(&mut conn).await?;
+                let _ = sqlx::Connection::close(conn).await;
+                Ok(())
+            })
+        });
+        health.set_probes(probe.clone(), probe);
+        Ok(PgStore { pool, health })
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {
@@ -46,10 +64,11 @@ impl PgStore {
     /// derivation (see migration 0002). The `store_meta` row is locked for the whole rebuild,
     /// so replicas starting together rebuild once and wait for it instead of racing.
     async fn rebuild_user_values(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let conn = self.pool.acquire().await?;
+        let mut tx = Session::begin(conn, "BEGIN", None).await?;
         let stored: String =
             sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'user_values_version' FOR UPDATE")
-                .fetch_one(&mut *tx)
+                .fetch_one(tx.conn())
                 .await?;
         if stored.parse::<i32>().unwrap_or(0) >= derived::USER_VALUES_VERSION {
             return Ok(());
@@ -149,35 +168,40 @@ impl Store for PgStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(PgTx {
-            conn: Conn::Tx(self.pool.begin().await?),
+            conn: Conn::Tx(Session::begin(conn, "BEGIN", None).await?),
         }))
     }
 
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(PgTx {
-            conn: Conn::Plain(self.pool.acquire().await?),
+            conn: Conn::Plain(self.health.acquire(self.pool.acquire()).await?),
         }))
     }
 
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+        let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(PgTx {
             conn: Conn::Tx(
-                self.pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
+                Session::begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", None).await?,
             ),
         }))
     }
 
+    fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut conn = self.health.acquire(self.pool.acquire()).await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
         Ok(())
     }
 }
 
 enum Conn {
-    Tx(Transaction<'static, Postgres>),
+    Tx(Session<Postgres>),
     Plain(PoolConnection<Postgres>),
 }
 
@@ -188,7 +212,7 @@ struct PgTx {
 impl PgTx {
     fn c(&mut self) -> &mut PgConnection {
         match &mut self.conn {
-            Conn::Tx(tx) => tx,
+            Conn::Tx(tx) => tx.conn(),
             Conn::Plain(conn) => conn,
         }
     }

@@ -43,18 +43,20 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, Sqlite, SqliteConnection, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, Sqlite, SqliteConnection};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
+use super::health::{Health, Probe};
+use super::session::{Held, Session};
 use super::{
     Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
-    Store, StoreError, StoreResult, TokenRecord, Tx,
+    Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -73,11 +75,13 @@ pub struct SqliteStore {
     options: SqliteConnectOptions,
     /// Writers of this process, in arrival order (see the module comment).
     writer: Arc<Mutex<()>>,
+    health: Arc<Health>,
 }
 
 impl SqliteStore {
     /// Opens the database file (creating it if it does not exist yet) without migrating.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqliteStore> {
+    pub async fn connect(url: &str, opts: &StoreOptions) -> StoreResult<SqliteStore> {
+        let max_connections = opts.max_connections;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -120,10 +124,32 @@ impl SqliteStore {
             .connect_with(options.clone().busy_timeout(BUSY_TRY))
             .await
             .map_err(writable)?;
+        let writer = Arc::new(Mutex::new(()));
+        let health = Health::new();
+        let reach: Probe = {
+            let options = options.clone().busy_timeout(BUSY_TRY);
+            Arc::new(move || {
+                let options = options.clone();
+                Box::pin(async move {
+                    let mut conn = options.connect().await?;
+                    sqlx::query("SELECT count(*) FROM store_meta")
+                        .execute(&mut conn)
+                        .await?;
+                    let _ = conn.close().await;
+                    Ok(())
+                })
+            })
+        };
+        let write: Probe = {
+            let (pool, writer) = (pool.clone(), writer.clone());
+            Arc::new(move || Box::pin(write_probe(pool.clone(), writer.clone())))
+        };
+        health.set_probes(reach, write);
         Ok(SqliteStore {
             pool,
             options,
-            writer: Arc::new(Mutex::new(())),
+            writer,
+            health,
         })
     }
 
@@ -197,22 +223,26 @@ impl SqliteStore {
         // waiting could deadlock), then this loop tries again until the deadline. BEGIN has
         // done nothing yet, so retrying it is always safe.
         let mut pause = Duration::from_millis(2);
+        let mut turn: Held = Some(Box::new(turn));
         let tx = loop {
-            match self.pool.begin_with("BEGIN IMMEDIATE").await {
+            let conn = self.health.acquire(self.pool.acquire()).await?;
+            match Session::begin(conn, "BEGIN IMMEDIATE", None).await {
                 Err(sqlx::Error::Database(err))
                     if is_busy(err.as_ref()) && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
-                other => break other?,
+                Ok(mut session) => {
+                    session.hold(turn.take());
+                    break session;
+                }
+                Err(err) => return Err(err.into()),
             }
         };
         Ok(SqliteTx {
-            conn: Conn::Tx {
-                tx: Some(tx),
-                turn: Some(turn),
-            },
+            health: Some(self.health.clone()),
+            conn: Conn::Tx(tx),
             // Postgres's now() is the transaction's start; the lock is taken, so times of
             // successive writes never go backwards.
             now: Some(now_micros()),
@@ -280,7 +310,8 @@ impl Store for SqliteStore {
 
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(SqliteTx {
-            conn: Conn::Plain(self.pool.acquire().await?),
+            health: None,
+            conn: Conn::Plain(self.health.acquire(self.pool.acquire()).await?),
             now: None,
         }))
     }
@@ -288,31 +319,33 @@ impl Store for SqliteStore {
     /// A deferred transaction: in WAL mode its first read fixes the snapshot every later
     /// statement sees, and it never takes the writer lock (nor this process's writer turn).
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+        let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(SqliteTx {
-            conn: Conn::Tx {
-                tx: Some(self.pool.begin_with("BEGIN DEFERRED").await?),
-                turn: None,
-            },
+            health: None,
+            conn: Conn::Tx(Session::begin(conn, "BEGIN DEFERRED", None).await?),
             now: None,
         }))
     }
 
+    fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         // Reads a table, not just `SELECT 1`: the file must still be there and readable.
+        let mut conn = self.health.acquire(self.pool.acquire()).await?;
         sqlx::query("SELECT count(*) FROM store_meta")
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
 }
 
 enum Conn {
-    /// A write transaction and this process's writer turn. Both are `None` only once the
-    /// transaction has ended (see `Drop for SqliteTx`).
-    Tx {
-        tx: Option<Transaction<'static, Sqlite>>,
-        turn: Option<OwnedMutexGuard<()>>,
-    },
+    /// A transaction; a write transaction also holds this process's writer turn, released
+    /// only once it has ended (committed, or rolled back after being dropped), so the next
+    /// writer starts on a free database instead of racing the rollback for SQLite's lock.
+    Tx(Session<Sqlite>),
     Plain(PoolConnection<Sqlite>),
 }
 
@@ -320,48 +353,43 @@ struct SqliteTx {
     conn: Conn,
     /// The transaction's time; `None` outside a transaction (each statement's own time).
     now: Option<DateTime<Utc>>,
+    /// A write transaction's view of the store's health: a commit that fails for lack of
+    /// space marks writes failing, one that succeeds ends it.
+    health: Option<Arc<Health>>,
 }
 
-/// An abandoned transaction (an error, a refused request) passes the writer turn on only once
-/// its ROLLBACK has run: the next writer then starts on a free database instead of racing the
-/// rollback for SQLite's lock.
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if let Conn::Tx { tx, turn } = &mut self.conn
-            && let Some(tx) = tx.take()
-        {
-            let turn = turn.take();
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(async move {
-                        if let Err(err) = tx.rollback().await {
-                            tracing::warn!(error = %err, "rollback of an abandoned transaction failed");
-                        }
-                        drop(turn);
-                    });
-                }
-                // No runtime (shutting down): sqlx rolls back when the transaction drops.
-                Err(_) => drop((tx, turn)),
-            }
-        }
-    }
+/// Can this process write again? One small write in this process's writer turn, as a
+/// request's would be: the probe that ends the "writes failing" condition (see `health`).
+async fn write_probe(pool: SqlitePool, writer: Arc<Mutex<()>>) -> StoreResult<()> {
+    let turn = writer.lock_owned().await;
+    let conn = pool.acquire().await?;
+    let mut tx = Session::begin(conn, "BEGIN IMMEDIATE", Some(Box::new(turn))).await?;
+    sqlx::query("INSERT INTO store_meta (key, value) VALUES ('write_probe', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(time_text(now_micros()))
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await
 }
 
 /// A SQLite error that is SQLITE_BUSY or one of its extended codes (recovery, snapshot,
 /// timeout); false for any other database's error.
 pub(crate) fn is_busy(err: &dyn sqlx::error::DatabaseError) -> bool {
-    err.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-        && err
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| code & 0xff == 5)
+    primary_code(err) == Some(5)
+}
+
+/// The primary result code (the low byte of the extended code) of a SQLite error; `None`
+/// for another database's error.
+pub(crate) fn primary_code(err: &dyn sqlx::error::DatabaseError) -> Option<i32> {
+    err.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    err.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(|code| code & 0xff)
 }
 
 impl SqliteTx {
     fn c(&mut self) -> &mut SqliteConnection {
         match &mut self.conn {
-            Conn::Tx { tx: Some(tx), .. } => tx,
-            Conn::Tx { tx: None, .. } => unreachable!("a transaction is used only before it ends"),
+            Conn::Tx(tx) => tx.conn(),
             Conn::Plain(conn) => conn,
         }
     }
@@ -683,13 +711,18 @@ fn bind_params<'q>(
 
 #[async_trait]
 impl Tx for SqliteTx {
-    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        if let Conn::Tx { tx, turn } = &mut self.conn
-            && let Some(tx) = tx.take()
-        {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let SqliteTx { conn, health, .. } = *self;
+        if let Conn::Tx(tx) = conn {
+            // The turn passes only once the transaction has ended, committed or rolled back.
             let committed = tx.commit().await;
-            // The turn passes only now, committed or not (a failed COMMIT has rolled back).
-            drop(turn.take());
+            if let Some(health) = health {
+                match &committed {
+                    Ok(()) => health.wrote(),
+                    Err(err) if err.is_disk_full() => health.mark_writes_failing(err.unavailable_cause()),
+                    Err(_) => {}
+                }
+            }
             committed?;
         }
         Ok(())
@@ -1524,9 +1557,12 @@ mod tests {
     /// work email and a familyName) in 3 groups, beside a second account.
     async fn seeded() -> (SqliteStore, Uuid, tempdir::Dir) {
         let dir = tempdir::Dir::new();
-        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 4)
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(
+            &format!("sqlite://{}/t.db", dir.0.display()),
+            &StoreOptions::with_max(4),
+        )
+        .await
+        .unwrap();
         store.migrate().await.unwrap();
         let mut account = Uuid::nil();
         for n in 0..2 {
@@ -2039,9 +2075,12 @@ mod tests {
     #[tokio::test]
     async fn display_name_violations_name_the_key_of_the_groups_side() {
         let dir = tempdir::Dir::new();
-        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(
+            &format!("sqlite://{}/t.db", dir.0.display()),
+            &StoreOptions::with_max(1),
+        )
+        .await
+        .unwrap();
         store.migrate().await.unwrap();
         let mut tx = store.begin().await.unwrap();
         let account = tx.create_account(Uuid::now_v7(), "a").await.unwrap().id;
@@ -2193,7 +2232,9 @@ mod tests {
         }
         pool.close().await;
 
-        let store = SqliteStore::connect(&url, 1).await.unwrap();
+        let store = SqliteStore::connect(&url, &StoreOptions::with_max(1))
+            .await
+            .unwrap();
         store.migrate().await.unwrap();
         let identifiers: Vec<(String, String)> =
             sqlx::query_as("SELECT id, identifier FROM groups ORDER BY id")
@@ -2245,9 +2286,12 @@ mod tests {
     #[tokio::test]
     async fn every_unique_key_has_its_postgres_name() {
         let dir = tempdir::Dir::new();
-        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(
+            &format!("sqlite://{}/t.db", dir.0.display()),
+            &StoreOptions::with_max(1),
+        )
+        .await
+        .unwrap();
         store.migrate().await.unwrap();
         let keys = sqlx::query(
             "SELECT group_concat(t.name || '.' || c.name, ', ') AS columns
@@ -2281,9 +2325,12 @@ mod tests {
     #[tokio::test]
     async fn every_index_has_planner_stats() {
         let dir = tempdir::Dir::new();
-        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.0.display()), 1)
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(
+            &format!("sqlite://{}/t.db", dir.0.display()),
+            &StoreOptions::with_max(1),
+        )
+        .await
+        .unwrap();
         store.migrate().await.unwrap();
         // Every index of our tables, with its number of declared columns.
         let indexes = sqlx::query(

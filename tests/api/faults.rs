@@ -2,7 +2,10 @@
 //! Retry-After (never a hang, a panic or a 500), `/readyz` says so, and scimd recovers by
 //! itself when the database comes back.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use tokio::net::{TcpListener, TcpStream};
@@ -60,6 +63,11 @@ impl Proxy {
             accept.abort();
             let _ = accept.await;
         }
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Cuts every open connection; new ones are accepted (a proxy or pgbouncer restarting).
+    fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
     }
 
@@ -140,4 +148,241 @@ async fn a_lost_database_is_503_with_retry_after_and_scimd_recovers() {
         .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
         .await;
     assert_eq!(ready.status, 200, "{}", ready.text);
+}
+
+/// What a write load saw: each status's count, and the userNames whose creation was
+/// acknowledged (201).
+#[derive(Default)]
+struct LoadReport {
+    statuses: BTreeMap<u16, usize>,
+    acknowledged: Vec<String>,
+    bodies_500: Vec<String>,
+}
+
+/// Creates users and reads them from `writers` concurrent clients while `fault` runs, then
+/// stops.
+async fn load_during(
+    app: &Arc<TestApp>,
+    label: &str,
+    fault: impl std::future::Future<Output = ()>,
+) -> LoadReport {
+    let reader_id = app.user(&format!("{label}-reader@example.com")).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let (app, stop, reader_id, label) = (app.clone(), stop.clone(), reader_id.clone(), label.to_string());
+        tasks.spawn(async move {
+            let mut report = LoadReport::default();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let user_name = format!("{label}-{w}-{n}@example.com");
+                let res = if n % 3 == 0 {
+                    app.get(&format!("/Users/{reader_id}")).await
+                } else {
+                    app.post("/Users", serde_json::json!({"userName": user_name}))
+                        .await
+                };
+                *report.statuses.entry(res.status).or_default() += 1;
+                if res.status == 201 {
+                    report.acknowledged.push(user_name);
+                } else if res.status >= 500 && res.status != 503 {
+                    report.bodies_500.push(res.text.clone());
+                } else if res.status == 503 {
+                    assert_eq!(res.header("retry-after"), Some("5"), "{:?}", res.headers);
+                    res.assert_error(503, None);
+                }
+            }
+            report
+        });
+    }
+    fault.await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = LoadReport::default();
+    while let Some(report) = tasks.join_next().await {
+        let report = report.expect("a load task");
+        for (status, n) in report.statuses {
+            *all.statuses.entry(status).or_default() += n;
+        }
+        all.acknowledged.extend(report.acknowledged);
+        all.bodies_500.extend(report.bodies_500);
+    }
+    all
+}
+
+/// Every acknowledged userName is stored, once.
+async fn assert_all_acknowledged_present(app: &TestApp, report: &LoadReport) {
+    let mut conn = app.sql().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT user_name FROM users")
+        .fetch_all(&mut conn)
+        .await
+        .expect("reads the users");
+    let stored: std::collections::HashSet<String> = stored.into_iter().map(|u| u.to_lowercase()).collect();
+    let lost: Vec<&String> = report
+        .acknowledged
+        .iter()
+        .filter(|u| !stored.contains(&u.to_lowercase()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+fn assert_no_500(report: &LoadReport) {
+    let bad: Vec<_> = report
+        .statuses
+        .iter()
+        .filter(|(s, _)| !matches!(s, 200 | 201 | 409 | 503))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "statuses other than 200/201/409/503: {bad:?}; bodies: {:?}",
+        report.bodies_500.iter().take(3).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_cut_under_load_are_never_500_and_lose_no_acknowledged_write() {
+    let upstream = postgres_authority();
+    let proxy = Proxy::start(upstream.clone()).await;
+    let proxy_addr = proxy.addr.clone();
+    let app = Arc::new(
+        TestApp::spawn_with(move |c| {
+            c.database_url = c.database_url.replace(&upstream, &proxy_addr);
+        })
+        .await,
+    );
+    let report = load_during(&app, "cut", async {
+        // A proxy restarting every 300 ms for 4 s, cutting whatever is open.
+        let until = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            proxy.cut();
+        }
+    })
+    .await;
+    eprintln!("statuses under connection cuts: {:?}", report.statuses);
+    assert_no_500(&report);
+    assert!(
+        report.acknowledged.len() > 5,
+        "the load made progress: {:?}",
+        report.statuses
+    );
+    assert_all_acknowledged_present(&app, &report).await;
+    // And it recovers by itself: the next requests succeed.
+    let res = app
+        .post(
+            "/Users",
+            serde_json::json!({"userName": "after-cuts@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_terminated_under_load_are_never_500_and_lose_no_acknowledged_write() {
+    let app = Arc::new(TestApp::spawn().await);
+    let db = app.db_name.clone();
+    let report = load_during(&app, "terminate", async {
+        // An administrator (or a failover) terminating scimd's backends mid-query.
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+            .await
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(4);
+        let mut terminated = 0i64;
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+            )
+            .bind(&db)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+            terminated += n;
+        }
+        assert!(terminated > 0, "the test terminated some backends");
+    })
+    .await;
+    eprintln!("statuses under backend termination: {:?}", report.statuses);
+    assert_no_500(&report);
+    assert!(
+        report.acknowledged.len() > 20,
+        "the load made progress: {:?}",
+        report.statuses
+    );
+    assert_all_acknowledged_present(&app, &report).await;
+    let res = app
+        .post(
+            "/Users",
+            serde_json::json!({"userName": "after-terminate@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
+#[tokio::test]
+async fn refused_connections_fail_fast_and_readyz_says_so_within_a_second() {
+    let upstream = postgres_authority();
+    let mut proxy = Proxy::start(upstream.clone()).await;
+    let proxy_addr = proxy.addr.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.database_url = c.database_url.replace(&upstream, &proxy_addr);
+        c.database_acquire_timeout_ms = 1500;
+    })
+    .await;
+    let id = app.user("fast@example.com").await;
+    proxy.down().await;
+    // The first request finds out, within the acquire timeout.
+    let started = Instant::now();
+    app.get(&format!("/Users/{id}")).await.assert_error(503, None);
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "first: {:?}",
+        started.elapsed()
+    );
+    // Then the database is known to be down: answered at once, reads and writes alike.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let res = app
+            .post("/Users", serde_json::json!({"userName": "refused@example.com"}))
+            .await;
+        res.assert_error(503, None);
+        assert!(
+            res.body["detail"].as_str().unwrap().contains("unreachable"),
+            "{}",
+            res.text
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "at once: {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    let ready = app
+        .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
+        .await;
+    ready.assert_error(503, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "readyz: {:?}",
+        started.elapsed()
+    );
+    proxy.restore().await;
+    let started = Instant::now();
+    loop {
+        let ready = app
+            .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
+            .await;
+        if ready.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "recovered by itself: {}",
+            ready.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get(&format!("/Users/{id}")).await.status, 200);
 }

@@ -93,3 +93,139 @@ async fn a_write_lock_held_elsewhere_is_503_with_retry_after_and_scimd_recovers(
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["displayName"], "Back");
 }
+
+/// A small tmpfs of its own, so the test can fill the disk under the database for real.
+/// Mounting needs root, as CI has; elsewhere set SCIMD_TEST_SKIP_ROOT=1 to skip it (it then
+/// says so).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        if std::env::var_os("SCIMD_TEST_SKIP_ROOT").is_some() {
+            eprintln!("SKIPPED: SCIMD_TEST_SKIP_ROOT is set, so the disk-full test does not mount a tmpfs");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("scimd_test_full_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("runs mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root); set SCIMD_TEST_SKIP_ROOT=1 to skip this test"
+        );
+        Some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_503_not_ready_and_writes_resume_once_space_is_freed() {
+    let Some(disk) = Tmpfs::mount("6m") else { return };
+    let url = format!("sqlite://{}/scimd.db", disk.0.display());
+    let app = TestApp::spawn_with(move |c| c.database_url = url).await;
+    let first = app.user("before-full@example.com").await;
+    let mut acknowledged = vec!["before-full@example.com".to_string()];
+
+    // Fill the disk.
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    let mut refused = None;
+    for i in 0..2000 {
+        let name = format!("full-{i}@example.com");
+        let res = app
+            .post(
+                "/Users",
+                json!({"userName": name, "displayName": "x".repeat(1500)}),
+            )
+            .await;
+        match res.status {
+            201 => acknowledged.push(name),
+            503 => {
+                refused = Some(res);
+                break;
+            }
+            other => panic!("a write on a full disk answered {other}: {}", res.text),
+        }
+    }
+    let refused = refused.expect("a write was refused once the disk was full");
+    assert_eq!(refused.header("retry-after"), Some("5"), "{:?}", refused.headers);
+    let detail = refused.body["detail"].as_str().unwrap_or_default().to_string();
+    assert!(
+        detail.contains("disk is full"),
+        "the detail names the cause: {detail}"
+    );
+
+    // Later writes are refused the same way (no poisoned connection, no 500) …
+    for i in 0..5 {
+        let res = app
+            .post(
+                "/Users",
+                json!({"userName": format!("still-full-{i}@example.com"), "displayName": "x".repeat(1500)}),
+            )
+            .await;
+        assert!(matches!(res.status, 201 | 503), "{}: {}", res.status, res.text);
+        if res.status == 201 {
+            acknowledged.push(format!("still-full-{i}@example.com"));
+        }
+    }
+    // … the server says it is not ready, and why …
+    let ready = app
+        .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
+        .await;
+    ready.assert_error(503, None);
+    assert!(ready.text.contains("disk is full"), "{}", ready.text);
+    // … and reads go on.
+    assert_eq!(app.get(&format!("/Users/{first}")).await.status, 200);
+
+    // Space is freed: writes succeed again and the server is ready, with no restart.
+    std::fs::remove_file(&filler).unwrap();
+    let started = Instant::now();
+    loop {
+        let ready = app
+            .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
+            .await;
+        if ready.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "ready again by itself: {}",
+            ready.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = app
+        .post("/Users", json!({"userName": "after-full@example.com"}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    acknowledged.push("after-full@example.com".into());
+
+    // Nothing acknowledged was lost.
+    let mut conn = app.sql().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT user_name FROM users")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    for name in &acknowledged {
+        assert!(stored.contains(name), "acknowledged {name} is stored");
+    }
+}

@@ -186,7 +186,7 @@ async fn index_of_users_written_by_an_older_derivation_is_rebuilt_at_start() {
             .unwrap();
     }
     assert!(hits(&app, r#"title eq "Tour Guide""#).await.is_empty());
-    let store = scimd::store::connect(&app.config.database_url, 2).await.unwrap();
+    let store = scimd::store::connect(&app.config.database_url, &scimd::store::StoreOptions::with_max(2)).await.unwrap();
     store.migrate().await.unwrap();
     store.close().await;
     assert_eq!(hits(&app, r#"title eq "Tour Guide""#).await, vec![id]);

@@ -562,7 +562,7 @@ async fn primary_emails_lower_cased_by_the_database_are_repaired_on_upgrade() {
             .await
             .unwrap();
     }
-    let store = scimd::store::connect(&app.config.database_url, 2).await.unwrap();
+    let store = scimd::store::connect(&app.config.database_url, &scimd::store::StoreOptions::with_max(2)).await.unwrap();
     store.migrate().await.unwrap();
     store.close().await;
     let res = app
