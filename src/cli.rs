@@ -13,6 +13,7 @@ use crate::config::{Config, LogFormat, parse_ttl};
 use crate::server::{self, App, StartError};
 use crate::service::export::{Comparison, Export, compare};
 use crate::service::{Bootstrap, Caller, Idp, IssuedToken, TokenKind};
+use crate::store::{self, Backend};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -78,6 +79,20 @@ enum Command {
     /// Compare two exports (JSON or CSV): users missing, duplicates, memberships and role
     /// bindings lost. Exits with status 1 when anything was lost or duplicated.
     Compare { before: PathBuf, after: PathBuf },
+    /// Back up the SQLite database into a new file, while the server runs and writes: a
+    /// consistent copy, verified and written 0600. (Postgres: use pg_dump; see docs/operations.md.)
+    Backup {
+        /// The new file to write (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (verified first). The server must be stopped;
+    /// start it again afterwards (it applies any newer migrations).
+    Restore {
+        /// The backup file, as `scimd backup` wrote it.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Operator actions on users (the IdP-managed lock of the admin API does not bind --force).
     User {
         #[command(subcommand)]
@@ -198,6 +213,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Output::Human
     };
     match cli.command {
+        Command::Backup { to } => backup(&config, &to, output).await,
+        Command::Restore { from } => restore(&config, &from, output).await,
         Command::Serve { listen, bootstrap } => {
             if let Some(listen) = listen {
                 config.listen = listen;
@@ -223,12 +240,17 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), StartError> {
     telemetry::init(config.log_format, &config.log_level);
     let stop = server::shutdown_signal();
+    // One server per SQLite file (see store::serve_lock); held until this function returns.
+    let mut serve_lock = server::serve_lock(&config)?;
     let app = App::open(&config).await?;
     let listener = server::bind(&config.listen).await?;
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or(config.listen.clone());
+    if let Some(lock) = &mut serve_lock {
+        lock.listening_on(&addr);
+    }
     tracing::info!(%addr, store = app.store.backend().name(), version = env!("CARGO_PKG_VERSION"), "scimd listening");
     let origin = if config.public_url.is_empty() {
         listen_origin(&addr)
@@ -267,8 +289,64 @@ async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), St
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let result = server::serve(listener, router, stop, grace).await;
     app.store.close().await;
+    drop(serve_lock);
     tracing::info!("scimd stopped");
     result.map_err(|source| StartError::Listen { addr, source })
+}
+
+/// `scimd backup --to FILE`.
+async fn backup(config: &Config, to: &std::path::Path, output: Output) -> Result<(), String> {
+    if Backend::from_url(&config.database_url)? == Backend::Postgres {
+        return Err(
+            "scimd backup copies the embedded SQLite database; on Postgres use its own tools \
+             (pg_dump --format=custom, or base backups with WAL archiving): see docs/operations.md"
+                .to_string(),
+        );
+    }
+    let report = store::backup::backup(&config.database_url, to).await?;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+        Output::Quiet => println!("{}", report.file.display()),
+        Output::Human => println!(
+            "Backed up to {} ({} bytes, verified: integrity ok, schema version {}; {} accounts, {} users, \
+             {} groups) in {} ms.",
+            report.file.display(),
+            report.bytes,
+            report.schema_version,
+            report.accounts,
+            report.users,
+            report.groups,
+            report.millis
+        ),
+    }
+    Ok(())
+}
+
+/// `scimd restore --from FILE`.
+async fn restore(config: &Config, from: &std::path::Path, output: Output) -> Result<(), String> {
+    if Backend::from_url(&config.database_url)? == Backend::Postgres {
+        return Err(
+            "scimd restore replaces the embedded SQLite database; on Postgres restore with pg_restore: \
+             see docs/operations.md"
+                .to_string(),
+        );
+    }
+    let report = store::backup::restore(&config.database_url, from).await?;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+        Output::Quiet => println!("{}", report.file.display()),
+        Output::Human => println!(
+            "Restored {} from {} (schema version {}; {} accounts, {} users, {} groups). Start scimd to \
+             serve it; newer migrations are applied then.",
+            report.file.display(),
+            from.display(),
+            report.schema_version,
+            report.accounts,
+            report.users,
+            report.groups
+        ),
+    }
+    Ok(())
 }
 
 /// `http://ADDR` for a listen address; an unspecified one (0.0.0.0, [::]) is reached on
@@ -406,7 +484,11 @@ async fn one_shot(
     let err = |e: crate::service::Error| e.to_string();
     let json_out = output == Output::Json;
     match command {
-        Command::Serve { .. } | Command::Healthcheck { .. } | Command::Compare { .. } => {
+        Command::Serve { .. }
+        | Command::Healthcheck { .. }
+        | Command::Compare { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => {
             unreachable!("handled by run")
         }
         Command::Export {

@@ -26,12 +26,55 @@ pub enum StartError {
         url: String,
         source: StoreError,
     },
-    #[error("cannot migrate the database: {0}")]
+    #[error("{}", describe_migrate(.0))]
     Migrate(StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
     #[error("cannot start: {0}")]
     Service(#[from] service::Error),
+    /// Another server holds the SQLite file's serve lock.
+    #[error("{0}")]
+    Locked(String),
+}
+
+/// A failed migration, with what to do about it.
+fn describe_migrate(err: &StoreError) -> String {
+    match err {
+        StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(version)) => format!(
+            "the database's schema (migration {version}) is newer than this scimd knows: it was upgraded \
+             by a newer scimd; run that version, or restore a backup taken before the upgrade \
+             (docs/operations.md, \"Upgrade and downgrade\")"
+        ),
+        StoreError::Migrate(sqlx::migrate::MigrateError::VersionMismatch(version)) => format!(
+            "the database's migration {version} differs from this scimd's: the database was migrated by a \
+             different build; run the scimd that created it"
+        ),
+        err if err.is_disk_full() => {
+            "cannot migrate the database: no space left for it; free space where the database lives"
+                .to_string()
+        }
+        err => format!("cannot migrate the database: {err}"),
+    }
+}
+
+/// Takes the serve lock of a SQLite database (`None` for Postgres, or an in-memory database,
+/// or a directory that does not exist, which opening the database then reports).
+pub fn serve_lock(config: &Config) -> Result<Option<store::serve_lock::ServeLock>, StartError> {
+    if Backend::from_url(&config.database_url).ok() != Some(Backend::Sqlite) {
+        return Ok(None);
+    }
+    let Some(path) = store::sqlite::database_path(&config.database_url) else {
+        return Ok(None);
+    };
+    let dir_exists = path
+        .parent()
+        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
+    if !dir_exists || path.is_dir() {
+        return Ok(None);
+    }
+    store::serve_lock::acquire(&path, &config.listen)
+        .map(Some)
+        .map_err(StartError::Locked)
 }
 
 /// A connected, migrated store and the service over it.

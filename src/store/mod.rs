@@ -2,11 +2,13 @@
 //! under this module; no rule of SPEC.md is decided here (that is `service`'s job), but
 //! uniqueness and membership integrity are the database's (constraints, `ON CONFLICT`).
 
+pub mod backup;
 mod common;
 pub mod derived;
 mod filter_sql;
 pub mod health;
 pub mod postgres;
+pub mod serve_lock;
 mod session;
 pub mod sqlite;
 

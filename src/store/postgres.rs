@@ -7,6 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
@@ -32,6 +33,19 @@ impl PgStore {
     pub async fn connect(url: &str, opts: &StoreOptions) -> StoreResult<PgStore> {
         let options = PgConnectOptions::from_str(url)?;
         ensure_database(&options).await?;
+        // One connection first, to say precisely what is wrong (the pool would only time out).
+        match tokio::time::timeout(
+            opts.acquire_timeout.max(Duration::from_secs(5)),
+            sqlx::ConnectOptions::connect(&options),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(err)) => return Err(connect_error(&options, Some(err))),
+            Err(_) => return Err(connect_error(&options, None)),
+        }
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             // Bounded well under the IdPs' request time-outs: past it the request is a 503
@@ -106,6 +120,42 @@ impl PgStore {
         }
         Ok(())
     }
+}
+
+/// Why Postgres cannot be reached, naming the server, port, database and user (never the
+/// password), with the fix, in one line. `None`: no answer in time.
+fn connect_error(options: &PgConnectOptions, err: Option<sqlx::Error>) -> StoreError {
+    let at = format!("{}:{}", options.get_host(), options.get_port());
+    let database = options.get_database().unwrap_or("(the user's)");
+    let user = options.get_username();
+    let code = match &err {
+        Some(sqlx::Error::Database(db)) => db.code().map(|c| c.to_string()),
+        _ => None,
+    };
+    StoreError::Unusable(match (&err, code.as_deref()) {
+        (None, _) => format!(
+            "Postgres at {at} (database {database}) did not answer in time: check the host and port in \
+             database_url and that the network lets scimd reach it"
+        ),
+        (Some(sqlx::Error::Io(io)), _) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+            "nothing accepts connections at {at} (connection refused), where database_url puts Postgres \
+             (database {database}): start Postgres there, or fix the host and port in database_url"
+        ),
+        (Some(_), Some("28P01" | "28000")) => format!(
+            "Postgres at {at} refused the login of user {user} to database {database}: check the user and \
+             password in database_url, and pg_hba.conf"
+        ),
+        (Some(_), Some("3D000")) => format!(
+            "database {database} does not exist on Postgres at {at}, and user {user} may not create it: \
+             create it (createdb {database}) or name another in database_url"
+        ),
+        (Some(_), Some("53300")) => format!(
+            "Postgres at {at} has no connection to spare (too many connections): lower \
+             database_max_connections or raise the server's max_connections"
+        ),
+        (Some(sqlx::Error::Tls(e)), _) => format!("TLS with Postgres at {at} failed: {e}"),
+        (Some(e), _) => format!("cannot reach Postgres at {at} (database {database}): {e}"),
+    })
 }
 
 /// Creates the database named in the URL when the server has no such database, so that a

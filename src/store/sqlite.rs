@@ -61,6 +61,18 @@ use super::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The file a `sqlite:` URL names; `None` for an in-memory database.
+pub fn database_path(url: &str) -> Option<std::path::PathBuf> {
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename().to_path_buf();
+    (!path.to_string_lossy().starts_with("file:") && !path.as_os_str().is_empty()).then_some(path)
+}
+
+/// The newest schema version this binary knows (its last migration).
+pub fn latest_schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// How long a writer waits for its turn (this process's queue, then another process's lock)
 /// before the request fails.
 const WRITE_WAIT: Duration = Duration::from_secs(10);
@@ -108,14 +120,10 @@ impl SqliteStore {
                 path.join("scimd.db").display()
             )));
         }
-        let writable = |e: sqlx::Error| {
-            StoreError::Unusable(format!(
-                "{e}; {} and its directory must be writable by this user",
-                path.display()
-            ))
-        };
+        let writable = |e: sqlx::Error| open_error(&path, e);
         // Before the pool opens: connections load the statistics with the schema.
         let mut conn = options.connect().await.map_err(writable)?;
+        refuse_foreign(&mut conn, &path).await?;
         write_planner_stats(&mut conn).await.map_err(writable)?;
         conn.close().await?;
         let pool = SqlitePoolOptions::new()
@@ -356,6 +364,87 @@ struct SqliteTx {
     /// A write transaction's view of the store's health: a commit that fails for lack of
     /// space marks writes failing, one that succeeds ends it.
     health: Option<Arc<Health>>,
+}
+
+/// Why a database file cannot be opened, with the fix, in one line.
+fn open_error(path: &std::path::Path, err: sqlx::Error) -> StoreError {
+    let shown = path.display();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| ".".to_string(), |d| d.display().to_string());
+    let code = match &err {
+        sqlx::Error::Database(db) => primary_code(db.as_ref()),
+        _ => None,
+    };
+    let io_kind = match &err {
+        sqlx::Error::Io(io) => Some(io.kind()),
+        // SQLite's "unable to open" does not say why: ask the file system.
+        _ if code == Some(14) => access_error(path),
+        _ => None,
+    };
+    StoreError::Unusable(match (code, io_kind) {
+        (Some(26), _) => format!(
+            "{shown} is not a SQLite database: name scimd's database file, or a new path to create one"
+        ),
+        (Some(13), _) | (_, Some(std::io::ErrorKind::StorageFull)) => format!(
+            "no space left on the device holding {dir} (the database's directory): free space there \
+             (`df -h {dir}`) or move the database"
+        ),
+        (Some(8 | 23), _) | (_, Some(std::io::ErrorKind::PermissionDenied)) => format!(
+            "permission denied on {shown}: run scimd as a user who may read and write it and {dir}, or \
+             change their owner (chown) ({err})"
+        ),
+        _ => format!("{err}; {shown} and its directory must be writable by this user"),
+    })
+}
+
+/// What the file system answers when this user opens the database file for writing (or
+/// creates a file beside it, when there is none yet).
+fn access_error(path: &std::path::Path) -> Option<std::io::ErrorKind> {
+    if path.exists() {
+        return std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .err()
+            .map(|e| e.kind());
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let probe = dir.join(format!(".scimd-access-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(e.kind()),
+    }
+}
+
+/// Refuses a SQLite file that holds tables but not scimd's schema: migrating would write
+/// scimd's tables into somebody else's database.
+async fn refuse_foreign(conn: &mut SqliteConnection, path: &std::path::Path) -> StoreResult<()> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| open_error(path, e))?;
+    if !tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations") {
+        let shown: Vec<&str> = tables.iter().take(3).map(String::as_str).collect();
+        return Err(StoreError::Unusable(format!(
+            "{} is a SQLite database, but not scimd's (it has the tables {}{} and no scimd schema): name \
+             scimd's database file, or a new path to create one",
+            path.display(),
+            shown.join(", "),
+            if tables.len() > 3 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// Can this process write again? One small write in this process's writer turn, as a

@@ -386,3 +386,55 @@ async fn refused_connections_fail_fast_and_readyz_says_so_within_a_second() {
     }
     assert_eq!(app.get(&format!("/Users/{id}")).await.status, 200);
 }
+
+/// `scimd migrate` against `url`: exit status 1, one line on stderr, returned.
+fn one_line_failure(url: &str) -> String {
+    let out = crate::ops::scimd_cli(url, &["migrate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn postgres_start_up_errors_name_server_port_database_and_fix_never_the_password() {
+    // Nothing listens there.
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        port
+    };
+    let started = Instant::now();
+    let stderr = one_line_failure(&format!("postgres://scimd:hunter2@127.0.0.1:{refused}/scimd_x"));
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{refused}"))
+            && stderr.contains("connection refused")
+            && stderr.contains("scimd_x")
+            && stderr.contains("start Postgres"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A login the server refuses.
+    let authority = postgres_authority();
+    let stderr = one_line_failure(&format!("postgres://no_such_role_x:hunter2@{authority}/scimd_x"));
+    assert!(
+        stderr.contains("no_such_role_x")
+            && stderr.contains("user and password")
+            && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+
+    // Backups on Postgres are Postgres's own tools.
+    let out = crate::ops::scimd_cli(&admin_url(), &["backup", "--to", "/tmp/scimd-never-written.db"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!std::path::Path::new("/tmp/scimd-never-written.db").exists());
+}

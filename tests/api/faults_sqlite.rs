@@ -97,10 +97,10 @@ async fn a_write_lock_held_elsewhere_is_503_with_retry_after_and_scimd_recovers(
 /// A small tmpfs of its own, so the test can fill the disk under the database for real.
 /// Mounting needs root, as CI has; elsewhere set SCIMD_TEST_SKIP_ROOT=1 to skip it (it then
 /// says so).
-struct Tmpfs(std::path::PathBuf);
+pub struct Tmpfs(pub std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
+    pub fn mount(size: &str) -> Option<Tmpfs> {
         if std::env::var_os("SCIMD_TEST_SKIP_ROOT").is_some() {
             eprintln!("SKIPPED: SCIMD_TEST_SKIP_ROOT is set, so the disk-full test does not mount a tmpfs");
             return None;

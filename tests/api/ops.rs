@@ -77,6 +77,12 @@ impl Scimd {
         }
     }
 
+    // Only the SQLite binary's tests (one server per file) need it.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
@@ -141,7 +147,7 @@ impl Scimd {
 }
 
 /// A one-shot command (`scimd account list`, …) against `url`.
-fn scimd_cli(url: &str, args: &[&str]) -> std::process::Output {
+pub fn scimd_cli(url: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args(args)
         .env("DATABASE_URL", url)
@@ -149,7 +155,7 @@ fn scimd_cli(url: &str, args: &[&str]) -> std::process::Output {
         .expect("scimd runs")
 }
 
-fn database_env(url: &str) -> Vec<(String, String)> {
+pub fn database_env(url: &str) -> Vec<(String, String)> {
     vec![("DATABASE_URL".to_string(), url.to_string())]
 }
 
