@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod ratelimit;
 mod resources;
 mod search;
+mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(spans::annotate))
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
             ServiceBuilder::new()
@@ -116,20 +118,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request<Body>| {
-                            let request_id = req
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
-                            tracing::info_span!(
-                                "request",
-                                request_id = %request_id,
-                                method = %req.method(),
-                                path = %req.uri().path(),
-                                account = tracing::field::Empty,
-                            )
-                        })
+                        .make_span_with(|req: &Request<Body>| spans::request_span(req))
                         // One access-log line per request at `info`, carrying the span's request id.
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )

@@ -292,6 +292,15 @@ pub trait Store: Send + Sync + 'static {
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool now, for `/metrics`.
+    fn pool_stats(&self) -> PoolStats;
+}
+
+/// Connections a store's pool holds open, and how many of them are idle (the rest are in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
 }
 
 /// The operations of one unit of work. Every method is scoped by account: there is no way to

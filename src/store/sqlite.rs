@@ -257,14 +257,24 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        crate::store::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.migrate")]
     async fn migrate(&self) -> StoreResult<()> {
         self.run_migrations().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.close")]
     async fn close(&self) {
         self.pool.close().await;
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_list")]
     async fn explain_list(
         &self,
         kind: ResourceKind,
@@ -274,10 +284,12 @@ impl Store for SqliteStore {
         self.explain(kind, account, query, &AdminFilter::default()).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(self.write_tx().await?))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.reader")]
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(SqliteTx {
             conn: Conn::Plain(self.pool.acquire().await?),
@@ -287,6 +299,7 @@ impl Store for SqliteStore {
 
     /// A deferred transaction: in WAL mode its first read fixes the snapshot every later
     /// statement sees, and it never takes the writer lock (nor this process's writer turn).
+    #[tracing::instrument(level = "debug", skip_all, name = "store.snapshot")]
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(SqliteTx {
             conn: Conn::Tx {
@@ -297,6 +310,7 @@ impl Store for SqliteStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.ping")]
     async fn ping(&self) -> StoreResult<()> {
         // Reads a table, not just `SELECT 1`: the file must still be there and readable.
         sqlx::query("SELECT count(*) FROM store_meta")
@@ -683,6 +697,7 @@ fn bind_params<'q>(
 
 #[async_trait]
 impl Tx for SqliteTx {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.commit")]
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if let Conn::Tx { tx, turn } = &mut self.conn
             && let Some(tx) = tx.take()
@@ -695,6 +710,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
     async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
         let now = self.now();
         let row = sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3) RETURNING *")
@@ -706,6 +722,7 @@ impl Tx for SqliteTx {
         account_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
         let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
             .fetch_all(self.c())
@@ -713,6 +730,7 @@ impl Tx for SqliteTx {
         rows.iter().map(account_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = ?1")
             .bind(id.hyphenated())
@@ -721,6 +739,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(account_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
     async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         let now = self.now();
         sqlx::query(
@@ -738,6 +757,7 @@ impl Tx for SqliteTx {
         Ok(secret)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
@@ -756,6 +776,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 AND id = ?2")
             .bind(account.hyphenated())
@@ -765,6 +786,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(token_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
     async fn get_token_for_auth(
         &mut self,
         account: Uuid,
@@ -783,6 +805,7 @@ impl Tx for SqliteTx {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
         let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 ORDER BY created_at, id")
             .bind(account.hyphenated())
@@ -791,6 +814,7 @@ impl Tx for SqliteTx {
         rows.iter().map(token_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
         let now = self.now();
         let done = sqlx::query(
@@ -804,6 +828,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
         let now = self.now();
         sqlx::query("UPDATE tokens SET last_used_at = ?3 WHERE account_id = ?1 AND id = ?2")
@@ -815,6 +840,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
     async fn insert_resource(
         &mut self,
         kind: ResourceKind,
@@ -882,6 +908,7 @@ impl Tx for SqliteTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_resource")]
     async fn get_resource(
         &mut self,
         kind: ResourceKind,
@@ -903,6 +930,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
     async fn update_resource(
         &mut self,
         kind: ResourceKind,
@@ -974,6 +1002,7 @@ impl Tx for SqliteTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_resource")]
     async fn touch_resource(
         &mut self,
         kind: ResourceKind,
@@ -995,6 +1024,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
         // Memberships and user_values go with the row (ON DELETE CASCADE).
         let done = sqlx::query(AssertSqlSafe(format!(
@@ -1008,6 +1038,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
     async fn list_resources(
         &mut self,
         kind: ResourceKind,
@@ -1018,6 +1049,7 @@ impl Tx for SqliteTx {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "SELECT x.value AS id FROM json_each(?2) AS x
@@ -1030,6 +1062,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
     async fn add_members(
         &mut self,
         account: Uuid,
@@ -1056,6 +1089,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
@@ -1070,6 +1104,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
@@ -1084,6 +1119,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
         let rows = sqlx::query(
             "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
@@ -1108,6 +1144,7 @@ impl Tx for SqliteTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
             "SELECT m.member_id, g.id, g.display_name
@@ -1133,6 +1170,7 @@ impl Tx for SqliteTx {
 
     // ---- Ownership rules R1–R10, admin API and audit -----------------------------------
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
         let row = sqlx::query(common::SELECT_SETTINGS)
             .bind(account.hyphenated())
@@ -1153,6 +1191,7 @@ impl Tx for SqliteTx {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
         sqlx::query(common::UPDATE_SETTINGS)
             .bind(account.hyphenated())
@@ -1166,6 +1205,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
         let done = sqlx::query(common::SET_SCIM_ENABLED)
             .bind(account.hyphenated())
@@ -1175,6 +1215,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
         let now = self.now();
         let done = sqlx::query(
@@ -1188,6 +1229,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
         let now = self.now();
         let done = sqlx::query(AssertSqlSafe(release_idp_managed_sql(kind)))
@@ -1199,6 +1241,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
     async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
         // Two statements whatever the number of groups: read the clashing ones, update them
         // all from one JSON array. The new names are made in Rust, so their lower-case column
@@ -1232,6 +1275,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_users_by_name_or_email")]
     async fn find_users_by_name_or_email(
         &mut self,
         account: Uuid,
@@ -1245,6 +1289,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
     async fn find_groups_by_display_name(
         &mut self,
         account: Uuid,
@@ -1258,6 +1303,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
     async fn claim_resource(
         &mut self,
         kind: ResourceKind,
@@ -1275,6 +1321,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
         // `LIKE 'base\_%'` would ignore ASCII case here and search no index: the identifiers
         // starting with `base_` are exactly the range [`base_`, `base``) (`_` + 1 is a
@@ -1291,6 +1338,7 @@ impl Tx for SqliteTx {
         Ok(rows)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
     async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(IN_IDP_MANAGED_GROUPS)
             .bind(account.hyphenated())
@@ -1300,6 +1348,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]
     async fn list_resources_admin(
         &mut self,
         kind: ResourceKind,
@@ -1310,6 +1359,7 @@ impl Tx for SqliteTx {
         self.list_with(kind, account, query, extra).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
     async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
         let now = self.now();
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -1328,6 +1378,7 @@ impl Tx for SqliteTx {
         binding_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
     async fn delete_role_binding(
         &mut self,
         account: Uuid,
@@ -1343,6 +1394,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(binding_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
     async fn list_role_bindings(
         &mut self,
         account: Uuid,
@@ -1357,6 +1409,7 @@ impl Tx for SqliteTx {
         rows.iter().map(binding_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
     async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
         let rows = sqlx::query(AssertSqlSafe(common::all_resources(kind)))
             .bind(account.hyphenated())
@@ -1365,6 +1418,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
     async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(common::ALL_MEMBERSHIPS)
             .bind(account.hyphenated())
@@ -1381,6 +1435,7 @@ impl Tx for SqliteTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
         let now = self.now();
         let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
@@ -1407,6 +1462,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         let (sql, params) = common::list_audit(q);
         let rows = bind_params(

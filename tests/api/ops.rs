@@ -77,6 +77,11 @@ impl Scimd {
         }
     }
 
+    /// The server's process id (to read its `/proc` entries).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
