@@ -304,3 +304,57 @@ async fn a_scim_request_is_traced_to_the_collector_under_the_callers_trace() {
     assert!(listed.iter().any(|n| n.starts_with("store.list_resources")), "{listed:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn pool_metrics_show_a_request_waiting_for_the_only_connection() {
+    let app = TestApp::spawn_with(|c| c.database_max_connections = 1).await;
+    let metrics = || async {
+        app.raw(Method::GET, &format!("{}/metrics", app.origin), &[], None)
+            .await
+            .text
+    };
+    // Hold the pool's one connection, then send a request that needs it.
+    let held = app.app.store.begin().await.unwrap();
+    let text = metrics().await;
+    assert_eq!(sample(&text, "scimd_db_pool_connections_in_use"), 1.0, "{text}");
+    assert_eq!(sample(&text, "scimd_db_pool_connections_idle"), 0.0, "{text}");
+    let request = tokio::spawn({
+        let url = app.scim("/Users");
+        let token = app.token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let mut waiting = 0.0;
+    for _ in 0..100 {
+        waiting = sample(&metrics().await, "scimd_db_pool_waiting");
+        if waiting == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 1.0, "the request waits for the connection");
+    drop(held);
+    assert_eq!(request.await.unwrap(), 200);
+    // Then the connection goes back to the pool (after the token-use write the request may
+    // have started in the background) and nobody waits.
+    let mut text = metrics().await;
+    for _ in 0..100 {
+        if sample(&text, "scimd_db_pool_waiting") == 0.0
+            && sample(&text, "scimd_db_pool_connections_idle") == 1.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        text = metrics().await;
+    }
+    assert_eq!(sample(&text, "scimd_db_pool_waiting"), 0.0, "{text}");
+    assert_eq!(sample(&text, "scimd_db_pool_connections_idle"), 1.0, "{text}");
+    assert_eq!(sample(&text, "scimd_db_pool_connections_in_use"), 0.0, "{text}");
+}
