@@ -238,7 +238,9 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), StartError> {
-    telemetry::init(config.log_format, &config.log_level);
+    // Kept to the end: dropping it sends the last buffered spans.
+    let _traces = telemetry::init_with_traces(config.log_format, &config.log_level, &config.otlp_endpoint)
+        .map_err(|e| StartError::Config(crate::config::ConfigError(e)))?;
     let stop = server::shutdown_signal();
     // One server per SQLite file (see store::serve_lock); held until this function returns.
     let mut serve_lock = server::serve_lock(&config)?;

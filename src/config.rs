@@ -36,6 +36,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub shutdown_grace_seconds: u64,
+    /// OTLP/HTTP collector (`http://collector:4318`) to send traces to; empty: the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, and with neither, no traces.
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -130,6 +133,12 @@ impl Config {
             return Err(ConfigError(format!(
                 "public_url must start with http:// or https://, not {:?}",
                 self.public_url
+            )));
+        }
+        let otlp = self.otlp_endpoint.trim();
+        if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "otlp_endpoint must start with http:// or https://, not {otlp:?}"
             )));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, ConfigError, redact};
 use crate::http::ratelimit::AccountLimiter;
 use crate::http::{self, AppState, HttpSettings};
+use crate::observed::ObservedStore;
 use crate::scim::discovery::Capabilities;
 use crate::service::{self, Service, Settings};
 use crate::store::{self, Backend, Store, StoreError};
@@ -81,6 +82,8 @@ pub fn serve_lock(config: &Config) -> Result<Option<store::serve_lock::ServeLock
 pub struct App {
     pub store: Arc<dyn Store>,
     pub service: Arc<Service>,
+    /// The same store, as `/metrics` reports its pool.
+    pub observed: Arc<ObservedStore>,
 }
 
 impl App {
@@ -98,6 +101,8 @@ impl App {
                 source,
             })?;
         store.migrate().await.map_err(StartError::Migrate)?;
+        let observed = Arc::new(ObservedStore::new(store));
+        let store: Arc<dyn Store> = observed.clone();
         let settings = Settings {
             token_ttl: config.token_ttl()?,
             max_results: config.max_results,
@@ -108,6 +113,7 @@ impl App {
         Ok(App {
             store,
             service: Arc::new(service),
+            observed,
         })
     }
 
@@ -132,7 +138,7 @@ impl App {
         http::router(AppState {
             service: self.service.clone(),
             http: Arc::new(http),
-            metrics: Default::default(),
+            metrics: Arc::new(http::metrics::Metrics::new(self.observed.clone())),
             limiter: AccountLimiter::new(config.rate_limit_per_second, config.rate_limit_burst).map(Arc::new),
         })
     }

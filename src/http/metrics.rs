@@ -1,36 +1,70 @@
-//! `/metrics`: Prometheus (OpenMetrics text) counters and latencies per route, for operators.
+//! `/metrics`: Prometheus (OpenMetrics text) counters and latencies per route, the build, the
+//! process and the database pool, for operators.
 //!
-//! Labels are the route template (`/scim/account/{account_id}/Users/{id}`), the method and the
-//! status — never an account id or a resource id — so the number of series stays bounded
-//! however many tenants and resources there are. The registry belongs to the application
-//! instance (no process-global state), so several instances in one process (tests) do not mix.
+//! Every label comes from a closed set, so the number of series stays bounded whatever
+//! clients send, authenticated or not: the route template (`/scim/account/{account_id}/Users/{id}`,
+//! or `unmatched` for a path no route knows), the method (the standard ones, else `other`: a
+//! client may invent any token as a method) and the status (the handful this server answers)
+//! — never an account id, a resource id or anything else a request spells freely. The registry
+//! belongs to the application instance (no process-global state), so several instances in one
+//! process (tests) do not mix; the process metrics are of course the whole process's.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::observed::ObservedStore;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
+}
+
+/// The route label of a request whose path no route matched: one value for all of them.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The method label: one of the methods of RFC 9110 and RFC 5789 (PATCH), else `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The version this binary was built from, and its git commit when the build knew it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -45,9 +79,21 @@ pub struct Metrics {
     in_flight: Gauge,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        let mut registry = Registry::with_prefix("scimd");
+impl Metrics {
+    pub fn new(store: Arc<ObservedStore>) -> Self {
+        let mut root = Registry::default();
+        // The usual unprefixed `process_*` names, which dashboards and alerts expect.
+        root.register_collector(Box::new(ProcessCollector));
+        let registry = root.sub_registry_with_prefix("scimd");
+        registry.register(
+            "build",
+            "The version of scimd running, and the git commit it was built from",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: option_env!("SCIMD_GIT_COMMIT").unwrap_or("unknown"),
+            }),
+        );
+        registry.register_collector(Box::new(PoolCollector(store)));
         let requests = Family::<RequestLabels, Counter>::default();
         let duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
@@ -68,7 +114,7 @@ impl Default for Metrics {
             in_flight.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             requests,
             duration,
             in_flight,
@@ -86,12 +132,13 @@ impl Metrics {
 
 /// Middleware: counts and times every request under its route template.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Route templates are the router's own strings; the method and status are from closed sets.
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+        .unwrap_or_else(|| UNMATCHED.to_string());
+    let method = method_label(req.method());
     let metrics = state.metrics.clone();
     // A guard, so a request whose connection drops (its future cancelled) still leaves.
     let in_flight = InFlight::enter(&metrics.in_flight);
@@ -101,7 +148,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     metrics
         .duration
         .get_or_create(&RouteLabels {
-            method: method.clone(),
+            method,
             route: route.clone(),
         })
         .observe(started.elapsed().as_secs_f64());
@@ -144,5 +191,154 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+/// `process_*`: read from `/proc/self` at each scrape (Linux; elsewhere they are left out).
+#[derive(Debug)]
+struct ProcessCollector;
+
+/// The unit of the times in `/proc/self/stat` (`USER_HZ`): 100 on every Linux architecture
+/// Rust builds for, whatever the kernel's own tick rate.
+const USER_HZ: f64 = 100.0;
+
+/// Resident set size in bytes, from `/proc/self/status`.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// User and system CPU time in seconds, from `/proc/self/stat`.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count after its last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5), utime and stime; `rest` starts at field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+fn open_fds() -> Option<i64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as i64)
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn max_fds() -> Option<i64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if let Some(bytes) = resident_memory_bytes() {
+            let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+            gauge(
+                &mut encoder,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                bytes,
+            )?;
+        }
+        if let Some(seconds) = cpu_seconds() {
+            let counter = ConstCounter::new(seconds);
+            counter.encode(encoder.encode_descriptor(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        if let Some(fds) = open_fds() {
+            // The directory listing itself holds one descriptor while it is read.
+            gauge(
+                &mut encoder,
+                "process_open_fds",
+                "Number of open file descriptors",
+                fds - 1,
+            )?;
+        }
+        if let Some(max) = max_fds() {
+            gauge(
+                &mut encoder,
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                max,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `scimd_db_pool_*`: the store's connections at each scrape.
+struct PoolCollector(Arc<ObservedStore>);
+
+impl std::fmt::Debug for PoolCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolCollector")
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = crate::store::Store::pool_stats(self.0.as_ref());
+        let idle = stats.idle.min(stats.size);
+        gauge(
+            &mut encoder,
+            "db_pool_connections_in_use",
+            "Database connections of the pool in use now",
+            i64::from(stats.size - idle),
+        )?;
+        gauge(
+            &mut encoder,
+            "db_pool_connections_idle",
+            "Database connections of the pool open and idle now",
+            i64::from(idle),
+        )?;
+        gauge(
+            &mut encoder,
+            "db_pool_waiting",
+            "Callers waiting now to start a unit of work (a connection, or on SQLite the writer's turn)",
+            i64::from(self.0.waiting()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for raw in ["R000001ZZZ", "get", "PROPFIND", "X".repeat(300).as_str()] {
+            let method = Method::from_bytes(raw.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{raw}");
+        }
+    }
+
+    #[test]
+    fn process_figures_are_read_from_proc() {
+        if !std::path::Path::new("/proc/self/stat").exists() {
+            return;
+        }
+        assert!(resident_memory_bytes().unwrap() > 1024 * 1024);
+        assert!(cpu_seconds().unwrap() >= 0.0);
+        assert!(open_fds().unwrap() >= 3);
+        assert!(max_fds().unwrap() >= open_fds().unwrap());
     }
 }

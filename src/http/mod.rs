@@ -12,6 +12,7 @@ pub mod ratelimit;
 mod resources;
 mod retry;
 mod search;
+mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), retry::replay_once))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(spans::annotate))
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
             ServiceBuilder::new()
@@ -119,20 +121,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request<Body>| {
-                            let request_id = req
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
-                            tracing::info_span!(
-                                "request",
-                                request_id = %request_id,
-                                method = %req.method(),
-                                path = %req.uri().path(),
-                                account = tracing::field::Empty,
-                            )
-                        })
+                        .make_span_with(|req: &Request<Body>| spans::request_span(req))
                         // One access-log line per request at `info`, carrying the span's request id.
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )

@@ -422,6 +422,15 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// What the store knows of the database's health (see `health`).
     fn health(&self) -> &Arc<health::Health>;
+    /// The connection pool now, for `/metrics`.
+    fn pool_stats(&self) -> PoolStats;
+}
+
+/// Connections a store's pool holds open, and how many of them are idle (the rest are in use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
 }
 
 /// The operations of one unit of work. Every method is scoped by account: there is no way to

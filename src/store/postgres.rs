@@ -200,14 +200,24 @@ impl Store for PgStore {
         Backend::Postgres
     }
 
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        crate::store::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.migrate")]
     async fn migrate(&self) -> StoreResult<()> {
         self.run_migrations().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.close")]
     async fn close(&self) {
         self.pool.close().await;
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_list")]
     async fn explain_list(
         &self,
         kind: ResourceKind,
@@ -217,6 +227,7 @@ impl Store for PgStore {
         self.explain(kind, account, query).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(PgTx {
@@ -224,12 +235,14 @@ impl Store for PgStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.reader")]
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(PgTx {
             conn: Conn::Plain(self.health.acquire(self.pool.acquire()).await?),
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.snapshot")]
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(PgTx {
@@ -243,6 +256,7 @@ impl Store for PgStore {
         &self.health
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.ping")]
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.health.acquire(self.pool.acquire()).await?;
         sqlx::query("SELECT 1").execute(&mut *conn).await?;
@@ -446,6 +460,7 @@ impl PgTx {
 
 #[async_trait]
 impl Tx for PgTx {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.commit")]
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         if let Conn::Tx(tx) = self.conn {
             tx.commit().await?;
@@ -453,6 +468,7 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
     async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
         let row = sqlx::query("INSERT INTO accounts (id, name) VALUES ($1, $2) RETURNING *")
             .bind(id)
@@ -462,6 +478,7 @@ impl Tx for PgTx {
         account_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
         let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
             .fetch_all(self.c())
@@ -469,6 +486,7 @@ impl Tx for PgTx {
         rows.iter().map(account_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
             .bind(id)
@@ -477,6 +495,7 @@ impl Tx for PgTx {
         row.as_ref().map(account_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
     async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         sqlx::query("INSERT INTO signing_keys (id, secret) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
             .bind(id)
@@ -490,6 +509,7 @@ impl Tx for PgTx {
         Ok(secret)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
@@ -508,6 +528,7 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 AND id = $2")
             .bind(account)
@@ -517,6 +538,7 @@ impl Tx for PgTx {
         row.as_ref().map(token_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
     async fn get_token_for_auth(
         &mut self,
         account: Uuid,
@@ -535,6 +557,7 @@ impl Tx for PgTx {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
         let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 ORDER BY created_at, id")
             .bind(account)
@@ -543,6 +566,7 @@ impl Tx for PgTx {
         rows.iter().map(token_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL",
@@ -554,6 +578,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
         sqlx::query("UPDATE tokens SET last_used_at = now() WHERE account_id = $1 AND id = $2")
             .bind(account)
@@ -563,6 +588,7 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
     async fn insert_resource(
         &mut self,
         kind: ResourceKind,
@@ -626,6 +652,7 @@ impl Tx for PgTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_resource")]
     async fn get_resource(
         &mut self,
         kind: ResourceKind,
@@ -646,6 +673,7 @@ impl Tx for PgTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
     async fn update_resource(
         &mut self,
         kind: ResourceKind,
@@ -700,6 +728,7 @@ impl Tx for PgTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_resource")]
     async fn touch_resource(
         &mut self,
         kind: ResourceKind,
@@ -719,6 +748,7 @@ impl Tx for PgTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
         // Memberships and user_values go with the row (ON DELETE CASCADE).
         let done = sqlx::query(AssertSqlSafe(format!(
@@ -732,6 +762,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
     async fn list_resources(
         &mut self,
         kind: ResourceKind,
@@ -742,6 +773,7 @@ impl Tx for PgTx {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows: Vec<Uuid> = sqlx::query_scalar(
             "SELECT x FROM UNNEST($2::uuid[]) AS x
@@ -754,6 +786,7 @@ impl Tx for PgTx {
         Ok(rows)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
     async fn add_members(
         &mut self,
         account: Uuid,
@@ -776,6 +809,7 @@ impl Tx for PgTx {
         Ok(added)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let removed = sqlx::query_scalar(
             "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND member_id = ANY($3)
@@ -789,6 +823,7 @@ impl Tx for PgTx {
         Ok(removed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let removed = sqlx::query_scalar(
             "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3))
@@ -802,6 +837,7 @@ impl Tx for PgTx {
         Ok(removed)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
         let rows = sqlx::query(
             "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
@@ -826,6 +862,7 @@ impl Tx for PgTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
             "SELECT m.member_id, g.id, g.display_name
@@ -851,6 +888,7 @@ impl Tx for PgTx {
 
     // ---- Ownership rules R1–R10, admin API and audit ------------------------------------
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
         let row = sqlx::query(AssertSqlSafe(pg(common::SELECT_SETTINGS)))
             .bind(account)
@@ -869,6 +907,7 @@ impl Tx for PgTx {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
         sqlx::query(AssertSqlSafe(pg(common::UPDATE_SETTINGS)))
             .bind(account)
@@ -882,6 +921,7 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
         let done = sqlx::query(AssertSqlSafe(pg(common::SET_SCIM_ENABLED)))
             .bind(account)
@@ -891,6 +931,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND kind = $2 AND revoked_at IS NULL",
@@ -902,6 +943,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
         let done = sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET idp_managed = false, last_modified = now(), version = version + 1
@@ -914,6 +956,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
     async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
         // The new names are made in Rust, so their lower-case column is Rust's Unicode lower
         // case like every other *_ci value (the database's lower() depends on its locale).
@@ -952,6 +995,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_users_by_name_or_email")]
     async fn find_users_by_name_or_email(
         &mut self,
         account: Uuid,
@@ -969,6 +1013,7 @@ impl Tx for PgTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
     async fn find_groups_by_display_name(
         &mut self,
         account: Uuid,
@@ -982,6 +1027,7 @@ impl Tx for PgTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
     async fn claim_resource(
         &mut self,
         kind: ResourceKind,
@@ -998,6 +1044,7 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
         let pattern = format!(
             "{}\\_%",
@@ -1015,6 +1062,7 @@ impl Tx for PgTx {
         Ok(rows)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
     async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let found = sqlx::query_scalar(
             "SELECT DISTINCT m.member_id FROM group_members m
@@ -1028,6 +1076,7 @@ impl Tx for PgTx {
         Ok(found)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]
     async fn list_resources_admin(
         &mut self,
         kind: ResourceKind,
@@ -1038,6 +1087,7 @@ impl Tx for PgTx {
         self.list_with(kind, account, query, extra).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
     async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO role_bindings (account_id, id, group_id, role, resource_group)
@@ -1054,6 +1104,7 @@ impl Tx for PgTx {
         binding_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
     async fn delete_role_binding(
         &mut self,
         account: Uuid,
@@ -1069,6 +1120,7 @@ impl Tx for PgTx {
         row.as_ref().map(binding_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
     async fn list_role_bindings(
         &mut self,
         account: Uuid,
@@ -1083,6 +1135,7 @@ impl Tx for PgTx {
         rows.iter().map(binding_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
     async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
         let rows = sqlx::query(AssertSqlSafe(pg(&common::all_resources(kind))))
             .bind(account)
@@ -1091,6 +1144,7 @@ impl Tx for PgTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
     async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(AssertSqlSafe(pg(common::ALL_MEMBERSHIPS)))
             .bind(account)
@@ -1107,6 +1161,7 @@ impl Tx for PgTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_events (account_id, id, actor_kind, actor_token_id, actor_idp, actor_name,
@@ -1130,6 +1185,7 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         let (sql, params) = common::list_audit(q);
         let rows = bind_params(sqlx::query(AssertSqlSafe(pg(&sql))).bind(account), &params)

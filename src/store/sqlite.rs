@@ -295,14 +295,24 @@ impl Store for SqliteStore {
         Backend::Sqlite
     }
 
+    fn pool_stats(&self) -> crate::store::PoolStats {
+        crate::store::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.migrate")]
     async fn migrate(&self) -> StoreResult<()> {
         self.run_migrations().await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.close")]
     async fn close(&self) {
         self.pool.close().await;
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_list")]
     async fn explain_list(
         &self,
         kind: ResourceKind,
@@ -312,10 +322,12 @@ impl Store for SqliteStore {
         self.explain(kind, account, query, &AdminFilter::default()).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(self.write_tx().await?))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.reader")]
     async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(SqliteTx {
             health: None,
@@ -326,6 +338,7 @@ impl Store for SqliteStore {
 
     /// A deferred transaction: in WAL mode its first read fixes the snapshot every later
     /// statement sees, and it never takes the writer lock (nor this process's writer turn).
+    #[tracing::instrument(level = "debug", skip_all, name = "store.snapshot")]
     async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(SqliteTx {
@@ -339,6 +352,7 @@ impl Store for SqliteStore {
         &self.health
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.ping")]
     async fn ping(&self) -> StoreResult<()> {
         // Reads a table, not just `SELECT 1`: the file must still be there and readable.
         let mut conn = self.health.acquire(self.pool.acquire()).await?;
@@ -800,6 +814,7 @@ fn bind_params<'q>(
 
 #[async_trait]
 impl Tx for SqliteTx {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.commit")]
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let SqliteTx { conn, health, .. } = *self;
         if let Conn::Tx(tx) = conn {
@@ -817,6 +832,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
     async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
         let now = self.now();
         let row = sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3) RETURNING *")
@@ -828,6 +844,7 @@ impl Tx for SqliteTx {
         account_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
         let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
             .fetch_all(self.c())
@@ -835,6 +852,7 @@ impl Tx for SqliteTx {
         rows.iter().map(account_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
         let row = sqlx::query("SELECT * FROM accounts WHERE id = ?1")
             .bind(id.hyphenated())
@@ -843,6 +861,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(account_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
     async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
         let now = self.now();
         sqlx::query(
@@ -860,6 +879,7 @@ impl Tx for SqliteTx {
         Ok(secret)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
@@ -878,6 +898,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
         let row = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 AND id = ?2")
             .bind(account.hyphenated())
@@ -887,6 +908,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(token_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
     async fn get_token_for_auth(
         &mut self,
         account: Uuid,
@@ -905,6 +927,7 @@ impl Tx for SqliteTx {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
         let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 ORDER BY created_at, id")
             .bind(account.hyphenated())
@@ -913,6 +936,7 @@ impl Tx for SqliteTx {
         rows.iter().map(token_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
         let now = self.now();
         let done = sqlx::query(
@@ -926,6 +950,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
         let now = self.now();
         sqlx::query("UPDATE tokens SET last_used_at = ?3 WHERE account_id = ?1 AND id = ?2")
@@ -937,6 +962,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
     async fn insert_resource(
         &mut self,
         kind: ResourceKind,
@@ -1004,6 +1030,7 @@ impl Tx for SqliteTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_resource")]
     async fn get_resource(
         &mut self,
         kind: ResourceKind,
@@ -1025,6 +1052,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
     async fn update_resource(
         &mut self,
         kind: ResourceKind,
@@ -1096,6 +1124,7 @@ impl Tx for SqliteTx {
         resource_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_resource")]
     async fn touch_resource(
         &mut self,
         kind: ResourceKind,
@@ -1117,6 +1146,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(resource_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
         // Memberships and user_values go with the row (ON DELETE CASCADE).
         let done = sqlx::query(AssertSqlSafe(format!(
@@ -1130,6 +1160,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
     async fn list_resources(
         &mut self,
         kind: ResourceKind,
@@ -1140,6 +1171,7 @@ impl Tx for SqliteTx {
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "SELECT x.value AS id FROM json_each(?2) AS x
@@ -1152,6 +1184,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
     async fn add_members(
         &mut self,
         account: Uuid,
@@ -1178,6 +1211,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
@@ -1192,6 +1226,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(
             "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
@@ -1206,6 +1241,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
         let rows = sqlx::query(
             "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
@@ -1230,6 +1266,7 @@ impl Tx for SqliteTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
             "SELECT m.member_id, g.id, g.display_name
@@ -1255,6 +1292,7 @@ impl Tx for SqliteTx {
 
     // ---- Ownership rules R1–R10, admin API and audit -----------------------------------
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
         let row = sqlx::query(common::SELECT_SETTINGS)
             .bind(account.hyphenated())
@@ -1275,6 +1313,7 @@ impl Tx for SqliteTx {
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
         sqlx::query(common::UPDATE_SETTINGS)
             .bind(account.hyphenated())
@@ -1288,6 +1327,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
         let done = sqlx::query(common::SET_SCIM_ENABLED)
             .bind(account.hyphenated())
@@ -1297,6 +1337,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
         let now = self.now();
         let done = sqlx::query(
@@ -1310,6 +1351,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
         let now = self.now();
         let done = sqlx::query(AssertSqlSafe(release_idp_managed_sql(kind)))
@@ -1321,6 +1363,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
     async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
         // Two statements whatever the number of groups: read the clashing ones, update them
         // all from one JSON array. The new names are made in Rust, so their lower-case column
@@ -1354,6 +1397,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_users_by_name_or_email")]
     async fn find_users_by_name_or_email(
         &mut self,
         account: Uuid,
@@ -1367,6 +1411,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
     async fn find_groups_by_display_name(
         &mut self,
         account: Uuid,
@@ -1380,6 +1425,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
     async fn claim_resource(
         &mut self,
         kind: ResourceKind,
@@ -1397,6 +1443,7 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
         // `LIKE 'base\_%'` would ignore ASCII case here and search no index: the identifiers
         // starting with `base_` are exactly the range [`base_`, `base``) (`_` + 1 is a
@@ -1413,6 +1460,7 @@ impl Tx for SqliteTx {
         Ok(rows)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
     async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows = sqlx::query(IN_IDP_MANAGED_GROUPS)
             .bind(account.hyphenated())
@@ -1422,6 +1470,7 @@ impl Tx for SqliteTx {
         rows.iter().map(|r| get_uuid(r, "member_id")).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]
     async fn list_resources_admin(
         &mut self,
         kind: ResourceKind,
@@ -1432,6 +1481,7 @@ impl Tx for SqliteTx {
         self.list_with(kind, account, query, extra).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
     async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
         let now = self.now();
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -1450,6 +1500,7 @@ impl Tx for SqliteTx {
         binding_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
     async fn delete_role_binding(
         &mut self,
         account: Uuid,
@@ -1465,6 +1516,7 @@ impl Tx for SqliteTx {
         row.as_ref().map(binding_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
     async fn list_role_bindings(
         &mut self,
         account: Uuid,
@@ -1479,6 +1531,7 @@ impl Tx for SqliteTx {
         rows.iter().map(binding_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
     async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
         let rows = sqlx::query(AssertSqlSafe(common::all_resources(kind)))
             .bind(account.hyphenated())
@@ -1487,6 +1540,7 @@ impl Tx for SqliteTx {
         rows.iter().map(resource_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
     async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(common::ALL_MEMBERSHIPS)
             .bind(account.hyphenated())
@@ -1503,6 +1557,7 @@ impl Tx for SqliteTx {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
         let now = self.now();
         let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
@@ -1529,6 +1584,7 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         let (sql, params) = common::list_audit(q);
         let rows = bind_params(

@@ -77,8 +77,7 @@ impl Scimd {
         }
     }
 
-    // Only the SQLite binary's tests (one server per file) need it.
-    #[allow(dead_code)]
+    /// The server's process id (to read its `/proc` entries).
     pub fn pid(&self) -> u32 {
         self.child.id().expect("still running")
     }

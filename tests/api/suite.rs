@@ -20,6 +20,7 @@ mod idp_okta;
 mod idp_onelogin;
 mod migration;
 mod mutability;
+mod observability;
 mod ops;
 mod overload;
 mod paging;
