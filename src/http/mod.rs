@@ -109,7 +109,6 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(negotiate_and_normalise))
-        .layer(middleware::from_fn(error::problem_details))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -145,6 +144,8 @@ pub fn router(state: AppState) -> Router {
                     },
                 )),
         )
+        // Outside the panic catcher too, so that even its 500 is a problem on the admin API.
+        .layer(middleware::from_fn(error::problem_details))
         .with_state(state)
 }
 
