@@ -593,7 +593,7 @@ fn print_bootstrap(origin: &str, output: Output, first: &Bootstrap) {
                 "Created account {:?} ({}) with a SCIM token and an admin token.",
                 first.account.name, first.account.id
             );
-            // Not SCIMD_*: those are settings, and an unknown one stops every scimd command.
+            // Not SCIMD_*: those are settings, and every scimd command warns of an unknown one.
             println!("The tokens are shown only this once. To use them from a shell, paste these lines:");
             println!();
             println!("# SCIM base URL: what the IdP (Okta, Entra ID, OneLogin) calls, with the SCIM token");

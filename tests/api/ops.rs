@@ -262,8 +262,8 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(block.contains("shown only this once"), "{block}");
-    // With the lines pasted, scimd's own commands still work (an exported SCIMD_* name would
-    // be read as an unknown setting and stop them).
+    // With the lines pasted, scimd's own commands still work, without a warning (an exported
+    // SCIMD_* name would be read as an unknown setting).
     let vars: Vec<(String, String)> = block
         .lines()
         .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
@@ -285,6 +285,8 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning:"), "{stderr}");
     assert!(server.stop().await.success());
 }
 
