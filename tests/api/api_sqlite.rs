@@ -7,3 +7,6 @@ include!("suite.rs");
 // Another process holding the database file's write lock: SQLite's counterpart of a lost
 // Postgres connection (`faults`, compiled into api_postgres only).
 mod faults_sqlite;
+
+// A failed `serve` removes the SQLite file it created.
+mod cli_sqlite;
