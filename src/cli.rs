@@ -1,26 +1,49 @@
-//! The `scimd` command line: serve, migrate, accounts and tokens.
+//! The `scimd` command line: serve, migrate, accounts and tokens, and what operators expect of
+//! a command: `--version` with the build, completions, a man page, an example in every `--help`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{Config, LogFormat, parse_ttl};
+use crate::config::{Config, LogFormat, UnknownVariable, parse_ttl, redact};
 use crate::server::{self, App, StartError};
 use crate::service::export::{Comparison, Export, compare};
 use crate::service::{Bootstrap, Caller, Idp, IssuedToken, TokenKind};
 use crate::store::{self, Backend};
 use crate::telemetry;
 
+/// `scimd --version`: the version, the git commit it was built from (`unknown` outside a git
+/// checkout) and the build date (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GIT_COMMIT_SHORT"),
+    ", built ",
+    env!("BUILD_DATE_UTC"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "scimd", version, about = "A multi-tenant SCIM 2.0 service provider")]
+#[command(
+    name = "scimd",
+    version = VERSION,
+    about = "A multi-tenant SCIM 2.0 service provider",
+    after_help = "Examples:
+  scimd serve --bootstrap                      # first start: an account and its tokens, printed once
+  scimd token create --account ID --idp okta   # a SCIM token for an IdP
+  scimd account list
+
+Settings: built-in defaults < --config FILE (or SCIMD_CONFIG) < SCIMD_<KEY> < DATABASE_URL;
+`scimd config` shows them. Manual: `scimd man | man -l -`."
+)]
 pub struct Cli {
     /// Configuration file (TOML); overrides the built-in defaults, is overridden by SCIMD_* variables.
-    #[arg(long, global = true, env = "SCIMD_CONFIG")]
+    #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
@@ -38,6 +61,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (creates the database if needed and applies pending migrations first).
+    #[command(after_help = "Examples:
+  scimd serve --bootstrap
+  scimd serve --listen 0.0.0.0:8080
+  SCIMD_CONFIG=/etc/scimd.toml DATABASE_URL=postgres://scimd@db/scimd scimd serve")]
     Serve {
         /// Address to listen on, overriding the configuration (e.g. 127.0.0.1:8080).
         #[arg(long)]
@@ -48,24 +75,39 @@ enum Command {
         bootstrap: bool,
     },
     /// Exit 0 if the server answers /readyz (for container health checks); needs no database.
+    #[command(after_help = "Example:
+  scimd healthcheck --url http://127.0.0.1:8080 || echo not ready")]
     Healthcheck {
         /// The server's origin; by default the configured listen address.
         #[arg(long)]
         url: Option<String>,
     },
-    /// Apply pending database migrations and exit.
+    /// Create the database if needed, apply pending migrations and exit.
+    #[command(after_help = "Examples:
+  scimd migrate                                          # sqlite://scimd.db here
+  DATABASE_URL=postgres://scimd@db:5432/scimd scimd migrate")]
     Migrate,
     /// Manage accounts (tenants).
+    #[command(after_help = "Examples:
+  scimd account create --name Acme
+  scimd --json account list")]
     Account {
         #[command(subcommand)]
         command: AccountCommand,
     },
     /// Manage SCIM and admin tokens.
+    #[command(after_help = "Examples:
+  scimd token create --account ID --kind scim --idp entra
+  scimd token list --account ID
+  scimd token rotate --account ID --token TOKEN_ID")]
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
     /// Export an account's users, groups, memberships and role bindings (before a migration).
+    #[command(after_help = "Examples:
+  scimd export --account ID --output before.json
+  scimd export --account ID --format csv > before.csv")]
     Export {
         #[arg(long)]
         account: Uuid,
@@ -78,9 +120,13 @@ enum Command {
     },
     /// Compare two exports (JSON or CSV): users missing, duplicates, memberships and role
     /// bindings lost. Exits with status 1 when anything was lost or duplicated.
+    #[command(after_help = "Example:
+  scimd compare before.json after.json && echo nothing lost")]
     Compare { before: PathBuf, after: PathBuf },
     /// Back up the SQLite database into a new file, while the server runs and writes: a
     /// consistent copy, verified and written 0600. (Postgres: use pg_dump; see docs/operations.md.)
+    #[command(after_help = "Example:
+  scimd backup --to /backups/scimd-$(date +%F).db")]
     Backup {
         /// The new file to write (it must not exist).
         #[arg(long)]
@@ -88,26 +134,58 @@ enum Command {
     },
     /// Replace the SQLite database with a backup (verified first). The server must be stopped;
     /// start it again afterwards (it applies any newer migrations).
+    #[command(after_help = "Example:
+  systemctl stop scimd && scimd restore --from /backups/scimd-2026-12-01.db && systemctl start scimd")]
     Restore {
         /// The backup file, as `scimd backup` wrote it.
         #[arg(long)]
         from: PathBuf,
     },
     /// Operator actions on users (the IdP-managed lock of the admin API does not bind --force).
+    #[command(after_help = "Example:
+  scimd user delete --account ID --user USER_ID --force --operator alice")]
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
     /// Operator actions on groups.
+    #[command(after_help = "Example:
+  scimd group delete --account ID --group GROUP_ID --force --operator alice")]
     Group {
         #[command(subcommand)]
         command: GroupCommand,
+    },
+    /// Show the effective settings and where each comes from (default, file, SCIMD_<KEY>,
+    /// DATABASE_URL); secrets are masked. Exits 1 on an invalid configuration.
+    #[command(after_help = "Examples:
+  scimd config
+  SCIMD_LISTEN=0.0.0.0:8080 scimd --config /etc/scimd.toml --json config")]
+    Config,
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  scimd completions bash > /etc/bash_completion.d/scimd
+  scimd completions zsh > \"${fpath[1]}/_scimd\"
+  scimd completions fish > ~/.config/fish/completions/scimd.fish")]
+    Completions {
+        /// bash, zsh or fish (also elvish, powershell).
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of scimd, or of one of its commands.
+    #[command(after_help = "Examples:
+  scimd man | man -l -
+  scimd man token create | man -l -
+  scimd man > /usr/local/share/man/man1/scimd.1")]
+    Man {
+        /// A command, e.g. `token create`; none: the page of scimd itself.
+        command: Vec<String>,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Delete a user and its memberships. An IdP-managed user needs --force (audited).
+    #[command(after_help = "Example:
+  scimd user delete --account ID --user USER_ID")]
     Delete {
         #[arg(long)]
         account: Uuid,
@@ -123,6 +201,8 @@ enum UserCommand {
 enum GroupCommand {
     /// Delete a group and its memberships (never its users). A group imported from SCIM needs
     /// --force (audited): seed 001's IdP that never deletes its groups.
+    #[command(after_help = "Example:
+  scimd group delete --account ID --group GROUP_ID --force")]
     Delete {
         #[arg(long)]
         account: Uuid,
@@ -136,24 +216,35 @@ enum GroupCommand {
 #[derive(Debug, Subcommand)]
 enum AccountCommand {
     /// Create an account and print its id and SCIM base URL.
+    #[command(after_help = "Examples:
+  scimd account create --name Acme
+  ACCOUNT_ID=$(scimd -q account create --name Acme)")]
     Create {
         #[arg(long)]
         name: String,
     },
     /// List accounts.
+    #[command(after_help = "Example:
+  scimd --json account list")]
     List,
 }
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issue a token. Its secret is printed once and never stored.
+    #[command(after_help = "Examples:
+  scimd token create --account ID --kind scim --idp okta
+  scimd token create --account ID --kind admin --ttl 90d --description \"deploy script\"
+  SCIM_TOKEN=$(scimd -q token create --account ID --idp entra)")]
     Create {
         #[arg(long)]
         account: Uuid,
         /// scim (opens the account's SCIM API) or admin (opens its admin API).
         #[arg(long, default_value = "scim", value_parser = TokenKind::from_str)]
         kind: TokenKind,
-        /// The identity provider that will use the token: okta, entra, onelogin or other.
+        /// The identity provider that will use a SCIM token, which becomes the source of what
+        /// it provisions: okta, entra, onelogin, or scim for any other client (the default).
+        /// An admin token has none.
         #[arg(long, value_parser = Idp::from_str)]
         idp: Option<Idp>,
         /// Lifetime, e.g. 365d (the default), 90d, 12h.
@@ -164,11 +255,15 @@ enum TokenCommand {
         description: Option<String>,
     },
     /// List an account's tokens (never their secrets).
+    #[command(after_help = "Example:
+  scimd token list --account ID")]
     List {
         #[arg(long)]
         account: Uuid,
     },
     /// Revoke a token at once.
+    #[command(after_help = "Example:
+  scimd token revoke --account ID --token TOKEN_ID")]
     Revoke {
         #[arg(long)]
         account: Uuid,
@@ -177,6 +272,8 @@ enum TokenCommand {
         token: Uuid,
     },
     /// Issue a replacement for a token and revoke the old one.
+    #[command(after_help = "Example:
+  scimd token rotate --account ID --token TOKEN_ID --ttl 90d")]
     Rotate {
         #[arg(long)]
         account: Uuid,
@@ -200,11 +297,32 @@ pub async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    // Comparing two files needs no configuration and no database.
-    if let Command::Compare { before, after } = &cli.command {
-        return compare_files(before, after, cli.json);
+    // Commands that need no configuration and no database.
+    match &cli.command {
+        Command::Compare { before, after } => return compare_files(before, after, cli.json),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "scimd", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Man { command } => return man_page(command),
+        _ => {}
     }
-    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Command::Token {
+        command:
+            TokenCommand::Create {
+                kind: TokenKind::Admin,
+                idp: Some(idp),
+                ..
+            },
+    } = &cli.command
+    {
+        return Err(format!(
+            "an admin token has no IdP (it opens the admin API, and nothing it creates comes \
+             from an IdP): drop --idp {idp}, or use --kind scim for a token the IdP uses"
+        ));
+    }
+    let loaded = Config::load_verbose(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let mut config = loaded.config;
     let output = if cli.json {
         Output::Json
     } else if cli.quiet {
@@ -212,6 +330,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     } else {
         Output::Human
     };
+    // `serve` logs them (its standard error is the log); every other command prints them.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     match cli.command {
         Command::Backup { to } => backup(&config, &to, output).await,
         Command::Restore { from } => restore(&config, &from, output).await,
@@ -220,15 +344,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                 config.listen = listen;
                 config.listen_addr().map_err(|e| e.to_string())?;
             }
-            serve(config, bootstrap, output).await.map_err(|e| e.to_string())
+            serve(config, bootstrap, output, &loaded.warnings)
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Healthcheck { url } => {
             let origin = url.unwrap_or_else(|| listen_origin(&config.listen));
             healthcheck(&origin).await
         }
+        Command::Config => {
+            show_config(&config, &loaded.origins, output);
+            Ok(())
+        }
         command => {
             // One-shot commands: quiet logs, results on stdout.
             telemetry::init(LogFormat::Pretty, "warn");
+            if !matches!(command, Command::Migrate) {
+                require_database(&config).await?;
+            }
             let app = App::open(&config).await.map_err(|e| e.to_string())?;
             let result = one_shot(&app, &config, output, cli.operator, command).await;
             app.store.close().await;
@@ -237,15 +370,168 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), StartError> {
+/// How to make a database, for commands that need one.
+const CREATE_DATABASE: &str = "create it with `scimd migrate` (or start `scimd serve`, which creates it too), \
+     or point database_url (SCIMD_DATABASE_URL, DATABASE_URL, --config) at the existing one";
+
+/// Commands other than `serve` and `migrate` work on a database that exists: opening one would
+/// create an empty database wherever the command happens to be run. Says where it looked.
+async fn require_database(config: &Config) -> Result<(), String> {
+    use sqlx::{ConnectOptions, Connection};
+    let url = &config.database_url;
+    match Backend::from_url(url)? {
+        Backend::Sqlite => {
+            // A URL sqlx cannot read is reported by the store, as for `serve`.
+            let Ok(options) = sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+                return Ok(());
+            };
+            let path = options.get_filename();
+            let in_memory = path.to_string_lossy().starts_with("file:") || path == Path::new(":memory:");
+            if !in_memory && !path.exists() {
+                let full = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+                return Err(format!(
+                    "no database at {} (database_url is {}); {CREATE_DATABASE}",
+                    full.display(),
+                    redact(url)
+                ));
+            }
+        }
+        Backend::Postgres => {
+            let Ok(options) = sqlx::postgres::PgConnectOptions::from_str(url) else {
+                return Ok(());
+            };
+            match options.connect().await {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                }
+                Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("3D000") => {
+                    return Err(format!(
+                        "no database {:?} on the Postgres server at {}:{} (database_url is {}); \
+                         {CREATE_DATABASE}",
+                        options.get_database().unwrap_or_default(),
+                        options.get_host(),
+                        options.get_port(),
+                        redact(url)
+                    ));
+                }
+                // Unreachable, refused, …: the store says so when it opens.
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The SQLite file `url` names, when it does not exist yet: `serve` removes what it created
+/// there if it fails to start.
+fn new_sqlite_file(url: &str) -> Option<PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let in_memory = path.to_string_lossy().starts_with("file:") || path == Path::new(":memory:");
+    (!in_memory && !path.exists()).then(|| path.to_path_buf())
+}
+
+/// `scimd config`: every setting with its value (secrets masked) and its source, as TOML that
+/// could be used as a configuration file, or as JSON.
+fn show_config(config: &Config, origins: &[(String, String)], output: Output) {
+    let mut values = match serde_json::to_value(config) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => Default::default(),
+    };
+    if let Some(url) = values.get_mut("database_url") {
+        *url = json!(redact(&config.database_url));
+    }
+    if let Some(key) = values.get_mut("token_signing_key")
+        && key.as_str().is_some_and(|k| !k.is_empty())
+    {
+        *key = json!("***");
+    }
+    let entries = origins
+        .iter()
+        .map(|(key, from)| (key, values.get(key).cloned().unwrap_or_default(), from));
+    if output == Output::Json {
+        let map: serde_json::Map<String, serde_json::Value> = entries
+            .map(|(key, value, from)| (key.clone(), json!({"value": value, "from": from})))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+        return;
+    }
+    for (key, value, from) in entries {
+        if value.is_null() {
+            println!("# {key} is not set  (from {from})");
+        } else {
+            println!("{key} = {value}  # from {from}");
+        }
+    }
+}
+
+/// `scimd man [COMMAND…]`: the roff page of scimd or of one of its commands.
+fn man_page(path: &[String]) -> Result<(), String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut name = "scimd".to_string();
+    for word in path {
+        let sub = cmd
+            .find_subcommand(word)
+            .cloned()
+            .ok_or_else(|| format!("{name} has no command {word:?}: see `{name} --help`"))?;
+        name = format!("{name}-{word}");
+        cmd = sub;
+    }
+    let cmd = cmd.name(name).version(VERSION);
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut page)
+        .map_err(|e| format!("cannot render the man page: {e}"))?;
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(&page)
+        .map_err(|e| format!("cannot write the man page: {e}"))
+}
+
+async fn serve(
+    config: Config,
+    bootstrap: bool,
+    output: Output,
+    warnings: &[UnknownVariable],
+) -> Result<(), StartError> {
     // Kept to the end: dropping it sends the last buffered spans.
     let _traces = telemetry::init_with_traces(config.log_format, &config.log_level, &config.otlp_endpoint)
         .map_err(|e| StartError::Config(crate::config::ConfigError(e)))?;
+    for w in warnings {
+        tracing::warn!(variable = %w.variable, closest = %w.closest, "{w}");
+    }
     let stop = server::shutdown_signal();
-    // One server per SQLite file (see store::serve_lock); held until this function returns.
-    let mut serve_lock = server::serve_lock(&config)?;
-    let app = App::open(&config).await?;
+    // The port first: a start that cannot listen must not leave a new database behind.
     let listener = server::bind(&config.listen).await?;
+    let new_file = new_sqlite_file(&config.database_url);
+    // One server per SQLite file (see store::serve_lock); held until this function returns.
+    let mut serve_lock = match server::serve_lock(&config) {
+        Ok(lock) => lock,
+        Err(err) => {
+            if let Some(path) = &new_file {
+                let _ = std::fs::remove_file(crate::store::serve_lock::lock_path(path));
+            }
+            return Err(err);
+        }
+    };
+    let (app, created) = match open_and_bootstrap(&config, bootstrap).await {
+        Ok(opened) => opened,
+        Err(err) => {
+            if let Some(path) = new_file {
+                drop(serve_lock.take());
+                for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            return Err(err);
+        }
+    };
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -259,11 +545,10 @@ async fn serve(config: Config, bootstrap: bool, output: Output) -> Result<(), St
     } else {
         config.public_origin()
     };
-    let created = match bootstrap {
-        true => app.service.bootstrap("Default").await?,
-        false => None,
+    let no_account = match &created {
+        Some(_) => false,
+        None => app.service.list_accounts().await?.is_empty(),
     };
-    let no_account = created.is_none() && app.service.list_accounts().await?.is_empty();
     match (&created, no_account, bootstrap) {
         (Some(first), _, _) => print_bootstrap(&origin, output, first),
         (None, true, _) => {
@@ -351,6 +636,25 @@ async fn restore(config: &Config, from: &std::path::Path, output: Output) -> Res
     Ok(())
 }
 
+/// Opens (creates, migrates) the database and, with `--bootstrap`, makes the first account.
+async fn open_and_bootstrap(
+    config: &Config,
+    bootstrap: bool,
+) -> Result<(App, Option<Bootstrap>), StartError> {
+    let app = App::open(config).await?;
+    let created = match bootstrap {
+        true => match app.service.bootstrap("Default").await {
+            Ok(created) => created,
+            Err(err) => {
+                app.store.close().await;
+                return Err(err.into());
+            }
+        },
+        false => None,
+    };
+    Ok((app, created))
+}
+
 /// `http://ADDR` for a listen address; an unspecified one (0.0.0.0, [::]) is reached on
 /// loopback from this machine.
 fn listen_origin(listen: &str) -> String {
@@ -381,7 +685,7 @@ fn print_bootstrap(origin: &str, output: Output, first: &Bootstrap) {
                 "Created account {:?} ({}) with a SCIM token and an admin token.",
                 first.account.name, first.account.id
             );
-            // Not SCIMD_*: those are settings, and an unknown one stops every scimd command.
+            // Not SCIMD_*: those are settings, and every scimd command warns of an unknown one.
             println!("The tokens are shown only this once. To use them from a shell, paste these lines:");
             println!();
             println!("# SCIM base URL: what the IdP (Okta, Entra ID, OneLogin) calls, with the SCIM token");
@@ -452,7 +756,7 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
             "scim_base_url": url,
             "token_id": r.id,
             "kind": r.kind,
-            "idp": r.idp,
+            "idp": r.idp.as_deref().map(Idp::normalise),
             "expires_at": r.expires_at.to_rfc3339(),
             "token": issued.token,
         });
@@ -467,7 +771,10 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!(
         "Kind:           {}{}",
         r.kind,
-        r.idp.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+        r.idp
+            .as_deref()
+            .map(|i| format!(" ({})", Idp::normalise(i)))
+            .unwrap_or_default()
     );
     println!("Expires:        {}", r.expires_at.to_rfc3339());
     println!("Token:          {}", issued.token);
@@ -490,7 +797,10 @@ async fn one_shot(
         | Command::Healthcheck { .. }
         | Command::Compare { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => {
+        | Command::Restore { .. }
+        | Command::Config
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled by run")
         }
         Command::Export {
@@ -628,7 +938,7 @@ async fn one_shot(
                         .iter()
                         .map(|t| {
                             json!({
-                                "id": t.id, "kind": t.kind, "idp": t.idp, "description": t.description,
+                                "id": t.id, "kind": t.kind, "idp": t.idp.as_deref().map(Idp::normalise), "description": t.description,
                                 "created_at": t.created_at.to_rfc3339(), "expires_at": t.expires_at.to_rfc3339(),
                                 "revoked_at": t.revoked_at.map(|r| r.to_rfc3339()),
                                 "last_used_at": t.last_used_at.map(|r| r.to_rfc3339()),
@@ -646,7 +956,10 @@ async fn one_shot(
                             "{}  {}{}  {state}  last used {}",
                             t.id,
                             t.kind,
-                            t.idp.as_deref().map(|i| format!("/{i}")).unwrap_or_default(),
+                            t.idp
+                                .as_deref()
+                                .map(|i| format!("/{}", Idp::normalise(i)))
+                                .unwrap_or_default(),
                             t.last_used_at
                                 .map(|r| r.to_rfc3339())
                                 .unwrap_or_else(|| "never".into())

@@ -1,5 +1,10 @@
-//! Settings: the built-in `config/default.toml` < a file given with `--config` < `SCIMD_*`
-//! environment variables (< `DATABASE_URL` for the database).
+//! Settings: the built-in `config/default.toml` < a file given with `--config` (or named by
+//! `SCIMD_CONFIG`) < `SCIMD_<KEY>` environment variables (< `DATABASE_URL` for the database).
+//!
+//! A `SCIMD_*` variable that names no setting is not an error: Kubernetes injects
+//! `SCIMD_SERVICE_HOST`, `SCIMD_PORT=tcp://…` and more into every pod of a namespace with a
+//! Service named `scimd`; those are ignored, and any other unknown one is a warning naming the
+//! closest setting (a likely typo). A bad value of a known key stays an error.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -53,28 +58,132 @@ pub enum LogFormat {
 #[error("configuration error: {0}")]
 pub struct ConfigError(pub String);
 
+/// The prefix of setting variables: `SCIMD_LISTEN` sets `listen`.
+pub const ENV_PREFIX: &str = "SCIMD_";
+/// The variable naming the configuration file, like `--config` (not a setting itself).
+pub const CONFIG_ENV: &str = "SCIMD_CONFIG";
+
+/// A loaded configuration, with where each setting came from and what was ignored.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Each key, in the order of `Config`, with the source of its value: `default`, the file's
+    /// path, `SCIMD_<KEY>` or `DATABASE_URL`.
+    pub origins: Vec<(String, String)>,
+    /// Unknown `SCIMD_*` variables (not Kubernetes service links), with the closest setting.
+    pub warnings: Vec<UnknownVariable>,
+}
+
+/// A `SCIMD_*` variable that names no setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub variable: String,
+    /// The variable of the setting whose name is closest: probably what was meant.
+    pub closest: String,
+}
+
+impl std::fmt::Display for UnknownVariable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is not a setting of scimd and is ignored; did you mean {}?",
+            self.variable, self.closest
+        )
+    }
+}
+
 impl Config {
     /// Loads the layered configuration. `file` must exist when given.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_verbose(file).map(|l| l.config)
+    }
+
+    /// Every setting's name (the keys of `config/default.toml` and of `Config`).
+    pub fn keys() -> Vec<String> {
+        let defaults: Config = Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("config/default.toml holds every setting");
+        match serde_json::to_value(defaults) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Loads the layered configuration and says where each value came from and which
+    /// `SCIMD_*` variables were ignored.
+    pub fn load_verbose(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+        let keys = Self::keys();
         let mut figment = Figment::from(Toml::string(DEFAULTS));
+        let mut file_keys = Vec::new();
         if let Some(path) = file {
             if !path.is_file() {
+                let how = match std::env::var_os(CONFIG_ENV) {
+                    Some(v) if Path::new(&v) == path => format!(" (named by {CONFIG_ENV})"),
+                    _ => String::new(),
+                };
                 return Err(ConfigError(format!(
-                    "config file {} does not exist",
+                    "config file {}{how} does not exist",
                     path.display()
                 )));
             }
+            let table: serde_json::Map<String, serde_json::Value> = Figment::from(Toml::file(path))
+                .extract()
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            file_keys = table.keys().cloned().collect();
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("SCIMD_").lowercase(true));
-        if let Ok(url) = std::env::var("DATABASE_URL")
-            && !url.trim().is_empty()
-        {
+        let mut env_keys = Vec::new();
+        let mut warnings = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = rest.to_ascii_lowercase();
+            if keys.contains(&key) {
+                env_keys.push(key);
+            } else if name != CONFIG_ENV && !is_kubernetes_service_link(&key, &value.to_string_lossy()) {
+                warnings.push(UnknownVariable {
+                    variable: name.to_string(),
+                    closest: format!("{ENV_PREFIX}{}", closest(&key, &keys).to_ascii_uppercase()),
+                });
+            }
+        }
+        warnings.sort_by(|a, b| a.variable.cmp(&b.variable));
+        let known = keys.clone();
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(move |k| known.iter().any(|n| k == n.as_str()))
+                .lowercase(true),
+        );
+        let database_url_env = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty());
+        if let Some(url) = &database_url_env {
             figment = figment.merge(Serialized::default("database_url", url));
         }
         let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
-        Ok(config)
+        let origins = keys
+            .into_iter()
+            .map(|key| {
+                let origin = if key == "database_url" && database_url_env.is_some() {
+                    "DATABASE_URL".to_string()
+                } else if env_keys.contains(&key) {
+                    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+                } else if let (true, Some(path)) = (file_keys.contains(&key), file) {
+                    path.display().to_string()
+                } else {
+                    "default".to_string()
+                };
+                (key, origin)
+            })
+            .collect();
+        Ok(Loaded {
+            config,
+            origins,
+            warnings,
+        })
     }
 
     /// How the store uses its database.
@@ -186,6 +295,41 @@ impl Config {
     }
 }
 
+/// Is `SCIMD_<key>` one of the variables Kubernetes gives every pod of a namespace that has a
+/// Service named `scimd` (`SCIMD_SERVICE_HOST`, `SCIMD_SERVICE_PORT[_NAME]`,
+/// `SCIMD_PORT=tcp://…`, `SCIMD_PORT_8080_TCP[_PROTO|_PORT|_ADDR]`)?
+fn is_kubernetes_service_link(key: &str, value: &str) -> bool {
+    if key == "service_host" || key == "service_port" || key.starts_with("service_port_") {
+        return true;
+    }
+    let is_url = |v: &str| ["tcp://", "udp://", "sctp://"].iter().any(|s| v.starts_with(s));
+    if key == "port" {
+        return is_url(value);
+    }
+    let Some(rest) = key.strip_prefix("port_") else {
+        return false;
+    };
+    let mut parts = rest.split('_');
+    let port_ok = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let proto_ok = parts.next().is_some_and(|p| matches!(p, "tcp" | "udp" | "sctp"));
+    let field_ok = match parts.next() {
+        None => true,
+        Some(field) => matches!(field, "proto" | "port" | "addr"),
+    };
+    port_ok && proto_ok && field_ok && parts.next().is_none()
+}
+
+/// The setting whose name is closest to `key`.
+fn closest<'a>(key: &str, keys: &'a [String]) -> &'a str {
+    keys.iter()
+        .map(|k| (strsim::jaro_winkler(key, k), k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
+        .unwrap_or("listen")
+}
+
 /// Parses a lifetime such as `365d`, `12h`, `30m`, `90s` or `2weeks`.
 pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(raw.trim())
@@ -243,6 +387,40 @@ mod tests {
                 "README.md's configuration table lacks {key}"
             );
         }
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_recognised() {
+        for (key, value) in [
+            ("service_host", "10.0.0.7"),
+            ("service_port", "8080"),
+            ("service_port_http", "8080"),
+            ("port", "tcp://10.0.0.7:8080"),
+            ("port_8080_tcp", "tcp://10.0.0.7:8080"),
+            ("port_8080_tcp_proto", "tcp"),
+            ("port_8080_tcp_port", "8080"),
+            ("port_8080_tcp_addr", "10.0.0.7"),
+            ("port_53_udp", "udp://10.0.0.7:53"),
+        ] {
+            assert!(is_kubernetes_service_link(key, value), "{key}");
+        }
+        for (key, value) in [
+            ("port", "8080"),
+            ("port_http", "x"),
+            ("port_8080_tcp_host", "x"),
+            ("listn", "x"),
+        ] {
+            assert!(!is_kubernetes_service_link(key, value), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_closest_key_is_the_likely_typo() {
+        let keys = Config::keys();
+        assert_eq!(closest("listn", &keys), "listen");
+        assert_eq!(closest("databse_url", &keys), "database_url");
+        assert_eq!(closest("max_result", &keys), "max_results");
+        assert_eq!(closest("log_levl", &keys), "log_level");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Every failure becomes a SCIM error body here, in one place (RFC 7644 §3.12).
+//! Every failure becomes a SCIM error body here, in one place (RFC 7644 §3.12). The admin API
+//! is not a SCIM API: `problem_details` turns its errors into RFC 9457 problem details.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,87 @@ pub fn scim_json(status: StatusCode, body: Value) -> Response {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     res
+}
+
+/// The media type of the admin API's errors (RFC 9457).
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The values of a problem's `code` member: the finer kind of a problem, as SCIM names it.
+pub const PROBLEM_CODES: [&str; 13] = [
+    "invalidFilter",
+    "tooMany",
+    "uniqueness",
+    "mutability",
+    "invalidSyntax",
+    "invalidPath",
+    "noTarget",
+    "invalidValue",
+    "invalidVers",
+    "sensitive",
+    "invalidCursor",
+    "expiredCursor",
+    "invalidCount",
+];
+
+/// The RFC 9457 problem of a SCIM error body: `type` (about:blank: the status says what kind of
+/// problem it is), `title` (the status's reason phrase), `status` (a number), `detail`, and
+/// `code`, the SCIM `scimType`, where there is one.
+pub fn problem_body(scim_error: &Value) -> Option<Value> {
+    let schemas = scim_error.get("schemas")?.as_array()?;
+    if !schemas.iter().any(|s| s == ERROR_URN) {
+        return None;
+    }
+    let status: u16 = scim_error.get("status")?.as_str()?.parse().ok()?;
+    let title = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let mut body = Map::new();
+    body.insert("type".into(), json!("about:blank"));
+    body.insert("title".into(), json!(title));
+    body.insert("status".into(), json!(status));
+    body.insert(
+        "detail".into(),
+        scim_error.get("detail").cloned().unwrap_or_else(|| json!(title)),
+    );
+    if let Some(code) = scim_error.get("scimType") {
+        body.insert("code".into(), code.clone());
+    }
+    Some(Value::Object(body))
+}
+
+/// Middleware: under `/api/` (the admin API and its document), an error answered with a SCIM
+/// error body — by a handler, the token check, the rate limiter, a body limit or the fallback —
+/// is sent as problem details instead, with the same status and headers.
+pub async fn problem_details(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let admin = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let is_scim_error = res.status().as_u16() >= 400
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            // `negotiate_and_normalise` has made it application/json on the admin API.
+            .is_some_and(|v| v.starts_with("application/scim+json") || v.starts_with("application/json"));
+    if !admin || !is_scim_error {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return error_response(500, None, "internal error").into_response();
+    };
+    let problem = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| problem_body(&v));
+    let Some(problem) = problem else {
+        return Response::from_parts(parts, bytes.into());
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    );
+    Response::from_parts(parts, problem.to_string().into())
 }
 
 /// A SCIM error response. `status` is a JSON string, as RFC 7644 §3.12 writes it.
@@ -167,6 +249,40 @@ pub fn unauthorized(detail: &str, token_was_sent: bool) -> Response {
 #[cfg(test)]
 mod constraint_tests {
     use super::*;
+
+    #[test]
+    fn a_scim_error_becomes_a_problem() {
+        let problem = problem_body(&error_body(409, Some(ScimType::Uniqueness), "taken")).unwrap();
+        assert_eq!(
+            problem,
+            json!({"type": "about:blank", "title": "Conflict", "status": 409, "detail": "taken",
+                   "code": "uniqueness"})
+        );
+        let problem = problem_body(&error_body(404, None, "no such user")).unwrap();
+        assert_eq!(problem["title"], "Not Found");
+        assert!(problem.get("code").is_none());
+        for t in PROBLEM_CODES {
+            assert!(
+                [
+                    ScimType::InvalidFilter,
+                    ScimType::TooMany,
+                    ScimType::Uniqueness,
+                    ScimType::Mutability,
+                    ScimType::InvalidSyntax,
+                    ScimType::InvalidPath,
+                    ScimType::NoTarget,
+                    ScimType::InvalidValue,
+                    ScimType::InvalidVers,
+                    ScimType::Sensitive,
+                    ScimType::InvalidCursor,
+                    ScimType::ExpiredCursor,
+                    ScimType::InvalidCount,
+                ]
+                .iter()
+                .any(|s| s.as_str() == t)
+            );
+        }
+    }
 
     /// A constraint violation no service function expected (a race with another request) is a
     /// conflict to retry, not a server fault.

@@ -27,8 +27,7 @@ use axum::routing::{any, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::scim::discovery::Capabilities;
 use crate::service::Service;
@@ -122,8 +121,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(|req: &Request<Body>| spans::request_span(req))
-                        // One access-log line per request at `info`, carrying the span's request id.
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                        // One access-log line per request at `info`, carrying the span's request id;
+                        // the duration is a number, its unit in the name (not tower-http's "3 ms").
+                        .on_response(log_response),
                 )
                 .layer(CatchPanicLayer::custom(
                     |_panic: Box<dyn std::any::Any + Send>| {
@@ -136,7 +136,18 @@ pub fn router(state: AppState) -> Router {
                     },
                 )),
         )
+        // Outside the panic catcher too, so that even its 500 is a problem on the admin API.
+        .layer(middleware::from_fn(error::problem_details))
         .with_state(state)
+}
+
+/// The access-log line of a request.
+fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _span: &tracing::Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "finished processing request"
+    );
 }
 
 /// Collapses repeated slashes and drops a trailing one, before routing: an admin who pastes
@@ -255,7 +266,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// - responses are `application/scim+json`, except `application/json` for a client whose
 ///   `Accept` names only that (one OneLogin revision demands it).
 async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
-    // The admin API speaks plain JSON, errors included (same body shape as SCIM errors).
+    // The admin API speaks plain JSON; its errors become problem details (error::problem_details).
     let admin_api = req.uri().path().starts_with("/api/");
     let plain_json_only = admin_api
         || req

@@ -54,14 +54,17 @@ impl FromStr for TokenKind {
     }
 }
 
-/// The identity provider a SCIM token was issued for (SPEC R9: the provisioning source).
+/// The identity provider a SCIM token was issued for (SPEC R9: the provisioning source). Its
+/// name is the source it records: `okta`, `entra`, `onelogin`, or `scim` for any other client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Idp {
     Okta,
     Entra,
     OneLogin,
-    Other,
+    /// Any other SCIM client. Tokens issued before this label was named `scim` carry `other`.
+    #[serde(alias = "other")]
+    Scim,
 }
 
 impl Idp {
@@ -70,16 +73,30 @@ impl Idp {
             Idp::Okta => "okta",
             Idp::Entra => "entra",
             Idp::OneLogin => "onelogin",
-            Idp::Other => "other",
+            Idp::Scim => "scim",
         }
     }
 
-    /// The `source` recorded on what this IdP provisions (`scim` for an unknown client).
+    /// The `source` recorded on what this IdP provisions: its name (SPEC R9).
     pub fn source(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// The label as the token table keeps it: its CHECK constraint predates the name `scim`
+    /// and spells it `other` (changing it means rebuilding the SQLite table). Every reader
+    /// shows it through `normalise`.
+    pub fn stored(self) -> &'static str {
         match self {
-            Idp::Other => "scim",
-            other => other.as_str(),
+            Idp::Scim => "other",
+            idp => idp.as_str(),
         }
+    }
+
+    /// A stored label in today's spelling (`other`, the former name of `scim`, becomes `scim`).
+    pub fn normalise(label: &str) -> String {
+        Idp::from_str(label)
+            .map(|i| i.as_str().to_string())
+            .unwrap_or_else(|_| label.to_string())
     }
 }
 
@@ -90,8 +107,11 @@ impl FromStr for Idp {
             "okta" => Ok(Idp::Okta),
             "entra" | "azure" | "azuread" | "entraid" => Ok(Idp::Entra),
             "onelogin" => Ok(Idp::OneLogin),
-            "other" | "scim" => Ok(Idp::Other),
-            _ => Err(format!("unknown IdP {s:?}: use okta, entra, onelogin or other")),
+            // `other`: the former name of `scim`, still accepted.
+            "scim" | "other" => Ok(Idp::Scim),
+            _ => Err(format!(
+                "unknown IdP {s:?}: use okta, entra, onelogin, or scim for any other SCIM client"
+            )),
         }
     }
 }
@@ -119,7 +139,7 @@ impl Caller {
     /// `manual` for the admin API and operators (SPEC R9).
     pub fn source(&self) -> &'static str {
         match self.kind {
-            TokenKind::Scim => self.idp.unwrap_or(Idp::Other).source(),
+            TokenKind::Scim => self.idp.unwrap_or(Idp::Scim).source(),
             TokenKind::Admin => "manual",
         }
     }
@@ -298,7 +318,7 @@ impl Service {
         let expires_at = now + ttl;
         // SCIM tokens always carry an IdP label: it becomes the provisioning source.
         let idp = match kind {
-            TokenKind::Scim => Some(idp.unwrap_or(Idp::Other)),
+            TokenKind::Scim => Some(idp.unwrap_or(Idp::Scim)),
             TokenKind::Admin => idp,
         };
         let id = Uuid::new_v4();
@@ -325,7 +345,7 @@ impl Service {
             account_id: account,
             id,
             kind: kind.as_str().to_string(),
-            idp: idp.map(|i| i.as_str().to_string()),
+            idp: idp.map(|i| i.stored().to_string()),
             description,
             token_sha256: sha256(&token),
             created_at: now,
@@ -553,7 +573,7 @@ pub fn token_json(t: &TokenRecord) -> serde_json::Value {
     serde_json::json!({
         "id": t.id,
         "kind": t.kind,
-        "idp": t.idp,
+        "idp": t.idp.as_deref().map(Idp::normalise),
         "description": t.description,
         "created_at": t.created_at,
         "expires_at": t.expires_at,

@@ -26,10 +26,10 @@ async fn only_the_accounts_admin_tokens_open_the_admin_api() {
     let url = admin.url("/users");
 
     let res = app.send(Method::GET, &url, None, None, &[]).await;
-    res.assert_error_json(401);
+    res.assert_problem(401);
     // A SCIM token of the same account does not open it…
     let res = app.send(Method::GET, &url, Some(&app.token), None, &[]).await;
-    res.assert_error_json(401);
+    res.assert_problem(401);
     assert!(
         res.body["detail"].as_str().unwrap().contains("admin"),
         "{}",
@@ -45,7 +45,7 @@ async fn only_the_accounts_admin_tokens_open_the_admin_api() {
         .unwrap();
     app.send(Method::GET, &url, Some(&foreign.token), None, &[])
         .await
-        .assert_error_json(401);
+        .assert_problem(401);
     // …and an admin token does not open the SCIM API.
     app.send(Method::GET, &app.scim("/Users"), Some(&admin.token), None, &[])
         .await
@@ -125,7 +125,7 @@ async fn users_are_created_changed_listed_by_source_and_deleted() {
         names(&admin.get("/users?filter=userName%20sw%20%22native%22").await),
         ["native@example.com"]
     );
-    admin.get("/users?idp_managed=maybe").await.assert_error_json(400);
+    admin.get("/users?idp_managed=maybe").await.assert_problem(400);
 
     let res = admin
         .patch(
@@ -139,17 +139,17 @@ async fn users_are_created_changed_listed_by_source_and_deleted() {
     admin
         .patch(&format!("/users/{native}"), json!({"nickname": "x"}))
         .await
-        .assert_error_json(400);
+        .assert_problem(400);
     admin
         .post("/users", json!({"user_name": "NATIVE@example.com"}))
         .await
-        .assert_error_json(409);
+        .assert_problem(409);
 
     assert_eq!(admin.delete(&format!("/users/{native}")).await.status, 204);
     admin
         .get(&format!("/users/{native}"))
         .await
-        .assert_error_json(404);
+        .assert_problem(404);
 }
 
 #[tokio::test]
@@ -169,7 +169,7 @@ async fn groups_members_and_role_bindings() {
     admin
         .post("/groups", json!({"display_name": "example-group"}))
         .await
-        .assert_error_json(409);
+        .assert_problem(409);
 
     let a = admin.user("a@example.com", "a@example.com").await;
     let b = admin.user("b@example.com", "b@example.com").await;
@@ -185,7 +185,7 @@ async fn groups_members_and_role_bindings() {
             json!({"user_ids": ["8f1c2f8e-0000-4000-8000-000000000000"]}),
         )
         .await
-        .assert_error_json(400);
+        .assert_problem(400);
     assert_eq!(
         admin.delete(&format!("/groups/{group}/members/{b}")).await.status,
         204
@@ -208,7 +208,7 @@ async fn groups_members_and_role_bindings() {
             json!({"role": "project_viewer", "resource_group": "all_projects"}),
         )
         .await
-        .assert_error_json(409);
+        .assert_problem(409);
     assert_eq!(
         admin.get("/role-bindings").await.body["items"]
             .as_array()
@@ -269,7 +269,7 @@ async fn settings_and_scim_tokens() {
     admin
         .patch("/settings", json!({"group_name_conflict": "merge"}))
         .await
-        .assert_error_json(400);
+        .assert_problem(400);
 
     // A SCIM token issued here works on the SCIM API and labels what it creates (R9).
     let res = admin
@@ -342,7 +342,7 @@ async fn settings_and_scim_tokens() {
     admin
         .delete(&format!("/scim/tokens/{}", admin.token_id))
         .await
-        .assert_error_json(404);
+        .assert_problem(404);
 }
 
 #[tokio::test]
@@ -353,7 +353,7 @@ async fn disabling_scim_converts_idp_resources_and_revokes_tokens() {
     let group = app.group("Idp group", &[&user]).await;
 
     let res = admin.post("/scim/disable", json!({"confirmation": "yes"})).await;
-    res.assert_error_json(400);
+    res.assert_problem(400);
     assert!(res.body["detail"].as_str().unwrap().contains("DISABLE"));
     assert_eq!(app.get("/Users").await.status, 200, "nothing changed");
 
@@ -474,8 +474,8 @@ async fn the_audit_log_records_every_surface_and_pages() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["group.members", "group.link", "group.create"]);
-    admin.get("/audit?limit=0").await.assert_error_json(400);
-    admin.get("/audit?before=nope").await.assert_error_json(400);
+    admin.get("/audit?limit=0").await.assert_problem(400);
+    admin.get("/audit?before=nope").await.assert_problem(400);
 }
 
 /// Every route in the OpenAPI document is served (an unauthenticated request gets 401, not
@@ -591,10 +591,10 @@ async fn the_openapi_document_declares_every_answer_and_constraint() {
             None => v.clone(),
         }
     };
-    let error_schema = json!({"$ref": "#/components/schemas/ErrorBody"});
-    assert!(
-        doc.pointer("/components/schemas/ErrorBody/properties/detail")
-            .is_some()
+    let error_schema = json!({"$ref": "#/components/schemas/Problem"});
+    assert_eq!(
+        doc.pointer("/components/schemas/Problem/required"),
+        Some(&json!(["type", "title", "status", "detail"]))
     );
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -635,7 +635,7 @@ async fn the_openapi_document_declares_every_answer_and_constraint() {
                 );
                 if status.starts_with(['4', '5']) {
                     assert_eq!(
-                        res["content"]["application/json"]["schema"], error_schema,
+                        res["content"]["application/problem+json"]["schema"], error_schema,
                         "{what} {status} does not carry the error body"
                     );
                 }
@@ -790,7 +790,7 @@ async fn input_outside_the_document_is_400_naming_what_to_fix() {
     ];
     for (path, body, detail) in bodies {
         let res = admin.post(path, body.clone()).await;
-        res.assert_error_json(400);
+        res.assert_problem(400);
         let got = res.body["detail"].as_str().unwrap();
         assert!(
             got.contains(detail),
@@ -800,7 +800,7 @@ async fn input_outside_the_document_is_400_naming_what_to_fix() {
     let res = admin
         .patch("/settings", json!({"group_name_conflict": "LINK"}))
         .await;
-    res.assert_error_json(400);
+    res.assert_problem(400);
     assert!(
         res.body["detail"]
             .as_str()
@@ -849,7 +849,7 @@ async fn input_outside_the_document_is_400_naming_what_to_fix() {
     ];
     for (path, detail) in queries {
         let res = admin.get(path).await;
-        res.assert_error_json(400);
+        res.assert_problem(400);
         let got = res.body["detail"].as_str().unwrap();
         assert!(got.contains(detail), "{path}: {got:?} does not say {detail:?}");
     }
@@ -883,7 +883,7 @@ async fn path_ids_and_member_removal_answer_404_for_what_is_not_there() {
         format!("/users/{{{user}}}"),
         format!("/groups/{}/members", group.to_uppercase().replace('-', "")),
     ] {
-        admin.get(&path).await.assert_error_json(404);
+        admin.get(&path).await.assert_problem(404);
     }
     assert_eq!(
         admin.get(&format!("/users/{}", user.to_uppercase())).await.status,
@@ -891,9 +891,9 @@ async fn path_ids_and_member_removal_answer_404_for_what_is_not_there() {
     );
 
     let member = |id: &str| format!("/groups/{group}/members/{id}");
-    admin.delete(&member("nope")).await.assert_error_json(404);
+    admin.delete(&member("nope")).await.assert_problem(404);
     let res = admin.delete(&member(&user)).await;
-    res.assert_error_json(404);
+    res.assert_problem(404);
     assert!(
         res.body["detail"].as_str().unwrap().contains("is not a member"),
         "{}",
@@ -904,7 +904,7 @@ async fn path_ids_and_member_removal_answer_404_for_what_is_not_there() {
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(admin.delete(&member(&user)).await.status, 204);
-    admin.delete(&member(&user)).await.assert_error_json(404);
+    admin.delete(&member(&user)).await.assert_problem(404);
     let res = admin.get(&format!("/groups/{group}/members")).await;
     assert_eq!(res.body["items"], json!([]), "{}", res.text);
 }
@@ -925,11 +925,11 @@ async fn regenerate_takes_no_body_or_an_object_within_the_limit() {
         ("Content-Type", "application/json"),
     ];
     let send = |body: Vec<u8>| app.raw(Method::POST, &url, &headers, Some(body));
-    send(b"null".to_vec()).await.assert_error_json(400);
+    send(b"null".to_vec()).await.assert_problem(400);
     let mut big = b"{\"lifetime_days\": 30".to_vec();
     big.extend(std::iter::repeat_n(b' ', 2048));
     big.push(b'}');
-    send(big).await.assert_error_json(413);
+    send(big).await.assert_problem(413);
     let res = send(Vec::new()).await;
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.body["idp"], "entra");
@@ -954,7 +954,7 @@ async fn compare_refuses_an_after_of_another_format_and_unknown_fields() {
     let res = admin
         .post("/compare", json!({"before": export, "after": other}))
         .await;
-    res.assert_error_json(400);
+    res.assert_problem(400);
     assert!(
         res.body["detail"]
             .as_str()
@@ -965,7 +965,7 @@ async fn compare_refuses_an_after_of_another_format_and_unknown_fields() {
     let mut extra = export.clone();
     extra["users"][0]["nickname"] = json!("kept");
     let res = admin.post("/compare", json!({"before": extra})).await;
-    res.assert_error_json(400);
+    res.assert_problem(400);
     let detail = res.body["detail"].as_str().unwrap();
     assert!(
         detail.starts_with("before.users[0].nickname: unknown field `nickname`"),
@@ -1001,7 +1001,7 @@ async fn concurrent_regenerations_of_one_token_leave_one_replacement() {
         attempts.iter().map(|r| r.status).collect::<Vec<_>>()
     );
     for lost in attempts.iter().filter(|r| r.status != 201) {
-        lost.assert_error_json(404);
+        lost.assert_problem(404);
     }
     let admin = Admin::new(&app).await;
     let live: Vec<_> = admin.get("/scim/tokens").await.body["items"]
@@ -1040,11 +1040,59 @@ async fn compare_accepts_exports_larger_than_the_ordinary_body_limit() {
     // Past its own limit: 413 naming the setting, and the CLI that has none.
     let too_big = json!({"before": {"users": "x".repeat(8 * 1024 * 1024)}});
     let res = admin.post("/compare", too_big).await;
-    res.assert_error_json(413);
+    res.assert_problem(413);
     assert!(res.body["detail"].as_str().unwrap().contains("max_export_bytes"), "{}", res.text);
     // Other routes keep the ordinary limit.
     let res = admin
         .post("/users", json!({"user_name": "x".repeat(2 * 1024 * 1024)}))
         .await;
-    res.assert_error_json(413);
+    res.assert_problem(413);
+}
+
+/// The admin API is not a SCIM API: its errors are RFC 9457 problem details, wherever they
+/// come from (a handler, the token check, the router); the SCIM API keeps SCIM errors.
+#[tokio::test]
+async fn admin_api_errors_are_problem_details_and_scim_errors_stay_scim() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let missing = uuid::Uuid::new_v4();
+
+    let res = admin.get(&format!("/users/{missing}")).await;
+    res.assert_problem(404);
+    assert!(res.body.get("code").is_none(), "{}", res.text);
+    admin.post("/users", json!({"user_name": "dup@example.com"})).await;
+    let res = admin
+        .post("/users", json!({"user_name": "DUP@example.com"}))
+        .await;
+    res.assert_problem(409);
+    assert_eq!(res.body["code"], "uniqueness", "{}", res.text);
+    let res = admin.post("/users", json!({"user_name": "x", "shoe_size": 9})).await;
+    res.assert_problem(400);
+    assert_eq!(res.body["code"], "invalidValue", "{}", res.text);
+    assert!(res.body["detail"].as_str().unwrap().contains("shoe_size"), "{}", res.text);
+
+    // The token check: the challenge header stays.
+    let res = app
+        .send(Method::GET, &admin.url("/users"), None, None, &[])
+        .await;
+    res.assert_problem(401);
+    assert!(res.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")));
+    // The router: a method the route does not have, and a path under /api/ that is none.
+    let res = admin.send(Method::PUT, "/users", None).await;
+    res.assert_problem(405);
+    let res = app
+        .send(
+            Method::GET,
+            &format!("{}/api/nothing-here", app.origin),
+            Some(&admin.token),
+            None,
+            &[],
+        )
+        .await;
+    res.assert_problem(404);
+
+    // SCIM keeps its error format.
+    app.get(&format!("/Users/{missing}"))
+        .await
+        .assert_error(404, None);
 }

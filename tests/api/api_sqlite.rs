@@ -10,3 +10,6 @@ mod faults_sqlite;
 
 // One server per SQLite file, online backup and restore, start-up errors of a SQLite file.
 mod backup;
+
+// A failed `serve` removes the SQLite file it created.
+mod cli_sqlite;

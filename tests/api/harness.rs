@@ -600,21 +600,28 @@ impl Drop for TestApp {
 }
 
 impl Resp {
-    /// Asserts an admin-API error: the SCIM error body, served as plain JSON.
+    /// Asserts an admin-API error: RFC 9457 problem details (`application/problem+json`).
     #[track_caller]
-    pub fn assert_error_json(&self, status: u16) {
+    pub fn assert_problem(&self, status: u16) {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert_eq!(self.body["type"], "about:blank", "{}", self.text);
+        let reason = reqwest::StatusCode::from_u16(status)
+            .unwrap()
+            .canonical_reason()
+            .unwrap();
+        assert_eq!(self.body["title"], reason, "{}", self.text);
         assert!(
             self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "{}",
             self.text
         );
-        assert!(
-            self.header("content-type")
-                .is_some_and(|ct| ct.starts_with("application/json")),
-            "content-type {:?}",
-            self.header("content-type")
+        assert!(self.body.get("schemas").is_none(), "not a SCIM error: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
         );
     }
 }

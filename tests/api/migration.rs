@@ -319,9 +319,9 @@ async fn export_in_json_and_csv_from_the_admin_api() {
         res.text.lines().filter(|l| l.starts_with("membership,")).count(),
         1
     );
-    admin.get("/export?format=xml").await.assert_error_json(400);
+    admin.get("/export?format=xml").await.assert_problem(400);
     admin
         .post("/compare", json!({"before": {"format": "other"}}))
         .await
-        .assert_error_json(400);
+        .assert_problem(400);
 }

@@ -267,8 +267,8 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(block.contains("shown only this once"), "{block}");
-    // With the lines pasted, scimd's own commands still work (an exported SCIMD_* name would
-    // be read as an unknown setting and stop them).
+    // With the lines pasted, scimd's own commands still work, without a warning (an exported
+    // SCIMD_* name would be read as an unknown setting).
     let vars: Vec<(String, String)> = block
         .lines()
         .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
@@ -290,6 +290,8 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning:"), "{stderr}");
     assert!(server.stop().await.success());
 }
 
@@ -404,4 +406,31 @@ fn unusable_database_urls_are_one_line_errors() {
     );
     let stderr = one_line_error("sqlite://scimd.db?mode=bogus");
     assert!(stderr.contains("bogus"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_access_log_gives_the_latency_as_a_number_of_milliseconds() {
+    let (_scratch, url) = Scratch::new();
+    let server = Scimd::start(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &database_env(&url),
+        false,
+        &std::env::temp_dir(),
+    )
+    .await;
+    let res = reqwest::get(format!("{}/healthz", server.origin)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    server.wait_for_log("finished processing request").await;
+    let logs = server.logs();
+    let line: Value = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "finished processing request")
+        .unwrap();
+    let fields = &line["fields"];
+    assert!(fields["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+    assert_eq!(fields["status"], 200, "{line}");
+    assert!(fields.get("latency").is_none(), "{line}");
+    assert_eq!(line["span"]["path"], "/healthz", "{line}");
+    server.stop().await;
 }

@@ -200,7 +200,7 @@ async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
     let native_group = admin.group("Native Group").await;
 
     let res = admin.delete(&format!("/groups/{group}")).await;
-    res.assert_error_json(403);
+    res.assert_problem(403);
     assert!(
         res.body["detail"]
             .as_str()
@@ -212,7 +212,7 @@ async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
     let res = admin
         .patch(&format!("/groups/{group}"), json!({"display_name": "Renamed"}))
         .await;
-    res.assert_error_json(403);
+    res.assert_problem(403);
     assert!(
         res.body["detail"]
             .as_str()
@@ -222,17 +222,17 @@ async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
     admin
         .post(&format!("/groups/{group}/members"), json!({"user_ids": [direct]}))
         .await
-        .assert_error_json(403);
+        .assert_problem(403);
     admin
         .delete(&format!("/groups/{group}/members/{member}"))
         .await
-        .assert_error_json(403);
+        .assert_problem(403);
 
     // A member of an IdP-managed group: email, name and group assignments are the IdP's.
     let res = admin
         .patch(&format!("/users/{member}"), json!({"email": "other@example.com"}))
         .await;
-    res.assert_error_json(403);
+    res.assert_problem(403);
     assert!(res.body["detail"].as_str().unwrap().contains("email or name"));
     admin
         .post(
@@ -240,12 +240,12 @@ async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
             json!({"user_ids": [member]}),
         )
         .await
-        .assert_error_json(403);
+        .assert_problem(403);
     // Any IdP-managed user: not deactivated, not deleted.
     let res = admin
         .patch(&format!("/users/{direct}"), json!({"active": false}))
         .await;
-    res.assert_error_json(403);
+    res.assert_problem(403);
     assert!(
         res.body["detail"]
             .as_str()
@@ -255,7 +255,7 @@ async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
     admin
         .delete(&format!("/users/{direct}"))
         .await
-        .assert_error_json(403);
+        .assert_problem(403);
     // A directly provisioned user starts with no groups and may be given native ones.
     let res = admin
         .post(
@@ -700,5 +700,5 @@ async fn r8_reserved_names_and_the_length_limit() {
     admin
         .post("/groups", json!({"display_name": "Twenty-five characters!!!"}))
         .await
-        .assert_error_json(400);
+        .assert_problem(400);
 }

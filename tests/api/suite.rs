@@ -9,6 +9,7 @@ mod harness;
 mod admin;
 mod auth;
 mod bulk;
+mod configure;
 mod cli;
 mod container;
 mod edge;

@@ -495,7 +495,8 @@ pub struct ScimDisableOut {
 pub struct TokenOut {
     pub id: Uuid,
     pub kind: String,
-    /// The IdP label: `okta`, `entra`, `onelogin` or `other`; the provisioning source (R9).
+    /// The IdP label, which is also the provisioning source (R9) of what the token creates:
+    /// `okta`, `entra`, `onelogin` or `scim` (any other client). None for an admin token.
     pub idp: Option<String>,
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -509,7 +510,7 @@ impl From<&TokenRecord> for TokenOut {
         TokenOut {
             id: t.id,
             kind: t.kind.clone(),
-            idp: t.idp.clone(),
+            idp: t.idp.as_deref().map(crate::service::Idp::normalise),
             description: t.description.clone(),
             created_at: t.created_at,
             expires_at: t.expires_at,
@@ -524,14 +525,15 @@ pub struct TokenList {
     pub items: Vec<TokenOut>,
 }
 
-/// The identity provider a SCIM token is for: its label becomes the provisioning source (R9).
+/// The identity provider a SCIM token is for: its label becomes the provisioning source (R9),
+/// `scim` for any other SCIM client.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdpIn {
     Okta,
     Entra,
     Onelogin,
-    Other,
+    Scim,
 }
 
 impl From<IdpIn> for crate::service::Idp {
@@ -540,7 +542,7 @@ impl From<IdpIn> for crate::service::Idp {
             IdpIn::Okta => Self::Okta,
             IdpIn::Entra => Self::Entra,
             IdpIn::Onelogin => Self::OneLogin,
-            IdpIn::Other => Self::Other,
+            IdpIn::Scim => Self::Scim,
         }
     }
 }

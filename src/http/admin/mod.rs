@@ -43,7 +43,8 @@ pub const PREFIX: &str = "/api/accounts/{account_id}";
         description = "Native user and group management of one account, with the ownership rules \
                        R1–R10 of SPEC.md. Authenticate with an admin token of the account \
                        (`scimd token create --kind admin`): `Authorization: Bearer <token>`. Errors \
-                       use the SCIM error body (`ErrorBody`): `status`, `scimType`, `detail`. \
+                       are RFC 9457 problem details (`Problem`, application/problem+json): \
+                       `type`, `title`, `status`, `detail`, and `code` where there is a finer kind. \
                        Requests are read exactly as this document declares them: unknown body \
                        fields, values out of bounds, blank names and U+0000 in any string are \
                        refused with 400 naming the field."

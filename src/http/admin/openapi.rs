@@ -2,7 +2,8 @@
 //! `finish` adds in one place what holds for every operation, so no handler has to repeat it
 //! and none can forget it:
 //!
-//! - the error answers every operation can give, with the error body's schema: 401 (token),
+//! - the error answers every operation can give, with the error body's schema (RFC 9457
+//!   problem details, `application/problem+json`): 401 (token),
 //!   429 (rate limit), 503 (database unavailable); 400 where the operation reads a query or a
 //!   body; 404 where the path names a resource; 413 and 415 where it reads a body. Errors a
 //!   handler declares itself (403 of the IdP-managed lock, 409, 412) get the same body schema;
@@ -16,14 +17,14 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::scim::ERROR_URN;
+use crate::http::error::{PROBLEM_CODES, PROBLEM_CONTENT_TYPE};
 
 /// No U+0000 anywhere in the string.
 pub const NO_NUL: &str = "^[^\\u0000]*$";
 /// No U+0000, and one character that is neither U+0000 nor whitespace (`char::is_whitespace`).
 pub const NOT_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
 
-const ERROR_SCHEMA: &str = "#/components/schemas/ErrorBody";
+const ERROR_SCHEMA: &str = "#/components/schemas/Problem";
 
 /// Adds the common answers, the string rules and the links to a generated document.
 pub fn finish(doc: &mut Value) {
@@ -100,7 +101,7 @@ fn optional_body_is_absent_not_null(body: &mut Value) {
 fn error_response(description: &str, headers: Value) -> Value {
     let mut res = json!({
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA}}}
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": ERROR_SCHEMA}}}
     });
     if headers.as_object().is_some_and(|h| !h.is_empty()) {
         res["headers"] = headers;
@@ -115,24 +116,25 @@ fn add_error_components(doc: &mut Value) {
         .and_then(Value::as_object_mut);
     let Some(components) = components else { return };
     let schemas = components.entry("schemas").or_insert_with(|| json!({}));
-    schemas["ErrorBody"] = json!({
+    schemas["Problem"] = json!({
         "type": "object",
-        "description": "The SCIM error body (RFC 7644 §3.12), served as application/json.",
-        "required": ["schemas", "status", "detail"],
+        "description": "Problem details (RFC 9457), served as application/problem+json.",
+        "required": ["type", "title", "status", "detail"],
         "properties": {
-            "schemas": {"type": "array", "items": {"type": "string", "enum": [ERROR_URN]}},
-            "status": {
+            "type": {
                 "type": "string",
-                "pattern": "^[45][0-9][0-9]$",
-                "description": "The HTTP status, as a string."
+                "enum": ["about:blank"],
+                "description": "Always about:blank: the status and its title say what kind of problem it is."
             },
-            "scimType": {
+            "title": {"type": "string", "description": "The HTTP status's reason phrase."},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599, "description": "The HTTP status."},
+            "detail": {"type": "string", "description": "What was wrong and how to fix it."},
+            "code": {
                 "type": "string",
-                "enum": ["invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax",
-                         "invalidPath", "noTarget", "invalidValue", "invalidVers", "sensitive",
-                         "invalidCursor", "expiredCursor", "invalidCount"]
-            },
-            "detail": {"type": "string", "description": "What was wrong and how to fix it."}
+                "enum": PROBLEM_CODES,
+                "description": "A finer kind of problem, when there is one (e.g. `invalidValue` of a \
+                                400, `uniqueness` of a 409)."
+            }
         }
     });
     let retry_after = json!({"Retry-After": {
@@ -144,7 +146,7 @@ fn add_error_components(doc: &mut Value) {
         (
             "BadRequest",
             "A query parameter or the body does not fit this document; `detail` names it and \
-             says what it takes (`scimType` `invalidValue`, `invalidSyntax` or `invalidFilter`).",
+             says what it takes (`code` `invalidValue`, `invalidSyntax` or `invalidFilter`).",
             json!({}),
         ),
         (
@@ -235,7 +237,7 @@ fn add_common_errors(op: &mut Map<String, Value>) {
         {
             res.insert(
                 "content".into(),
-                json!({"application/json": {"schema": {"$ref": ERROR_SCHEMA}}}),
+                json!({PROBLEM_CONTENT_TYPE: {"schema": {"$ref": ERROR_SCHEMA}}}),
             );
         }
     }
@@ -463,7 +465,7 @@ mod tests {
         );
         assert_eq!(x["responses"]["200"]["description"], "OK");
         assert_eq!(
-            x["responses"]["409"]["content"]["application/json"]["schema"]["$ref"],
+            x["responses"]["409"]["content"][PROBLEM_CONTENT_TYPE]["schema"]["$ref"],
             ERROR_SCHEMA
         );
         let props = &x["requestBody"]["content"]["application/json"]["schema"]["properties"];
