@@ -123,6 +123,16 @@ enum Command {
     #[command(after_help = "Example:
   scimd compare before.json after.json && echo nothing lost")]
     Compare { before: PathBuf, after: PathBuf },
+    /// Copy the whole SQLite database (accounts, tokens and signing secret, users, groups,
+    /// memberships, role bindings, settings, audit log) into a new Postgres database, in one
+    /// transaction, verified. Stop the server first; then point database_url at Postgres.
+    #[command(after_help = "Example:
+  scimd copy --to postgres://scimd:PASSWORD@db.example.com/scimd")]
+    Copy {
+        /// The target Postgres database (created and migrated if needed; it must have no account).
+        #[arg(long)]
+        to: String,
+    },
     /// Back up the SQLite database into a new file, while the server runs and writes: a
     /// consistent copy, verified and written 0600. (Postgres: use pg_dump; see docs/operations.md.)
     #[command(after_help = "Example:
@@ -338,6 +348,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     match cli.command {
         Command::Backup { to } => backup(&config, &to, output).await,
+        Command::Copy { to } => copy(&config, &to, output).await,
         Command::Restore { from } => restore(&config, &from, output).await,
         Command::Serve { listen, bootstrap } => {
             if let Some(listen) = listen {
@@ -609,6 +620,38 @@ async fn backup(config: &Config, to: &std::path::Path, output: Output) -> Result
     Ok(())
 }
 
+/// `scimd copy --to postgres://…`.
+async fn copy(config: &Config, to: &str, output: Output) -> Result<(), String> {
+    if Backend::from_url(&config.database_url)? != Backend::Sqlite {
+        return Err(
+            "scimd copy moves a SQLite database to Postgres: database_url must name the SQLite file".into(),
+        );
+    }
+    if Backend::from_url(to)? != Backend::Postgres {
+        return Err("--to must be a postgres:// URL".into());
+    }
+    let report = store::copy::copy_to_postgres(&config.database_url, to).await?;
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::Value::Object(report.iter().map(|(t, n)| (t.clone(), json!(n))).collect())
+        ),
+        Output::Quiet => {}
+        Output::Human => {
+            println!(
+                "Copied {} into {} (one transaction, row counts verified):",
+                store::copy::describe_source(&config.database_url),
+                crate::config::redact(to)
+            );
+            for (table, n) in &report {
+                println!("  {table}: {n}");
+            }
+            println!("Now set database_url to the Postgres URL and start scimd; the tokens keep working.");
+        }
+    }
+    Ok(())
+}
+
 /// `scimd restore --from FILE`.
 async fn restore(config: &Config, from: &std::path::Path, output: Output) -> Result<(), String> {
     if Backend::from_url(&config.database_url)? == Backend::Postgres {
@@ -797,6 +840,7 @@ async fn one_shot(
         | Command::Healthcheck { .. }
         | Command::Compare { .. }
         | Command::Backup { .. }
+        | Command::Copy { .. }
         | Command::Restore { .. }
         | Command::Config
         | Command::Completions { .. }

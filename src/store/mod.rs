@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod common;
+pub mod copy;
 pub mod derived;
 mod filter_sql;
 pub mod health;

@@ -7,3 +7,6 @@ include!("suite.rs");
 // fault mode, and SQLite has none, so this module is compiled into this binary only.
 // `faults_sqlite` is SQLite's counterpart.
 mod faults;
+
+// `scimd copy`: a SQLite deployment moved to Postgres (needs both, so compiled here).
+mod copy;
