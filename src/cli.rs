@@ -585,7 +585,14 @@ async fn serve(
     }
     let router = app.router(&config);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let result = server::serve(listener, router, stop, grace).await;
+    let result = server::serve_with(
+        listener,
+        router,
+        stop,
+        grace,
+        server::Limits::from_config(&config),
+    )
+    .await;
     app.store.close().await;
     drop(serve_lock);
     tracing::info!("scimd stopped");

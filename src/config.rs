@@ -27,6 +27,9 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub database_acquire_timeout_ms: u64,
+    pub header_read_timeout_seconds: u64,
+    pub request_body_timeout_seconds: u64,
+    pub max_connections: usize,
     pub max_body_bytes: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
@@ -206,6 +209,14 @@ impl Config {
         Backend::from_url(&self.database_url).map_err(ConfigError)?;
         if self.database_max_connections < 1 {
             return Err(ConfigError("database_max_connections must be at least 1".into()));
+        }
+        if self.header_read_timeout_seconds < 1 || self.request_body_timeout_seconds < 1 {
+            return Err(ConfigError(
+                "header_read_timeout_seconds and request_body_timeout_seconds must be at least 1".into(),
+            ));
+        }
+        if self.max_connections < 1 {
+            return Err(ConfigError("max_connections must be at least 1".into()));
         }
         if !(100..=60_000).contains(&self.database_acquire_timeout_ms) {
             return Err(ConfigError(

@@ -124,6 +124,7 @@ impl App {
             bulk_max_operations: config.bulk_max_operations,
             bulk_max_payload_bytes: config.bulk_max_payload_bytes,
             max_export_bytes: config.max_export_bytes,
+            request_body_timeout: Duration::from_secs(config.request_body_timeout_seconds),
             capabilities: Capabilities {
                 max_results: config.max_results as usize,
                 default_count: config.default_count as usize,
@@ -154,39 +155,129 @@ pub async fn bind(addr: &str) -> Result<TcpListener, StartError> {
         })
 }
 
+/// What one slow or greedy client may hold (issue 16.3: 200 sockets sending headers a byte at
+/// a time stayed open 28 s, none closed).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to receive a request's headers, from its first byte (and on an idle keep-alive
+    /// connection, from the end of the previous response); past it the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
+            max_connections: config.max_connections,
+        }
+    }
+}
+
 /// Serves until `shutdown` completes, then stops accepting connections and lets in-flight
-/// requests finish for up to `grace`.
+/// requests finish for up to `grace`, with the default [`Limits`].
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: draining in-flight requests"
-        );
-        let _ = tx.send(());
-    };
+    serve_with(listener, router, shutdown, grace, Limits::default()).await
+}
+
+/// The accept loop: hyper's HTTP/1.1 connection driver with a header read timeout, one task
+/// per connection, at most `limits.max_connections` of them. (axum's own `serve` has neither
+/// bound.)
+pub async fn serve_with(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+    limits: Limits,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     // Outside the router, so the rewritten path is what gets routed.
     let app = tower::Layer::layer(&tower::util::MapRequestLayer::new(http::normalize_path), router);
-    let server = axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        res = &mut server => res,
-        _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("grace period over: closing remaining connections");
-            Ok(())
-        }
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let service = app
+            .clone()
+            .map_request(move |req: hyper::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
+                req
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                res = conn.as_mut() => {
+                    if let Err(err) = res {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => {
+                    // Finish the request in flight, then close; idle connections close now.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow with the server's life.
+        while connections.try_join_next().is_some() {}
     }
+    drop(listener);
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: draining in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    let drained =
+        tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("grace period over: closing remaining connections");
+        connections.abort_all();
+    }
+    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT. The handlers are installed by this call, not when the

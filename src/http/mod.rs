@@ -12,6 +12,7 @@ pub mod ratelimit;
 mod resources;
 mod retry;
 mod search;
+mod slow;
 mod spans;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct HttpSettings {
     pub bulk_max_payload_bytes: usize,
     /// The admin API's compare route carries whole exports: its own body limit.
     pub max_export_bytes: usize,
+    /// Time a client has to send a whole request body (`slow`).
+    pub request_body_timeout: std::time::Duration,
     pub capabilities: Capabilities,
 }
 
@@ -111,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), retry::replay_once))
+        .layer(middleware::from_fn_with_state(state.clone(), slow::body_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(spans::annotate))
         .layer(middleware::from_fn(negotiate_and_normalise))

@@ -183,13 +183,15 @@ impl TestApp {
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let router = app.router(&config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve(
+        let limits = server::Limits::from_config(&config);
+        tokio::spawn(server::serve_with(
             listener,
             router,
             async {
                 let _ = rx.await;
             },
             Duration::from_secs(1),
+            limits,
         ));
         let account = app.service.create_account("Test account").await.unwrap();
         let issued = app

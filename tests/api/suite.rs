@@ -28,5 +28,6 @@ mod paging;
 mod rules;
 mod search;
 mod sequences;
+mod slow_clients;
 mod stores;
 mod users;
