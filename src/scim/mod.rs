@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod lookalike;
 pub mod patch;
 pub mod path;
 pub mod render;

@@ -174,8 +174,10 @@ pub fn coerce_single(attr: &AttrDef, value: &Value, path: &str) -> Result<Value,
 }
 
 /// Check a whole canonical document after all edits: required attributes present and
-/// non-empty, at most one `primary: true` per multi-valued attribute. 400 `invalidValue`.
+/// non-empty, at most one `primary: true` per multi-valued attribute, identifiers without
+/// invisible or control characters. 400 `invalidValue`.
 pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimError> {
+    check_identifiers(doc)?;
     let schemas = std::iter::once((rt.schema, true)).chain(rt.extensions.iter().copied());
     for (schema, schema_required) in schemas {
         let is_core = std::ptr::eq(schema, rt.schema);
@@ -217,6 +219,39 @@ pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimE
                     check_members(items)?;
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// userName, a group's displayName and every email address: no control character and no
+/// invisible one (zero-width, soft hyphen, bidirectional control), which would let two
+/// identifiers that look the same differ (`scim::lookalike`).
+fn check_identifiers(doc: &Map<String, Value>) -> Result<(), ScimError> {
+    let mut identifiers: Vec<(&str, &str)> = Vec::new();
+    for key in ["userName", "displayName"] {
+        if let Some(Value::String(s)) = doc.get(key) {
+            identifiers.push((key, s));
+        }
+    }
+    // displayName is an identifier of groups only; a user's may be any text.
+    if doc.contains_key("userName") {
+        identifiers.retain(|(k, _)| *k == "userName");
+    }
+    if let Some(Value::Array(emails)) = doc.get("emails") {
+        for e in emails {
+            if let Some(Value::String(v)) = e.get("value") {
+                identifiers.push(("emails.value", v));
+            }
+        }
+    }
+    for (path, value) in identifiers {
+        if let Some(c) = crate::scim::lookalike::forbidden_char(value) {
+            return Err(ScimError::invalid_value(format!(
+                "\"{path}\" contains the invisible or control character U+{:04X}, which identifiers may not \
+                 contain (it would make names that look the same differ): remove it",
+                c as u32
+            )));
         }
     }
     Ok(())

@@ -97,13 +97,14 @@ impl Profile {
         })
     }
 
-    /// Is `name` reserved (compared ignoring case: `administrators` is as reserved as
-    /// `Administrators`)?
+    /// Is `name` reserved? Compared on what the names look like, not their code points:
+    /// `administrators`, `Ａdministrators`, `Adminıstrators` or a Cyrillic `ѕ` are as reserved
+    /// as `Administrators` (see `scim::lookalike`).
     pub fn is_reserved(&self, name: &str) -> bool {
-        let name = name.trim().to_lowercase();
+        let key = crate::scim::lookalike::skeleton_key(name);
         self.reserved_group_names
             .iter()
-            .any(|r| r.trim().to_lowercase() == name)
+            .any(|r| crate::scim::lookalike::skeleton_key(r) == key)
     }
 
     /// R8 for every surface: the account's group-name length limit, counted in characters.

@@ -19,6 +19,7 @@ mod groups;
 mod idp_entra;
 mod idp_okta;
 mod idp_onelogin;
+mod lookalike;
 mod migration;
 mod mutability;
 mod observability;

@@ -1,0 +1,87 @@
+//! Names that look alike, and characters that cannot be seen.
+//!
+//! A reserved group name (`Administrators`) must not be reachable through a spelling that
+//! renders the same: `Adminıstrators` (dotless ı), `Ａdministrators` (full width),
+//! `Administrators` + ZERO WIDTH SPACE, a soft hyphen inside, a Cyrillic `ѕ`. Names are
+//! compared on a skeleton: NFKC (width and compatibility forms), lower case, default-ignorable
+//! code points removed, then the confusable skeleton of Unicode TS #39 (the `unicode-security`
+//! crate, which carries Unicode's own confusables table), lower-cased again.
+//!
+//! Identifiers (userName, emails, a group's displayName) are also refused when they contain a
+//! control character or a default-ignorable code point — zero-width characters, soft hyphens,
+//! bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E/F): they let two identifiers
+//! that look the same differ, or make one display as another.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::GeneralSecurityProfile;
+use unicode_security::general_security_profile::IdentifierType;
+
+/// Invisible in rendering: default-ignorable (which includes the bidirectional controls).
+fn is_invisible(c: char) -> bool {
+    c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+}
+
+/// The first character an identifier must not contain, if any.
+pub fn forbidden_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| c.is_control() || is_invisible(c))
+}
+
+/// The skeleton two names that look alike share.
+pub fn skeleton_key(s: &str) -> String {
+    let folded: String = s
+        .trim()
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .filter(|&c| !is_invisible(c))
+        .collect();
+    unicode_security::skeleton(&folded)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Do `a` and `b` look the same?
+pub fn look_alike(a: &str, b: &str) -> bool {
+    skeleton_key(a) == skeleton_key(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_name_spellings_share_one_skeleton() {
+        for variant in [
+            "administrators",
+            "ADMINISTRATORS",
+            "Adminıstrators",
+            "Ａdministrators",
+            "Administrators\u{200b}",
+            "Admin\u{ad}istrators",
+            "Adminiѕtrators",
+            " Administrators ",
+        ] {
+            assert!(look_alike("Administrators", variant), "{variant:?}");
+        }
+        assert!(!look_alike("Administrators", "Administrator"));
+        assert!(!look_alike("Administrators", "Admins"));
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_found() {
+        assert_eq!(forbidden_char("plain@example.com"), None);
+        assert_eq!(forbidden_char("José Müller"), None);
+        assert_eq!(forbidden_char("名前"), None);
+        for (s, c) in [
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{ad}b", '\u{ad}'),
+            ("\u{202e}moc.evil", '\u{202e}'),
+            ("a\u{2066}b", '\u{2066}'),
+            ("a\u{200e}b", '\u{200e}'),
+            ("a\u{feff}", '\u{feff}'),
+            ("a\tb", '\t'),
+            ("a\u{7}b", '\u{7}'),
+        ] {
+            assert_eq!(forbidden_char(s), Some(c), "{s:?}");
+        }
+    }
+}
