@@ -6,24 +6,26 @@
 #   docker logs scimd        # the SCIM base URL and the tokens, printed once
 #
 # Keep every command here one that runs outside Docker too: tests/api/container.rs starts the
-# binary with this file's ENV, CMD and HEALTHCHECK.
+# binary with this file's ENV, CMD and HEALTHCHECK, and .ci/dockerfile_check.py replays the
+# build stages on the host (docs/operations.md, "Container image").
 
-FROM rust:1.95-slim-bookworm AS build
+# The dependency layer comes from cargo-chef: `prepare` derives a recipe from the manifest
+# and lock file (every target the manifest names, whatever they are), `cook` builds the
+# dependencies from it. Nothing here lists the crate's targets by hand, so it cannot drift
+# from Cargo.toml. The layer is rebuilt only when the recipe changes.
+FROM rust:1.95-slim-bookworm AS chef
+RUN cargo install --locked cargo-chef@0.1.78
 WORKDIR /src
-# Dependencies in a layer of their own, rebuilt only when Cargo.toml or Cargo.lock change:
-# build them once against placeholder sources (the manifest names a bench and a test suite,
-# so those must exist too).
-COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches tests/api \
-    && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs tests/api/main.rs \
-    && echo 'fn main() {}' > benches/scale.rs \
-    && cargo build --release --locked \
-    && rm -rf src benches tests
+
+FROM chef AS planner
 COPY . .
-# COPY keeps the files' own modification times, which can be older than the placeholders'
-# build: touch the crate roots so cargo rebuilds scimd itself.
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json
+COPY . .
+RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN useradd --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin scimd \
