@@ -39,6 +39,42 @@ pub fn skeleton_key(s: &str) -> String {
         .collect()
 }
 
+/// The character class (without brackets) of every character [`forbidden_char`] refuses, as a
+/// JSON Schema pattern can say it: BMP characters as `\uXXXX` escapes, others literally (a
+/// pattern engine reading escapes only in the BMP still reads a literal character). Built
+/// from the same predicate, so the admin API's OpenAPI document and the server agree.
+pub fn forbidden_class() -> &'static str {
+    static CLASS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CLASS.get_or_init(|| {
+        let mut ranges: Vec<(char, char)> = Vec::new();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if c.is_control() || is_invisible(c) {
+                match ranges.last_mut() {
+                    Some((_, end)) if *end as u32 + 1 == c as u32 => *end = c,
+                    _ => ranges.push((c, c)),
+                }
+            }
+        }
+        let shown = |c: char| {
+            if (c as u32) < 0x10000 {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        };
+        ranges
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    shown(a)
+                } else {
+                    format!("{}-{}", shown(a), shown(b))
+                }
+            })
+            .collect()
+    })
+}
+
 /// Do `a` and `b` look the same?
 pub fn look_alike(a: &str, b: &str) -> bool {
     skeleton_key(a) == skeleton_key(b)

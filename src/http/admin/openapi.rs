@@ -71,6 +71,7 @@ pub fn finish(doc: &mut Value) {
             restrict_strings(schema);
         }
     }
+    restrict_identifiers(doc);
     add_links(doc);
 }
 
@@ -269,6 +270,50 @@ fn is_string_schema(map: &Map<String, Value>) -> bool {
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         _ => false,
+    }
+}
+
+/// The request properties that are identifiers (`scim::lookalike`): no control or invisible
+/// character. A user's display_name is free text; a group's is its name.
+const IDENTIFIER_FIELDS: [(&str, &[&str]); 4] = [
+    ("UserCreate", &["user_name", "email"]),
+    ("UserUpdate", &["user_name", "email"]),
+    ("GroupCreate", &["display_name"]),
+    ("GroupUpdate", &["display_name"]),
+];
+
+/// Narrows the identifier properties' patterns to what the server accepts.
+fn restrict_identifiers(doc: &mut Value) {
+    for (component, fields) in IDENTIFIER_FIELDS {
+        let Some(props) = doc
+            .pointer_mut(&format!("/components/schemas/{component}/properties"))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for field in fields {
+            if let Some(Value::Object(s)) = props.get_mut(*field)
+                && is_string_schema(s)
+                && !["format", "enum", "const"].iter().any(|k| s.contains_key(*k))
+            {
+                let not_blank = s.get("minLength").and_then(Value::as_u64) == Some(1)
+                    || s.get("pattern").and_then(Value::as_str) == Some(NOT_BLANK);
+                s.insert("pattern".into(), json!(identifier_pattern(not_blank)));
+            }
+        }
+    }
+}
+
+/// The pattern of an identifier: no forbidden character, and when `not_blank`, one that is not
+/// whitespace either.
+fn identifier_pattern(not_blank: bool) -> String {
+    let class = crate::scim::lookalike::forbidden_class();
+    if not_blank {
+        format!(
+            "^[^{class}]*[^{class} \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^{class}]*$"
+        )
+    } else {
+        format!("^[^{class}]*$")
     }
 }
 
