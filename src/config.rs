@@ -27,6 +27,7 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub database_acquire_timeout_ms: u64,
+    pub database_allow_readable_by_others: bool,
     pub max_body_bytes: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
@@ -191,6 +192,7 @@ impl Config {
         crate::store::StoreOptions {
             max_connections: self.database_max_connections,
             acquire_timeout: Duration::from_millis(self.database_acquire_timeout_ms),
+            allow_readable_by_others: self.database_allow_readable_by_others,
         }
     }
 

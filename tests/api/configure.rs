@@ -60,6 +60,7 @@ fn sample(key: &str) -> (&'static str, Value) {
         "database_url" => ("postgres://scimd:secret@db.example.com/scimd", "postgres://scimd:***@db.example.com/scimd".into()),
         "database_max_connections" => n("3"),
         "database_acquire_timeout_ms" => n("1500"),
+        "database_allow_readable_by_others" => ("true", Value::Bool(true)),
         "otlp_endpoint" => s("http://127.0.0.1:4318"),
         "max_body_bytes" => n("2048"),
         "bulk_max_operations" => n("7"),
