@@ -30,6 +30,7 @@ pub struct Config {
     pub header_read_timeout_seconds: u64,
     pub request_body_timeout_seconds: u64,
     pub max_connections: usize,
+    pub database_allow_readable_by_others: bool,
     pub max_body_bytes: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
@@ -194,6 +195,7 @@ impl Config {
         crate::store::StoreOptions {
             max_connections: self.database_max_connections,
             acquire_timeout: Duration::from_millis(self.database_acquire_timeout_ms),
+            allow_readable_by_others: self.database_allow_readable_by_others,
         }
     }
 

@@ -120,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(negotiate_and_normalise))
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(drop_unusable_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(
@@ -142,7 +143,53 @@ pub fn router(state: AppState) -> Router {
         )
         // Outside the panic catcher too, so that even its 500 is a problem on the admin API.
         .layer(middleware::from_fn(error::problem_details))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Longest client `X-Request-Id` kept; a longer one is replaced.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// A client's `X-Request-Id` is echoed and logged with every line of the request, so only a
+/// short one of `[A-Za-z0-9._:-]` is kept (a UUID, a trace id, `okta-1234:5`): anything else
+/// (a log-forging line break, 8 KB of text, several ids) is dropped here, and
+/// `SetRequestIdLayer` gives the request a fresh UUID instead.
+async fn drop_unusable_request_id(mut req: Request, next: Next) -> Response {
+    let ids = req.headers().get_all("x-request-id");
+    let mut iter = ids.iter();
+    let usable = match (iter.next(), iter.next()) {
+        (Some(id), None) => {
+            let id = id.as_bytes();
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        }
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !usable {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
+/// Outermost, so every response has them, errors included: `nosniff` on every response (no
+/// browser guesses a JSON body to be HTML), and `Cache-Control: no-store` on every response but
+/// the probes and metrics, since SCIM and admin responses carry personal data or tokens.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let cacheable = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// The access-log line of a request.

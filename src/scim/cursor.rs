@@ -5,7 +5,9 @@
 //! an index range scan however deep the client pages, and stable while an import creates or
 //! deletes resources. Nothing is kept on the server, so cursors survive restarts and work
 //! across replicas. A cursor also carries a fingerprint of the query it belongs to (RFC 9865:
-//! every other parameter must be identical) and when it was issued (`cursorTimeout`).
+//! every other parameter must be identical) — the account and resource type included, so a
+//! cursor issued for one account's Users is refused on another account or on Groups — and
+//! when it was issued (`cursorTimeout`).
 //!
 //! Cursors are signed (HMAC-SHA256, truncated to 128 bits, with a key derived from the token
 //! signing secret): the sort key inside one is bound into SQL as the column's type, so a
@@ -36,7 +38,7 @@ fn mac(key: &[u8], payload: &[u8]) -> Hmac<Sha256> {
 /// A decoded cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
-    /// Fingerprint of the query (resource type, filter, sort) the cursor belongs to.
+    /// Fingerprint of the query (account, resource type, filter, sort) the cursor belongs to.
     #[serde(rename = "q")]
     pub query: String,
     /// The sort key of the last resource returned, in the store's text form; absent when the
@@ -95,8 +97,9 @@ impl Cursor {
         if self.query != query {
             return Err(ScimError::bad_request(
                 ScimType::InvalidCursor,
-                "the cursor belongs to a different query: repeat the first request's filter, sortBy \
-                 and sortOrder unchanged on every page, or start again with an empty cursor",
+                "the cursor belongs to a different query (another account, resource type, filter or \
+                 order): repeat the first request's filter, sortBy and sortOrder unchanged on every \
+                 page, or start again with an empty cursor",
             ));
         }
         if now.saturating_sub(self.issued) > timeout_secs {
@@ -113,15 +116,18 @@ impl Cursor {
 }
 
 /// The fingerprint of a list query: the same for every page of it, different for any other
-/// resource type, filter or order.
+/// account, resource type, filter or order.
 pub fn query_fingerprint(
+    account: Uuid,
     resource_type: &str,
     filter: Option<&str>,
     sort_by: Option<&str>,
     descending: bool,
 ) -> String {
     let mut hash = Sha256::new();
+    let account = account.hyphenated().to_string();
     for part in [
+        account.as_str(),
         resource_type,
         filter.map(str::trim).unwrap_or(""),
         sort_by.map(str::trim).unwrap_or(""),
@@ -140,10 +146,11 @@ mod tests {
     use proptest::prelude::*;
 
     const KEY: &[u8] = b"a cursor key of this server";
+    const ACCOUNT: Uuid = Uuid::from_u128(0xa);
 
     fn sample() -> Cursor {
         Cursor {
-            query: query_fingerprint("User", Some("userName sw \"j\""), None, false),
+            query: query_fingerprint(ACCOUNT, "User", Some("userName sw \"j\""), None, false),
             key: Some("jane@example.com".into()),
             id: Uuid::now_v7(),
             issued: 1_700_000_000,
@@ -202,7 +209,7 @@ mod tests {
         let c = sample();
         let q = c.query.clone();
         assert!(c.check(&q, c.issued + 10, 600).is_ok());
-        let other = query_fingerprint("User", Some("userName sw \"k\""), None, false);
+        let other = query_fingerprint(ACCOUNT, "User", Some("userName sw \"k\""), None, false);
         assert_eq!(
             c.check(&other, c.issued, 600).unwrap_err().scim_type,
             Some(ScimType::InvalidCursor)
@@ -215,27 +222,40 @@ mod tests {
 
     #[test]
     fn fingerprints_separate_types_filters_and_orders() {
-        let base = query_fingerprint("User", Some("a eq 1"), Some("userName"), false);
+        let base = query_fingerprint(ACCOUNT, "User", Some("a eq 1"), Some("userName"), false);
         assert_eq!(
             base,
-            query_fingerprint("User", Some(" a eq 1 "), Some("userName"), false)
+            query_fingerprint(ACCOUNT, "User", Some(" a eq 1 "), Some("userName"), false)
         );
         assert_ne!(
             base,
-            query_fingerprint("Group", Some("a eq 1"), Some("userName"), false)
+            query_fingerprint(ACCOUNT, "Group", Some("a eq 1"), Some("userName"), false)
         );
         assert_ne!(
             base,
-            query_fingerprint("User", Some("a eq 2"), Some("userName"), false)
+            query_fingerprint(ACCOUNT, "User", Some("a eq 2"), Some("userName"), false)
         );
-        assert_ne!(base, query_fingerprint("User", Some("a eq 1"), None, false));
         assert_ne!(
             base,
-            query_fingerprint("User", Some("a eq 1"), Some("userName"), true)
+            query_fingerprint(ACCOUNT, "User", Some("a eq 1"), None, false)
         );
         assert_ne!(
-            query_fingerprint("User", Some("ab"), Some("c"), false),
-            query_fingerprint("User", Some("a"), Some("bc"), false)
+            base,
+            query_fingerprint(ACCOUNT, "User", Some("a eq 1"), Some("userName"), true)
+        );
+        assert_ne!(
+            base,
+            query_fingerprint(
+                Uuid::from_u128(0xb),
+                "User",
+                Some("a eq 1"),
+                Some("userName"),
+                false
+            )
+        );
+        assert_ne!(
+            query_fingerprint(ACCOUNT, "User", Some("ab"), Some("c"), false),
+            query_fingerprint(ACCOUNT, "User", Some("a"), Some("bc"), false)
         );
     }
 

@@ -192,24 +192,37 @@ const CSV_COLUMNS: [&str; 18] = [
     "resource_group",
 ];
 
-fn csv_field(out: &mut String, v: &str) {
-    if v.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&v.replace('"', "\"\""));
-        out.push('"');
+/// OWASP's CSV injection guidance: a cell a spreadsheet would read as a formula (`=`, `+`, `-`,
+/// `@`) or that starts with a tab or carriage return (which some spreadsheets skip before
+/// looking for one) gets a leading `'`, which makes it text. A value that itself starts with
+/// `'` gets one too, so `from_csv` can strip exactly one and read every value back unchanged.
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+fn neutralise(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.starts_with(FORMULA_STARTS) {
+        format!("'{v}").into()
     } else {
-        out.push_str(v);
+        v.into()
     }
 }
 
-fn csv_row(out: &mut String, cells: &BTreeMap<&str, String>) {
-    for (i, col) in CSV_COLUMNS.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        csv_field(out, cells.get(col).map(String::as_str).unwrap_or(""));
+/// The value `neutralise` was given: one `'` before a character it protects is removed. A
+/// value starting with `'` and anything else (an export written before the prefix) is kept.
+fn restore(v: &str) -> &str {
+    match v.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => v,
     }
-    out.push_str("\r\n");
+}
+
+fn csv_row(out: &mut csv::Writer<Vec<u8>>, cells: &BTreeMap<&str, String>) {
+    let row: Vec<_> = CSV_COLUMNS
+        .iter()
+        .map(|col| neutralise(cells.get(col).map(String::as_str).unwrap_or("")))
+        .collect();
+    // Writing to memory cannot fail.
+    out.write_record(row.iter().map(|cell| cell.as_bytes()))
+        .expect("a CSV row is written to memory");
 }
 
 fn opt(v: &Option<String>) -> String {
@@ -218,9 +231,13 @@ fn opt(v: &Option<String>) -> String {
 
 impl Export {
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        out.push_str(&CSV_COLUMNS.join(","));
-        out.push_str("\r\n");
+        // RFC 4180: CRLF line ends, fields quoted only when they hold a comma, a quote or a
+        // line break.
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(Vec::new());
+        out.write_record(CSV_COLUMNS)
+            .expect("a CSV row is written to memory");
         for u in &self.users {
             let cells = BTreeMap::from([
                 ("record", "user".to_string()),
@@ -270,7 +287,9 @@ impl Export {
             ]);
             csv_row(&mut out, &cells);
         }
-        out
+        let bytes = out.into_inner().expect("a CSV buffer flushes to memory");
+        // Every cell was a Rust string, so the buffer is UTF-8.
+        String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8")
     }
 
     /// Reads an export written by `to_csv`. The account and time of a CSV export are not in
@@ -360,39 +379,32 @@ impl Export {
     }
 }
 
-/// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks.
+/// RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. Each cell comes
+/// back without the `'` that `to_csv` put before a formula character.
 fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
+    // A spreadsheet that saved the file may have put a byte-order mark first.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| match e.position() {
+                Some(at) => format!("line {}: {}", at.line(), csv_problem(&e)),
+                None => csv_problem(&e),
+            })?;
+            Ok(record.iter().map(|cell| restore(cell).to_string()).collect())
+        })
+        .collect()
+}
+
+fn csv_problem(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "the CSV file is not UTF-8".into(),
+        _ => format!("the CSV file cannot be read: {e}"),
     }
-    if quoted {
-        return Err("the CSV file ends inside a quoted field".into());
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
 }
 
 // ---- Compare ------------------------------------------------------------------------------
@@ -751,6 +763,49 @@ mod tests {
         assert_eq!(back.groups, e.groups);
         assert_eq!(back.memberships, e.memberships);
         assert_eq!(back.role_bindings, e.role_bindings);
+    }
+
+    /// OWASP: no cell of the file starts with a formula character, and every value reads
+    /// back as it was, a leading `'` of its own included.
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back() {
+        let values = [
+            "=HYPERLINK(\"http://evil\",\"x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "'quoted",
+            "'=already",
+            "plain",
+        ];
+        let users: Vec<ExportUser> = values
+            .iter()
+            .map(|v| {
+                let mut u = user(v, v);
+                u.display_name = Some(v.to_string());
+                u.family_name = Some(v.to_string());
+                u
+            })
+            .collect();
+        let e = export(users, vec![group("=cmd|' /C calc'!A0")]);
+        let csv = e.to_csv();
+        let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{cell:?} in {csv}"
+                );
+            }
+        }
+        assert!(csv.contains("'=HYPERLINK"), "{csv}");
+        assert!(csv.contains(",''quoted,"), "{csv}");
+        let back = Export::parse(&csv).unwrap();
+        assert_eq!(back.users, e.users);
+        assert_eq!(back.groups, e.groups);
+        assert!(compare(&e, &back).clean);
     }
 
     #[test]

@@ -290,6 +290,7 @@ impl Service {
     ) -> Result<ListPage<GroupView>> {
         let list = list_query(
             ResourceKind::Group,
+            caller.account_id,
             params,
             &self.settings,
             self.signing_key.cursor_key(),

@@ -1,6 +1,8 @@
 //! List requests, shared by every resource type: paging (RFC 7644 §3.4.2.4), filter and
 //! sort parsing, and the protocol errors for what the store cannot filter or sort on.
 
+use uuid::Uuid;
+
 use super::{Error, Result, Settings};
 use crate::scim::cursor::{Cursor, query_fingerprint};
 use crate::scim::filter::parse_filter;
@@ -90,6 +92,7 @@ impl PreparedList<'_> {
 /// filter or sort on.
 pub(crate) fn list_query<'k>(
     kind: ResourceKind,
+    account: Uuid,
     params: &ListParams,
     settings: &Settings,
     cursor_key: &'k [u8],
@@ -132,6 +135,7 @@ pub(crate) fn list_query<'k>(
     };
     check_cursor_paging(params, settings)?;
     let fingerprint = query_fingerprint(
+        account,
         kind.resource_type(),
         params.filter.as_deref(),
         sort.as_ref().and(params.sort_by.as_deref()),

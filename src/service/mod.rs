@@ -66,6 +66,8 @@ pub struct Service {
     /// Tokens whose `last_used_at` this process is refreshing or refreshed lately, so a burst
     /// of requests writes it once, not once per request until the first write lands.
     pub(crate) touched: tokens::RecentlyTouched,
+    /// Tokens found revoked, refused again without a database read.
+    pub(crate) revoked: tokens::RevokedTokens,
 }
 
 impl Service {
@@ -79,6 +81,7 @@ impl Service {
         let signing_key = tokens::SigningKey::load(store.as_ref(), configured_key).await?;
         Ok(Service {
             touched: Default::default(),
+            revoked: Default::default(),
             store,
             settings,
             signing_key,

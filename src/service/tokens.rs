@@ -209,6 +209,55 @@ impl RecentlyTouched {
     }
 }
 
+/// Most revoked tokens [`RevokedTokens`] remembers; the oldest is forgotten first.
+const REVOKED_REMEMBERED: usize = 10_000;
+
+/// Ids of tokens this process found revoked, with when they were revoked: a validly signed
+/// but revoked token (a decommissioned IdP connector still retrying, say) is refused from here
+/// without reading the database again. Safe to keep: a revoked token never becomes valid again.
+/// Bounded, so tokens revoked one after another cannot grow the process.
+#[derive(Default)]
+pub(crate) struct RevokedTokens(std::sync::Mutex<Remembered>);
+
+/// Revocation times by token id, and the ids in the order they were remembered.
+#[derive(Default)]
+struct Remembered {
+    at: std::collections::HashMap<Uuid, DateTime<Utc>>,
+    order: std::collections::VecDeque<Uuid>,
+}
+
+impl RevokedTokens {
+    fn get(&self, token: Uuid) -> Option<DateTime<Utc>> {
+        self.0.lock().ok()?.at.get(&token).copied()
+    }
+
+    fn remember(&self, token: Uuid, revoked_at: DateTime<Utc>) {
+        let Ok(mut remembered) = self.0.lock() else {
+            return;
+        };
+        if remembered.at.insert(token, revoked_at).is_none() {
+            remembered.order.push_back(token);
+        }
+        while remembered.order.len() > REVOKED_REMEMBERED {
+            if let Some(oldest) = remembered.order.pop_front() {
+                remembered.at.remove(&oldest);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().map(|r| r.at.len()).unwrap_or(0)
+    }
+}
+
+fn revoked_error(revoked: DateTime<Utc>) -> Error {
+    unauthorized(format!(
+        "the bearer token was revoked at {}: use its replacement",
+        revoked.to_rfc3339()
+    ))
+}
+
 pub(crate) struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -476,6 +525,9 @@ impl Service {
         }
         let token_id =
             Uuid::parse_str(&claims.jti).map_err(|_| unauthorized("the bearer token is malformed"))?;
+        if let Some(revoked) = self.revoked.get(token_id) {
+            return Err(revoked_error(revoked));
+        }
         let mut conn = self.store.reader().await?;
         let (record, scim_enabled) = conn
             .get_token_for_auth(account, token_id)
@@ -492,10 +544,8 @@ impl Service {
             ));
         }
         if let Some(revoked) = record.revoked_at {
-            return Err(unauthorized(format!(
-                "the bearer token was revoked at {}: use its replacement",
-                revoked.to_rfc3339()
-            )));
+            self.revoked.remember(token_id, revoked);
+            return Err(revoked_error(revoked));
         }
         if record.expires_at <= Utc::now() {
             return Err(unauthorized(format!(
@@ -580,4 +630,26 @@ pub fn token_json(t: &TokenRecord) -> serde_json::Value {
         "revoked_at": t.revoked_at,
         "last_used_at": t.last_used_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_tokens_are_remembered_within_a_bound() {
+        let revoked = RevokedTokens::default();
+        let at = Utc::now();
+        let first = Uuid::now_v7();
+        revoked.remember(first, at);
+        revoked.remember(first, at);
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked.get(first), Some(at));
+        for _ in 0..REVOKED_REMEMBERED + 5 {
+            revoked.remember(Uuid::now_v7(), at);
+        }
+        assert_eq!(revoked.len(), REVOKED_REMEMBERED);
+        // The oldest went first.
+        assert_eq!(revoked.get(first), None);
+    }
 }

@@ -185,6 +185,7 @@ impl Service {
     ) -> Result<ListPage<UserView>> {
         let list = list_query(
             ResourceKind::User,
+            caller.account_id,
             params,
             &self.settings,
             self.signing_key.cursor_key(),

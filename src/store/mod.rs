@@ -385,6 +385,8 @@ pub struct StoreOptions {
     /// How long a request waits for a Postgres connection before it is answered 503.
     /// (SQLite's writers wait for their turn instead; see `sqlite`.)
     pub acquire_timeout: std::time::Duration,
+    /// SQLite: open a database file that group or others may read or write (refused otherwise).
+    pub allow_readable_by_others: bool,
 }
 
 impl StoreOptions {
@@ -393,6 +395,7 @@ impl StoreOptions {
         StoreOptions {
             max_connections,
             acquire_timeout: std::time::Duration::from_secs(2),
+            allow_readable_by_others: false,
         }
     }
 }

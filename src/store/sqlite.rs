@@ -120,10 +120,17 @@ impl SqliteStore {
                 path.join("scimd.db").display()
             )));
         }
+        if !in_memory {
+            create_private(&path);
+        }
         let writable = |e: sqlx::Error| open_error(&path, e);
         // Before the pool opens: connections load the statistics with the schema.
         let mut conn = options.connect().await.map_err(writable)?;
         refuse_foreign(&mut conn, &path).await?;
+        // After the checks that say the file is no database or not scimd's, a worse problem.
+        if !in_memory {
+            refuse_public(&path, opts.allow_readable_by_others)?;
+        }
         write_planner_stats(&mut conn).await.map_err(writable)?;
         conn.close().await?;
         let pool = SqlitePoolOptions::new()
@@ -381,6 +388,75 @@ struct SqliteTx {
 }
 
 /// Why a database file cannot be opened, with the fix, in one line.
+/// The database holds every account's personal data, the token hashes and the signing
+/// secret: a new file is created 0600 whatever the umask, before SQLite opens it (SQLite gives
+/// the `-wal` and `-shm` files it creates the database file's mode). When it cannot be created
+/// here (a directory that refuses it, a race), SQLite tries and reports why.
+#[cfg(unix)]
+fn create_private(path: &std::path::Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+    if std::fs::symlink_metadata(path).is_err()
+        && std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .is_ok()
+    {
+        // The umask may have taken the owner's bits too.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_: &std::path::Path) {}
+
+/// A database file that group or others may read or write is refused unless `allow_readable`
+/// says the operator wants it so; leftover `-wal` / `-shm` files open to others are made 0600.
+#[cfg(unix)]
+fn refuse_public(path: &std::path::Path, allow_readable: bool) -> StoreResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+
+    if allow_readable {
+        return Ok(());
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let shown = path.display();
+            return Err(StoreError::Unusable(format!(
+                "the database file {shown} has mode {mode:04o}, open to group or others, and holds \
+                 personal data, token hashes and the signing secret: run `chmod 600 {shown}`, or \
+                 set database_allow_readable_by_others = true to start anyway"
+            )));
+        }
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::Path::new(&side);
+        if let Ok(meta) = std::fs::symlink_metadata(side)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(side, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+                StoreError::Unusable(format!(
+                    "{} is open to group or others and cannot be made private ({e}): run `chmod 600 {}`",
+                    side.display(),
+                    side.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_public(_: &std::path::Path, _: bool) -> StoreResult<()> {
+    Ok(())
+}
+
 fn open_error(path: &std::path::Path, err: sqlx::Error) -> StoreError {
     let shown = path.display();
     let dir = path

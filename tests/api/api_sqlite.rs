@@ -13,3 +13,6 @@ mod backup;
 
 // A failed `serve` removes the SQLite file it created.
 mod cli_sqlite;
+
+// The database file and its -wal and -shm files are private (issue 16.2).
+mod hardening_sqlite;

@@ -63,6 +63,7 @@ fn sample(key: &str) -> (&'static str, Value) {
         "header_read_timeout_seconds" => n("5"),
         "request_body_timeout_seconds" => n("20"),
         "max_connections" => n("100"),
+        "database_allow_readable_by_others" => ("true", Value::Bool(true)),
         "otlp_endpoint" => s("http://127.0.0.1:4318"),
         "max_body_bytes" => n("2048"),
         "bulk_max_operations" => n("7"),

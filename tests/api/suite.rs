@@ -16,6 +16,7 @@ mod edge;
 mod etag;
 mod filters;
 mod groups;
+mod hardening;
 mod idp_entra;
 mod idp_okta;
 mod idp_onelogin;
