@@ -232,6 +232,15 @@ impl Service {
                     &current,
                 ));
             }
+            // R3 for every IdP-managed user, whatever its groups: the IdP matches the user by
+            // userName and email and R2 keeps it from changing them back.
+            if current.idp_managed && identity_changed(&current.doc, &doc) {
+                return Err(locked(
+                    "Cannot change the userName or email of a user provisioned through SCIM (the \
+                     identity provider identifies the user by them and could not change them back)",
+                    &current,
+                ));
+            }
         }
         let row = tx
             .update_resource(ResourceKind::User, account, uid, &doc)
@@ -485,6 +494,9 @@ impl Service {
         };
         if !force {
             check_assignments_free(tx.as_mut(), account, &ids).await?;
+            if add {
+                check_reserved_members_native(tx.as_mut(), account, &group, &ids).await?;
+            }
         }
         let delta = if add {
             MemberDelta {
@@ -597,6 +609,51 @@ impl Service {
 fn details_changed(before: &Map<String, Value>, after: &Map<String, Value>) -> bool {
     let keys = ["userName", "displayName", "name", "emails"];
     keys.iter().any(|k| before.get(*k) != after.get(*k))
+}
+
+/// Has the userName or an email of a user changed between two documents?
+fn identity_changed(before: &Map<String, Value>, after: &Map<String, Value>) -> bool {
+    ["userName", "emails"]
+        .iter()
+        .any(|k| before.get(*k) != after.get(*k))
+}
+
+/// R4/R8: the members of a reserved group (e.g. `Administrators`) stay native, so no SCIM
+/// token can rename, deactivate or delete the account's administrators. An IdP-managed user
+/// is not added to one (403); SCIM never adopts a native member of one (see `users.rs`).
+async fn check_reserved_members_native(
+    tx: &mut dyn Tx,
+    account: Uuid,
+    group: &ResourceRow,
+    ids: &[Uuid],
+) -> Result<()> {
+    let name = display_name(&group.doc);
+    if ids.is_empty() || !settings::profile(tx, account).await?.is_reserved(name) {
+        return Ok(());
+    }
+    let mut managed = Vec::new();
+    for id in ids {
+        if let Some(user) = tx.get_resource(ResourceKind::User, account, *id, false).await?
+            && user.idp_managed
+        {
+            managed.push(id.to_string());
+        }
+    }
+    if managed.is_empty() {
+        return Ok(());
+    }
+    managed.truncate(20);
+    Err(ScimError::new(
+        403,
+        Some(ScimType::Mutability),
+        format!(
+            "Cannot add a user provisioned through SCIM to the reserved group {name:?} ({}): members of \
+             reserved groups stay native, so that no provisioning token can rename, deactivate or \
+             delete them; add a native user instead (the identity provider's user stays as it is)",
+            managed.join(", ")
+        ),
+    )
+    .into())
 }
 
 /// R3: the group assignments of users who belong to an IdP-managed group are the IdP's.

@@ -75,6 +75,7 @@ pub fn list_sql(
     extra: &AdminFilter,
 ) -> StoreResult<ListSql> {
     let mut filter = SqlBuilder::new(dialect, 2);
+    filter.idp_groups_only = extra.idp_groups_only;
     if let Some(f) = &query.filter {
         filter_sql::translate(kind, f, &mut filter)?;
     } else {

@@ -264,6 +264,8 @@ pub struct GroupRef {
     pub user_id: Uuid,
     pub group_id: Uuid,
     pub display_name: String,
+    /// Whether the group is IdP-managed (a native group is hidden from SCIM under `keep_both`).
+    pub idp_managed: bool,
 }
 
 /// A page request: `filter`, 1-based `start_index`, `count` already clamped by the caller.
@@ -627,6 +629,8 @@ pub struct AccountSettings {
 pub struct AdminFilter {
     pub source: Option<String>,
     pub idp_managed: Option<bool>,
+    /// A filter on a user's `groups` sees only IdP-managed groups (SCIM under `keep_both`).
+    pub idp_groups_only: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -1269,7 +1269,7 @@ impl Tx for SqliteTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name
+            "SELECT m.member_id, g.id, g.display_name, g.idp_managed
              FROM group_members m
              JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
              WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2))
@@ -1285,6 +1285,7 @@ impl Tx for SqliteTx {
                     user_id: get_uuid(r, "member_id")?,
                     group_id: get_uuid(r, "id")?,
                     display_name: r.try_get("display_name")?,
+                    idp_managed: r.try_get("idp_managed")?,
                 })
             })
             .collect()
@@ -2177,6 +2178,7 @@ mod tests {
                 AdminFilter {
                     source: Some("okta".into()),
                     idp_managed: None,
+                    idp_groups_only: false,
                 },
                 "users_source_idx (account_id=? AND source=?)",
             ),
@@ -2185,6 +2187,7 @@ mod tests {
                 AdminFilter {
                     source: None,
                     idp_managed: Some(false),
+                    idp_groups_only: false,
                 },
                 "users_idp_managed_idx (account_id=? AND idp_managed=?)",
             ),
@@ -2193,6 +2196,7 @@ mod tests {
                 AdminFilter {
                     source: Some("okta".into()),
                     idp_managed: None,
+                    idp_groups_only: false,
                 },
                 "groups_source_idx (account_id=? AND source=?)",
             ),
@@ -2201,6 +2205,7 @@ mod tests {
                 AdminFilter {
                     source: None,
                     idp_managed: Some(true),
+                    idp_groups_only: false,
                 },
                 "groups_idp_managed_idx (account_id=? AND idp_managed=?)",
             ),
