@@ -904,10 +904,10 @@ async fn r4_keep_both_hides_native_groups_from_user_groups_and_filters() {
             .unwrap_or_default()
     };
     let res = app.get(&format!("/Users/{user}")).await;
-    assert_eq!(groups_of(&res.body), [idp_group.clone()], "{}", res.text);
+    assert_eq!(groups_of(&res.body), [idp_group.as_str()], "{}", res.text);
     assert!(!res.text.contains(&native) && !res.text.contains("Secret Native"));
     let listed = app.get(&filter("userName eq \"kb@example.com\"")).await;
-    assert_eq!(groups_of(&listed.body["Resources"][0]), [idp_group.clone()], "{}", listed.text);
+    assert_eq!(groups_of(&listed.body["Resources"][0]), [idp_group.as_str()], "{}", listed.text);
     let searched = app
         .post(
             "/Users/.search",
@@ -916,7 +916,7 @@ async fn r4_keep_both_hides_native_groups_from_user_groups_and_filters() {
         )
         .await;
     assert_eq!(searched.status, 200, "{}", searched.text);
-    assert_eq!(groups_of(&searched.body["Resources"][0]), [idp_group.clone()], "{}", searched.text);
+    assert_eq!(groups_of(&searched.body["Resources"][0]), [idp_group.as_str()], "{}", searched.text);
     // Writes answer with the same view.
     let res = app
         .patch(
@@ -925,7 +925,7 @@ async fn r4_keep_both_hides_native_groups_from_user_groups_and_filters() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
-    assert_eq!(groups_of(&res.body), [idp_group.clone()], "{}", res.text);
+    assert_eq!(groups_of(&res.body), [idp_group.as_str()], "{}", res.text);
 
     // Filters agree with the attribute.
     assert_eq!(app.get(&by_native).await.body["totalResults"], 0);
