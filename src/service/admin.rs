@@ -14,7 +14,7 @@ use super::groups::{
     GroupView, MemberDelta, display_name, existing_users, insert_group, name_taken, record_members,
 };
 use super::settings;
-use super::users::{UserView, delete_row, user_name_taken};
+use super::users::{UserView, delete_row, reserved_group_of, user_name_taken};
 use super::{Caller, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::{ScimError, ScimType, resource, schema};
 use crate::store::{
@@ -211,6 +211,10 @@ impl Service {
             let groups = tx.groups_of(account, &[uid]).await?;
             return Ok(UserView { row: current, groups });
         }
+        let mut current = current;
+        if current.idp_managed && !force {
+            release_administrator(tx.as_mut(), caller, &mut current).await?;
+        }
         if !force {
             let was_active = current.doc.get("active") != Some(&Value::Bool(false));
             if current.idp_managed && changes.active.is_some_and(|a| a != was_active) {
@@ -392,6 +396,10 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(label, id))?;
         pre.check(current.version)?;
+        let mut current = current;
+        if kind == ResourceKind::User && current.idp_managed && !force {
+            release_administrator(tx.as_mut(), caller, &mut current).await?;
+        }
         if current.idp_managed && !force {
             return Err(locked(
                 match kind {
@@ -609,6 +617,28 @@ impl Service {
 fn details_changed(before: &Map<String, Value>, after: &Map<String, Value>) -> bool {
     let keys = ["userName", "displayName", "name", "emails"];
     keys.iter().any(|k| before.get(*k) != after.get(*k))
+}
+
+/// The account's way back (R4/R8): an IdP-managed user who is a member of a reserved group —
+/// adopted before such users were refused, or given the group before its name was reserved —
+/// is released (made native, audited `user.release`) by the admin API's first change to it,
+/// so an administrator that a SCIM token deactivated can be reactivated without disabling
+/// SCIM; SCIM then never takes it over again.
+async fn release_administrator(tx: &mut dyn Tx, caller: &Caller, user: &mut ResourceRow) -> Result<()> {
+    let Some(group) = reserved_group_of(tx, caller.account_id, user.id).await? else {
+        return Ok(());
+    };
+    if tx.release_user(caller.account_id, user.id).await? {
+        audit::record(
+            tx,
+            caller,
+            Change::new("user.release", "User", user.id)
+                .delta(json!({"reserved_group": group, "source": user.source})),
+        )
+        .await?;
+    }
+    user.idp_managed = false;
+    Ok(())
 }
 
 /// Has the userName or an email of a user changed between two documents?

@@ -383,6 +383,19 @@ impl Service {
     }
 }
 
+/// The name of a reserved group (R8) the user belongs to, if any.
+pub(crate) async fn reserved_group_of(tx: &mut dyn Tx, account: Uuid, user: Uuid) -> Result<Option<String>> {
+    let groups = tx.groups_of(account, &[user]).await?;
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let profile = settings::profile(tx, account).await?;
+    Ok(groups
+        .into_iter()
+        .find(|g| profile.is_reserved(&g.display_name))
+        .map(|g| g.display_name))
+}
+
 /// R4's exception: SCIM never takes over (adopts, or deletes) a native member of a reserved
 /// group such as `Administrators`; otherwise a provisioning token (a leaked connector secret)
 /// could adopt the account's administrators by their email, rename and deactivate them, and
@@ -393,12 +406,7 @@ pub(crate) async fn ensure_not_reserved_member(
     caller: &Caller,
     native: &ResourceRow,
 ) -> Result<()> {
-    let groups = tx.groups_of(caller.account_id, &[native.id]).await?;
-    if groups.is_empty() {
-        return Ok(());
-    }
-    let profile = settings::profile(tx, caller.account_id).await?;
-    let Some(reserved) = groups.iter().find(|g| profile.is_reserved(&g.display_name)) else {
+    let Some(reserved) = reserved_group_of(tx, caller.account_id, native.id).await? else {
         return Ok(());
     };
     Err(ScimError::uniqueness(format!(
@@ -408,8 +416,8 @@ pub(crate) async fn ensure_not_reserved_member(
          identity provider's user another userName and email",
         native.id,
         user_name(&native.doc),
-        reserved.display_name,
-        reserved.display_name
+        reserved,
+        reserved
     ))
     .into())
 }

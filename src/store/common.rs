@@ -188,6 +188,10 @@ pub fn claim_resource(kind: ResourceKind) -> String {
     )
 }
 
+/// Makes the IdP-managed user `?2` native again (its source stays).
+pub const RELEASE_USER: &str =
+    "UPDATE users SET idp_managed = FALSE WHERE account_id = ?1 AND id = ?2 AND idp_managed = TRUE";
+
 /// Every user or group of the account, in id order (the export, R10).
 pub fn all_resources(kind: ResourceKind) -> String {
     format!(

@@ -565,6 +565,9 @@ pub trait Tx: Send {
         id: Uuid,
         source: &str,
     ) -> StoreResult<bool>;
+    /// Makes the IdP-managed user `id` native (its source stays); false when it was not
+    /// IdP-managed.
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Group identifiers of the account equal to `base` or starting with `base_` (R1 suffixes).
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>>;
     /// Of `users`, those that are members of at least one IdP-managed group (R3).

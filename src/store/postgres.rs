@@ -1045,6 +1045,16 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(pg(common::RELEASE_USER)))
+            .bind(account)
+            .bind(id)
+            .execute(self.c())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
         let pattern = format!(

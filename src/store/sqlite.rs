@@ -1444,6 +1444,16 @@ impl Tx for SqliteTx {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(common::RELEASE_USER)
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .execute(self.c())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
         // `LIKE 'base\_%'` would ignore ASCII case here and search no index: the identifiers

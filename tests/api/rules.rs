@@ -863,6 +863,79 @@ async fn r4_native_members_of_reserved_groups_are_never_adopted() {
     assert_eq!(res.body["id"], boss.as_str());
 }
 
+/// The way back without disabling SCIM: an IdP-managed administrator (made one before the
+/// group's name was reserved) that a SCIM token deactivated is reactivated by the admin API,
+/// which releases it; SCIM never takes it over again.
+#[tokio::test]
+async fn r4_an_idp_managed_administrator_is_released_by_the_admin_api() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let admins = admin.group("Administrators").await;
+    let boss = app.user("boss@example.com").await;
+    let res = admin
+        .post(&format!("/groups/{admins}/members"), json!({"user_ids": [boss]}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // Deactivated over SCIM while its group is not reserved: the lock holds (R3).
+    let res = app
+        .patch(
+            &format!("/Users/{boss}"),
+            patch(json!([{"op": "replace", "path": "active", "value": false}])),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    admin
+        .patch(&format!("/users/{boss}"), json!({"active": true}))
+        .await
+        .assert_problem(403);
+
+    set_profile(
+        &app,
+        ProfileUpdate {
+            reserved_group_names: Some(vec!["Administrators".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let res = admin
+        .patch(&format!("/users/{boss}"), json!({"active": true}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["active"], true);
+    assert_eq!(res.body["idp_managed"], false, "released: {}", res.text);
+    assert_eq!(res.body["source"], "okta", "the source stays");
+    let res = admin
+        .get(&format!("/audit?resource_type=User&resource_id={boss}"))
+        .await;
+    let actions: Vec<&str> = res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user.release"), "{}", res.text);
+    // SCIM cannot take it back.
+    app.patch(
+        &format!("/Users/{boss}"),
+        patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+    app.delete(&format!("/Users/{boss}"))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    assert_eq!(
+        admin.get(&format!("/users/{boss}")).await.body["active"],
+        true
+    );
+    // An IdP-managed user outside reserved groups stays locked.
+    let other = app.user("other@example.com").await;
+    admin
+        .patch(&format!("/users/{other}"), json!({"active": false}))
+        .await
+        .assert_problem(403);
+}
+
 /// R4 with `keep_both`: SCIM sees no native group, in `User.groups` nor in filters on it.
 #[tokio::test]
 async fn r4_keep_both_hides_native_groups_from_user_groups_and_filters() {
