@@ -2227,6 +2227,31 @@ mod tests {
             assert!(plan.contains(step), "expected {step:?} in\n{plan}");
             assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
         }
+        // SCIM under keep_both: `groups.value` counts IdP-managed groups only, an index probe of
+        // the group (by account, flag and id) beside the membership's primary key.
+        let plan = store
+            .explain(
+                ResourceKind::User,
+                account,
+                &query(
+                    Some(&format!(r#"groups.value eq "{}""#, Uuid::now_v7())),
+                    None,
+                    None,
+                ),
+                &AdminFilter {
+                    idp_groups_only: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for step in [
+            "PRIMARY KEY (account_id=? AND group_id=?)",
+            "SEARCH g USING COVERING INDEX groups_idp_managed_idx (account_id=? AND idp_managed=? AND id=?)",
+        ] {
+            assert!(plan.contains(step), "expected {step:?} in\n{plan}");
+        }
+        assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
         store.close().await;
     }
 
