@@ -14,7 +14,7 @@ use super::groups::{
     GroupView, MemberDelta, display_name, existing_users, insert_group, name_taken, record_members,
 };
 use super::settings;
-use super::users::{UserView, delete_row, user_name_taken};
+use super::users::{UserView, delete_row, reserved_group_of, user_name_taken};
 use super::{Caller, Precondition, Result, Service, not_found, parse_id};
 use crate::scim::{ScimError, ScimType, resource, schema};
 use crate::store::{
@@ -211,6 +211,10 @@ impl Service {
             let groups = tx.groups_of(account, &[uid]).await?;
             return Ok(UserView { row: current, groups });
         }
+        let mut current = current;
+        if current.idp_managed && !force {
+            release_administrator(tx.as_mut(), caller, &mut current).await?;
+        }
         if !force {
             let was_active = current.doc.get("active") != Some(&Value::Bool(false));
             if current.idp_managed && changes.active.is_some_and(|a| a != was_active) {
@@ -229,6 +233,15 @@ impl Service {
             {
                 return Err(locked(
                     "Cannot edit the email or name of a user who belongs to a group imported from SCIM",
+                    &current,
+                ));
+            }
+            // R3 for every IdP-managed user, whatever its groups: the IdP matches the user by
+            // userName and email and R2 keeps it from changing them back.
+            if current.idp_managed && identity_changed(&current.doc, &doc) {
+                return Err(locked(
+                    "Cannot change the userName or email of a user provisioned through SCIM (the \
+                     identity provider identifies the user by them and could not change them back)",
                     &current,
                 ));
             }
@@ -383,6 +396,10 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(label, id))?;
         pre.check(current.version)?;
+        let mut current = current;
+        if kind == ResourceKind::User && current.idp_managed && !force {
+            release_administrator(tx.as_mut(), caller, &mut current).await?;
+        }
         if current.idp_managed && !force {
             return Err(locked(
                 match kind {
@@ -485,6 +502,9 @@ impl Service {
         };
         if !force {
             check_assignments_free(tx.as_mut(), account, &ids).await?;
+            if add {
+                check_reserved_members_native(tx.as_mut(), account, &group, &ids).await?;
+            }
         }
         let delta = if add {
             MemberDelta {
@@ -597,6 +617,73 @@ impl Service {
 fn details_changed(before: &Map<String, Value>, after: &Map<String, Value>) -> bool {
     let keys = ["userName", "displayName", "name", "emails"];
     keys.iter().any(|k| before.get(*k) != after.get(*k))
+}
+
+/// The account's way back (R4/R8): an IdP-managed user who is a member of a reserved group —
+/// adopted before such users were refused, or given the group before its name was reserved —
+/// is released (made native, audited `user.release`) by the admin API's first change to it,
+/// so an administrator that a SCIM token deactivated can be reactivated without disabling
+/// SCIM; SCIM then never takes it over again.
+async fn release_administrator(tx: &mut dyn Tx, caller: &Caller, user: &mut ResourceRow) -> Result<()> {
+    let Some(group) = reserved_group_of(tx, caller.account_id, user.id).await? else {
+        return Ok(());
+    };
+    if tx.release_user(caller.account_id, user.id).await? {
+        audit::record(
+            tx,
+            caller,
+            Change::new("user.release", "User", user.id)
+                .delta(json!({"reserved_group": group, "source": user.source})),
+        )
+        .await?;
+    }
+    user.idp_managed = false;
+    Ok(())
+}
+
+/// Has the userName or an email of a user changed between two documents?
+fn identity_changed(before: &Map<String, Value>, after: &Map<String, Value>) -> bool {
+    ["userName", "emails"]
+        .iter()
+        .any(|k| before.get(*k) != after.get(*k))
+}
+
+/// R4/R8: the members of a reserved group (e.g. `Administrators`) stay native, so no SCIM
+/// token can rename, deactivate or delete the account's administrators. An IdP-managed user
+/// is not added to one (403); SCIM never adopts a native member of one (see `users.rs`).
+async fn check_reserved_members_native(
+    tx: &mut dyn Tx,
+    account: Uuid,
+    group: &ResourceRow,
+    ids: &[Uuid],
+) -> Result<()> {
+    let name = display_name(&group.doc);
+    if ids.is_empty() || !settings::profile(tx, account).await?.is_reserved(name) {
+        return Ok(());
+    }
+    let mut managed = Vec::new();
+    for id in ids {
+        if let Some(user) = tx.get_resource(ResourceKind::User, account, *id, false).await?
+            && user.idp_managed
+        {
+            managed.push(id.to_string());
+        }
+    }
+    if managed.is_empty() {
+        return Ok(());
+    }
+    managed.truncate(20);
+    Err(ScimError::new(
+        403,
+        Some(ScimType::Mutability),
+        format!(
+            "Cannot add a user provisioned through SCIM to the reserved group {name:?} ({}): members of \
+             reserved groups stay native, so that no provisioning token can rename, deactivate or \
+             delete them; add a native user instead (the identity provider's user stays as it is)",
+            managed.join(", ")
+        ),
+    )
+    .into())
 }
 
 /// R3: the group assignments of users who belong to an IdP-managed group are the IdP's.

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
-use super::settings::{self, Profile};
-use super::{Caller, Error, ListParams, Precondition, Result, Service, not_found, parse_id};
+use super::settings::{self, GroupNameConflict, Profile};
+use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::{ScimError, patch, resource, schema};
 use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError, Tx};
 
@@ -99,6 +99,33 @@ fn check_identity_kept(
     Ok(())
 }
 
+/// The `groups` attribute as the caller may see it: under `keep_both` SCIM does not see native
+/// groups (R4), so they are left out of a user's groups as they are out of `/Groups`. The
+/// profile is read only when a native group is there to hide.
+pub(crate) async fn visible_groups(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    mut groups: Vec<GroupRef>,
+) -> Result<Vec<GroupRef>> {
+    if caller.kind != TokenKind::Scim || groups.iter().all(|g| g.idp_managed) {
+        return Ok(groups);
+    }
+    if settings::profile(tx, caller.account_id)
+        .await?
+        .group_name_conflict
+        == GroupNameConflict::KeepBoth
+    {
+        groups.retain(|g| g.idp_managed);
+    }
+    Ok(groups)
+}
+
+/// The groups of `users`, as the caller may see them.
+async fn groups_seen(tx: &mut dyn Tx, caller: &Caller, users: &[Uuid]) -> Result<Vec<GroupRef>> {
+    let groups = tx.groups_of(caller.account_id, users).await?;
+    visible_groups(tx, caller, groups).await
+}
+
 impl Service {
     /// POST /Users. A user matching a native one by userName or primary email (ignoring case)
     /// adopts it (R4): same id and memberships, now IdP-managed with the token's source.
@@ -132,7 +159,7 @@ impl Service {
             }
             [native] if !native.idp_managed => {
                 let row = adopt_user(tx.as_mut(), caller, native, &doc).await?;
-                let groups = tx.groups_of(account, &[row.id]).await?;
+                let groups = groups_seen(tx.as_mut(), caller, &[row.id]).await?;
                 (row, groups)
             }
             [managed] => {
@@ -168,12 +195,19 @@ impl Service {
             .get_resource(ResourceKind::User, caller.account_id, uid, false)
             .await?
             .ok_or_else(|| not_found("User", id))?;
-        let groups = conn.groups_of(caller.account_id, &[uid]).await?;
+        let groups = groups_seen(conn.as_mut(), caller, &[uid]).await?;
         Ok(UserView { row, groups })
     }
 
     pub async fn list_users(&self, caller: &Caller, params: &ListParams) -> Result<ListPage<UserView>> {
-        self.list_users_where(caller, params, &Default::default()).await
+        let mut scope = crate::store::AdminFilter::default();
+        if caller.kind == TokenKind::Scim {
+            let mut conn = self.store.reader().await?;
+            let profile = settings::profile(conn.as_mut(), caller.account_id).await?;
+            // A filter on `groups` must agree with the `groups` attribute (R4, keep_both).
+            scope.idp_groups_only = profile.group_name_conflict == GroupNameConflict::KeepBoth;
+        }
+        self.list_users_where(caller, params, &scope).await
     }
 
     /// A list with the admin API's extra conditions (R9: by source, by IdP management).
@@ -199,7 +233,7 @@ impl Service {
         let mut groups = if ids.is_empty() {
             Default::default()
         } else {
-            by_owner(conn.groups_of(caller.account_id, &ids).await?, |g| g.user_id)
+            by_owner(groups_seen(conn.as_mut(), caller, &ids).await?, |g| g.user_id)
         };
         Ok(list.page(page, |row| {
             let mine = groups.remove(&row.id).unwrap_or_default();
@@ -234,7 +268,7 @@ impl Service {
         let row = self
             .write_user(tx.as_mut(), caller, &current, doc, "user.replace")
             .await?;
-        let groups = tx.groups_of(caller.account_id, &[uid]).await?;
+        let groups = groups_seen(tx.as_mut(), caller, &[uid]).await?;
         tx.commit().await?;
         Ok(UserView { row, groups })
     }
@@ -265,7 +299,7 @@ impl Service {
             scim_may_write(caller, &current, "user")?;
             current
         };
-        let groups = tx.groups_of(caller.account_id, &[uid]).await?;
+        let groups = groups_seen(tx.as_mut(), caller, &[uid]).await?;
         tx.commit().await?;
         Ok(UserView { row, groups })
     }
@@ -340,11 +374,53 @@ impl Service {
                 return profile.check_scim_group_name(name);
             }
         }
+        if kind == ResourceKind::User && !current.idp_managed {
+            ensure_not_reserved_member(tx.as_mut(), caller, &current).await?;
+        }
         scim_may_write(caller, &current, &label.to_lowercase())?;
         delete_row(tx.as_mut(), caller, kind, &current).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The name of a reserved group (R8) the user belongs to, if any.
+pub(crate) async fn reserved_group_of(tx: &mut dyn Tx, account: Uuid, user: Uuid) -> Result<Option<String>> {
+    let groups = tx.groups_of(account, &[user]).await?;
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let profile = settings::profile(tx, account).await?;
+    Ok(groups
+        .into_iter()
+        .find(|g| profile.is_reserved(&g.display_name))
+        .map(|g| g.display_name))
+}
+
+/// R4's exception: SCIM never takes over (adopts, or deletes) a native member of a reserved
+/// group such as `Administrators`; otherwise a provisioning token (a leaked connector secret)
+/// could adopt the account's administrators by their email, rename and deactivate them, and
+/// R3 would then keep the admin API from undoing it. 409 `uniqueness`: the user exists and
+/// is not the IdP's.
+pub(crate) async fn ensure_not_reserved_member(
+    tx: &mut dyn Tx,
+    caller: &Caller,
+    native: &ResourceRow,
+) -> Result<()> {
+    let Some(reserved) = reserved_group_of(tx, caller.account_id, native.id).await? else {
+        return Ok(());
+    };
+    Err(ScimError::uniqueness(format!(
+        "user {} ({:?}) already exists and is a member of the reserved group {:?}, whose members \
+         SCIM never takes over; an account admin must release the user (remove it from {:?} in \
+         the application, and the identity provider's next request adopts it) or give the \
+         identity provider's user another userName and email",
+        native.id,
+        user_name(&native.doc),
+        reserved,
+        reserved
+    ))
+    .into())
 }
 
 /// R4: the native user `native` becomes IdP-managed with the caller's source, keeping its id
@@ -355,6 +431,7 @@ pub(crate) async fn adopt_user(
     native: &ResourceRow,
     doc: &Map<String, Value>,
 ) -> Result<ResourceRow> {
+    ensure_not_reserved_member(tx, caller, native).await?;
     if !tx
         .claim_resource(ResourceKind::User, caller.account_id, native.id, caller.source())
         .await?

@@ -75,6 +75,7 @@ pub fn list_sql(
     extra: &AdminFilter,
 ) -> StoreResult<ListSql> {
     let mut filter = SqlBuilder::new(dialect, 2);
+    filter.idp_groups_only = extra.idp_groups_only;
     if let Some(f) = &query.filter {
         filter_sql::translate(kind, f, &mut filter)?;
     } else {
@@ -186,6 +187,10 @@ pub fn claim_resource(kind: ResourceKind) -> String {
         table(kind)
     )
 }
+
+/// Makes the IdP-managed user `?2` native again (its source stays).
+pub const RELEASE_USER: &str =
+    "UPDATE users SET idp_managed = FALSE WHERE account_id = ?1 AND id = ?2 AND idp_managed = TRUE";
 
 /// Every user or group of the account, in id order (the export, R10).
 pub fn all_resources(kind: ResourceKind) -> String {

@@ -80,6 +80,9 @@ pub struct SqlBuilder {
     pub sql: String,
     pub params: Vec<SqlParam>,
     first_param: usize,
+    /// A user's `groups` counts only IdP-managed groups: what SCIM sees under `keep_both`
+    /// (R4), so `groups.value eq "<native group>"` and `groups pr` agree with `User.groups`.
+    pub idp_groups_only: bool,
 }
 
 impl SqlBuilder {
@@ -90,6 +93,7 @@ impl SqlBuilder {
             sql: String::new(),
             params: Vec::new(),
             first_param,
+            idp_groups_only: false,
         }
     }
 
@@ -524,15 +528,22 @@ impl Translator<'_> {
         }
     }
 
-    /// The users `t` with a membership satisfying `cond` (on `m`).
+    /// The users `t` with a membership satisfying `cond` (on `m`); only memberships of
+    /// IdP-managed groups when the caller sees no native group.
     fn user_groups_exists(&self, cond: &str) -> String {
+        let from = if self.out.idp_groups_only {
+            "group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id \
+             AND g.idp_managed = TRUE"
+        } else {
+            "group_members m"
+        };
         match self.out.dialect {
             Dialect::Postgres => format!(
-                "EXISTS (SELECT 1 FROM group_members m WHERE m.account_id = t.account_id \
+                "EXISTS (SELECT 1 FROM {from} WHERE m.account_id = t.account_id \
                  AND m.member_id = t.id AND {cond})"
             ),
             Dialect::Sqlite => format!(
-                "t.id IN (SELECT m.member_id FROM group_members m WHERE m.account_id = {} AND {cond})",
+                "t.id IN (SELECT m.member_id FROM {from} WHERE m.account_id = {} AND {cond})",
                 self.out.account()
             ),
         }

@@ -264,6 +264,8 @@ pub struct GroupRef {
     pub user_id: Uuid,
     pub group_id: Uuid,
     pub display_name: String,
+    /// Whether the group is IdP-managed (a native group is hidden from SCIM under `keep_both`).
+    pub idp_managed: bool,
 }
 
 /// A page request: `filter`, 1-based `start_index`, `count` already clamped by the caller.
@@ -566,6 +568,9 @@ pub trait Tx: Send {
         id: Uuid,
         source: &str,
     ) -> StoreResult<bool>;
+    /// Makes the IdP-managed user `id` native (its source stays); false when it was not
+    /// IdP-managed.
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
     /// Group identifiers of the account equal to `base` or starting with `base_` (R1 suffixes).
     async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>>;
     /// Of `users`, those that are members of at least one IdP-managed group (R3).
@@ -630,6 +635,8 @@ pub struct AccountSettings {
 pub struct AdminFilter {
     pub source: Option<String>,
     pub idp_managed: Option<bool>,
+    /// A filter on a user's `groups` sees only IdP-managed groups (SCIM under `keep_both`).
+    pub idp_groups_only: bool,
 }
 
 #[derive(Debug, Clone)]

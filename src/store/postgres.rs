@@ -865,7 +865,7 @@ impl Tx for PgTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name
+            "SELECT m.member_id, g.id, g.display_name, g.idp_managed
              FROM group_members m
              JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
              WHERE m.account_id = $1 AND m.member_id = ANY($2)
@@ -881,6 +881,7 @@ impl Tx for PgTx {
                     user_id: r.try_get("member_id")?,
                     group_id: r.try_get("id")?,
                     display_name: r.try_get("display_name")?,
+                    idp_managed: r.try_get("idp_managed")?,
                 })
             })
             .collect()
@@ -1039,6 +1040,16 @@ impl Tx for PgTx {
             .bind(account)
             .bind(id)
             .bind(source)
+            .execute(self.c())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(AssertSqlSafe(pg(common::RELEASE_USER)))
+            .bind(account)
+            .bind(id)
             .execute(self.c())
             .await?;
         Ok(done.rows_affected() > 0)

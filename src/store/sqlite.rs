@@ -1345,7 +1345,7 @@ impl Tx for SqliteTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
         let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name
+            "SELECT m.member_id, g.id, g.display_name, g.idp_managed
              FROM group_members m
              JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
              WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2))
@@ -1361,6 +1361,7 @@ impl Tx for SqliteTx {
                     user_id: get_uuid(r, "member_id")?,
                     group_id: get_uuid(r, "id")?,
                     display_name: r.try_get("display_name")?,
+                    idp_managed: r.try_get("idp_managed")?,
                 })
             })
             .collect()
@@ -1516,6 +1517,16 @@ impl Tx for SqliteTx {
             .execute(self.c())
             .await
             .map_err(|e| display_name_key(e.into(), true))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query(common::RELEASE_USER)
+            .bind(account.hyphenated())
+            .bind(id.hyphenated())
+            .execute(self.c())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -2253,6 +2264,7 @@ mod tests {
                 AdminFilter {
                     source: Some("okta".into()),
                     idp_managed: None,
+                    idp_groups_only: false,
                 },
                 "users_source_idx (account_id=? AND source=?)",
             ),
@@ -2261,6 +2273,7 @@ mod tests {
                 AdminFilter {
                     source: None,
                     idp_managed: Some(false),
+                    idp_groups_only: false,
                 },
                 "users_idp_managed_idx (account_id=? AND idp_managed=?)",
             ),
@@ -2269,6 +2282,7 @@ mod tests {
                 AdminFilter {
                     source: Some("okta".into()),
                     idp_managed: None,
+                    idp_groups_only: false,
                 },
                 "groups_source_idx (account_id=? AND source=?)",
             ),
@@ -2277,6 +2291,7 @@ mod tests {
                 AdminFilter {
                     source: None,
                     idp_managed: Some(true),
+                    idp_groups_only: false,
                 },
                 "groups_idp_managed_idx (account_id=? AND idp_managed=?)",
             ),
@@ -2288,6 +2303,31 @@ mod tests {
             assert!(plan.contains(step), "expected {step:?} in\n{plan}");
             assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
         }
+        // SCIM under keep_both: `groups.value` counts IdP-managed groups only, an index probe of
+        // the group (by account, flag and id) beside the membership's primary key.
+        let plan = store
+            .explain(
+                ResourceKind::User,
+                account,
+                &query(
+                    Some(&format!(r#"groups.value eq "{}""#, Uuid::now_v7())),
+                    None,
+                    None,
+                ),
+                &AdminFilter {
+                    idp_groups_only: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for step in [
+            "PRIMARY KEY (account_id=? AND group_id=?)",
+            "SEARCH g USING COVERING INDEX groups_idp_managed_idx (account_id=? AND idp_managed=? AND id=?)",
+        ] {
+            assert!(plan.contains(step), "expected {step:?} in\n{plan}");
+        }
+        assert!(!plan.contains("SCAN") && !plan.contains("TEMP B-TREE"), "{plan}");
         store.close().await;
     }
 

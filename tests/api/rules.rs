@@ -8,6 +8,7 @@ use scimd::service::{Idp, TokenKind};
 
 use crate::adminkit::{Admin, scim_token, set_profile};
 use crate::harness::TestApp;
+use crate::users::urlencode;
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -701,4 +702,330 @@ async fn r8_reserved_names_and_the_length_limit() {
         .post("/groups", json!({"display_name": "Twenty-five characters!!!"}))
         .await
         .assert_problem(400);
+}
+
+// ---- Issue 16: lock gaps ------------------------------------------------------------------
+
+/// R3 for every IdP-managed user: its userName and email are the IdP's whatever its groups,
+/// since the IdP matches the user by them and R2 keeps it from changing them back.
+#[tokio::test]
+async fn r3_identity_of_any_idp_managed_user_is_locked_in_the_admin_api() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    // Provisioned directly: in no group at all.
+    let direct = app.user("direct@example.com").await;
+    assert!(
+        admin.get(&format!("/users/{direct}")).await.body["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for change in [
+        json!({"user_name": "renamed@example.com"}),
+        json!({"email": "renamed@example.com"}),
+        json!({"user_name": "DIRECT@example.com"}),
+    ] {
+        let res = admin.patch(&format!("/users/{direct}"), change.clone()).await;
+        res.assert_problem(403);
+        assert_eq!(res.body["code"], "mutability", "{}", res.text);
+        let detail = res.body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("Cannot change the userName or email of a user provisioned through SCIM")
+                && detail.contains("\"okta\"")
+                && detail.contains("make the change there"),
+            "{change}: {detail}"
+        );
+    }
+    let res = admin.get(&format!("/users/{direct}")).await;
+    assert_eq!(res.body["user_name"], "direct@example.com");
+    assert_eq!(res.body["email"], "direct@example.com");
+    // So the IdP keeps managing it: its next PUT is not a 400 mutability.
+    let res = app
+        .put(
+            &format!("/Users/{direct}"),
+            okta_user("direct@example.com", "direct@example.com"),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // The name of a user in no IdP group stays the application's to edit (R3 as before).
+    let res = admin
+        .patch(&format!("/users/{direct}"), json!({"given_name": "Janet"}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // A native user's identity is the admin API's.
+    let native = admin.user("native", "native@example.com").await;
+    let res = admin
+        .patch(
+            &format!("/users/{native}"),
+            json!({"user_name": "native2", "email": "native2@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["email"], "native2@example.com");
+}
+
+/// R4's exception: a native member of a reserved group (the account's administrators) is never
+/// taken over by SCIM, and an IdP-managed user is never made one, so a provisioning token
+/// (e.g. a leaked connector secret) cannot rename, deactivate or delete an administrator.
+#[tokio::test]
+async fn r4_native_members_of_reserved_groups_are_never_adopted() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    set_profile(
+        &app,
+        ProfileUpdate {
+            reserved_group_names: Some(vec!["Administrators".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admins = admin.group("Administrators").await;
+    let boss = admin.user("boss", "Boss@Example.com").await;
+    let res = admin
+        .post(&format!("/groups/{admins}/members"), json!({"user_ids": [boss]}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+
+    // POST by email, by userName: 409 uniqueness saying what the account's admin can do.
+    for body in [
+        okta_user("attacker@example.com", "boss@example.com"),
+        okta_user("BOSS", "someone@example.com"),
+    ] {
+        let res = app.post("/Users", body).await;
+        res.assert_error(409, Some("uniqueness"));
+        let detail = res.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("reserved group \"Administrators\"") && detail.contains("release"),
+            "{detail}"
+        );
+    }
+    // Okta's other way in (pre-check, then PUT or PATCH the found user) and DELETE: refused too.
+    let found = app.get("/Users?filter=userName%20eq%20%22boss%22").await;
+    assert_eq!(found.body["Resources"][0]["id"], boss.as_str(), "{}", found.text);
+    app.put(
+        &format!("/Users/{boss}"),
+        okta_user("boss", "boss@example.com"),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+    app.patch(
+        &format!("/Users/{boss}"),
+        patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+    app.delete(&format!("/Users/{boss}"))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let res = admin.get(&format!("/users/{boss}")).await;
+    assert_eq!(res.body["idp_managed"], false, "{}", res.text);
+    assert_eq!(res.body["active"], true);
+    assert_eq!(res.body["user_name"], "boss");
+    // The account keeps every way back: the admin API still manages its administrator.
+    let res = admin
+        .patch(&format!("/users/{boss}"), json!({"active": false}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let res = admin
+        .patch(&format!("/users/{boss}"), json!({"active": true}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+
+    // An IdP-managed user is not made an administrator through the admin API.
+    let idp_user = app.user("idp@example.com").await;
+    let res = admin
+        .post(
+            &format!("/groups/{admins}/members"),
+            json!({"user_ids": [idp_user]}),
+        )
+        .await;
+    res.assert_problem(403);
+    assert!(
+        res.body["detail"].as_str().unwrap().contains("reserved group"),
+        "{}",
+        res.text
+    );
+    // Other native groups are unaffected: their native members are adopted (R4).
+    let devs = admin.group("Developers").await;
+    let dev = admin.user("dev", "dev@example.com").await;
+    admin
+        .post(&format!("/groups/{devs}/members"), json!({"user_ids": [dev]}))
+        .await;
+    let res = app.post("/Users", okta_user("dev@example.com", "dev@example.com")).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["id"], dev.as_str());
+
+    // Released by the account's admin (removed from Administrators), the IdP adopts it.
+    let res = admin.delete(&format!("/groups/{admins}/members/{boss}")).await;
+    assert!(res.status < 300, "{}", res.text);
+    let res = app.post("/Users", okta_user("boss", "boss@example.com")).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["id"], boss.as_str());
+}
+
+/// The way back without disabling SCIM: an IdP-managed administrator (made one before the
+/// group's name was reserved) that a SCIM token deactivated is reactivated by the admin API,
+/// which releases it; SCIM never takes it over again.
+#[tokio::test]
+async fn r4_an_idp_managed_administrator_is_released_by_the_admin_api() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let admins = admin.group("Administrators").await;
+    let boss = app.user("boss@example.com").await;
+    let res = admin
+        .post(&format!("/groups/{admins}/members"), json!({"user_ids": [boss]}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    // Deactivated over SCIM while its group is not reserved: the lock holds (R3).
+    let res = app
+        .patch(
+            &format!("/Users/{boss}"),
+            patch(json!([{"op": "replace", "path": "active", "value": false}])),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    admin
+        .patch(&format!("/users/{boss}"), json!({"active": true}))
+        .await
+        .assert_problem(403);
+
+    set_profile(
+        &app,
+        ProfileUpdate {
+            reserved_group_names: Some(vec!["Administrators".into()]),
+            ..Default::default()
+        },
+    )
+    .await;
+    let res = admin
+        .patch(&format!("/users/{boss}"), json!({"active": true}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["active"], true);
+    assert_eq!(res.body["idp_managed"], false, "released: {}", res.text);
+    assert_eq!(res.body["source"], "okta", "the source stays");
+    let res = admin
+        .get(&format!("/audit?resource_type=User&resource_id={boss}"))
+        .await;
+    let actions: Vec<&str> = res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user.release"), "{}", res.text);
+    // SCIM cannot take it back.
+    app.patch(
+        &format!("/Users/{boss}"),
+        patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+    app.delete(&format!("/Users/{boss}"))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    assert_eq!(
+        admin.get(&format!("/users/{boss}")).await.body["active"],
+        true
+    );
+    // An IdP-managed user outside reserved groups stays locked.
+    let other = app.user("other@example.com").await;
+    admin
+        .patch(&format!("/users/{other}"), json!({"active": false}))
+        .await
+        .assert_problem(403);
+}
+
+/// R4 with `keep_both`: SCIM sees no native group, in `User.groups` nor in filters on it.
+#[tokio::test]
+async fn r4_keep_both_hides_native_groups_from_user_groups_and_filters() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let user = app.user("kb@example.com").await;
+    // Given a native group first: R3 freezes the assignments of a member of an IdP group.
+    let native = admin.group("Secret Native").await;
+    let res = admin
+        .post(&format!("/groups/{native}/members"), json!({"user_ids": [user]}))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let idp_group = app.group("Okta Sales", &[&user]).await;
+    let filter = |f: &str| format!("/Users?filter={}", urlencode(f));
+    let by_native = filter(&format!("groups.value eq \"{native}\""));
+    let in_native = filter(&format!("groups[value eq \"{native}\"]"));
+
+    // With `link` (the default) native groups are visible to SCIM, in both places.
+    let res = app.get(&format!("/Users/{user}")).await;
+    assert!(res.text.contains(&native), "{}", res.text);
+    assert_eq!(app.get(&by_native).await.body["totalResults"], 1);
+
+    set_profile(
+        &app,
+        ProfileUpdate {
+            group_name_conflict: Some(GroupNameConflict::KeepBoth),
+            ..Default::default()
+        },
+    )
+    .await;
+    let groups_of = |user: &Value| -> Vec<String> {
+        user["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .map(|g| g["value"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let res = app.get(&format!("/Users/{user}")).await;
+    assert_eq!(groups_of(&res.body), [idp_group.as_str()], "{}", res.text);
+    assert!(!res.text.contains(&native) && !res.text.contains("Secret Native"));
+    let listed = app.get(&filter("userName eq \"kb@example.com\"")).await;
+    assert_eq!(groups_of(&listed.body["Resources"][0]), [idp_group.as_str()], "{}", listed.text);
+    let searched = app
+        .post(
+            "/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                   "filter": "userName eq \"kb@example.com\""}),
+        )
+        .await;
+    assert_eq!(searched.status, 200, "{}", searched.text);
+    assert_eq!(groups_of(&searched.body["Resources"][0]), [idp_group.as_str()], "{}", searched.text);
+    // Writes answer with the same view.
+    let res = app
+        .patch(
+            &format!("/Users/{user}"),
+            patch(json!([{"op": "replace", "path": "displayName", "value": "KB"}])),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(groups_of(&res.body), [idp_group.as_str()], "{}", res.text);
+
+    // Filters agree with the attribute.
+    assert_eq!(app.get(&by_native).await.body["totalResults"], 0);
+    assert_eq!(app.get(&in_native).await.body["totalResults"], 0);
+    let res = app
+        .get(&filter(&format!("groups.value eq \"{idp_group}\"")))
+        .await;
+    assert_eq!(res.body["totalResults"], 1, "{}", res.text);
+    // A user whose only group is native has no groups to SCIM.
+    let lone = app.user("lone@example.com").await;
+    admin
+        .post(&format!("/groups/{native}/members"), json!({"user_ids": [lone]}))
+        .await;
+    let res = app.get(&format!("/Users/{lone}")).await;
+    assert!(groups_of(&res.body).is_empty(), "{}", res.text);
+    let res = app
+        .get(&filter("groups pr and userName eq \"lone@example.com\""))
+        .await;
+    assert_eq!(res.body["totalResults"], 0, "{}", res.text);
+    let res = app
+        .get(&filter(&format!(
+            "userName eq \"lone@example.com\" and not (groups.value eq \"{native}\")"
+        )))
+        .await;
+    assert_eq!(res.body["totalResults"], 1, "{}", res.text);
+
+    // The admin API, the native side, still sees every group.
+    let res = admin.get(&format!("/users/{user}")).await;
+    assert!(res.text.contains(&native), "{}", res.text);
 }

@@ -199,7 +199,7 @@ pub async fn list_members(
 }
 
 /// Add users to a native group. R3: not to an IdP-managed group, and not users who belong to
-/// an IdP-managed group (403).
+/// an IdP-managed group; R4/R8: not an IdP-managed user to a reserved group (403).
 #[utoipa::path(
     post,
     path = "/api/accounts/{account_id}/groups/{group_id}/members",
@@ -209,7 +209,7 @@ pub async fn list_members(
     responses(
         (status = 200, body = GroupOut),
         (status = 400, description = "Besides the common reasons: an id names no user of the account (nothing is added)."),
-        (status = 403, description = "Locked by the IdP (R3): the group is IdP-managed, or a user belongs to an IdP-managed group."),
+        (status = 403, description = "Locked by the IdP (R3): the group is IdP-managed, or a user belongs to an IdP-managed group; or an IdP-managed user would join a reserved group (members of reserved groups stay native)."),
     )
 )]
 pub async fn add_members(

@@ -299,5 +299,6 @@ pub(super) fn admin_filter(params: &Params) -> Result<crate::store::AdminFilter,
     Ok(crate::store::AdminFilter {
         source: q.one_of::<dto::Source>("source")?.map(|s| wire(&s)),
         idp_managed: q.bool("idp_managed")?,
+        idp_groups_only: false,
     })
 }

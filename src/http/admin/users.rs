@@ -109,8 +109,8 @@ pub async fn get_user(
     ))
 }
 
-/// Change a user. R3: the email and name of a user in an IdP-managed group, and the `active`
-/// state of an IdP-managed user, are the IdP's (403).
+/// Change a user. R3: the userName and email of an IdP-managed user, the name of a user in an
+/// IdP-managed group, and the `active` state of an IdP-managed user, are the IdP's (403).
 #[utoipa::path(
     patch,
     path = "/api/accounts/{account_id}/users/{user_id}",
@@ -123,7 +123,7 @@ pub async fn get_user(
     request_body = UserUpdate,
     responses(
         (status = 200, body = UserOut),
-        (status = 403, description = "Locked by the IdP (R3): the email or name of a member of an IdP-managed group, or the active state of an IdP-managed user."),
+        (status = 403, description = "Locked by the IdP (R3): the userName or email of an IdP-managed user, the name of a member of an IdP-managed group, or the active state of an IdP-managed user."),
         (status = 409, description = "Another user has this user_name (ignoring case)."),
         (status = 412, description = "If-Match names another version."),
     )
