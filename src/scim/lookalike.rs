@@ -47,7 +47,10 @@ pub fn forbidden_class() -> &'static str {
     static CLASS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     CLASS.get_or_init(|| {
         let mut ranges: Vec<(char, char)> = Vec::new();
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        // Controls and default-ignorable code points live in planes 0, 1 and 14 only (Unicode's
+        // DerivedCoreProperties); scanning those keeps this cheap at start-up.
+        let planes = (0..=0x1FFFFu32).chain(0xE0000..=0xEFFFF);
+        for c in planes.filter_map(char::from_u32) {
             if c.is_control() || is_invisible(c) {
                 match ranges.last_mut() {
                     Some((_, end)) if *end as u32 + 1 == c as u32 => *end = c,
@@ -100,6 +103,51 @@ mod tests {
         }
         assert!(!look_alike("Administrators", "Administrator"));
         assert!(!look_alike("Administrators", "Admins"));
+    }
+
+    #[test]
+    fn the_pattern_class_covers_every_forbidden_character() {
+        // All planes, not only those the class is built from.
+        let class = forbidden_class();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if forbidden_char(&c.to_string()).is_some() {
+                assert!(
+                    covered(class, c),
+                    "U+{:04X} is forbidden but not in the class",
+                    c as u32
+                );
+            }
+        }
+        assert!(!covered(class, 'a') && !covered(class, 'é') && !covered(class, '名'));
+    }
+
+    /// Is `c` inside one of the `a-b` ranges (or equal to a single member) of `class`?
+    fn covered(class: &str, c: char) -> bool {
+        let mut chars = class.chars().peekable();
+        let mut members: Vec<u32> = Vec::new();
+        let mut pending_range = false;
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        while let Some(ch) = chars.next() {
+            let value = if ch == '\\' {
+                chars.next(); // 'u'
+                let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                u32::from_str_radix(&hex, 16).unwrap()
+            } else if ch == '-' {
+                pending_range = true;
+                continue;
+            } else {
+                ch as u32
+            };
+            if pending_range {
+                let start = members.pop().unwrap();
+                ranges.push((start, value));
+                pending_range = false;
+            } else {
+                members.push(value);
+            }
+        }
+        let c = c as u32;
+        members.contains(&c) || ranges.iter().any(|&(a, b)| a <= c && c <= b)
     }
 
     #[test]
