@@ -2492,6 +2492,13 @@ mod tests {
             .await;
         }
         pool.close().await;
+        // As an operator upgrading does: the file an older scimd made is readable by others.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.0.join("t.db");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
 
         let store = SqliteStore::connect(&url, &StoreOptions::with_max(1))
             .await

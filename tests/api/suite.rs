@@ -20,6 +20,7 @@ mod hardening;
 mod idp_entra;
 mod idp_okta;
 mod idp_onelogin;
+mod kills;
 mod lookalike;
 mod migration;
 mod mutability;
