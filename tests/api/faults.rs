@@ -438,3 +438,68 @@ async fn postgres_start_up_errors_name_server_port_database_and_fix_never_the_pa
     assert!(stderr.contains("pg_dump"), "{stderr}");
     assert!(!std::path::Path::new("/tmp/scimd-never-written.db").exists());
 }
+
+/// `pg_dump` / `pg_restore` as docs/operations.md gives them: a dump taken while scimd runs,
+/// restored into a new database, serves the same SCIM reads to the same IdP token.
+#[tokio::test]
+async fn the_documented_pg_dump_and_pg_restore_commands_round_trip() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.user(&format!("dumped{i}@example.com")).await;
+    }
+    app.group("Dumped", &[]).await;
+    let list = |origin: &str| format!("{origin}/scim/account/{}/Users?sortBy=userName", app.account);
+    let auth = format!("Bearer {}", app.token);
+    let before = app
+        .raw(Method::GET, &list(&app.origin), &[("authorization", &auth)], None)
+        .await;
+    assert_eq!(before.status, 200);
+
+    let dir = std::env::temp_dir().join(format!("scimd_test_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dump = dir.join("scimd.dump");
+    let out = std::process::Command::new("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(&app.config.database_url)
+        .output()
+        .expect("pg_dump runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A new, empty database, as after losing the old one.
+    let (_target, target_url) = crate::harness::Scratch::new();
+    let name = target_url.rsplit('/').next().unwrap().to_string();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let out = std::process::Command::new("pg_restore")
+        .args(["--clean", "--if-exists", "--no-owner", "--dbname", &target_url])
+        .arg(&dump)
+        .output()
+        .expect("pg_restore runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let restored = TestApp::spawn_with(move |c| c.database_url = target_url).await;
+    let after = restored
+        .raw(
+            Method::GET,
+            &list(&restored.origin),
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        after.status, 200,
+        "the IdP's token works on the restored database: {}",
+        after.text
+    );
+    assert_eq!(
+        before.text.replace(&app.origin, "ORIGIN"),
+        after.text.replace(&restored.origin, "ORIGIN")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
