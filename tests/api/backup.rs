@@ -11,7 +11,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::faults_sqlite::Tmpfs;
 use crate::harness::Scratch;
-use crate::ops::{Scimd, database_env, scimd_cli};
+use crate::ops::{Scimd, bootstrapped, database_env, post_user, scimd_cli};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -113,16 +113,7 @@ async fn user_list(client: &reqwest::Client, base: &str, token: &str, origin: &s
 async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores() {
     let (_scratch, url) = Scratch::new();
     let work = tempdir();
-    let mut server = Scimd::start(
-        &["--json", "serve", "--bootstrap", "--listen", "127.0.0.1:0"],
-        &database_env(&url),
-        false,
-        &work,
-    )
-    .await;
-    let first: Value = serde_json::from_str(&server.stdout_line().await).unwrap();
-    let base = first["scim_base_url"].as_str().unwrap().to_string();
-    let token = first["scim_token"].as_str().unwrap().to_string();
+    let (server, base, token) = bootstrapped(&url, &work).await;
     let client = reqwest::Client::new();
 
     // A write load that records each acknowledged userName.
@@ -137,12 +128,7 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let name = format!("load-{w}-{n}@example.com");
-                let res = client
-                    .post(format!("{base}/Users"))
-                    .bearer_auth(&token)
-                    .header("content-type", "application/scim+json")
-                    .body(json!({"userName": name}).to_string())
-                    .send()
+                let res = post_user(&client, &base, &token, &json!({"userName": name}))
                     .await
                     .unwrap();
                 assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
@@ -216,14 +202,14 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
     let stderr = one_line_failure(&url, &["backup", "--to", quiet.to_str().unwrap()]);
     assert!(stderr.contains("exists already"), "{stderr}");
     // A write after the backup, which the restore takes back.
-    let res = client
-        .post(format!("{base}/Users"))
-        .bearer_auth(&token)
-        .header("content-type", "application/scim+json")
-        .body(json!({"userName": "after-backup@example.com"}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let res = post_user(
+        &client,
+        &base,
+        &token,
+        &json!({"userName": "after-backup@example.com"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 201);
 
     // Restore refuses to replace the file under a running server.
@@ -246,14 +232,14 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
     assert_eq!(listed, relisted, "the restored server answers the same reads");
 
     // The audit log goes on from where the backup left it.
-    let res = client
-        .post(format!("{base}/Users"))
-        .bearer_auth(&token)
-        .header("content-type", "application/scim+json")
-        .body(json!({"userName": "after-restore@example.com"}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let res = post_user(
+        &client,
+        &base,
+        &token,
+        &json!({"userName": "after-restore@example.com"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 201);
     let new_id = res.json::<Value>().await.unwrap()["id"]
         .as_str()

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::Scratch;
-use crate::ops::{Scimd, database_env, scimd_cli};
+use crate::ops::{Scimd, bootstrapped, database_env, post_user, scimd_cli};
 
 async fn read_all(client: &reqwest::Client, base: &str, token: &str, origin: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -32,31 +32,19 @@ async fn copy_moves_a_sqlite_deployment_to_postgres_with_its_tokens() {
     let dir = std::env::temp_dir().join(format!("scimd_test_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite_url = format!("sqlite://{}/scimd.db", dir.display());
-    let mut server = Scimd::start(
-        &["--json", "serve", "--bootstrap", "--listen", "127.0.0.1:0"],
-        &database_env(&sqlite_url),
-        false,
-        &dir,
-    )
-    .await;
-    let first: Value = serde_json::from_str(&server.stdout_line().await).unwrap();
-    let base = first["scim_base_url"].as_str().unwrap().to_string();
-    let token = first["scim_token"].as_str().unwrap().to_string();
+    let (server, base, token) = bootstrapped(&sqlite_url, &dir).await;
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for i in 0..25 {
-        let res = client
-            .post(format!("{base}/Users"))
-            .bearer_auth(&token)
-            .header("content-type", "application/scim+json")
-            .body(
-                json!({"userName": format!("mover{i}@example.com"), "active": i % 2 == 0,
-                         "emails": [{"value": format!("mover{i}@example.com"), "primary": true}]})
-                .to_string(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let res = post_user(
+            &client,
+            &base,
+            &token,
+            &json!({"userName": format!("mover{i}@example.com"), "active": i % 2 == 0,
+                         "emails": [{"value": format!("mover{i}@example.com"), "primary": true}]}),
+        )
+        .await
+        .unwrap();
         assert_eq!(res.status(), 201);
         ids.push(
             res.json::<Value>().await.unwrap()["id"]
@@ -106,12 +94,7 @@ async fn copy_moves_a_sqlite_deployment_to_postgres_with_its_tokens() {
     // reads are the same.
     let after = read_all(&client, &base, &token, &moved.origin).await;
     assert_eq!(before, after);
-    let res = client
-        .post(format!("{base}/Users"))
-        .bearer_auth(&token)
-        .header("content-type", "application/scim+json")
-        .body(json!({"userName": "mover0@example.com"}).to_string())
-        .send()
+    let res = post_user(&client, &base, &token, &json!({"userName": "mover0@example.com"}))
         .await
         .unwrap();
     assert_eq!(res.status(), 409, "uniqueness holds on the copied data");

@@ -8,22 +8,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::Scratch;
-use crate::ops::{Scimd, database_env};
+use crate::ops::{Scimd, bootstrapped, database_env, post_user};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_writes_loses_no_acknowledged_write() {
     let (_scratch, url) = Scratch::new();
     let dir = std::env::temp_dir();
-    let mut server = Scimd::start(
-        &["--json", "serve", "--bootstrap", "--listen", "127.0.0.1:0"],
-        &database_env(&url),
-        false,
-        &dir,
-    )
-    .await;
-    let first: Value = serde_json::from_str(&server.stdout_line().await).unwrap();
-    let base = first["scim_base_url"].as_str().unwrap().to_string();
-    let token = first["scim_token"].as_str().unwrap().to_string();
+    let (mut server, base, token) = bootstrapped(&url, &dir).await;
     let client = reqwest::Client::new();
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -37,13 +28,7 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let name = format!("kill-{w}-{n}@example.com");
-                let sent = client
-                    .post(format!("{base}/Users"))
-                    .bearer_auth(&token)
-                    .header("content-type", "application/scim+json")
-                    .body(json!({"userName": name}).to_string())
-                    .send()
-                    .await;
+                let sent = post_user(&client, &base, &token, &json!({"userName": name})).await;
                 // A request cut by the kill has no answer: it was not acknowledged.
                 if let Ok(res) = sent
                     && res.status() == 201

@@ -145,6 +145,41 @@ impl Scimd {
     }
 }
 
+/// `scimd --json serve --bootstrap` on `url`, in `dir`: the server, the account's SCIM base URL
+/// and its SCIM token.
+// Not every test binary uses every helper.
+#[allow(dead_code)]
+pub async fn bootstrapped(url: &str, dir: &std::path::Path) -> (Scimd, String, String) {
+    let mut server = Scimd::start(
+        &["--json", "serve", "--bootstrap", "--listen", "127.0.0.1:0"],
+        &database_env(url),
+        false,
+        dir,
+    )
+    .await;
+    let first: Value = serde_json::from_str(&server.stdout_line().await).unwrap();
+    let base = first["scim_base_url"].as_str().unwrap().to_string();
+    let token = first["scim_token"].as_str().unwrap().to_string();
+    (server, base, token)
+}
+
+/// POST `body` to `{base}/Users` with `token`; `Err` when no answer came (a cut connection).
+#[allow(dead_code)]
+pub async fn post_user(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(format!("{base}/Users"))
+        .bearer_auth(token)
+        .header("content-type", "application/scim+json")
+        .body(body.to_string())
+        .send()
+        .await
+}
+
 /// A one-shot command (`scimd account list`, …) against `url`.
 pub fn scimd_cli(url: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
