@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::harness::{TestApp, admin_url};
 
+/// Runs the CLI, blocking this thread: tests that call it while their in-process server runs
+/// are multi-threaded, so the server keeps answering (and releases SQLite's write lock) meanwhile.
 fn scimd(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args(args)
@@ -23,7 +25,7 @@ fn scimd(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_and_tokens_from_the_cli_work_against_the_server() {
     let app = TestApp::spawn().await;
     let (ok, account, out) = scimd(&app, &["--json", "account", "create", "--name", "Acme"]);
@@ -223,7 +225,7 @@ async fn database_exists(url: &str) -> bool {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_need_an_existing_database_and_say_where_they_looked() {
     let (scratch, url) = crate::harness::Scratch::new();
     let dir = std::env::temp_dir().join(format!("{}_cwd", scratch.name()));
@@ -269,7 +271,7 @@ async fn commands_need_an_existing_database_and_say_where_they_looked() {
     assert_eq!(out.trim(), "[]");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serve_that_cannot_listen_leaves_no_database_behind() {
     let (_scratch, url) = crate::harness::Scratch::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -349,7 +351,7 @@ async fn token_kinds_idps_and_sources_agree() {
     assert!(help.contains("okta, entra, onelogin, or scim"), "{help}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_line_starts_with_error() {
     let app = TestApp::spawn().await;
     let id = app.account.to_string();

@@ -15,7 +15,7 @@ use crate::harness::TestApp;
 
 /// A cursor names a position in one account's list of one resource type: another account,
 /// even with its own valid token, or the other resource type, gets `invalidCursor`.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_is_refused_on_another_account_and_on_another_resource_type() {
     let app = TestApp::spawn().await;
     for name in ["a@example.com", "b@example.com", "c@example.com"] {
@@ -86,7 +86,7 @@ fn assert_private(res: &crate::harness::Resp, what: &str) {
 
 /// `nosniff` on every response; `no-store` on every SCIM and admin response (they carry
 /// personal data, and token creation the token), errors included.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_are_nosniff_and_scim_and_admin_responses_are_not_stored() {
     let app = TestApp::spawn().await;
     let admin = Admin::new(&app).await;
@@ -119,7 +119,7 @@ async fn responses_are_nosniff_and_scim_and_admin_responses_are_not_stored() {
 
 /// A client's `X-Request-Id` is echoed (and logged) only when it is at most 64 characters of
 /// `[A-Za-z0-9._:-]`; otherwise the request gets a fresh UUID.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_request_id_is_kept_only_when_short_and_printable() {
     let app = TestApp::spawn().await;
     let path = format!("/scim/account/{}/Users", app.account);
@@ -171,7 +171,7 @@ async fn a_client_request_id_is_kept_only_when_short_and_printable() {
 /// After the first refusal of a revoked token, the server answers from memory: with the token
 /// row gone from the database, the answer is still "revoked" (a read would find no token and
 /// say "not known"). A token never refused before still costs its read.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_is_refused_again_without_reading_the_database() {
     let app = TestApp::spawn().await;
     let spare = app
@@ -239,7 +239,7 @@ fn cells(csv_text: &str) -> Vec<String> {
 /// OWASP: no cell of a CSV export (admin API or `scimd export`) starts with `=`, `+`, `-`, `@`,
 /// tab or CR; each such value has a leading `'`, and compare reads it back: a JSON export and a
 /// CSV export of the same data compare clean.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_exports_neutralise_formulas_and_compare_reads_them_back() {
     let app = TestApp::spawn().await;
     let admin = Admin::new(&app).await;

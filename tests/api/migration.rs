@@ -42,7 +42,7 @@ fn okta_user(user_name: &str, given: &str, family: &str) -> Value {
     })
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_002_migration_from_manual_management_to_okta_loses_nothing() {
     let app = TestApp::spawn().await;
     let admin = Admin::new(&app).await;
@@ -293,7 +293,7 @@ async fn seed_002_migration_from_manual_management_to_okta_loses_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_in_json_and_csv_from_the_admin_api() {
     let app = TestApp::spawn().await;
     let admin = Admin::new(&app).await;

@@ -191,7 +191,7 @@ async fn r2_user_name_and_primary_email_do_not_change_over_scim_unless_allowed()
 
 // ---- R3 -----------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r3_idp_managed_groups_and_users_are_locked_in_the_admin_api() {
     let app = TestApp::spawn().await;
     let admin = Admin::new(&app).await;
