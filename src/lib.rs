@@ -1,7 +1,8 @@
 //! scimd: a multi-tenant SCIM 2.0 service provider.
 //!
 //! One request walks one way: `http` (auth, limits, errors) → `scim` (the protocol, pure) →
-//! `service` (the rules of SPEC.md) → `store` (Postgres). See ARCHITECTURE in `docs/`.
+//! `service` (the ownership rules, docs/rules.md) → `store` (Postgres or SQLite). Why it is
+//! shaped so: docs/decisions.md.
 
 pub mod cli;
 pub mod config;

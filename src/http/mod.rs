@@ -1,5 +1,5 @@
 //! The HTTP edge: routing, authentication, limits, and turning every outcome into a SCIM
-//! response. No rule of SPEC.md is decided here.
+//! response. No ownership rule (docs/rules.md) is decided here.
 
 pub mod admin;
 mod auth;

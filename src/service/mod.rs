@@ -1,4 +1,4 @@
-//! The rules of SPEC.md over the store. Every rule lives here once and serves every surface
+//! The ownership rules (docs/rules.md) over the store. Every rule lives here once and serves every surface
 //! (SCIM API, admin API, CLI); handlers never decide a rule and the store never does either.
 
 pub mod accounts;

@@ -1,5 +1,5 @@
 //! Persistence: one trait, one implementation per database. Every SQL string of scimd lives
-//! under this module; no rule of SPEC.md is decided here (that is `service`'s job), but
+//! under this module; no ownership rule (docs/rules.md) is decided here (that is `service`'s job), but
 //! uniqueness and membership integrity are the database's (constraints, `ON CONFLICT`).
 
 pub mod backup;

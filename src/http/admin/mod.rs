@@ -41,7 +41,7 @@ pub const PREFIX: &str = "/api/accounts/{account_id}";
     info(
         title = "scimd admin API",
         description = "Native user and group management of one account, with the ownership rules \
-                       R1–R10 of SPEC.md. Authenticate with an admin token of the account \
+                       R1–R10 (docs/rules.md). Authenticate with an admin token of the account \
                        (`scimd token create --kind admin`): `Authorization: Bearer <token>`. Errors \
                        are RFC 9457 problem details (`Problem`, application/problem+json): \
                        `type`, `title`, `status`, `detail`, and `code` where there is a finer kind. \
