@@ -64,7 +64,7 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
         json!({"supported": true, "maxResults": caps.max_results}),
     );
     // RFC 9865 §4: both paging methods are served; index paging stays the default because
-    // every IdP of IDP-BEHAVIOURS.md pages with startIndex.
+    // every IdP of docs/idp-notes.md pages with startIndex.
     out.insert(
         "pagination".into(),
         json!({

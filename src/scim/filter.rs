@@ -17,7 +17,7 @@
 //! multi-valued attribute (`type`, `value`), and which holds no further value path: RFC 7644
 //! allows neither, and complex attributes cannot nest.
 //!
-//! # Leniencies (all deliberate; what IdPs send, see IDP-BEHAVIOURS.md §2.4, §5)
+//! # Leniencies (all deliberate; what IdPs send, see docs/idp-notes.md §2.4, §5)
 //!
 //! * Operators and `and` / `or` / `not` in any case (`EQ`, `And`), as the RFC requires;
 //!   attribute names are kept as written and matched case-insensitively by consumers.

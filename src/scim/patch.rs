@@ -1,4 +1,4 @@
-//! The PATCH engine (RFC 7644 §3.5.2) with the IdP dialects of IDP-BEHAVIOURS.md: parse a
+//! The PATCH engine (RFC 7644 §3.5.2) with the IdP dialects of docs/idp-notes.md: parse a
 //! PatchOp message and apply it to a canonical document held in memory. Group membership is
 //! not part of the document: `split_group_ops` turns member operations into `MemberOp`s that
 //! the store applies set-based, so a 100,000-member group is never loaded to change one member.

@@ -6,7 +6,7 @@
 //! schema URN (`{"urn:…:enterprise:2.0:User": {"employeeNumber": "1"}}`), no nulls.
 //!
 //! Input is read leniently because real IdPs break the RFC in predictable ways (see
-//! IDP-BEHAVIOURS.md §5): readOnly and unknown keys are dropped rather than refused, names match
+//! docs/idp-notes.md §5): readOnly and unknown keys are dropped rather than refused, names match
 //! case-insensitively, one object is accepted where an array is expected, and string booleans
 //! are read as booleans. What cannot be given a clear meaning (an object for a string, `"yes"`
 //! for a boolean) is refused with 400 `invalidValue` naming the attribute.
@@ -258,7 +258,7 @@ fn check_identifiers(doc: &Map<String, Value>) -> Result<(), ScimError> {
 }
 
 /// A user's primary email: the element of `emails` marked `primary`, else the first one
-/// (an IdP that sends a single address rarely marks it). What adoption matches on (SPEC R4)
+/// (an IdP that sends a single address rarely marks it). What adoption matches on (rule R4, docs/rules.md)
 /// and what R2 protects.
 pub fn primary_email(doc: &Map<String, Value>) -> Option<&str> {
     fn value(e: &Value) -> Option<&str> {
@@ -913,7 +913,7 @@ mod tests {
         AttrPath { urn, name, sub }
     }
 
-    // IDP-BEHAVIOURS.md §1.3
+    // docs/idp-notes.md §1.3
     #[test]
     fn multi_valued_attributes_are_bounded_but_members_are_not() {
         let roles: Vec<Value> = (0..=MAX_VALUES)
@@ -953,7 +953,7 @@ mod tests {
         validate(&USER, doc.as_object().unwrap()).unwrap();
     }
 
-    // IDP-BEHAVIOURS.md §1.4: the fetched object echoed back, with a non-ISO meta.created.
+    // docs/idp-notes.md §1.4: the fetched object echoed back, with a non-ISO meta.created.
     #[test]
     fn okta_put_with_readonly_fields() {
         let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -972,7 +972,7 @@ mod tests {
         assert_eq!(m["name"]["familyName"], "Changed");
     }
 
-    // IDP-BEHAVIOURS.md §2.4
+    // docs/idp-notes.md §2.4
     #[test]
     fn entra_create_user() {
         let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -1020,7 +1020,7 @@ mod tests {
         assert_eq!(doc["emails"][1]["primary"], false);
     }
 
-    // IDP-BEHAVIOURS.md §2.7
+    // docs/idp-notes.md §2.7
     #[test]
     fn entra_create_group() {
         let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
@@ -1062,7 +1062,7 @@ mod tests {
         }
     }
 
-    // IDP-BEHAVIOURS.md §3: legacy templates.
+    // docs/idp-notes.md §3: legacy templates.
     #[test]
     fn onelogin_single_object_emails_custom_keys_and_1_0_schemas() {
         let body = json!({"schemas":["urn:scim:schemas:core:1.0","urn:scim:schemas:extension:enterprise:1.0"],
