@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or SQL, so all of it is unit-tested and fuzzed on its own.
 
 pub mod bulk;
+pub mod compare;
 pub mod cursor;
 pub mod discovery;
 pub mod error;

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Caller, Result, Service};
-use crate::scim::ScimError;
 use crate::scim::resource::primary_email;
+use crate::scim::{ScimError, compare};
 use crate::store::ResourceKind;
 
 pub const EXPORT_FORMAT: &str = "scimd-export/1";
@@ -484,16 +484,16 @@ pub fn compare(before: &Export, after: &Export) -> Comparison {
     let after_by_id: HashMap<Uuid, &ExportUser> = after.users.iter().map(|u| (u.id, u)).collect();
     let mut after_by_key: HashMap<String, &ExportUser> = HashMap::new();
     for u in &after.users {
-        after_by_key.entry(u.user_name.to_lowercase()).or_insert(u);
+        after_by_key.entry(compare::key(&u.user_name)).or_insert(u);
         if let Some(e) = &u.email {
-            after_by_key.entry(e.to_lowercase()).or_insert(u);
+            after_by_key.entry(compare::key(e)).or_insert(u);
         }
     }
     let find_user = |u: &ExportUser| -> Option<Uuid> {
         after_by_id
             .get(&u.id)
-            .or_else(|| after_by_key.get(&u.user_name.to_lowercase()))
-            .or_else(|| u.email.as_ref().and_then(|e| after_by_key.get(&e.to_lowercase())))
+            .or_else(|| after_by_key.get(&compare::key(&u.user_name)))
+            .or_else(|| u.email.as_ref().and_then(|e| after_by_key.get(&compare::key(e))))
             .map(|a| a.id)
     };
     let user_map: HashMap<Uuid, Uuid> = before
@@ -623,7 +623,7 @@ fn duplicates(after: &Export, user_map: &HashMap<Uuid, Uuid>) -> Vec<Duplicate> 
     let mut by_email: BTreeMap<String, Vec<&ExportUser>> = BTreeMap::new();
     for u in &after.users {
         if let Some(e) = u.email.as_ref().filter(|e| !e.trim().is_empty()) {
-            by_email.entry(e.to_lowercase()).or_default().push(u);
+            by_email.entry(compare::key(e)).or_default().push(u);
         }
     }
     for users in by_email.into_values().filter(|v| v.len() > 1) {
@@ -635,7 +635,7 @@ fn duplicates(after: &Export, user_map: &HashMap<Uuid, Uuid>) -> Vec<Duplicate> 
     let existing: HashSet<Uuid> = user_map.values().copied().collect();
     let full_name = |u: &ExportUser| match (&u.given_name, &u.family_name) {
         (Some(g), Some(f)) if !g.trim().is_empty() && !f.trim().is_empty() => {
-            Some(format!("{} {}", g.trim().to_lowercase(), f.trim().to_lowercase()))
+            Some(format!("{} {}", compare::key(g.trim()), compare::key(f.trim())))
         }
         _ => None,
     };
@@ -651,7 +651,7 @@ fn duplicates(after: &Export, user_map: &HashMap<Uuid, Uuid>) -> Vec<Duplicate> 
         let emails: HashSet<String> = users
             .iter()
             .filter_map(|u| u.email.as_ref())
-            .map(|e| e.to_lowercase())
+            .map(|e| compare::key(e))
             .collect();
         if new && old && emails.len() > 1 {
             out.push(Duplicate {

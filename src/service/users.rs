@@ -9,7 +9,7 @@ use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
-use crate::scim::{ScimError, patch, resource, schema};
+use crate::scim::{ScimError, compare, patch, resource, schema};
 use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError, Tx};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
@@ -36,8 +36,8 @@ fn user_name(doc: &Map<String, Value>) -> &str {
 
 /// The lower-cased keys R4 matches an incoming user on: its userName and primary email.
 fn match_keys(doc: &Map<String, Value>) -> Vec<String> {
-    let mut keys = vec![user_name(doc).to_lowercase()];
-    if let Some(email) = resource::primary_email(doc).map(str::to_lowercase)
+    let mut keys = vec![compare::key(user_name(doc))];
+    if let Some(email) = resource::primary_email(doc).map(compare::key)
         && !keys.contains(&email)
     {
         keys.push(email);
@@ -78,7 +78,7 @@ fn check_identity_kept(
     let how = "an account admin can allow such changes with the setting update_emails_via_scim \
                (PATCH /api/accounts/{accountId}/settings {\"update_emails_via_scim\": true})";
     let (old, new) = (user_name(before), user_name(after));
-    if old.to_lowercase() != new.to_lowercase() {
+    if !compare::eq(old, new) {
         return Err(ScimError::mutability(format!(
             "userName cannot change once the user is provisioned: it is {old:?} and the request would \
              make it {new:?}; {how}"
@@ -87,7 +87,7 @@ fn check_identity_kept(
     }
     if let Some(old) = resource::primary_email(before) {
         let new = resource::primary_email(after);
-        if new.map(str::to_lowercase) != Some(old.to_lowercase()) {
+        if !new.is_some_and(|new| compare::eq(old, new)) {
             return Err(ScimError::mutability(format!(
                 "the primary email (emails[primary eq true].value) cannot change once the user is \
                  provisioned: it is {old:?} and the request would make it {}; {how}",

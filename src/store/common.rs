@@ -54,7 +54,7 @@ pub fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
         external_id: str_field(doc, "externalId"),
         display_name,
         active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
-        primary_email_ci: crate::scim::resource::primary_email(doc).map(str::to_lowercase),
+        primary_email_ci: crate::scim::resource::primary_email(doc).map(crate::scim::compare::key),
     }
 }
 
@@ -175,9 +175,10 @@ pub const UPDATE_SETTINGS: &str = "UPDATE accounts SET update_emails_via_scim = 
 
 pub const SET_SCIM_ENABLED: &str = "UPDATE accounts SET scim_enabled = ?2 WHERE id = ?1";
 
-/// Groups named exactly `?2` (at most one native and one IdP-managed).
+/// Groups whose displayName has the comparison key `?2` (at most one native and one
+/// IdP-managed).
 pub fn groups_by_display_name() -> String {
-    format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND display_name = ?2 ORDER BY id")
+    format!("SELECT {GROUP_COLUMNS} FROM groups WHERE account_id = ?1 AND display_name_ci = ?2 ORDER BY id")
 }
 
 /// Marks the native resource `?2` IdP-managed with source `?3`.
@@ -256,14 +257,14 @@ pub fn list_audit(query: &AuditQuery) -> (String, Vec<SqlParam>) {
     (sql, params)
 }
 
-/// IdP-managed groups of `?1` whose displayName a native group also has (R7 renames them
+/// IdP-managed groups of `?1` whose displayName a native group also has (by comparison key) (R7 renames them
 /// before releasing them, so two native groups never share a name). `= TRUE`: an index
 /// range on SQLite, where a bare flag is a truth test.
 pub const IDP_GROUPS_NAMED_LIKE_NATIVE: &str = "SELECT g.id, g.display_name, g.identifier FROM groups g
      WHERE g.account_id = ?1 AND g.idp_managed = TRUE
        AND EXISTS (SELECT 1 FROM groups n
                    WHERE n.account_id = g.account_id AND n.idp_managed = FALSE
-                     AND n.display_name = g.display_name)";
+                     AND n.display_name_ci = g.display_name_ci)";
 
 /// New displayNames of groups, as parallel lists, with the lower case computed in Rust.
 #[derive(Debug, Default)]
@@ -277,7 +278,7 @@ impl Renames {
     /// `display_name` becomes `"{display_name} ({identifier})"`.
     pub fn push(&mut self, id: uuid::Uuid, display_name: String, identifier: String) {
         let name = format!("{display_name} ({identifier})");
-        self.names_ci.push(name.to_lowercase());
+        self.names_ci.push(crate::scim::compare::key(&name));
         self.names.push(name);
         self.ids.push(id);
     }

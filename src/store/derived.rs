@@ -13,16 +13,18 @@
 //!   `addresses.locality`) with the same `ord`, so a value filter can correlate sub-attributes
 //!   of one element (`addresses[type eq "work" and locality eq "Paris"]`).
 //!
-//! Values are kept twice, as written and lower-cased in Rust, so case-insensitive matching
+//! Values are kept twice, as written and as their comparison key (`scim::compare`, computed
+//! in Rust), so case-insensitive matching
 //! is identical on every database and per-attribute `caseExact` picks the column.
 
 use serde_json::{Map, Value};
 
+use crate::scim::compare;
 use crate::scim::schema::{self, AttrDef, AttrType};
 
 /// The derivation the rows follow. Bump it whenever [`user_value_rows`] changes what it
 /// derives: stores rebuild rows written by an older version at start-up.
-pub const USER_VALUES_VERSION: i32 = 2;
+pub const USER_VALUES_VERSION: i32 = 3;
 
 /// One row of `user_values` (without account and user id).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,13 +96,13 @@ fn attribute_rows(prefix: &[&str], attr: &'static AttrDef, value: &Value, rows: 
             for (ord, item) in items.iter().enumerate() {
                 let Value::Object(element) = item else { continue };
                 let ord = ord as i32;
-                let type_ci = element.get("type").and_then(Value::as_str).map(str::to_lowercase);
+                let type_ci = element.get("type").and_then(Value::as_str).map(compare::key);
                 let primary = element.get("primary").and_then(Value::as_bool).unwrap_or(false);
                 let value = element.get("value").and_then(scalar_text).unwrap_or_default();
                 rows.push(ValueRow {
                     attr: key.clone(),
                     ord,
-                    value_ci: value.to_lowercase(),
+                    value_ci: compare::key(&value),
                     value,
                     type_ci: type_ci.clone(),
                     is_primary: primary,
@@ -132,7 +134,7 @@ fn push_scalar(
     rows.push(ValueRow {
         attr,
         ord,
-        value_ci: text.to_lowercase(),
+        value_ci: compare::key(&text),
         value: text,
         type_ci,
         is_primary,

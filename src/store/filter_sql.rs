@@ -617,7 +617,7 @@ impl Translator<'_> {
             ColKind::Text | ColKind::TextCi => {
                 let mut text = literal_text(value);
                 if kind == ColKind::TextCi {
-                    text = text.to_lowercase();
+                    text = crate::scim::compare::key(&text);
                 }
                 match op {
                     CompareOp::Eq => format!("{col} = {}", self.out.bind(SqlParam::Text(text))),

@@ -9,6 +9,7 @@ pub mod derived;
 mod filter_sql;
 pub mod health;
 pub mod postgres;
+mod rekey;
 pub mod serve_lock;
 mod session;
 pub mod sqlite;
@@ -547,13 +548,15 @@ pub trait Tx: Send {
     async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64>;
 
     // Adoption (R4) and the IdP-managed flag.
-    /// Users whose `user_name_ci` or primary-email (lower case) is one of `keys`.
+    /// Users whose `user_name_ci` or `primary_email_ci` is one of `keys` (comparison keys,
+    /// `scim::compare::key`).
     async fn find_users_by_name_or_email(
         &mut self,
         account: Uuid,
         keys: &[String],
     ) -> StoreResult<Vec<ResourceRow>>;
-    /// Groups whose displayName is exactly `name` (at most one native and one IdP-managed).
+    /// Groups whose displayName compares equal to `name` (`scim::compare`; at most one
+    /// native and one IdP-managed).
     async fn find_groups_by_display_name(
         &mut self,
         account: Uuid,

@@ -14,12 +14,14 @@ use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_o
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
 use super::health::{Health, Probe};
+use super::rekey;
 use super::session::Session;
 use super::{
     Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
+use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -71,7 +73,97 @@ impl PgStore {
 
     async fn run_migrations(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
-        self.rebuild_user_values().await
+        self.rebuild_user_values().await?;
+        self.rekey().await
+    }
+
+    /// Rewrites comparison keys written by older versions and moves uniqueness onto them
+    /// (`store/rekey.rs`), once: the `store_meta` row is locked for the whole rewrite, so
+    /// replicas starting together wait for it instead of racing. Postgres's DDL is
+    /// transactional: other writers never see the tables without their unique indexes.
+    async fn rekey(&self) -> StoreResult<()> {
+        let conn = self.pool.acquire().await?;
+        let session = Session::begin(conn, "BEGIN", None).await?;
+        let mut tx = PgTx {
+            conn: Conn::Tx(session),
+        };
+        let stored: String = sqlx::query_scalar(AssertSqlSafe(format!("{} FOR UPDATE", rekey::READ_VERSION)))
+            .fetch_one(tx.c())
+            .await?;
+        if stored.parse::<i32>().unwrap_or(0) >= rekey::COMPARISON_KEY_VERSION {
+            return Ok(());
+        }
+        for sql in rekey::DROP_UNIQUE_KEYS {
+            sqlx::query(*sql).execute(tx.c()).await?;
+        }
+        let users = sqlx::query(AssertSqlSafe(rekey::users_to_rekey(Dialect::Postgres)))
+            .fetch_all(tx.c())
+            .await?;
+        for row in &users {
+            let name: String = row.try_get("user_name")?;
+            let display: Option<String> = row.try_get("display_name")?;
+            let email: Option<String> = row.try_get("primary_email_ci")?;
+            sqlx::query(AssertSqlSafe(pg(rekey::UPDATE_USER_KEYS)))
+                .bind(row.try_get::<Uuid, _>("account_id")?)
+                .bind(row.try_get::<Uuid, _>("id")?)
+                .bind(compare::key(&name))
+                .bind(display.as_deref().map(compare::key))
+                .bind(email.as_deref().map(compare::key))
+                .execute(tx.c())
+                .await?;
+        }
+        let groups = sqlx::query(AssertSqlSafe(rekey::groups_to_rekey(Dialect::Postgres)))
+            .fetch_all(tx.c())
+            .await?;
+        for row in &groups {
+            let name: String = row.try_get("display_name")?;
+            sqlx::query(AssertSqlSafe(pg(rekey::UPDATE_GROUP_KEY)))
+                .bind(row.try_get::<Uuid, _>("account_id")?)
+                .bind(row.try_get::<Uuid, _>("id")?)
+                .bind(compare::key(&name))
+                .execute(tx.c())
+                .await?;
+        }
+        let mut found = Vec::new();
+        for (resource_type, sql, update) in [
+            ("User", rekey::USER_DUPLICATES, rekey::UPDATE_USER_NAME_KEY),
+            ("Group", rekey::GROUP_DUPLICATES, rekey::UPDATE_GROUP_KEY),
+        ] {
+            let rows = sqlx::query(sql).fetch_all(tx.c()).await?;
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    Ok(rekey::Duplicate {
+                        account: row.try_get("account_id")?,
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                        key: row.try_get("key")?,
+                        side: resource_type == "Group" && row.try_get::<bool, _>("idp_managed")?,
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            for collision in rekey::collisions(resource_type, &rows) {
+                sqlx::query(AssertSqlSafe(pg(update)))
+                    .bind(collision.account)
+                    .bind(collision.id)
+                    .bind(collision.parked_key())
+                    .execute(tx.c())
+                    .await?;
+                tx.insert_audit(collision.account, &collision.audit_event())
+                    .await?;
+                found.push(collision);
+            }
+        }
+        for sql in rekey::CREATE_UNIQUE_KEYS {
+            sqlx::query(*sql).execute(tx.c()).await?;
+        }
+        sqlx::query(AssertSqlSafe(pg(rekey::WRITE_VERSION)))
+            .bind(rekey::COMPARISON_KEY_VERSION.to_string())
+            .execute(tx.c())
+            .await?;
+        Box::new(tx).commit().await?;
+        rekey::reported(users.len() + groups.len(), &found);
+        Ok(())
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older
@@ -609,10 +701,10 @@ impl Tx for PgTx {
                 .bind(account)
                 .bind(new.id)
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.display_name.as_deref().map(compare::key))
                 .bind(ix.active)
                 .bind(&doc)
                 .bind(&new.source)
@@ -635,7 +727,7 @@ impl Tx for PgTx {
                 .bind(account)
                 .bind(new.id)
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&doc)
                 .bind(&new.source)
@@ -695,10 +787,10 @@ impl Tx for PgTx {
                 .bind(account)
                 .bind(id)
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.display_name.as_deref().map(compare::key))
                 .bind(ix.active)
                 .bind(&json)
                 .bind(&ix.primary_email_ci)
@@ -715,7 +807,7 @@ impl Tx for PgTx {
                 .bind(account)
                 .bind(id)
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&json)
                 .fetch_one(self.c())
@@ -1022,7 +1114,7 @@ impl Tx for PgTx {
     ) -> StoreResult<Vec<ResourceRow>> {
         let rows = sqlx::query(AssertSqlSafe(pg(&common::groups_by_display_name())))
             .bind(account)
-            .bind(name)
+            .bind(compare::key(name))
             .fetch_all(self.c())
             .await?;
         rows.iter().map(resource_row).collect()

@@ -52,12 +52,14 @@ use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_o
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
 use super::health::{Health, Probe};
+use super::rekey;
 use super::session::{Held, Session};
 use super::{
     Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
+use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -180,7 +182,106 @@ impl SqliteStore {
         let migrated = MIGRATOR.run(&migrator).await;
         migrator.close().await;
         migrated?;
-        self.rebuild_user_values().await
+        self.rebuild_user_values().await?;
+        self.rekey().await
+    }
+
+    /// Rewrites comparison keys written by older versions and moves uniqueness onto them
+    /// (`store/rekey.rs`), once: the version in `store_meta` is read inside the immediate
+    /// transaction, so processes starting together rewrite once.
+    async fn rekey(&self) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let stored: String = sqlx::query_scalar(rekey::READ_VERSION).fetch_one(tx.c()).await?;
+        if stored.parse::<i32>().unwrap_or(0) >= rekey::COMPARISON_KEY_VERSION {
+            return Ok(());
+        }
+        for sql in rekey::DROP_UNIQUE_KEYS {
+            sqlx::query(*sql).execute(tx.c()).await?;
+        }
+        let users = sqlx::query(AssertSqlSafe(rekey::users_to_rekey(Dialect::Sqlite)))
+            .fetch_all(tx.c())
+            .await?;
+        for row in &users {
+            let name: String = row.try_get("user_name")?;
+            let display: Option<String> = row.try_get("display_name")?;
+            let email: Option<String> = row.try_get("primary_email_ci")?;
+            sqlx::query(rekey::UPDATE_USER_KEYS)
+                .bind(get_uuid(row, "account_id")?.hyphenated())
+                .bind(get_uuid(row, "id")?.hyphenated())
+                .bind(compare::key(&name))
+                .bind(display.as_deref().map(compare::key))
+                .bind(email.as_deref().map(compare::key))
+                .execute(tx.c())
+                .await?;
+        }
+        let groups = sqlx::query(AssertSqlSafe(rekey::groups_to_rekey(Dialect::Sqlite)))
+            .fetch_all(tx.c())
+            .await?;
+        for row in &groups {
+            let name: String = row.try_get("display_name")?;
+            sqlx::query(rekey::UPDATE_GROUP_KEY)
+                .bind(get_uuid(row, "account_id")?.hyphenated())
+                .bind(get_uuid(row, "id")?.hyphenated())
+                .bind(compare::key(&name))
+                .execute(tx.c())
+                .await?;
+        }
+        let mut found = Vec::new();
+        for (resource_type, sql, update) in [
+            ("User", rekey::USER_DUPLICATES, rekey::UPDATE_USER_NAME_KEY),
+            ("Group", rekey::GROUP_DUPLICATES, rekey::UPDATE_GROUP_KEY),
+        ] {
+            let rows = sqlx::query(sql).fetch_all(tx.c()).await?;
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    Ok(rekey::Duplicate {
+                        account: get_uuid(row, "account_id")?,
+                        id: get_uuid(row, "id")?,
+                        name: row.try_get("name")?,
+                        key: row.try_get("key")?,
+                        side: resource_type == "Group" && row.try_get::<bool, _>("idp_managed")?,
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            for collision in rekey::collisions(resource_type, &rows) {
+                sqlx::query(update)
+                    .bind(collision.account.hyphenated())
+                    .bind(collision.id.hyphenated())
+                    .bind(collision.parked_key())
+                    .execute(tx.c())
+                    .await?;
+                tx.insert_audit(collision.account, &collision.audit_event())
+                    .await?;
+                found.push(collision);
+            }
+        }
+        for sql in rekey::CREATE_UNIQUE_KEYS {
+            sqlx::query(*sql).execute(tx.c()).await?;
+        }
+        // DROP INDEX took the indexes' planner statistics with it: put them back, and have this
+        // connection reload them (the others reload the schema when they see it changed).
+        for (table, index, stat) in PLANNER_STATS {
+            if rekey::CREATE_UNIQUE_KEYS
+                .iter()
+                .any(|sql| sql.contains(&format!(" {index} ON ")))
+            {
+                sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)")
+                    .bind(table)
+                    .bind(index)
+                    .bind(stat)
+                    .execute(tx.c())
+                    .await?;
+            }
+        }
+        sqlx::query("ANALYZE sqlite_schema").execute(tx.c()).await?;
+        sqlx::query(rekey::WRITE_VERSION)
+            .bind(rekey::COMPARISON_KEY_VERSION.to_string())
+            .execute(tx.c())
+            .await?;
+        Box::new(tx).commit().await?;
+        rekey::reported(users.len() + groups.len(), &found);
+        Ok(())
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older
@@ -671,7 +772,7 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     ("groups.account_id, groups.id", "groups_pkey"),
     // Both displayName keys (one per side, partial indexes) have these columns;
     // `display_name_key` names the one violated.
-    ("groups.account_id, groups.display_name", DISPLAY_NAME_KEYS),
+    ("groups.account_id, groups.display_name_ci", DISPLAY_NAME_KEYS),
     ("groups.account_id, groups.identifier", "groups_identifier_key"),
     ("role_bindings.account_id, role_bindings.id", "role_bindings_pkey"),
     (
@@ -1060,10 +1161,10 @@ impl Tx for SqliteTx {
                 .bind(account.hyphenated())
                 .bind(new.id.hyphenated())
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.display_name.as_deref().map(compare::key))
                 .bind(ix.active)
                 .bind(doc)
                 .bind(&new.source)
@@ -1087,7 +1188,7 @@ impl Tx for SqliteTx {
                 .bind(account.hyphenated())
                 .bind(new.id.hyphenated())
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(doc)
                 .bind(&new.source)
@@ -1151,10 +1252,10 @@ impl Tx for SqliteTx {
                 .bind(account.hyphenated())
                 .bind(id.hyphenated())
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(str::to_lowercase))
+                .bind(ix.display_name.as_deref().map(compare::key))
                 .bind(ix.active)
                 .bind(json)
                 .bind(now)
@@ -1172,7 +1273,7 @@ impl Tx for SqliteTx {
                 .bind(account.hyphenated())
                 .bind(id.hyphenated())
                 .bind(&ix.name)
-                .bind(ix.name.to_lowercase())
+                .bind(compare::key(&ix.name))
                 .bind(&ix.external_id)
                 .bind(json)
                 .bind(now)
@@ -1496,7 +1597,7 @@ impl Tx for SqliteTx {
     ) -> StoreResult<Vec<ResourceRow>> {
         let rows = sqlx::query(AssertSqlSafe(common::groups_by_display_name()))
             .bind(account.hyphenated())
-            .bind(name)
+            .bind(compare::key(name))
             .fetch_all(self.c())
             .await?;
         rows.iter().map(resource_row).collect()
@@ -2088,8 +2189,8 @@ mod tests {
             ),
             (
                 common::groups_by_display_name(),
-                vec![&a, "Group 1"],
-                vec![&["groups_display_name_idx (account_id=? AND display_name=?)"]],
+                vec![&a, "group 1"],
+                vec![&["groups_display_name_ci_idx (account_id=? AND display_name_ci=?)"]],
                 false,
             ),
             (
@@ -2134,8 +2235,8 @@ mod tests {
                 vec![
                     &["groups_idp_managed_idx (account_id=? AND idp_managed=?)"],
                     &[
-                        "groups_native_display_name_key (account_id=? AND display_name=?)",
-                        "groups_display_name_idx (account_id=? AND display_name=?)",
+                        "groups_native_display_name_key (account_id=? AND display_name_ci=?)",
+                        "groups_display_name_ci_idx (account_id=? AND display_name_ci=?)",
                     ],
                 ],
                 false,

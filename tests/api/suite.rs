@@ -11,6 +11,7 @@ mod auth;
 mod bulk;
 mod configure;
 mod cli;
+mod comparison;
 mod container;
 mod edge;
 mod etag;

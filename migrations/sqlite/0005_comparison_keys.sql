@@ -1,0 +1,13 @@
+-- The twin of migrations/postgres/0005_comparison_keys.sql.
+-- Comparison keys. The *_ci columns (users.user_name_ci, display_name_ci, primary_email_ci;
+-- user_values.value_ci and type_ci; groups.display_name_ci) now hold the key of
+-- src/scim/compare.rs — width mapping, Unicode full case folding, NFC — instead of the
+-- Unicode lower case, and groups' displayName uniqueness (one IdP-managed and one native
+-- group per name) moves from the exact name onto that key.
+--
+-- The keys are computed in Rust, so they cannot be rewritten here: this records that the
+-- rewrite is due, and the store does it at start-up right after the migrations
+-- (src/store/rekey.rs), dropping and re-creating the unique indexes on the keys in the same
+-- transaction. Rows the new key makes equal are reported, not refused (docs/operations.md).
+-- user_values is re-derived by the user_values_version mechanism of migration 0002.
+INSERT INTO store_meta (key, value) VALUES ('comparison_key_version', '0');
