@@ -1,4 +1,4 @@
-//! Microsoft Entra ID, as it really talks to a SCIM server (IDP-BEHAVIOURS.md §2): GETs with
+//! Microsoft Entra ID, as it really talks to a SCIM server (docs/idp-notes.md §2): GETs with
 //! no Accept or Content-Type, matching on userName, externalId and the work email, the default
 //! PATCH dialect (capitalised ops, string booleans) and the `aadOptscim062020` one (dotted and
 //! URN keys in a no-path value), the manager as a bare string, groups without members.

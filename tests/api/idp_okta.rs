@@ -1,4 +1,4 @@
-//! Okta, as it really talks to a SCIM server (IDP-BEHAVIOURS.md §1): its headers on every
+//! Okta, as it really talks to a SCIM server (docs/idp-notes.md §1): its headers on every
 //! request, test connection, create with pre-check, PUT updates, PATCH (de)activation, group
 //! push, import paging, and the two Runscope suites (SPEC test, CRUD test) Okta requires for OIN.
 

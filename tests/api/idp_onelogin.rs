@@ -1,4 +1,4 @@
-//! OneLogin, as it really talks to a SCIM server (IDP-BEHAVIOURS.md §3): the calls its guide
+//! OneLogin, as it really talks to a SCIM server (docs/idp-notes.md §3): the calls its guide
 //! lists (userName lookup, create, get, PUT update, groups, group PATCH, delete), bodies rendered
 //! from admins' SCIM JSON templates — legacy and customised — and the `application/json` it may
 //! send and demand.

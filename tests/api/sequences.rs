@@ -1,5 +1,5 @@
 //! The IdP sequences the README walks through with curl, as each IdP sends them
-//! (IDP-BEHAVIOURS.md §1 Okta, §2 Entra ID).
+//! (docs/idp-notes.md §1 Okta, §2 Entra ID).
 
 use reqwest::Method;
 use serde_json::json;
