@@ -2,9 +2,12 @@
 //! under this module; no ownership rule (docs/rules.md) is decided here (that is `service`'s job), but
 //! uniqueness and membership integrity are the database's (constraints, `ON CONFLICT`).
 
+mod accounts;
+mod audit;
 pub mod backup;
 mod common;
 pub mod copy;
+mod db;
 pub mod derived;
 mod filter_sql;
 pub mod health;
@@ -13,6 +16,7 @@ mod rekey;
 pub mod serve_lock;
 mod session;
 pub mod sqlite;
+mod tokens;
 
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
+use super::db::DbConn;
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
 use super::health::{Health, Probe};
@@ -21,6 +22,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
+use super::{accounts, audit, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -372,6 +374,11 @@ impl PgTx {
             Conn::Plain(conn) => conn,
         }
     }
+
+    /// This transaction's connection, for the statements written once (`store/db.rs`).
+    fn db(&mut self) -> DbConn<'_> {
+        DbConn::postgres(self.c())
+    }
 }
 
 fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
@@ -389,30 +396,6 @@ fn resource_row(row: &PgRow) -> StoreResult<ResourceRow> {
         last_modified: row.try_get("last_modified")?,
         version: row.try_get("version")?,
         identifier: row.try_get("identifier")?,
-    })
-}
-
-fn account_row(row: &PgRow) -> StoreResult<Account> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        scim_enabled: row.try_get("scim_enabled")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn token_row(row: &PgRow) -> StoreResult<TokenRecord> {
-    Ok(TokenRecord {
-        account_id: row.try_get("account_id")?,
-        id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        idp: row.try_get("idp")?,
-        description: row.try_get("description")?,
-        token_sha256: row.try_get("token_sha256")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -562,72 +545,32 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
     async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
-        let row = sqlx::query("INSERT INTO accounts (id, name) VALUES ($1, $2) RETURNING *")
-            .bind(id)
-            .bind(name)
-            .fetch_one(self.c())
-            .await?;
-        account_row(&row)
+        accounts::create(&mut self.db(), id, name).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(account_row).collect()
+        accounts::list(&mut self.db()).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(account_row).transpose()
+        accounts::get(&mut self.db(), id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
     async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-        sqlx::query("INSERT INTO signing_keys (id, secret) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .bind(candidate)
-            .execute(self.c())
-            .await?;
-        let secret: Vec<u8> = sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = $1")
-            .bind(id)
-            .fetch_one(self.c())
-            .await?;
-        Ok(secret)
+        accounts::signing_key(&mut self.db(), id, candidate).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(t.account_id)
-        .bind(t.id)
-        .bind(&t.kind)
-        .bind(&t.idp)
-        .bind(&t.description)
-        .bind(&t.token_sha256)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .execute(self.c())
-        .await?;
-        Ok(())
+        tokens::insert(&mut self.db(), t).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 AND id = $2")
-            .bind(account)
-            .bind(id)
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(token_row).transpose()
+        tokens::get(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
@@ -636,48 +579,22 @@ impl Tx for PgTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<(TokenRecord, bool)>> {
-        let row = sqlx::query(
-            "SELECT t.*, a.scim_enabled FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.account_id = $1 AND t.id = $2",
-        )
-        .bind(account)
-        .bind(id)
-        .fetch_optional(self.c())
-        .await?;
-        row.as_ref()
-            .map(|r| Ok((token_row(r)?, r.try_get("scim_enabled")?)))
-            .transpose()
+        tokens::get_for_auth(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
-        let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = $1 ORDER BY created_at, id")
-            .bind(account)
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(token_row).collect()
+        tokens::list(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL",
-        )
-        .bind(account)
-        .bind(id)
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        tokens::revoke(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
-        sqlx::query("UPDATE tokens SET last_used_at = now() WHERE account_id = $1 AND id = $2")
-            .bind(account)
-            .bind(id)
-            .execute(self.c())
-            .await?;
-        Ok(())
+        tokens::touch(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
@@ -1026,14 +943,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND kind = $2 AND revoked_at IS NULL",
-        )
-        .bind(account)
-        .bind(kind)
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected())
+        tokens::revoke_of_kind(&mut self.db(), account, kind).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
@@ -1266,53 +1176,12 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (account_id, id, actor_kind, actor_token_id, actor_idp, actor_name,
-                 action, resource_type, resource_id, before, after, delta)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(account)
-        .bind(e.id)
-        .bind(&e.actor_kind)
-        .bind(e.actor_token_id)
-        .bind(&e.actor_idp)
-        .bind(&e.actor_name)
-        .bind(&e.action)
-        .bind(&e.resource_type)
-        .bind(&e.resource_id)
-        .bind(&e.before)
-        .bind(&e.after)
-        .bind(&e.delta)
-        .execute(self.c())
-        .await?;
-        Ok(())
+        audit::insert(&mut self.db(), account, e).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-        let (sql, params) = common::list_audit(q);
-        let rows = bind_params(sqlx::query(AssertSqlSafe(pg(&sql))).bind(account), &params)
-            .bind(q.limit)
-            .fetch_all(self.c())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRecord {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    actor_kind: r.try_get("actor_kind")?,
-                    actor_token_id: r.try_get("actor_token_id")?,
-                    actor_idp: r.try_get("actor_idp")?,
-                    actor_name: r.try_get("actor_name")?,
-                    action: r.try_get("action")?,
-                    resource_type: r.try_get("resource_type")?,
-                    resource_id: r.try_get("resource_id")?,
-                    before: r.try_get("before")?,
-                    after: r.try_get("after")?,
-                    delta: r.try_get("delta")?,
-                })
-            })
-            .collect()
+        audit::list(&mut self.db(), account, q).await
     }
 }
 

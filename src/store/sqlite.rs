@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -49,6 +49,7 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
+use super::db::{DbConn, now_micros, time_text};
 use super::derived;
 use super::filter_sql::{Dialect, SqlParam};
 use super::health::{Health, Probe};
@@ -59,6 +60,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
+use super::{accounts, audit, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -676,7 +678,18 @@ impl SqliteTx {
 
     /// `now()` as Postgres would answer it, in the stored form.
     fn now(&self) -> String {
-        time_text(self.now.unwrap_or_else(now_micros))
+        time_text(self.now_time())
+    }
+
+    /// `now()` as Postgres would answer it.
+    fn now_time(&self) -> DateTime<Utc> {
+        self.now.unwrap_or_else(now_micros)
+    }
+
+    /// This transaction's connection, for the statements written once (`store/db.rs`).
+    fn db(&mut self) -> DbConn<'_> {
+        let now = self.now_time();
+        DbConn::sqlite(self.c(), now)
     }
 }
 
@@ -802,16 +815,6 @@ pub(crate) fn constraint_name(message: &str) -> Option<String> {
     )
 }
 
-/// The current time at the precision Postgres keeps (microseconds).
-fn now_micros() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-/// The stored form of a time: fixed width, so that text order is time order.
-fn time_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
 fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Database(sqlx::Error::ColumnDecode {
         index: column.to_string(),
@@ -826,11 +829,6 @@ fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
 fn get_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
     let text: String = row.try_get(column)?;
     parse_time(column, &text)
-}
-
-fn get_opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| parse_time(column, &t)).transpose()
 }
 
 fn parse_time(column: &str, text: &str) -> StoreResult<DateTime<Utc>> {
@@ -863,30 +861,6 @@ fn resource_row(row: &SqliteRow) -> StoreResult<ResourceRow> {
         last_modified: get_time(row, "last_modified")?,
         version: row.try_get("version")?,
         identifier: row.try_get("identifier")?,
-    })
-}
-
-fn account_row(row: &SqliteRow) -> StoreResult<Account> {
-    Ok(Account {
-        id: get_uuid(row, "id")?,
-        name: row.try_get("name")?,
-        scim_enabled: row.try_get("scim_enabled")?,
-        created_at: get_time(row, "created_at")?,
-    })
-}
-
-fn token_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
-    Ok(TokenRecord {
-        account_id: get_uuid(row, "account_id")?,
-        id: get_uuid(row, "id")?,
-        kind: row.try_get("kind")?,
-        idp: row.try_get("idp")?,
-        description: row.try_get("description")?,
-        token_sha256: row.try_get("token_sha256")?,
-        created_at: get_time(row, "created_at")?,
-        expires_at: get_time(row, "expires_at")?,
-        revoked_at: get_opt_time(row, "revoked_at")?,
-        last_used_at: get_opt_time(row, "last_used_at")?,
     })
 }
 
@@ -1011,78 +985,32 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
     async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
-        let now = self.now();
-        let row = sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3) RETURNING *")
-            .bind(id.hyphenated())
-            .bind(name)
-            .bind(now)
-            .fetch_one(self.c())
-            .await?;
-        account_row(&row)
+        accounts::create(&mut self.db(), id, name).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY created_at, id")
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(account_row).collect()
+        accounts::list(&mut self.db()).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?1")
-            .bind(id.hyphenated())
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(account_row).transpose()
+        accounts::get(&mut self.db(), id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
     async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-        let now = self.now();
-        sqlx::query(
-            "INSERT INTO signing_keys (id, secret, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(candidate)
-        .bind(now)
-        .execute(self.c())
-        .await?;
-        let secret: Vec<u8> = sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = ?1")
-            .bind(id)
-            .fetch_one(self.c())
-            .await?;
-        Ok(secret)
+        accounts::signing_key(&mut self.db(), id, candidate).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
     async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(t.account_id.hyphenated())
-        .bind(t.id.hyphenated())
-        .bind(&t.kind)
-        .bind(&t.idp)
-        .bind(&t.description)
-        .bind(&t.token_sha256)
-        .bind(time_text(t.created_at))
-        .bind(time_text(t.expires_at))
-        .execute(self.c())
-        .await?;
-        Ok(())
+        tokens::insert(&mut self.db(), t).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 AND id = ?2")
-            .bind(account.hyphenated())
-            .bind(id.hyphenated())
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(token_row).transpose()
+        tokens::get(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
@@ -1091,52 +1019,22 @@ impl Tx for SqliteTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<(TokenRecord, bool)>> {
-        let row = sqlx::query(
-            "SELECT t.*, a.scim_enabled FROM tokens t JOIN accounts a ON a.id = t.account_id
-             WHERE t.account_id = ?1 AND t.id = ?2",
-        )
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .fetch_optional(self.c())
-        .await?;
-        row.as_ref()
-            .map(|r| Ok((token_row(r)?, r.try_get("scim_enabled")?)))
-            .transpose()
+        tokens::get_for_auth(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
-        let rows = sqlx::query("SELECT * FROM tokens WHERE account_id = ?1 ORDER BY created_at, id")
-            .bind(account.hyphenated())
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(token_row).collect()
+        tokens::list(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        let now = self.now();
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = ?3 WHERE account_id = ?1 AND id = ?2 AND revoked_at IS NULL",
-        )
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .bind(now)
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        tokens::revoke(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
-        let now = self.now();
-        sqlx::query("UPDATE tokens SET last_used_at = ?3 WHERE account_id = ?1 AND id = ?2")
-            .bind(account.hyphenated())
-            .bind(id.hyphenated())
-            .bind(now)
-            .execute(self.c())
-            .await?;
-        Ok(())
+        tokens::touch(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
@@ -1517,16 +1415,7 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
-        let now = self.now();
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = ?3 WHERE account_id = ?1 AND kind = ?2 AND revoked_at IS NULL",
-        )
-        .bind(account.hyphenated())
-        .bind(kind)
-        .bind(now)
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected())
+        tokens::revoke_of_kind(&mut self.db(), account, kind).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
@@ -1747,65 +1636,12 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
-        let now = self.now();
-        let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
-        sqlx::query(
-            "INSERT INTO audit_events (account_id, id, at, actor_kind, actor_token_id, actor_idp, actor_name,
-                 action, resource_type, resource_id, before, after, delta)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .bind(account.hyphenated())
-        .bind(e.id.hyphenated())
-        .bind(now)
-        .bind(&e.actor_kind)
-        .bind(e.actor_token_id.map(|t| t.hyphenated()))
-        .bind(&e.actor_idp)
-        .bind(&e.actor_name)
-        .bind(&e.action)
-        .bind(&e.resource_type)
-        .bind(&e.resource_id)
-        .bind(json(&e.before))
-        .bind(json(&e.after))
-        .bind(json(&e.delta))
-        .execute(self.c())
-        .await?;
-        Ok(())
+        audit::insert(&mut self.db(), account, e).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-        let (sql, params) = common::list_audit(q);
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(sql)).bind(account.hyphenated()),
-            &params,
-        )
-        .bind(q.limit)
-        .fetch_all(self.c())
-        .await?;
-        let json = |r: &SqliteRow, column: &str| -> StoreResult<Option<Value>> {
-            let text: Option<String> = r.try_get(column)?;
-            text.map(|t| serde_json::from_str(&t).map_err(|e| decode_error(column, e)))
-                .transpose()
-        };
-        rows.iter()
-            .map(|r| {
-                let token: Option<Hyphenated> = r.try_get("actor_token_id")?;
-                Ok(AuditRecord {
-                    id: get_uuid(r, "id")?,
-                    at: Some(get_time(r, "at")?),
-                    actor_kind: r.try_get("actor_kind")?,
-                    actor_token_id: token.map(Hyphenated::into_uuid),
-                    actor_idp: r.try_get("actor_idp")?,
-                    actor_name: r.try_get("actor_name")?,
-                    action: r.try_get("action")?,
-                    resource_type: r.try_get("resource_type")?,
-                    resource_id: r.try_get("resource_id")?,
-                    before: json(r, "before")?,
-                    after: json(r, "after")?,
-                    delta: json(r, "delta")?,
-                })
-            })
-            .collect()
+        audit::list(&mut self.db(), account, q).await
     }
 }
 

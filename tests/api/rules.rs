@@ -432,8 +432,8 @@ async fn r4_groups_link_by_default_and_keep_both_when_configured() {
         )
         .await;
 
-    // Exact name (case-sensitive): "engineering" is another group.
-    let other = app.post("/Groups", group_body("engineering")).await;
+    // Names compare by key (docs/rules.md, "Comparing names"): another name is another group.
+    let other = app.post("/Groups", group_body("Engineering Ops")).await;
     assert_eq!(other.status, 201, "{}", other.text);
     assert_ne!(other.body["id"], eng.as_str());
 

@@ -1,0 +1,373 @@
+//! The seam between the store's logic and its two databases (docs/decisions.md, "The store
+//! written once"). A query is written once, as SQL text with `?1`-style placeholders, values
+//! as [`Param`]s, and rows read through [`DbRow`]; this module alone knows how each database
+//! spells a placeholder and keeps a type:
+//!
+//! | value  | Postgres      | SQLite                                             |
+//! |--------|---------------|----------------------------------------------------|
+//! | id     | `uuid`        | `TEXT`, lower-case hyphenated (text order = id order) |
+//! | time   | `timestamptz` | `TEXT`, fixed width `…T…​.ffffffZ` (text order = time order) |
+//! | JSON   | `jsonb`       | `TEXT`                                             |
+//! | bytes  | `bytea`       | `BLOB`                                             |
+//!
+//! The aggregates written on it (`store/accounts.rs`, `tokens.rs`, `audit.rs`) hold their SQL
+//! beside their row mapping; what a dialect spells differently in SQL itself (an upsert's
+//! conflict target, `FOR UPDATE`, `json_each` against `unnest`) is asked of [`Dialect`] where
+//! the statement is written.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, PgConnection, Row, SqliteConnection};
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+use super::common::in_dialect;
+use super::filter_sql::Dialect;
+use super::{StoreError, StoreResult};
+
+/// A connection inside a transaction, of either database, and the transaction's time.
+pub struct DbConn<'a> {
+    conn: Conn<'a>,
+    now: Option<DateTime<Utc>>,
+}
+
+enum Conn<'a> {
+    Postgres(&'a mut PgConnection),
+    Sqlite(&'a mut SqliteConnection),
+}
+
+/// A bound value. `None` is a NULL of the value's type (Postgres checks parameter types).
+#[derive(Debug, Clone)]
+pub enum Param {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Uuid(Option<Uuid>),
+    Time(Option<DateTime<Utc>>),
+    Json(Option<Value>),
+    Bytes(Option<Vec<u8>>),
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(Some(v.to_string()))
+    }
+}
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Param::Text(Some(v.clone()))
+    }
+}
+impl From<&Option<String>> for Param {
+    fn from(v: &Option<String>) -> Self {
+        Param::Text(v.clone())
+    }
+}
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(Some(v))
+    }
+}
+impl From<bool> for Param {
+    fn from(v: bool) -> Self {
+        Param::Bool(Some(v))
+    }
+}
+impl From<Uuid> for Param {
+    fn from(v: Uuid) -> Self {
+        Param::Uuid(Some(v))
+    }
+}
+impl From<Option<Uuid>> for Param {
+    fn from(v: Option<Uuid>) -> Self {
+        Param::Uuid(v)
+    }
+}
+impl From<DateTime<Utc>> for Param {
+    fn from(v: DateTime<Utc>) -> Self {
+        Param::Time(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Param {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Param::Time(v)
+    }
+}
+impl From<&Option<Value>> for Param {
+    fn from(v: &Option<Value>) -> Self {
+        Param::Json(v.clone())
+    }
+}
+impl From<&[u8]> for Param {
+    fn from(v: &[u8]) -> Self {
+        Param::Bytes(Some(v.to_vec()))
+    }
+}
+impl From<&Vec<u8>> for Param {
+    fn from(v: &Vec<u8>) -> Self {
+        Param::Bytes(Some(v.clone()))
+    }
+}
+
+impl From<&super::filter_sql::SqlParam> for Param {
+    fn from(v: &super::filter_sql::SqlParam) -> Self {
+        use super::filter_sql::SqlParam;
+        match v {
+            SqlParam::Text(t) => Param::Text(Some(t.clone())),
+            SqlParam::Bool(b) => Param::Bool(Some(*b)),
+            SqlParam::Uuid(u) => Param::Uuid(Some(*u)),
+            SqlParam::Time(t) => Param::Time(Some(*t)),
+        }
+    }
+}
+
+/// `[Param::from(a), Param::from(b), …]`.
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::store::db::Param::from($value)),*]
+    };
+}
+pub(crate) use params;
+
+/// The stored form of a time on SQLite: fixed width, so that text order is time order.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The current time at the precision Postgres keeps (microseconds).
+pub fn now_micros() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Database(sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: Box::new(err),
+    })
+}
+
+macro_rules! bind_all {
+    ($query:expr, $params:expr, $uuid:expr, $time:expr, $json:expr) => {{
+        let mut q = $query;
+        for p in $params {
+            q = match p {
+                Param::Text(v) => q.bind(v.clone()),
+                Param::Int(v) => q.bind(*v),
+                Param::Bool(v) => q.bind(*v),
+                Param::Uuid(v) => q.bind(v.map($uuid)),
+                Param::Time(v) => q.bind(v.map($time)),
+                Param::Json(v) => q.bind(v.as_ref().map($json)),
+                Param::Bytes(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }};
+}
+
+impl<'a> DbConn<'a> {
+    /// Postgres keeps the transaction's time itself (`now()`, `CURRENT_TIMESTAMP`).
+    pub fn postgres(conn: &'a mut PgConnection) -> Self {
+        DbConn {
+            conn: Conn::Postgres(conn),
+            now: None,
+        }
+    }
+
+    /// SQLite has no transaction time: the store takes it when the transaction begins, so
+    /// that times of successive writes never go backwards.
+    pub fn sqlite(conn: &'a mut SqliteConnection, now: DateTime<Utc>) -> Self {
+        DbConn {
+            conn: Conn::Sqlite(conn),
+            now: Some(now),
+        }
+    }
+
+    /// The transaction's time where the store keeps it; `None`: the database's. Statements
+    /// write `COALESCE(?n, CURRENT_TIMESTAMP)` with it.
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
+        Ok(match &mut self.conn {
+            Conn::Postgres(c) => {
+                let sql = in_dialect(Dialect::Postgres, sql);
+                bind_all!(
+                    sqlx::query(AssertSqlSafe(sql)),
+                    params,
+                    |u| u,
+                    |t| t,
+                    Value::clone
+                )
+                .execute(&mut **c)
+                .await?
+                .rows_affected()
+            }
+            Conn::Sqlite(c) => bind_all!(
+                sqlx::query(AssertSqlSafe(sql.to_string())),
+                params,
+                |u: Uuid| u.hyphenated().to_string(),
+                time_text,
+                Value::to_string
+            )
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        })
+    }
+
+    /// Every row a query returns.
+    pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<DbRow>> {
+        Ok(match &mut self.conn {
+            Conn::Postgres(c) => {
+                let sql = in_dialect(Dialect::Postgres, sql);
+                bind_all!(
+                    sqlx::query(AssertSqlSafe(sql)),
+                    params,
+                    |u| u,
+                    |t| t,
+                    Value::clone
+                )
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect()
+            }
+            Conn::Sqlite(c) => bind_all!(
+                sqlx::query(AssertSqlSafe(sql.to_string())),
+                params,
+                |u: Uuid| u.hyphenated().to_string(),
+                time_text,
+                Value::to_string
+            )
+            .fetch_all(&mut **c)
+            .await?
+            .into_iter()
+            .map(DbRow::Sqlite)
+            .collect(),
+        })
+    }
+
+    /// The first row a query returns, if any.
+    pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> StoreResult<Option<DbRow>> {
+        Ok(match &mut self.conn {
+            Conn::Postgres(c) => {
+                let sql = in_dialect(Dialect::Postgres, sql);
+                bind_all!(
+                    sqlx::query(AssertSqlSafe(sql)),
+                    params,
+                    |u| u,
+                    |t| t,
+                    Value::clone
+                )
+                .fetch_optional(&mut **c)
+                .await?
+                .map(DbRow::Postgres)
+            }
+            Conn::Sqlite(c) => bind_all!(
+                sqlx::query(AssertSqlSafe(sql.to_string())),
+                params,
+                |u: Uuid| u.hyphenated().to_string(),
+                time_text,
+                Value::to_string
+            )
+            .fetch_optional(&mut **c)
+            .await?
+            .map(DbRow::Sqlite),
+        })
+    }
+
+    /// The one row a query must return.
+    pub async fn fetch_one(&mut self, sql: &str, params: &[Param]) -> StoreResult<DbRow> {
+        self.fetch_optional(sql, params)
+            .await?
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+}
+
+/// A row of either database, read by column name in scimd's types.
+pub enum DbRow {
+    Postgres(PgRow),
+    Sqlite(SqliteRow),
+}
+
+impl DbRow {
+    pub fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    pub fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    pub fn bool(&self, column: &str) -> StoreResult<bool> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    pub fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    pub fn uuid(&self, column: &str) -> StoreResult<Uuid> {
+        self.opt_uuid(column)?
+            .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(column.to_string())))
+    }
+
+    pub fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r
+                .try_get::<Option<Hyphenated>, _>(column)?
+                .map(Hyphenated::into_uuid),
+        })
+    }
+
+    pub fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
+        self.opt_time(column)?
+            .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(column.to_string())))
+    }
+
+    pub fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        match self {
+            DbRow::Postgres(r) => Ok(r.try_get(column)?),
+            DbRow::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column)?;
+                text.map(|t| {
+                    DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| decode_error(column, e))
+                })
+                .transpose()
+            }
+        }
+    }
+
+    pub fn opt_json(&self, column: &str) -> StoreResult<Option<Value>> {
+        match self {
+            DbRow::Postgres(r) => Ok(r
+                .try_get::<Option<sqlx::types::Json<Value>>, _>(column)?
+                .map(|j| j.0)),
+            DbRow::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column)?;
+                text.map(|t| serde_json::from_str(&t).map_err(|e| decode_error(column, e)))
+                    .transpose()
+            }
+        }
+    }
+}
