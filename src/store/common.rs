@@ -163,18 +163,6 @@ pub fn in_dialect(dialect: Dialect, sql: &str) -> String {
 
 // ---- Ownership rules R1–R10, admin API and audit: the statements both stores share ----------
 
-/// The account profile; `?1` the account.
-pub const SELECT_SETTINGS: &str = "SELECT scim_enabled, update_emails_via_scim, group_name_conflict,
-        reserved_group_names, max_group_name_length, token_ttl_seconds
-     FROM accounts WHERE id = ?1";
-
-/// Every profile field but `scim_enabled`: `?2`…`?6` in `AccountSettings` order.
-pub const UPDATE_SETTINGS: &str = "UPDATE accounts SET update_emails_via_scim = ?2, group_name_conflict = ?3,
-         reserved_group_names = ?4, max_group_name_length = ?5, token_ttl_seconds = ?6
-     WHERE id = ?1";
-
-pub const SET_SCIM_ENABLED: &str = "UPDATE accounts SET scim_enabled = ?2 WHERE id = ?1";
-
 /// Groups whose displayName has the comparison key `?2` (at most one native and one
 /// IdP-managed).
 pub fn groups_by_display_name() -> String {
@@ -204,29 +192,6 @@ pub fn all_resources(kind: ResourceKind) -> String {
 
 pub const ALL_MEMBERSHIPS: &str = "SELECT group_id, member_id, origin FROM group_members
      WHERE account_id = ?1 ORDER BY group_id, member_id";
-
-/// What a statement on `role_bindings` returns: the binding and its group's identifier.
-pub const ROLE_BINDING_RETURNING: &str = "RETURNING id, group_id, role, resource_group, created_at,
-         (SELECT g.identifier FROM groups g
-          WHERE g.account_id = role_bindings.account_id AND g.id = role_bindings.group_id) AS identifier";
-
-/// Deletes the binding `?3` of the group `?2`.
-pub fn delete_role_binding() -> String {
-    format!(
-        "DELETE FROM role_bindings WHERE account_id = ?1 AND group_id = ?2 AND id = ?3 {ROLE_BINDING_RETURNING}"
-    )
-}
-
-/// Bindings of the account, or of the group `?2` with `of_group`.
-pub fn list_role_bindings(of_group: bool) -> String {
-    format!(
-        "SELECT b.id, b.group_id, b.role, b.resource_group, b.created_at, g.identifier
-         FROM role_bindings b JOIN groups g ON g.account_id = b.account_id AND g.id = b.group_id
-         WHERE b.account_id = ?1{}
-         ORDER BY g.identifier, b.role, b.resource_group",
-        if of_group { " AND b.group_id = ?2" } else { "" }
-    )
-}
 
 /// The columns of `audit_events`, in `AuditRecord` order.
 pub const AUDIT_COLUMNS: &str =

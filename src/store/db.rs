@@ -9,6 +9,7 @@
 //! | time   | `timestamptz` | `TEXT`, fixed width `…T…​.ffffffZ` (text order = time order) |
 //! | JSON   | `jsonb`       | `TEXT`                                             |
 //! | bytes  | `bytea`       | `BLOB`                                             |
+//! | list of strings | `text[]` | `TEXT`, a JSON array                        |
 //!
 //! The aggregates written on it (`store/accounts.rs`, `tokens.rs`, `audit.rs`) hold their SQL
 //! beside their row mapping; what a dialect spells differently in SQL itself (an upsert's
@@ -48,6 +49,10 @@ pub enum Param {
     Time(Option<DateTime<Utc>>),
     Json(Option<Value>),
     Bytes(Option<Vec<u8>>),
+    /// A 32-bit integer column (Postgres `integer`).
+    Int32(Option<i32>),
+    /// A list of strings: `text[]` on Postgres, a JSON array on SQLite.
+    TextList(Vec<String>),
 }
 
 impl From<&str> for Param {
@@ -100,6 +105,21 @@ impl From<&Option<Value>> for Param {
         Param::Json(v.clone())
     }
 }
+impl From<Option<i32>> for Param {
+    fn from(v: Option<i32>) -> Self {
+        Param::Int32(v)
+    }
+}
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<&Vec<String>> for Param {
+    fn from(v: &Vec<String>) -> Self {
+        Param::TextList(v.clone())
+    }
+}
 impl From<&[u8]> for Param {
     fn from(v: &[u8]) -> Self {
         Param::Bytes(Some(v.to_vec()))
@@ -148,22 +168,43 @@ fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'stati
     })
 }
 
-macro_rules! bind_all {
-    ($query:expr, $params:expr, $uuid:expr, $time:expr, $json:expr) => {{
-        let mut q = $query;
-        for p in $params {
-            q = match p {
-                Param::Text(v) => q.bind(v.clone()),
-                Param::Int(v) => q.bind(*v),
-                Param::Bool(v) => q.bind(*v),
-                Param::Uuid(v) => q.bind(v.map($uuid)),
-                Param::Time(v) => q.bind(v.map($time)),
-                Param::Json(v) => q.bind(v.as_ref().map($json)),
-                Param::Bytes(v) => q.bind(v.clone()),
-            };
-        }
-        q
-    }};
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// Binds on Postgres: every value in its own type.
+fn bind_pg<'q>(mut q: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Int(v) => q.bind(*v),
+            Param::Int32(v) => q.bind(*v),
+            Param::Bool(v) => q.bind(*v),
+            Param::Uuid(v) => q.bind(*v),
+            Param::Time(v) => q.bind(*v),
+            Param::Json(v) => q.bind(v.clone()),
+            Param::Bytes(v) => q.bind(v.clone()),
+            Param::TextList(v) => q.bind(v.clone()),
+        };
+    }
+    q
+}
+
+/// Binds on SQLite: ids, times, JSON and lists as the text the schema keeps.
+fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> {
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Int(v) => q.bind(*v),
+            Param::Int32(v) => q.bind(*v),
+            Param::Bool(v) => q.bind(*v),
+            Param::Uuid(v) => q.bind(v.map(|u| u.hyphenated().to_string())),
+            Param::Time(v) => q.bind(v.map(time_text)),
+            Param::Json(v) => q.bind(v.as_ref().map(Value::to_string)),
+            Param::Bytes(v) => q.bind(v.clone()),
+            Param::TextList(v) => q.bind(serde_json::json!(v).to_string()),
+        };
+    }
+    q
 }
 
 impl<'a> DbConn<'a> {
@@ -195,27 +236,15 @@ impl<'a> DbConn<'a> {
         Ok(match &mut self.conn {
             Conn::Postgres(c) => {
                 let sql = in_dialect(Dialect::Postgres, sql);
-                bind_all!(
-                    sqlx::query(AssertSqlSafe(sql)),
-                    params,
-                    |u| u,
-                    |t| t,
-                    Value::clone
-                )
+                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **c)
+                    .await?
+                    .rows_affected()
+            }
+            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
                 .execute(&mut **c)
                 .await?
-                .rows_affected()
-            }
-            Conn::Sqlite(c) => bind_all!(
-                sqlx::query(AssertSqlSafe(sql.to_string())),
-                params,
-                |u: Uuid| u.hyphenated().to_string(),
-                time_text,
-                Value::to_string
-            )
-            .execute(&mut **c)
-            .await?
-            .rows_affected(),
+                .rows_affected(),
         })
     }
 
@@ -224,31 +253,19 @@ impl<'a> DbConn<'a> {
         Ok(match &mut self.conn {
             Conn::Postgres(c) => {
                 let sql = in_dialect(Dialect::Postgres, sql);
-                bind_all!(
-                    sqlx::query(AssertSqlSafe(sql)),
-                    params,
-                    |u| u,
-                    |t| t,
-                    Value::clone
-                )
+                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(&mut **c)
+                    .await?
+                    .into_iter()
+                    .map(DbRow::Postgres)
+                    .collect()
+            }
+            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
                 .fetch_all(&mut **c)
                 .await?
                 .into_iter()
-                .map(DbRow::Postgres)
-                .collect()
-            }
-            Conn::Sqlite(c) => bind_all!(
-                sqlx::query(AssertSqlSafe(sql.to_string())),
-                params,
-                |u: Uuid| u.hyphenated().to_string(),
-                time_text,
-                Value::to_string
-            )
-            .fetch_all(&mut **c)
-            .await?
-            .into_iter()
-            .map(DbRow::Sqlite)
-            .collect(),
+                .map(DbRow::Sqlite)
+                .collect(),
         })
     }
 
@@ -257,27 +274,15 @@ impl<'a> DbConn<'a> {
         Ok(match &mut self.conn {
             Conn::Postgres(c) => {
                 let sql = in_dialect(Dialect::Postgres, sql);
-                bind_all!(
-                    sqlx::query(AssertSqlSafe(sql)),
-                    params,
-                    |u| u,
-                    |t| t,
-                    Value::clone
-                )
+                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_optional(&mut **c)
+                    .await?
+                    .map(DbRow::Postgres)
+            }
+            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
                 .fetch_optional(&mut **c)
                 .await?
-                .map(DbRow::Postgres)
-            }
-            Conn::Sqlite(c) => bind_all!(
-                sqlx::query(AssertSqlSafe(sql.to_string())),
-                params,
-                |u: Uuid| u.hyphenated().to_string(),
-                time_text,
-                Value::to_string
-            )
-            .fetch_optional(&mut **c)
-            .await?
-            .map(DbRow::Sqlite),
+                .map(DbRow::Sqlite),
         })
     }
 
@@ -315,6 +320,31 @@ impl DbRow {
             DbRow::Postgres(r) => r.try_get(column)?,
             DbRow::Sqlite(r) => r.try_get(column)?,
         })
+    }
+
+    pub fn opt_i32(&self, column: &str) -> StoreResult<Option<i32>> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    pub fn opt_i64(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    /// A `text[]` on Postgres, a JSON array of strings on SQLite.
+    pub fn text_list(&self, column: &str) -> StoreResult<Vec<String>> {
+        match self {
+            DbRow::Postgres(r) => Ok(r.try_get(column)?),
+            DbRow::Sqlite(r) => {
+                let text: String = r.try_get(column)?;
+                serde_json::from_str(&text).map_err(|e| decode_error(column, e))
+            }
+        }
     }
 
     pub fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {

@@ -13,8 +13,10 @@ mod filter_sql;
 pub mod health;
 pub mod postgres;
 mod rekey;
+mod role_bindings;
 pub mod serve_lock;
 mod session;
+mod settings;
 pub mod sqlite;
 mod tokens;
 

@@ -22,7 +22,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, tokens};
+use super::{accounts, audit, role_bindings, settings, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -900,45 +900,17 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
-        let row = sqlx::query(AssertSqlSafe(pg(common::SELECT_SETTINGS)))
-            .bind(account)
-            .fetch_optional(self.c())
-            .await?;
-        row.map(|r| {
-            Ok(AccountSettings {
-                scim_enabled: r.try_get("scim_enabled")?,
-                update_emails_via_scim: r.try_get("update_emails_via_scim")?,
-                group_name_conflict: r.try_get("group_name_conflict")?,
-                reserved_group_names: r.try_get("reserved_group_names")?,
-                max_group_name_length: r.try_get("max_group_name_length")?,
-                token_ttl_seconds: r.try_get("token_ttl_seconds")?,
-            })
-        })
-        .transpose()
+        settings::get(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
-        sqlx::query(AssertSqlSafe(pg(common::UPDATE_SETTINGS)))
-            .bind(account)
-            .bind(st.update_emails_via_scim)
-            .bind(&st.group_name_conflict)
-            .bind(&st.reserved_group_names)
-            .bind(st.max_group_name_length)
-            .bind(st.token_ttl_seconds)
-            .execute(self.c())
-            .await?;
-        Ok(())
+        settings::update(&mut self.db(), account, st).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
-        let done = sqlx::query(AssertSqlSafe(pg(common::SET_SCIM_ENABLED)))
-            .bind(account)
-            .bind(enabled)
-            .execute(self.c())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        settings::set_scim_enabled(&mut self.db(), account, enabled).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
@@ -1102,19 +1074,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
     async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO role_bindings (account_id, id, group_id, role, resource_group)
-             VALUES ($1, $2, $3, $4, $5) {}",
-            common::ROLE_BINDING_RETURNING
-        )))
-        .bind(account)
-        .bind(b.id)
-        .bind(b.group_id)
-        .bind(&b.role)
-        .bind(&b.resource_group)
-        .fetch_one(self.c())
-        .await?;
-        binding_row(&row)
+        role_bindings::insert(&mut self.db(), account, b).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
@@ -1124,13 +1084,7 @@ impl Tx for PgTx {
         group: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<RoleBinding>> {
-        let row = sqlx::query(AssertSqlSafe(pg(&common::delete_role_binding())))
-            .bind(account)
-            .bind(group)
-            .bind(id)
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(binding_row).transpose()
+        role_bindings::delete(&mut self.db(), account, group, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
@@ -1139,13 +1093,7 @@ impl Tx for PgTx {
         account: Uuid,
         group: Option<Uuid>,
     ) -> StoreResult<Vec<RoleBinding>> {
-        let mut query =
-            sqlx::query(AssertSqlSafe(pg(&common::list_role_bindings(group.is_some())))).bind(account);
-        if let Some(group) = group {
-            query = query.bind(group);
-        }
-        let rows = query.fetch_all(self.c()).await?;
-        rows.iter().map(binding_row).collect()
+        role_bindings::list(&mut self.db(), account, group).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
@@ -1188,15 +1136,4 @@ impl Tx for PgTx {
 /// A statement of `common`, with Postgres's placeholders.
 fn pg(sql: &str) -> String {
     common::in_dialect(Dialect::Postgres, sql)
-}
-
-fn binding_row(row: &PgRow) -> StoreResult<RoleBinding> {
-    Ok(RoleBinding {
-        id: row.try_get("id")?,
-        group_id: row.try_get("group_id")?,
-        group_identifier: row.try_get("identifier")?,
-        role: row.try_get("role")?,
-        resource_group: row.try_get("resource_group")?,
-        created_at: row.try_get("created_at")?,
-    })
 }

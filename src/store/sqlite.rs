@@ -60,7 +60,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, tokens};
+use super::{accounts, audit, role_bindings, settings, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -1370,47 +1370,17 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
     async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
-        let row = sqlx::query(common::SELECT_SETTINGS)
-            .bind(account.hyphenated())
-            .fetch_optional(self.c())
-            .await?;
-        row.map(|r| {
-            let reserved: String = r.try_get("reserved_group_names")?;
-            Ok(AccountSettings {
-                scim_enabled: r.try_get("scim_enabled")?,
-                update_emails_via_scim: r.try_get("update_emails_via_scim")?,
-                group_name_conflict: r.try_get("group_name_conflict")?,
-                reserved_group_names: serde_json::from_str(&reserved)
-                    .map_err(|e| decode_error("reserved_group_names", e))?,
-                max_group_name_length: r.try_get("max_group_name_length")?,
-                token_ttl_seconds: r.try_get("token_ttl_seconds")?,
-            })
-        })
-        .transpose()
+        settings::get(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
-        sqlx::query(common::UPDATE_SETTINGS)
-            .bind(account.hyphenated())
-            .bind(st.update_emails_via_scim)
-            .bind(&st.group_name_conflict)
-            .bind(json!(st.reserved_group_names).to_string())
-            .bind(st.max_group_name_length)
-            .bind(st.token_ttl_seconds)
-            .execute(self.c())
-            .await?;
-        Ok(())
+        settings::update(&mut self.db(), account, st).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
-        let done = sqlx::query(common::SET_SCIM_ENABLED)
-            .bind(account.hyphenated())
-            .bind(enabled)
-            .execute(self.c())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        settings::set_scim_enabled(&mut self.db(), account, enabled).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
@@ -1560,21 +1530,7 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
     async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
-        let now = self.now();
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO role_bindings (account_id, id, group_id, role, resource_group, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) {}",
-            common::ROLE_BINDING_RETURNING
-        )))
-        .bind(account.hyphenated())
-        .bind(b.id.hyphenated())
-        .bind(b.group_id.hyphenated())
-        .bind(&b.role)
-        .bind(&b.resource_group)
-        .bind(now)
-        .fetch_one(self.c())
-        .await?;
-        binding_row(&row)
+        role_bindings::insert(&mut self.db(), account, b).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
@@ -1584,13 +1540,7 @@ impl Tx for SqliteTx {
         group: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<RoleBinding>> {
-        let row = sqlx::query(AssertSqlSafe(common::delete_role_binding()))
-            .bind(account.hyphenated())
-            .bind(group.hyphenated())
-            .bind(id.hyphenated())
-            .fetch_optional(self.c())
-            .await?;
-        row.as_ref().map(binding_row).transpose()
+        role_bindings::delete(&mut self.db(), account, group, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
@@ -1599,13 +1549,7 @@ impl Tx for SqliteTx {
         account: Uuid,
         group: Option<Uuid>,
     ) -> StoreResult<Vec<RoleBinding>> {
-        let mut query = sqlx::query(AssertSqlSafe(common::list_role_bindings(group.is_some())))
-            .bind(account.hyphenated());
-        if let Some(group) = group {
-            query = query.bind(group.hyphenated());
-        }
-        let rows = query.fetch_all(self.c()).await?;
-        rows.iter().map(binding_row).collect()
+        role_bindings::list(&mut self.db(), account, group).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
@@ -1686,17 +1630,6 @@ const IDENTIFIERS_WITH_BASE: &str = "SELECT identifier FROM groups
 const IN_IDP_MANAGED_GROUPS: &str = "SELECT DISTINCT m.member_id FROM group_members m
      JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
      WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2)) AND g.idp_managed";
-
-fn binding_row(row: &SqliteRow) -> StoreResult<RoleBinding> {
-    Ok(RoleBinding {
-        id: get_uuid(row, "id")?,
-        group_id: get_uuid(row, "group_id")?,
-        group_identifier: row.try_get("identifier")?,
-        role: row.try_get("role")?,
-        resource_group: row.try_get("resource_group")?,
-        created_at: get_time(row, "created_at")?,
-    })
-}
 
 /// SQLite reports the columns of a violated key, and the two displayName keys of groups have
 /// the same columns (they differ in their `WHERE`): the one violated is the one of the side
@@ -2090,7 +2023,7 @@ mod tests {
                 false,
             ),
             (
-                common::list_role_bindings(true),
+                role_bindings::list_sql(true),
                 vec![&a, &id],
                 vec![
                     &["role_bindings_key (account_id=? AND group_id=?)"],
@@ -2099,7 +2032,7 @@ mod tests {
                 true,
             ),
             (
-                common::list_role_bindings(false),
+                role_bindings::list_sql(false),
                 vec![&a],
                 // Either the account's bindings, or its groups in identifier order and the
                 // bindings of each.
@@ -2112,7 +2045,7 @@ mod tests {
                 true,
             ),
             (
-                common::delete_role_binding(),
+                role_bindings::delete_sql(),
                 vec![&a, &id, &id],
                 vec![&["USING PRIMARY KEY (account_id=? AND id=?)"]],
                 false,
