@@ -507,12 +507,6 @@ pub trait Tx: Send {
     ) -> StoreResult<Option<ResourceRow>>;
     /// Deletes the resource and its memberships; false when it did not exist.
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool>;
-    async fn list_resources(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-    ) -> StoreResult<Page<ResourceRow>>;
 
     // Membership, set-based.
     /// Of `ids`, those that are not users of the account.

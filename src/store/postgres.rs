@@ -771,17 +771,6 @@ impl Tx for PgTx {
         Ok(done.rows_affected() > 0)
     }
 
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
-    async fn list_resources(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-    ) -> StoreResult<Page<ResourceRow>> {
-        self.list_with(kind, account, query, &AdminFilter::default())
-            .await
-    }
-
     #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let rows: Vec<Uuid> = sqlx::query_scalar(
