@@ -53,6 +53,37 @@ pub enum Param {
     Int32(Option<i32>),
     /// A list of strings: `text[]` on Postgres, a JSON array on SQLite.
     TextList(Vec<String>),
+    /// A set of ids: `uuid[]` on Postgres, a JSON array on SQLite; read in SQL through
+    /// [`Dialect::ids_table`], [`Dialect::in_ids`] and [`Dialect::not_in_ids`].
+    Ids(Vec<Uuid>),
+}
+
+/// How each database reads a set of ids bound as one parameter: Postgres unnests an array
+/// (and `= ANY` keeps an index scan), SQLite walks a JSON array with `json_each`.
+impl Dialect {
+    /// A table of the ids bound at `?n`, one column `value`, aliased `alias`.
+    pub fn ids_table(self, n: usize, alias: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("UNNEST(?{n}::uuid[]) AS {alias}(value)"),
+            Dialect::Sqlite => format!("json_each(?{n}) AS {alias}"),
+        }
+    }
+
+    /// `column` is one of the ids bound at `?n`.
+    pub fn in_ids(self, column: &str, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("{column} = ANY(?{n})"),
+            Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(?{n}))"),
+        }
+    }
+
+    /// `column` is none of the ids bound at `?n`.
+    pub fn not_in_ids(self, column: &str, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("NOT ({column} = ANY(?{n}))"),
+            Dialect::Sqlite => format!("{column} NOT IN (SELECT value FROM json_each(?{n}))"),
+        }
+    }
 }
 
 impl From<&str> for Param {
@@ -120,6 +151,11 @@ impl From<&Vec<String>> for Param {
         Param::TextList(v.clone())
     }
 }
+impl From<&[Uuid]> for Param {
+    fn from(v: &[Uuid]) -> Self {
+        Param::Ids(v.to_vec())
+    }
+}
 impl From<&[u8]> for Param {
     fn from(v: &[u8]) -> Self {
         Param::Bytes(Some(v.to_vec()))
@@ -184,6 +220,7 @@ fn bind_pg<'q>(mut q: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
             Param::Json(v) => q.bind(v.clone()),
             Param::Bytes(v) => q.bind(v.clone()),
             Param::TextList(v) => q.bind(v.clone()),
+            Param::Ids(v) => q.bind(v.clone()),
         };
     }
     q
@@ -202,6 +239,9 @@ fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> 
             Param::Json(v) => q.bind(v.as_ref().map(Value::to_string)),
             Param::Bytes(v) => q.bind(v.clone()),
             Param::TextList(v) => q.bind(serde_json::json!(v).to_string()),
+            Param::Ids(v) => {
+                q.bind(Value::from_iter(v.iter().map(|id| id.hyphenated().to_string())).to_string())
+            }
         };
     }
     q
@@ -222,6 +262,13 @@ impl<'a> DbConn<'a> {
         DbConn {
             conn: Conn::Sqlite(conn),
             now: Some(now),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.conn {
+            Conn::Postgres(_) => Dialect::Postgres,
+            Conn::Sqlite(_) => Dialect::Sqlite,
         }
     }
 

@@ -11,6 +11,7 @@ mod db;
 pub mod derived;
 mod filter_sql;
 pub mod health;
+mod memberships;
 pub mod postgres;
 mod rekey;
 mod role_bindings;

@@ -22,7 +22,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, role_bindings, settings, tokens};
+use super::{accounts, audit, memberships, role_bindings, settings, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -773,15 +773,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT x FROM UNNEST($2::uuid[]) AS x
-             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = $1 AND u.id = x)",
-        )
-        .bind(account)
-        .bind(ids)
-        .fetch_all(self.c())
-        .await?;
-        Ok(rows)
+        memberships::missing_users(&mut self.db(), account, ids).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
@@ -792,97 +784,27 @@ impl Tx for PgTx {
         ids: &[Uuid],
         origin: Origin,
     ) -> StoreResult<Vec<Uuid>> {
-        let added = sqlx::query_scalar(
-            "INSERT INTO group_members (account_id, group_id, member_id, origin)
-             SELECT $1, $2, x, $4 FROM UNNEST($3::uuid[]) AS x
-             ON CONFLICT DO NOTHING
-             RETURNING member_id",
-        )
-        .bind(account)
-        .bind(group)
-        .bind(ids)
-        .bind(origin.as_str())
-        .fetch_all(self.c())
-        .await?;
-        Ok(added)
+        memberships::add(&mut self.db(), account, group, ids, origin).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let removed = sqlx::query_scalar(
-            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND member_id = ANY($3)
-             RETURNING member_id",
-        )
-        .bind(account)
-        .bind(group)
-        .bind(ids)
-        .fetch_all(self.c())
-        .await?;
-        Ok(removed)
+        memberships::remove(&mut self.db(), account, group, ids).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let removed = sqlx::query_scalar(
-            "DELETE FROM group_members WHERE account_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3))
-             RETURNING member_id",
-        )
-        .bind(account)
-        .bind(group)
-        .bind(keep)
-        .fetch_all(self.c())
-        .await?;
-        Ok(removed)
+        memberships::retain(&mut self.db(), account, group, keep).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
-        let rows = sqlx::query(
-            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
-             FROM group_members m
-             JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
-             WHERE m.account_id = $1 AND m.group_id = ANY($2)
-             ORDER BY m.group_id, m.member_id",
-        )
-        .bind(account)
-        .bind(groups)
-        .fetch_all(self.c())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberRef {
-                    group_id: r.try_get("group_id")?,
-                    member_id: r.try_get("member_id")?,
-                    member_type: r.try_get("member_type")?,
-                    display: r.try_get("display")?,
-                })
-            })
-            .collect()
+        memberships::members_of(&mut self.db(), account, groups).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name, g.idp_managed
-             FROM group_members m
-             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
-             WHERE m.account_id = $1 AND m.member_id = ANY($2)
-             ORDER BY g.display_name, g.id",
-        )
-        .bind(account)
-        .bind(users)
-        .fetch_all(self.c())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(GroupRef {
-                    user_id: r.try_get("member_id")?,
-                    group_id: r.try_get("id")?,
-                    display_name: r.try_get("display_name")?,
-                    idp_managed: r.try_get("idp_managed")?,
-                })
-            })
-            .collect()
+        memberships::groups_of(&mut self.db(), account, users).await
     }
 
     // ---- Ownership rules R1–R10, admin API and audit ------------------------------------

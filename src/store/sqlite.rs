@@ -60,7 +60,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, role_bindings, settings, tokens};
+use super::{accounts, audit, memberships, role_bindings, settings, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -1237,15 +1237,7 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
     async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query(
-            "SELECT x.value AS id FROM json_each(?2) AS x
-             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = ?1 AND u.id = x.value)",
-        )
-        .bind(account.hyphenated())
-        .bind(id_array(ids))
-        .fetch_all(self.c())
-        .await?;
-        rows.iter().map(|r| get_uuid(r, "id")).collect()
+        memberships::missing_users(&mut self.db(), account, ids).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
@@ -1256,103 +1248,27 @@ impl Tx for SqliteTx {
         ids: &[Uuid],
         origin: Origin,
     ) -> StoreResult<Vec<Uuid>> {
-        let now = self.now();
-        // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not a join
-        // constraint of the SELECT. RETURNING reports only the rows inserted.
-        let rows = sqlx::query(
-            "INSERT INTO group_members (account_id, group_id, member_id, origin, created_at)
-             SELECT ?1, ?2, x.value, ?4, ?5 FROM json_each(?3) AS x WHERE true
-             ON CONFLICT DO NOTHING
-             RETURNING member_id",
-        )
-        .bind(account.hyphenated())
-        .bind(group.hyphenated())
-        .bind(id_array(ids))
-        .bind(origin.as_str())
-        .bind(now)
-        .fetch_all(self.c())
-        .await?;
-        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
+        memberships::add(&mut self.db(), account, group, ids, origin).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query(
-            "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
-             AND member_id IN (SELECT value FROM json_each(?3))
-             RETURNING member_id",
-        )
-        .bind(account.hyphenated())
-        .bind(group.hyphenated())
-        .bind(id_array(ids))
-        .fetch_all(self.c())
-        .await?;
-        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
+        memberships::remove(&mut self.db(), account, group, ids).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query(
-            "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2
-             AND member_id NOT IN (SELECT value FROM json_each(?3))
-             RETURNING member_id",
-        )
-        .bind(account.hyphenated())
-        .bind(group.hyphenated())
-        .bind(id_array(keep))
-        .fetch_all(self.c())
-        .await?;
-        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
+        memberships::retain(&mut self.db(), account, group, keep).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
     async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
-        let rows = sqlx::query(
-            "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
-             FROM group_members m
-             JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
-             WHERE m.account_id = ?1 AND m.group_id IN (SELECT value FROM json_each(?2))
-             ORDER BY m.group_id, m.member_id",
-        )
-        .bind(account.hyphenated())
-        .bind(id_array(groups))
-        .fetch_all(self.c())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberRef {
-                    group_id: get_uuid(r, "group_id")?,
-                    member_id: get_uuid(r, "member_id")?,
-                    member_type: r.try_get("member_type")?,
-                    display: r.try_get("display")?,
-                })
-            })
-            .collect()
+        memberships::members_of(&mut self.db(), account, groups).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
     async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
-        let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name, g.idp_managed
-             FROM group_members m
-             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
-             WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2))
-             ORDER BY g.display_name, g.id",
-        )
-        .bind(account.hyphenated())
-        .bind(id_array(users))
-        .fetch_all(self.c())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(GroupRef {
-                    user_id: get_uuid(r, "member_id")?,
-                    group_id: get_uuid(r, "id")?,
-                    display_name: r.try_get("display_name")?,
-                    idp_managed: r.try_get("idp_managed")?,
-                })
-            })
-            .collect()
+        memberships::groups_of(&mut self.db(), account, users).await
     }
 
     // ---- Ownership rules R1–R10, admin API and audit -----------------------------------

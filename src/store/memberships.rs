@@ -1,0 +1,116 @@
+//! Group membership, set-based: adding one member to a group of 100,000 reads and writes one
+//! row, never the member list. Written once for both databases (`store/db.rs`); a set of ids
+//! is one bound parameter, read through the dialect's `ids_table`/`in_ids`.
+
+use uuid::Uuid;
+
+use super::db::{DbConn, params};
+use super::{GroupRef, MemberRef, Origin, StoreResult};
+
+/// Of `ids`, those that are not users of the account.
+pub async fn missing_users(db: &mut DbConn<'_>, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    let sql = format!(
+        "SELECT x.value AS id FROM {}
+         WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.account_id = ?1 AND u.id = x.value)",
+        db.dialect().ids_table(2, "x")
+    );
+    let rows = db.fetch_all(&sql, &params![account, ids]).await?;
+    rows.iter().map(|r| r.uuid("id")).collect()
+}
+
+/// Adds the users to the group; the ids whose membership is new.
+pub async fn add(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    group: Uuid,
+    ids: &[Uuid],
+    origin: Origin,
+) -> StoreResult<Vec<Uuid>> {
+    // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not a join
+    // constraint of the SELECT. RETURNING reports only the rows inserted.
+    let sql = format!(
+        "INSERT INTO group_members (account_id, group_id, member_id, origin, created_at)
+         SELECT ?1, ?2, x.value, ?4, COALESCE(?5, CURRENT_TIMESTAMP) FROM {} WHERE true
+         ON CONFLICT DO NOTHING
+         RETURNING member_id",
+        db.dialect().ids_table(3, "x")
+    );
+    let now = db.now();
+    let rows = db
+        .fetch_all(&sql, &params![account, group, ids, origin.as_str(), now])
+        .await?;
+    rows.iter().map(|r| r.uuid("member_id")).collect()
+}
+
+/// Removes the users from the group; the ids that were members.
+pub async fn remove(db: &mut DbConn<'_>, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+    let sql = format!(
+        "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND {}
+         RETURNING member_id",
+        db.dialect().in_ids("member_id", 3)
+    );
+    let rows = db.fetch_all(&sql, &params![account, group, ids]).await?;
+    rows.iter().map(|r| r.uuid("member_id")).collect()
+}
+
+/// Removes every member not in `keep`; the ids removed.
+pub async fn retain(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    group: Uuid,
+    keep: &[Uuid],
+) -> StoreResult<Vec<Uuid>> {
+    let sql = format!(
+        "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND {}
+         RETURNING member_id",
+        db.dialect().not_in_ids("member_id", 3)
+    );
+    let rows = db.fetch_all(&sql, &params![account, group, keep]).await?;
+    rows.iter().map(|r| r.uuid("member_id")).collect()
+}
+
+/// The members of the groups, with their display names, by group then member.
+pub async fn members_of(db: &mut DbConn<'_>, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
+    let sql = format!(
+        "SELECT m.group_id, m.member_id, m.member_type, COALESCE(u.display_name, u.user_name) AS display
+         FROM group_members m
+         JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
+         WHERE m.account_id = ?1 AND {}
+         ORDER BY m.group_id, m.member_id",
+        db.dialect().in_ids("m.group_id", 2)
+    );
+    let rows = db.fetch_all(&sql, &params![account, groups]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberRef {
+                group_id: r.uuid("group_id")?,
+                member_id: r.uuid("member_id")?,
+                member_type: r.text("member_type")?,
+                display: r.opt_text("display")?,
+            })
+        })
+        .collect()
+}
+
+/// The groups of the users, by group name.
+pub async fn groups_of(db: &mut DbConn<'_>, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
+    let sql = format!(
+        "SELECT m.member_id, g.id, g.display_name, g.idp_managed
+         FROM group_members m
+         JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+         WHERE m.account_id = ?1 AND {}
+         ORDER BY g.display_name, g.id",
+        db.dialect().in_ids("m.member_id", 2)
+    );
+    let rows = db.fetch_all(&sql, &params![account, users]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(GroupRef {
+                user_id: r.uuid("member_id")?,
+                group_id: r.uuid("id")?,
+                display_name: r.text("display_name")?,
+                idp_managed: r.bool("idp_managed")?,
+            })
+        })
+        .collect()
+}
