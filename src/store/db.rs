@@ -369,6 +369,21 @@ impl DbRow {
         })
     }
 
+    pub fn i64(&self, column: &str) -> StoreResult<i64> {
+        Ok(match self {
+            DbRow::Postgres(r) => r.try_get(column)?,
+            DbRow::Sqlite(r) => r.try_get(column)?,
+        })
+    }
+
+    /// A JSON object column (`doc`); anything else reads as an empty object.
+    pub fn object(&self, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
+        Ok(match self.opt_json(column)? {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        })
+    }
+
     pub fn opt_i32(&self, column: &str) -> StoreResult<Option<i32>> {
         Ok(match self {
             DbRow::Postgres(r) => r.try_get(column)?,

@@ -14,6 +14,7 @@ pub mod health;
 mod memberships;
 pub mod postgres;
 mod rekey;
+mod resources;
 mod role_bindings;
 pub mod serve_lock;
 mod session;

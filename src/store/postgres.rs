@@ -22,7 +22,7 @@ use super::{
     MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
     Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, memberships, role_bindings, settings, tokens};
+use super::{accounts, audit, memberships, resources, role_bindings, settings, tokens};
 use crate::scim::compare;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -905,12 +905,7 @@ impl Tx for PgTx {
         account: Uuid,
         name: &str,
     ) -> StoreResult<Vec<ResourceRow>> {
-        let rows = sqlx::query(AssertSqlSafe(pg(&common::groups_by_display_name())))
-            .bind(account)
-            .bind(compare::key(name))
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(resource_row).collect()
+        resources::groups_by_display_name(&mut self.db(), account, name).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
@@ -932,12 +927,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
     async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query(AssertSqlSafe(pg(common::RELEASE_USER)))
-            .bind(account)
-            .bind(id)
-            .execute(self.c())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        resources::release_user(&mut self.db(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
@@ -1009,28 +999,12 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
     async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
-        let rows = sqlx::query(AssertSqlSafe(pg(&common::all_resources(kind))))
-            .bind(account)
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(resource_row).collect()
+        resources::all(&mut self.db(), kind, account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
     async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(AssertSqlSafe(pg(common::ALL_MEMBERSHIPS)))
-            .bind(account)
-            .fetch_all(self.c())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Membership {
-                    group_id: r.try_get("group_id")?,
-                    user_id: r.try_get("member_id")?,
-                    origin: r.try_get("origin")?,
-                })
-            })
-            .collect()
+        resources::all_memberships(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]

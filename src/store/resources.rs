@@ -1,0 +1,67 @@
+//! Users and groups: the statements on whole resources that are written once for both
+//! databases (`store/db.rs`) so far — the export's reads and the lookups of R4. Inserting,
+//! updating and listing still have one implementation per store (`sqlite.rs`, `postgres.rs`).
+
+use uuid::Uuid;
+
+use super::common;
+use super::db::{DbConn, DbRow, params};
+use super::{Membership, ResourceKind, ResourceRow, StoreResult};
+use crate::scim::compare;
+
+/// A row of `common::columns(kind)`.
+pub fn resource(row: &DbRow) -> StoreResult<ResourceRow> {
+    Ok(ResourceRow {
+        account_id: row.uuid("account_id")?,
+        id: row.uuid("id")?,
+        doc: row.object("doc")?,
+        source: row.text("source")?,
+        idp_managed: row.bool("idp_managed")?,
+        created_at: row.time("created_at")?,
+        last_modified: row.time("last_modified")?,
+        version: row.i64("version")?,
+        identifier: row.opt_text("identifier")?,
+    })
+}
+
+/// Every user or group of the account, in id order (the export, R10).
+pub async fn all(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
+    let rows = db
+        .fetch_all(&common::all_resources(kind), &params![account])
+        .await?;
+    rows.iter().map(resource).collect()
+}
+
+/// Every membership of the account (the export, R10).
+pub async fn all_memberships(db: &mut DbConn<'_>, account: Uuid) -> StoreResult<Vec<Membership>> {
+    let rows = db.fetch_all(common::ALL_MEMBERSHIPS, &params![account]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Membership {
+                group_id: r.uuid("group_id")?,
+                user_id: r.uuid("member_id")?,
+                origin: r.text("origin")?,
+            })
+        })
+        .collect()
+}
+
+/// Groups whose displayName compares equal to `name` (at most one native and one IdP-managed).
+pub async fn groups_by_display_name(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    name: &str,
+) -> StoreResult<Vec<ResourceRow>> {
+    let rows = db
+        .fetch_all(
+            &common::groups_by_display_name(),
+            &params![account, &compare::key(name)],
+        )
+        .await?;
+    rows.iter().map(resource).collect()
+}
+
+/// Makes the IdP-managed user native again (its source stays); false when it was not.
+pub async fn release_user(db: &mut DbConn<'_>, account: Uuid, id: Uuid) -> StoreResult<bool> {
+    Ok(db.execute(common::RELEASE_USER, &params![account, id]).await? > 0)
+}
