@@ -1,7 +1,8 @@
 //! scimd: a multi-tenant SCIM 2.0 service provider.
 //!
 //! One request walks one way: `http` (auth, limits, errors) → `scim` (the protocol, pure) →
-//! `service` (the ownership rules, docs/rules.md) → `store` (Postgres or SQLite). Why it is
+//! `service` (the ownership rules, docs/rules.md) → `store` (Postgres or SQLite); the picture
+//! and a paragraph per module: docs/architecture.md. Why it is
 //! shaped so: docs/decisions.md.
 
 pub mod cli;
