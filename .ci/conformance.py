@@ -144,7 +144,7 @@ EXCEPTIONS = [
     ),
 ]
 def _r2_refusal(result: Result, _: Context) -> bool:
-    """SPEC R2: userName and the primary email do not change over SCIM once provisioned,
+    """docs/rules.md, R2: userName and the primary email do not change over SCIM once provisioned,
     unless the account allows it; the refusal names the setting that allows it."""
     return (
         "cannot change once the user is provisioned" in result.reason

@@ -1,4 +1,4 @@
-//! Per-account rate limiting (SPEC §5 "Overload"): an account that sends more than its share
+//! Per-account rate limiting (docs/decisions.md, "Operations"): an account that sends more than its share
 //! gets 429 with `Retry-After` — Okta and Entra back off on it — instead of slowing every
 //! other account down.
 //!

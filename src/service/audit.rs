@@ -1,4 +1,4 @@
-//! The audit log (SPEC §2 "Audit event"): every change by every surface — SCIM, admin API,
+//! The audit log (docs/rules.md, "Audit log"): every change by every surface — SCIM, admin API,
 //! CLI — recorded in the transaction of the change, so a change and its record commit or roll
 //! back together. Writing it stays cheap: a membership change records the ids that changed,
 //! never the member list.

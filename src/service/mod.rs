@@ -48,7 +48,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Settings the rules need.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Lifetime of a new token when none is asked for (SPEC R6: 365 days).
+    /// Lifetime of a new token when none is asked for (docs/rules.md, R6: 365 days).
     pub token_ttl: Duration,
     /// Most resources one list page returns.
     pub max_results: i64,

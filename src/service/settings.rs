@@ -1,4 +1,4 @@
-//! The account profile (SPEC R8) and enabling or disabling SCIM (R7).
+//! The account profile (docs/rules.md, R8) and enabling or disabling SCIM (R7).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Tokens (SPEC R6): signed JWTs whose id is also checked against the token table, so that a
+//! Tokens (docs/rules.md, R6): signed JWTs whose id is also checked against the token table, so that a
 //! revoked or rotated token stops working at once. The token itself is never stored: the table
 //! keeps its SHA-256, which also binds the row to exactly one token string.
 
@@ -54,7 +54,7 @@ impl FromStr for TokenKind {
     }
 }
 
-/// The identity provider a SCIM token was issued for (SPEC R9: the provisioning source). Its
+/// The identity provider a SCIM token was issued for (docs/rules.md, R9: the provisioning source). Its
 /// name is the source it records: `okta`, `entra`, `onelogin`, or `scim` for any other client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,7 +77,7 @@ impl Idp {
         }
     }
 
-    /// The `source` recorded on what this IdP provisions: its name (SPEC R9).
+    /// The `source` recorded on what this IdP provisions: its name (docs/rules.md, R9).
     pub fn source(self) -> &'static str {
         self.as_str()
     }
@@ -136,7 +136,7 @@ pub struct Caller {
 
 impl Caller {
     /// The provisioning source of what this caller creates: the SCIM token's IdP label, or
-    /// `manual` for the admin API and operators (SPEC R9).
+    /// `manual` for the admin API and operators (docs/rules.md, R9).
     pub fn source(&self) -> &'static str {
         match self.kind {
             TokenKind::Scim => self.idp.unwrap_or(Idp::Scim).source(),

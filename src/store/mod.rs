@@ -237,7 +237,7 @@ pub struct ResourceRow {
     pub created_at: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,
-    /// A group's identifier (SPEC R1); `None` for users.
+    /// A group's identifier (docs/rules.md, R1); `None` for users.
     pub identifier: Option<String>,
 }
 
@@ -248,7 +248,7 @@ pub struct NewResource {
     pub doc: Map<String, Value>,
     pub source: String,
     pub idp_managed: bool,
-    /// A group's identifier (SPEC R1), required for groups. When another group of the account
+    /// A group's identifier (docs/rules.md, R1), required for groups. When another group of the account
     /// has it, the insert fails with `StoreError::Unique(GROUP_IDENTIFIER_KEY)` and leaves the
     /// transaction usable, so the caller can try the next candidate.
     pub identifier: Option<String>,
@@ -333,7 +333,7 @@ impl ResourceKind {
     }
 }
 
-/// Who made a membership (SPEC §2).
+/// Who made a membership (docs/rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Idp,
@@ -622,7 +622,7 @@ pub trait Tx: Send {
     async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
 }
 
-/// The account profile (SPEC R6, R7, R8) as stored.
+/// The account profile (docs/rules.md, R6, R7, R8) as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSettings {
     pub scim_enabled: bool,
@@ -652,7 +652,7 @@ pub struct NewRoleBinding {
     pub resource_group: String,
 }
 
-/// A role binding with its group's identifier (SPEC §2: group identifier, role, resource group).
+/// A role binding with its group's identifier (docs/rules.md, R1: group identifier, role, resource group).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleBinding {
     pub id: Uuid,

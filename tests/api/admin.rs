@@ -366,7 +366,7 @@ async fn disabling_scim_converts_idp_resources_and_revokes_tokens() {
         json!({"scim_enabled": false, "users_converted": 1, "groups_converted": 1,
                "groups_renamed": 0, "tokens_revoked": 1})
     );
-    // SPEC R7: while disabled the SCIM API answers 403 — to the IdP's own (now revoked)
+    // docs/rules.md, R7: while disabled the SCIM API answers 403 — to the IdP's own (now revoked)
     // token too, which must learn that provisioning is off, not look for a replacement.
     let res = app.get("/Users").await;
     res.assert_error(403, None);

@@ -155,7 +155,7 @@ async fn a_failing_operation_leaves_the_earlier_ones_unapplied() {
             400,
             "mutability",
         ),
-        // Refused by a rule (SPEC R2): the userName of a provisioned user.
+        // Refused by a rule (docs/rules.md, R2): the userName of a provisioned user.
         (
             json!([
                 {"op": "replace", "path": "displayName", "value": "Changed"},

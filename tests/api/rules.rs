@@ -1,4 +1,4 @@
-//! SPEC §3 rules R1–R10, each through the HTTP surfaces it concerns (SCIM and admin API).
+//! The ownership rules R1–R10 (docs/rules.md), each through the HTTP surfaces it concerns (SCIM and admin API).
 
 use reqwest::Method;
 use serde_json::{Value, json};
