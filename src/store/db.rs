@@ -51,10 +51,11 @@ pub enum Param {
     Bytes(Option<Vec<u8>>),
     /// A 32-bit integer column (Postgres `integer`).
     Int32(Option<i32>),
-    /// A list of strings: `text[]` on Postgres, a JSON array on SQLite.
+    /// A list of strings: `text[]` on Postgres, a JSON array on SQLite; as a set, read through
+    /// [`Dialect::in_set`].
     TextList(Vec<String>),
     /// A set of ids: `uuid[]` on Postgres, a JSON array on SQLite; read in SQL through
-    /// [`Dialect::ids_table`], [`Dialect::in_ids`] and [`Dialect::not_in_ids`].
+    /// [`Dialect::ids_table`], [`Dialect::in_set`] and [`Dialect::not_in_set`].
     Ids(Vec<Uuid>),
 }
 
@@ -69,16 +70,16 @@ impl Dialect {
         }
     }
 
-    /// `column` is one of the ids bound at `?n`.
-    pub fn in_ids(self, column: &str, n: usize) -> String {
+    /// `column` is one of the values (ids, or texts) bound at `?n`.
+    pub fn in_set(self, column: &str, n: usize) -> String {
         match self {
             Dialect::Postgres => format!("{column} = ANY(?{n})"),
             Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(?{n}))"),
         }
     }
 
-    /// `column` is none of the ids bound at `?n`.
-    pub fn not_in_ids(self, column: &str, n: usize) -> String {
+    /// `column` is none of the values bound at `?n`.
+    pub fn not_in_set(self, column: &str, n: usize) -> String {
         match self {
             Dialect::Postgres => format!("NOT ({column} = ANY(?{n}))"),
             Dialect::Sqlite => format!("{column} NOT IN (SELECT value FROM json_each(?{n}))"),
@@ -149,6 +150,11 @@ impl From<Option<i64>> for Param {
 impl From<&Vec<String>> for Param {
     fn from(v: &Vec<String>) -> Self {
         Param::TextList(v.clone())
+    }
+}
+impl From<&[String]> for Param {
+    fn from(v: &[String]) -> Self {
+        Param::TextList(v.to_vec())
     }
 }
 impl From<&[Uuid]> for Param {

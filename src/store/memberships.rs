@@ -1,6 +1,6 @@
 //! Group membership, set-based: adding one member to a group of 100,000 reads and writes one
 //! row, never the member list. Written once for both databases (`store/db.rs`); a set of ids
-//! is one bound parameter, read through the dialect's `ids_table`/`in_ids`.
+//! is one bound parameter, read through the dialect's `ids_table`/`in_set`.
 
 use uuid::Uuid;
 
@@ -47,7 +47,7 @@ pub async fn remove(db: &mut DbConn<'_>, account: Uuid, group: Uuid, ids: &[Uuid
     let sql = format!(
         "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND {}
          RETURNING member_id",
-        db.dialect().in_ids("member_id", 3)
+        db.dialect().in_set("member_id", 3)
     );
     let rows = db.fetch_all(&sql, &params![account, group, ids]).await?;
     rows.iter().map(|r| r.uuid("member_id")).collect()
@@ -63,7 +63,7 @@ pub async fn retain(
     let sql = format!(
         "DELETE FROM group_members WHERE account_id = ?1 AND group_id = ?2 AND {}
          RETURNING member_id",
-        db.dialect().not_in_ids("member_id", 3)
+        db.dialect().not_in_set("member_id", 3)
     );
     let rows = db.fetch_all(&sql, &params![account, group, keep]).await?;
     rows.iter().map(|r| r.uuid("member_id")).collect()
@@ -77,7 +77,7 @@ pub async fn members_of(db: &mut DbConn<'_>, account: Uuid, groups: &[Uuid]) -> 
          JOIN users u ON u.account_id = m.account_id AND u.id = m.member_id
          WHERE m.account_id = ?1 AND {}
          ORDER BY m.group_id, m.member_id",
-        db.dialect().in_ids("m.group_id", 2)
+        db.dialect().in_set("m.group_id", 2)
     );
     let rows = db.fetch_all(&sql, &params![account, groups]).await?;
     rows.iter()
@@ -100,7 +100,7 @@ pub async fn groups_of(db: &mut DbConn<'_>, account: Uuid, users: &[Uuid]) -> St
          JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
          WHERE m.account_id = ?1 AND {}
          ORDER BY g.display_name, g.id",
-        db.dialect().in_ids("m.member_id", 2)
+        db.dialect().in_set("m.member_id", 2)
     );
     let rows = db.fetch_all(&sql, &params![account, users]).await?;
     rows.iter()

@@ -887,16 +887,7 @@ impl Tx for PgTx {
         account: Uuid,
         keys: &[String],
     ) -> StoreResult<Vec<ResourceRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users
-             WHERE account_id = $1 AND (user_name_ci = ANY($2) OR primary_email_ci = ANY($2))
-             ORDER BY id"
-        )))
-        .bind(account)
-        .bind(keys)
-        .fetch_all(self.c())
-        .await?;
-        rows.iter().map(resource_row).collect()
+        resources::users_by_name_or_email(&mut self.db(), account, keys).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
@@ -950,16 +941,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
     async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let found = sqlx::query_scalar(
-            "SELECT DISTINCT m.member_id FROM group_members m
-             JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
-             WHERE m.account_id = $1 AND m.member_id = ANY($2) AND g.idp_managed",
-        )
-        .bind(account)
-        .bind(users)
-        .fetch_all(self.c())
-        .await?;
-        Ok(found)
+        resources::in_idp_managed_groups(&mut self.db(), account, users).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::common;
+use super::common::{self, USER_COLUMNS};
 use super::db::{DbConn, DbRow, params};
 use super::{Membership, ResourceKind, ResourceRow, StoreResult};
 use crate::scim::compare;
@@ -64,4 +64,47 @@ pub async fn groups_by_display_name(
 /// Makes the IdP-managed user native again (its source stays); false when it was not.
 pub async fn release_user(db: &mut DbConn<'_>, account: Uuid, id: Uuid) -> StoreResult<bool> {
     Ok(db.execute(common::RELEASE_USER, &params![account, id]).await? > 0)
+}
+
+/// `?2`: comparison keys (`scim::compare`) of userNames and emails.
+pub fn users_by_name_or_email_sql(dialect: super::filter_sql::Dialect) -> String {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE account_id = ?1 AND ({} OR {})
+         ORDER BY id",
+        dialect.in_set("user_name_ci", 2),
+        dialect.in_set("primary_email_ci", 2)
+    )
+}
+
+/// Users whose userName or primary email has one of `keys` (R4's adoption lookup).
+pub async fn users_by_name_or_email(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    keys: &[String],
+) -> StoreResult<Vec<ResourceRow>> {
+    let sql = users_by_name_or_email_sql(db.dialect());
+    let rows = db.fetch_all(&sql, &params![account, keys]).await?;
+    rows.iter().map(resource).collect()
+}
+
+/// `?2`: user ids.
+pub fn in_idp_managed_groups_sql(dialect: super::filter_sql::Dialect) -> String {
+    format!(
+        "SELECT DISTINCT m.member_id FROM group_members m
+         JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+         WHERE m.account_id = ?1 AND {} AND g.idp_managed",
+        dialect.in_set("m.member_id", 2)
+    )
+}
+
+/// Of `users`, those that are members of an IdP-managed group.
+pub async fn in_idp_managed_groups(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    users: &[Uuid],
+) -> StoreResult<Vec<Uuid>> {
+    let sql = in_idp_managed_groups_sql(db.dialect());
+    let rows = db.fetch_all(&sql, &params![account, users]).await?;
+    rows.iter().map(|r| r.uuid("member_id")).collect()
 }

@@ -845,11 +845,6 @@ fn get_doc(row: &SqliteRow) -> StoreResult<Map<String, Value>> {
     }
 }
 
-/// A list of ids as the JSON array `json_each` reads.
-fn id_array(ids: &[Uuid]) -> String {
-    Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect()).to_string()
-}
-
 fn resource_row(row: &SqliteRow) -> StoreResult<ResourceRow> {
     Ok(ResourceRow {
         account_id: get_uuid(row, "account_id")?,
@@ -1345,12 +1340,7 @@ impl Tx for SqliteTx {
         account: Uuid,
         keys: &[String],
     ) -> StoreResult<Vec<ResourceRow>> {
-        let rows = sqlx::query(AssertSqlSafe(users_by_name_or_email_sql()))
-            .bind(account.hyphenated())
-            .bind(json!(keys).to_string())
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(resource_row).collect()
+        resources::users_by_name_or_email(&mut self.db(), account, keys).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
@@ -1404,12 +1394,7 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
     async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        let rows = sqlx::query(IN_IDP_MANAGED_GROUPS)
-            .bind(account.hyphenated())
-            .bind(id_array(users))
-            .fetch_all(self.c())
-            .await?;
-        rows.iter().map(|r| get_uuid(r, "member_id")).collect()
+        resources::in_idp_managed_groups(&mut self.db(), account, users).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]
@@ -1491,24 +1476,9 @@ const RENAME_GROUPS: &str = "UPDATE groups
            FROM json_each(?2)) AS x
      WHERE groups.account_id = ?1 AND groups.id = x.id";
 
-/// `?2`: a JSON array of lower-case userNames and emails.
-fn users_by_name_or_email_sql() -> String {
-    format!(
-        "SELECT {USER_COLUMNS} FROM users
-         WHERE account_id = ?1 AND (user_name_ci IN (SELECT value FROM json_each(?2))
-                                    OR primary_email_ci IN (SELECT value FROM json_each(?2)))
-         ORDER BY id"
-    )
-}
-
 /// `?2` the base, `?3`/`?4` the range of identifiers starting with `base_`.
 const IDENTIFIERS_WITH_BASE: &str = "SELECT identifier FROM groups
      WHERE account_id = ?1 AND (identifier = ?2 OR (identifier >= ?3 AND identifier < ?4))";
-
-/// `?2`: a JSON array of user ids.
-const IN_IDP_MANAGED_GROUPS: &str = "SELECT DISTINCT m.member_id FROM group_members m
-     JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
-     WHERE m.account_id = ?1 AND m.member_id IN (SELECT value FROM json_each(?2)) AND g.idp_managed";
 
 /// SQLite reports the columns of a violated key, and the two displayName keys of groups have
 /// the same columns (they differ in their `WHERE`): the one violated is the one of the side
@@ -1827,7 +1797,7 @@ mod tests {
         type Case<'a> = (String, Vec<&'a str>, Vec<&'a [&'a str]>, bool);
         let cases: Vec<Case> = vec![
             (
-                users_by_name_or_email_sql(),
+                resources::users_by_name_or_email_sql(Dialect::Sqlite),
                 vec![&a, keys],
                 vec![
                     &["users_user_name_ci_key (account_id=? AND user_name_ci=?)"],
@@ -1857,7 +1827,7 @@ mod tests {
                 false,
             ),
             (
-                IN_IDP_MANAGED_GROUPS.to_string(),
+                resources::in_idp_managed_groups_sql(Dialect::Sqlite),
                 vec![&a, &ids],
                 vec![
                     &["group_members_member_idx (account_id=? AND member_id=?)"],
