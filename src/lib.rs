@@ -6,6 +6,7 @@
 //! shaped so: docs/decisions.md.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod observed;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, redact};
 use crate::http::ratelimit::AccountLimiter;
 use crate::http::{self, AppState, HttpSettings};
@@ -90,6 +91,11 @@ impl App {
     /// Opens the database named in `config` — Postgres or SQLite, by the URL's scheme —
     /// applies migrations and builds the service.
     pub async fn open(config: &Config) -> Result<App, StartError> {
+        App::open_with_clock(config, Clock::system()).await
+    }
+
+    /// [`App::open`], its rules reading the time from `clock` (tests pass a manual one).
+    pub async fn open_with_clock(config: &Config, clock: Clock) -> Result<App, StartError> {
         let store = store::connect(&config.database_url, &config.store_options())
             .await
             .map_err(|source| StartError::Database {
@@ -108,6 +114,7 @@ impl App {
             max_results: config.max_results,
             default_count: config.default_count,
             cursor_timeout_secs: config.cursor_timeout_seconds,
+            clock,
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
         Ok(App {
@@ -140,7 +147,12 @@ impl App {
             service: self.service.clone(),
             http: Arc::new(http),
             metrics: Arc::new(http::metrics::Metrics::new(self.observed.clone())),
-            limiter: AccountLimiter::new(config.rate_limit_per_second, config.rate_limit_burst).map(Arc::new),
+            limiter: AccountLimiter::new(
+                config.rate_limit_per_second,
+                config.rate_limit_burst,
+                self.service.clock().clone(),
+            )
+            .map(Arc::new),
         })
     }
 }

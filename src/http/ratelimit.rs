@@ -11,28 +11,37 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use uuid::Uuid;
+
+use crate::clock::Clock;
 
 /// Accounts kept before idle buckets are dropped; a full bucket carries no information.
 const RETAIN_THRESHOLD: usize = 10_000;
 
+/// Buckets per account, their windows measured on the service's clock.
+type Limiter = RateLimiter<Uuid, DefaultKeyedStateStore<Uuid>, Clock, NoOpMiddleware<Duration>>;
+
 pub struct AccountLimiter {
-    limiter: DefaultKeyedRateLimiter<Uuid>,
-    clock: DefaultClock,
+    limiter: Limiter,
+    clock: Clock,
     burst: NonZeroU32,
 }
 
 impl AccountLimiter {
     /// `per_second` sustained requests with bursts of up to `burst`; `None` when
-    /// `per_second` is 0 (limiting off).
-    pub fn new(per_second: u32, burst: u32) -> Option<AccountLimiter> {
+    /// `per_second` is 0 (limiting off). Windows refill as `clock` moves.
+    pub fn new(per_second: u32, burst: u32, clock: Clock) -> Option<AccountLimiter> {
         let rate = NonZeroU32::new(per_second)?;
         let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
         Some(AccountLimiter {
-            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            clock: DefaultClock::default(),
+            limiter: RateLimiter::dashmap_with_clock(
+                Quota::per_second(rate).allow_burst(burst),
+                clock.clone(),
+            ),
+            clock,
             burst,
         })
     }
@@ -44,7 +53,7 @@ impl AccountLimiter {
         }
         self.limiter
             .check_key(&account)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.monotonic()))
     }
 }
 
@@ -58,7 +67,7 @@ impl AccountLimiter {
         };
         match self.limiter.check_key_n(&account, n) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.now())),
+            Ok(Err(not_until)) => Err(not_until.wait_time_from(self.clock.monotonic())),
             // n is at most the burst, so the bucket can hold it.
             Err(_) => Ok(()),
         }
@@ -73,23 +82,31 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     #[test]
     fn a_burst_passes_then_the_account_waits_and_others_do_not() {
-        let limiter = AccountLimiter::new(1, 3).unwrap();
+        let time = ManualClock::new();
+        let limiter = AccountLimiter::new(1, 3, time.clock()).unwrap();
         let a = Uuid::now_v7();
         let b = Uuid::now_v7();
         for _ in 0..3 {
             assert!(limiter.check(a).is_ok());
         }
         let wait = limiter.check(a).unwrap_err();
-        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert_eq!(wait, Duration::from_secs(1));
         assert!(limiter.check(b).is_ok(), "another account keeps its own budget");
+        // One request a second: the window refills one request at a time.
+        time.advance(Duration::from_millis(400));
+        assert_eq!(limiter.check(a).unwrap_err(), Duration::from_millis(600));
+        time.advance(Duration::from_millis(600));
+        assert!(limiter.check(a).is_ok());
+        assert!(limiter.check(a).is_err());
     }
 
     #[test]
     fn a_bulk_request_pays_for_its_operations_up_to_a_burst() {
-        let limiter = AccountLimiter::new(1, 5).unwrap();
+        let limiter = AccountLimiter::new(1, 5, ManualClock::new().clock()).unwrap();
         let a = Uuid::now_v7();
         assert!(limiter.check(a).is_ok());
         assert!(limiter.check_n(a, 4).is_ok(), "five in all: the burst");
@@ -103,7 +120,7 @@ mod tests {
 
     #[test]
     fn zero_rate_turns_limiting_off() {
-        assert!(AccountLimiter::new(0, 100).is_none());
+        assert!(AccountLimiter::new(0, 100, Clock::system()).is_none());
     }
 
     #[test]

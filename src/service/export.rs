@@ -114,7 +114,7 @@ impl Service {
         Ok(Export {
             format: EXPORT_FORMAT.to_string(),
             account_id: account,
-            exported_at: Utc::now(),
+            exported_at: self.clock().now(),
             users: users
                 .iter()
                 .map(|u| {

@@ -60,6 +60,9 @@ pub(crate) struct PreparedList<'k> {
     pub query: ListQuery,
     fingerprint: Option<String>,
     cursor_key: &'k [u8],
+    /// When the request came, as the service's clock tells it: a cursor issued for the next
+    /// page counts its lifetime from here.
+    now: i64,
 }
 
 impl PreparedList<'_> {
@@ -73,7 +76,7 @@ impl PreparedList<'_> {
                         query: fingerprint.clone(),
                         key: k.key,
                         id: k.id,
-                        issued: chrono::Utc::now().timestamp(),
+                        issued: self.now,
                     }
                     .encode(self.cursor_key)
                 }),
@@ -120,6 +123,7 @@ pub(crate) fn list_query<'k>(
         _ => None,
     };
     let (start_index, count) = params.page(settings);
+    let now = settings.clock.now().timestamp();
     let Some(raw_cursor) = params.cursor.as_deref() else {
         return Ok(PreparedList {
             query: ListQuery {
@@ -131,6 +135,7 @@ pub(crate) fn list_query<'k>(
             },
             fingerprint: None,
             cursor_key,
+            now,
         });
     };
     check_cursor_paging(params, settings)?;
@@ -145,11 +150,7 @@ pub(crate) fn list_query<'k>(
         "" => None,
         raw => {
             let cursor = Cursor::decode(raw, cursor_key)?;
-            cursor.check(
-                &fingerprint,
-                chrono::Utc::now().timestamp(),
-                settings.cursor_timeout_secs,
-            )?;
+            cursor.check(&fingerprint, now, settings.cursor_timeout_secs)?;
             Some(Keyset {
                 key: cursor.key,
                 id: cursor.id,
@@ -166,6 +167,7 @@ pub(crate) fn list_query<'k>(
         },
         fingerprint: Some(fingerprint),
         cursor_key,
+        now,
     })
 }
 

@@ -56,6 +56,8 @@ pub struct Settings {
     pub default_count: i64,
     /// How long a cursor stays usable (RFC 9865 `cursorTimeout`), in seconds.
     pub cursor_timeout_secs: i64,
+    /// What the rules read the time from (docs/decisions.md, "Time is injected").
+    pub clock: crate::clock::Clock,
 }
 
 /// The service layer: rules over a store.
@@ -90,6 +92,11 @@ impl Service {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The clock the rules read.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.settings.clock
     }
 
     pub async fn ready(&self) -> Result<()> {

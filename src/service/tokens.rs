@@ -181,26 +181,26 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-/// Token ids whose `last_used_at` refresh this process started, with when.
+/// Token ids whose `last_used_at` refresh this process started, with when (the service
+/// clock's monotonic time).
 #[derive(Default)]
-pub(crate) struct RecentlyTouched(std::sync::Mutex<std::collections::HashMap<Uuid, std::time::Instant>>);
+pub(crate) struct RecentlyTouched(std::sync::Mutex<std::collections::HashMap<Uuid, Duration>>);
 
 impl RecentlyTouched {
     /// True when the caller should refresh `token`: no refresh of it started in this process
-    /// within `LAST_USED_RESOLUTION`. Old entries are dropped as the map grows.
-    fn claim(&self, token: Uuid) -> bool {
+    /// within `LAST_USED_RESOLUTION` before `now`. Old entries are dropped as the map grows.
+    fn claim(&self, token: Uuid, now: Duration) -> bool {
         let Ok(mut map) = self.0.lock() else {
             return true;
         };
-        let now = std::time::Instant::now();
         let window = LAST_USED_RESOLUTION
             .to_std()
             .unwrap_or(std::time::Duration::from_secs(60));
         if map.len() > 10_000 {
-            map.retain(|_, at| now.duration_since(*at) < window);
+            map.retain(|_, at| now.saturating_sub(*at) < window);
         }
         match map.get(&token) {
-            Some(at) if now.duration_since(*at) < window => false,
+            Some(at) if now.saturating_sub(*at) < window => false,
             _ => {
                 map.insert(token, now);
                 true
@@ -363,7 +363,8 @@ impl Service {
                 ScimError::invalid_value("a token lifetime must be between 1 second and 10 years")
             })?;
         // Whole seconds: the JWT's `exp` and the row's `expires_at` must agree exactly.
-        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now);
+        let clock_now = self.clock().now();
+        let now = DateTime::from_timestamp(clock_now.timestamp(), 0).unwrap_or(clock_now);
         let expires_at = now + ttl;
         // SCIM tokens always carry an IdP label: it becomes the provisioning source.
         let idp = match kind {
@@ -493,23 +494,26 @@ impl Service {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 0;
-        let claims = match jsonwebtoken::decode::<Claims>(
-            token.trim(),
-            &self.signing_key.decoding,
-            &validation,
-        ) {
-            Ok(data) => data.claims,
-            Err(err) => {
-                return Err(unauthorized(match err.kind() {
-                    ErrorKind::ExpiredSignature => {
-                        "the bearer token has expired: issue a new one (scimd token rotate) and update the IdP"
-                            .to_string()
-                    }
-                    ErrorKind::InvalidSignature => "the bearer token's signature is not valid".to_string(),
-                    _ => "the bearer token is malformed: expected a token issued by scimd".to_string(),
-                }));
-            }
-        };
+        // `exp` is checked below against the service's clock, not the system's.
+        validation.validate_exp = false;
+        let claims =
+            match jsonwebtoken::decode::<Claims>(token.trim(), &self.signing_key.decoding, &validation) {
+                Ok(data) => data.claims,
+                Err(err) => {
+                    return Err(unauthorized(match err.kind() {
+                        ErrorKind::InvalidSignature => {
+                            "the bearer token's signature is not valid".to_string()
+                        }
+                        _ => "the bearer token is malformed: expected a token issued by scimd".to_string(),
+                    }));
+                }
+            };
+        let now = self.clock().now();
+        if claims.exp <= now.timestamp() {
+            return Err(unauthorized(
+                "the bearer token has expired: issue a new one (scimd token rotate) and update the IdP",
+            ));
+        }
         let foreign = || unauthorized("the bearer token is not valid for this account");
         let account = Uuid::parse_str(path_account).map_err(|_| foreign())?;
         if claims.sub != account.to_string() {
@@ -547,16 +551,14 @@ impl Service {
             self.revoked.remember(token_id, revoked);
             return Err(revoked_error(revoked));
         }
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= now {
             return Err(unauthorized(format!(
                 "the bearer token expired at {}: issue a new one and update the IdP",
                 record.expires_at.to_rfc3339()
             )));
         }
-        if record
-            .last_used_at
-            .is_none_or(|t| Utc::now() - t > LAST_USED_RESOLUTION)
-            && self.touched.claim(token_id)
+        if record.last_used_at.is_none_or(|t| now - t > LAST_USED_RESOLUTION)
+            && self.touched.claim(token_id, self.clock().monotonic())
         {
             // Off the request path: a failed bookkeeping write must not fail the request. A
             // write transaction like any other, so SQLite's writers keep taking turns.

@@ -77,7 +77,16 @@ async fn expired_token_is_401_saying_it_expired() {
             .status,
         200
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Valid for the whole of its lifetime, to the last instant…
+    app.advance(Duration::from_millis(999));
+    assert_eq!(
+        app.send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[])
+            .await
+            .status,
+        200
+    );
+    // …and not after it.
+    app.advance(Duration::from_millis(1));
     let res = app
         .send(Method::GET, &app.scim("/Users"), Some(&issued.token), None, &[])
         .await;
@@ -265,4 +274,46 @@ async fn disabled_scim_answers_403() {
         .await
         .unwrap();
     app.get("/Users").await.assert_error(403, None);
+}
+
+/// A token's `last_used_at` is refreshed at most once a minute (off the request path, so the
+/// test polls for the write), by the server's clock.
+#[tokio::test]
+async fn last_use_is_recorded_again_once_the_minute_has_passed() {
+    let app = TestApp::spawn().await;
+    let last_used = || async {
+        app.app
+            .service
+            .list_tokens(app.account)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == app.token_id)
+            .unwrap()
+            .last_used_at
+    };
+    let changed_from = |before: Option<chrono::DateTime<chrono::Utc>>| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(now) = last_used().await
+                && Some(now) != before
+            {
+                break now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "last_used_at stayed {before:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert_eq!(last_used().await, None, "a fresh token was never used");
+    assert_eq!(app.get("/Users").await.status, 200);
+    let first = changed_from(None).await;
+    // Stored times are the database's; the server's clock stands at or before them. Two
+    // minutes on, the refresh is due whatever the gap.
+    app.advance(Duration::from_secs(120));
+    assert_eq!(app.get("/Users").await.status, 200);
+    let second = changed_from(Some(first)).await;
+    assert!(second > first, "{second} after {first}");
 }

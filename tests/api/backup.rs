@@ -11,7 +11,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::faults_sqlite::Tmpfs;
 use crate::harness::Scratch;
-use crate::ops::{Scimd, bootstrapped, database_env, post_user, scimd_cli};
+use crate::ops::{Scimd, bootstrapped, database_env, post_user, scimd_cli, until_acknowledged};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -136,7 +136,7 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    until_acknowledged(&acknowledged, 5).await;
     let before: Vec<String> = acknowledged.lock().unwrap().clone();
     let file = work.join("under-load.db");
     let out = {
@@ -149,7 +149,9 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
     };
     assert!(out.status.success(), "{}", stderr_of(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The load goes on after the backup, as it went on during it.
+    let after_backup = acknowledged.lock().unwrap().len();
+    until_acknowledged(&acknowledged, after_backup + 5).await;
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.await.unwrap();

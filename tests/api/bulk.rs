@@ -478,8 +478,15 @@ async fn a_bulk_request_pays_the_rate_limit_for_each_operation() {
     let res = bulk(&app, json!([post(4), post(5), post(6), post(7)])).await;
     res.assert_error(429, None);
     assert!(res.header("retry-after").is_some());
-    // What the refused operations did not take is still there for a plain request.
+    // What the refused operations did not take is still there for a plain request (the
+    // server's clock stands still: nothing refilled meanwhile)…
     let res = app.get("/Users").await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["totalResults"], 3);
+    // …and that was the fifth of five.
+    app.get("/Users").await.assert_error(429, None);
+    // Four seconds refill four requests: the refused bulk request now fits.
+    app.advance(std::time::Duration::from_secs(4));
+    let res = bulk(&app, json!([post(4), post(5), post(6), post(7)])).await;
+    assert_eq!(statuses(&res), ["201", "201", "201", "201"]);
 }

@@ -67,8 +67,11 @@ impl Proxy {
     }
 
     /// Cuts every open connection; new ones are accepted (a proxy or pgbouncer restarting).
-    fn cut(&self) {
+    /// Returns how many were open: each holds a receiver of the cut signal.
+    fn cut(&self) -> usize {
+        let open = self.cut.receiver_count();
         self.cut.send_modify(|n| *n += 1);
+        open
     }
 
     async fn restore(&mut self) {
@@ -253,10 +256,12 @@ async fn connections_cut_under_load_are_never_500_and_lose_no_acknowledged_write
     let report = load_during(&app, "cut", async {
         // A proxy restarting every 300 ms for 4 s, cutting whatever is open.
         let until = Instant::now() + Duration::from_secs(4);
+        let mut cut = 0;
         while Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            proxy.cut();
+            cut += proxy.cut();
         }
+        assert!(cut > 0, "the test cut some connections");
     })
     .await;
     eprintln!("statuses under connection cuts: {:?}", report.statuses);

@@ -1,5 +1,7 @@
 //! Test harness: each test gets a fresh database, a real scimd server on 127.0.0.1:0, an
-//! account and a SCIM token; everything is torn down when the `TestApp` drops.
+//! account and a SCIM token; everything is torn down when the `TestApp` drops. The server's
+//! rules read the time from a manual clock that stands still until a test advances it
+//! (`TestApp::advance`), so expiry and rate-limit windows are tested without waiting.
 //!
 //! The suite is compiled twice (Cargo.toml declares `api_postgres` and `api_sqlite` on this
 //! same source), and the binary's name picks the store, so every test runs against both:
@@ -15,6 +17,7 @@ use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
+use scimd::clock::ManualClock;
 use scimd::config::Config;
 use scimd::server::{self, App};
 use scimd::service::{Idp, TokenKind};
@@ -119,6 +122,8 @@ pub struct TestApp {
     pub db_name: String,
     pub config: Config,
     pub app: App,
+    /// The time the server's rules read: still until advanced.
+    pub clock: ManualClock,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// Last, so the database goes after the server has been told to stop.
@@ -178,7 +183,10 @@ impl TestApp {
         config.listen = "127.0.0.1:0".into();
         config.database_max_connections = 8;
         configure(&mut config);
-        let app = App::open(&config).await.expect("test database opens");
+        let clock = ManualClock::new();
+        let app = App::open_with_clock(&config, clock.clock())
+            .await
+            .expect("test database opens");
         let listener = server::bind(&config.listen).await.expect("binds 127.0.0.1:0");
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let router = app.router(&config);
@@ -207,10 +215,16 @@ impl TestApp {
             db_name: scratch.name(),
             config,
             app,
+            clock,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             _scratch: scratch,
         }
+    }
+
+    /// Moves the server's clock forward by `by`: what expires in that time has expired.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
     }
 
     /// Another account with its own SCIM token.

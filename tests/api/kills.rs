@@ -3,12 +3,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::harness::Scratch;
-use crate::ops::{Scimd, bootstrapped, database_env, post_user};
+use crate::ops::{Scimd, bootstrapped, database_env, post_user, until_acknowledged};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_writes_loses_no_acknowledged_write() {
@@ -38,7 +37,7 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until_acknowledged(&acknowledged, 10).await;
     std::process::Command::new("kill")
         .args(["-KILL", &server.pid().to_string()])
         .status()

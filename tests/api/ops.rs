@@ -469,3 +469,19 @@ async fn the_access_log_gives_the_latency_as_a_number_of_milliseconds() {
     assert_eq!(line["span"]["path"], "/healthz", "{line}");
     server.stop().await;
 }
+
+/// Waits until a write load has had more than `n` writes acknowledged (polled, with a
+/// deadline): the load is under way, however fast or slow the machine.
+pub async fn until_acknowledged(acknowledged: &Mutex<Vec<String>>, n: usize) {
+    let progressed = async {
+        while acknowledged.lock().unwrap().len() <= n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(WAIT, progressed).await.is_err() {
+        panic!(
+            "the write load had {} writes acknowledged after {WAIT:?}, not more than {n}",
+            acknowledged.lock().unwrap().len()
+        );
+    }
+}

@@ -1,8 +1,22 @@
-//! Per-account rate limiting: 429 with Retry-After for the account over its budget only.
+//! Per-account rate limiting: 429 with Retry-After for the account over its budget only. The
+//! server's clock stands still unless a test advances it, so a window refills exactly when the
+//! test says and never while it runs.
+
+use std::time::Duration;
 
 use reqwest::Method;
 
-use crate::harness::TestApp;
+use crate::harness::{Resp, TestApp};
+
+/// The `Retry-After` of a 429, in whole seconds.
+#[track_caller]
+fn retry_after(res: &Resp) -> u64 {
+    res.assert_error(429, None);
+    res.header("retry-after")
+        .expect("Retry-After header")
+        .parse()
+        .expect("Retry-After is whole seconds")
+}
 
 #[tokio::test]
 async fn an_account_over_its_budget_gets_429_with_retry_after_and_others_do_not() {
@@ -20,38 +34,75 @@ async fn an_account_over_its_budget_gets_429_with_retry_after_and_others_do_not(
             .await;
         res.assert_error(401, None);
     }
-    for _ in 0..3 {
-        assert_eq!(app.get("/Users").await.status, 200);
+    // The whole burst passes, not one request fewer…
+    for i in 1..=3 {
+        let res = app.get("/Users").await;
+        assert_eq!(res.status, 200, "request {i} of a burst of 3: {}", res.text);
     }
-    let limited = app.get("/Users").await;
-    limited.assert_error(429, None);
-    let retry_after: u64 = limited
-        .header("retry-after")
-        .expect("Retry-After header")
-        .parse()
-        .expect("Retry-After is whole seconds");
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    // …and the next is refused, told to come back when one request's worth has refilled.
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+    // Refused requests take nothing, and standing still refills nothing.
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
 
     let url = format!("{}/scim/account/{other}/Users", app.origin);
-    let res = app.send(Method::GET, &url, Some(&other_token), None, &[]).await;
-    assert_eq!(
-        res.status, 200,
-        "another account keeps its own budget: {}",
-        res.text
-    );
+    for _ in 0..3 {
+        let res = app.send(Method::GET, &url, Some(&other_token), None, &[]).await;
+        assert_eq!(
+            res.status, 200,
+            "another account keeps its own budget: {}",
+            res.text
+        );
+    }
 
-    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    // Just short of the Retry-After, still refused; at it, one request passes, and only one.
+    app.advance(Duration::from_millis(999));
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+    app.advance(Duration::from_millis(1));
     assert_eq!(app.get("/Users").await.status, 200, "the budget refills");
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+
+    // Idle for the length of a burst at the sustained rate: the whole burst again, no more.
+    app.advance(Duration::from_secs(3));
+    for i in 1..=3 {
+        let res = app.get("/Users").await;
+        assert_eq!(res.status, 200, "request {i} of a refilled burst: {}", res.text);
+    }
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+}
+
+#[tokio::test]
+async fn the_sustained_rate_sets_the_refill_and_retry_after_rounds_up() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_per_second = 4;
+        c.rate_limit_burst = 4;
+    })
+    .await;
+    for _ in 0..4 {
+        assert_eq!(app.get("/Users").await.status, 200);
+    }
+    // One request's worth is a quarter second: Retry-After rounds it up to 1.
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+    app.advance(Duration::from_millis(250));
+    assert_eq!(app.get("/Users").await.status, 200);
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
+    app.advance(Duration::from_millis(500));
+    assert_eq!(app.get("/Users").await.status, 200);
+    assert_eq!(app.get("/Users").await.status, 200);
+    assert_eq!(retry_after(&app.get("/Users").await), 1);
 }
 
 #[tokio::test]
 async fn zero_turns_rate_limiting_off() {
+    // A burst is configured, but a rate of zero turns limiting off: with the clock standing
+    // still, a limiter would refuse the eleventh request.
     let app = TestApp::spawn_with(|c| {
         c.rate_limit_per_second = 0;
-        c.rate_limit_burst = 0;
+        c.rate_limit_burst = 10;
     })
     .await;
-    for _ in 0..50 {
-        assert_eq!(app.get("/ServiceProviderConfig").await.status, 200);
+    for i in 1..=30 {
+        let res = app.get("/ServiceProviderConfig").await;
+        assert_eq!(res.status, 200, "request {i}: {}", res.text);
+        assert!(res.header("retry-after").is_none());
     }
 }
