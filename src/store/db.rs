@@ -213,8 +213,9 @@ fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'stati
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// Binds on Postgres: every value in its own type.
-fn bind_pg<'q>(mut q: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
+/// The statement for Postgres (`?n` spelled `$n`), every value bound in its own type.
+fn pg_query(sql: &str, params: &[Param]) -> PgQuery<'static> {
+    let mut q = sqlx::query(AssertSqlSafe(in_dialect(Dialect::Postgres, sql)));
     for p in params {
         q = match p {
             Param::Text(v) => q.bind(v.clone()),
@@ -232,8 +233,9 @@ fn bind_pg<'q>(mut q: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
     q
 }
 
-/// Binds on SQLite: ids, times, JSON and lists as the text the schema keeps.
-fn bind_sqlite<'q>(mut q: SqliteQuery<'q>, params: &[Param]) -> SqliteQuery<'q> {
+/// The statement for SQLite: ids, times, JSON and lists bound as the text the schema keeps.
+fn sqlite_query(sql: &str, params: &[Param]) -> SqliteQuery<'static> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.to_string()));
     for p in params {
         q = match p {
             Param::Text(v) => q.bind(v.clone()),
@@ -287,33 +289,21 @@ impl<'a> DbConn<'a> {
     /// Runs a statement; the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> StoreResult<u64> {
         Ok(match &mut self.conn {
-            Conn::Postgres(c) => {
-                let sql = in_dialect(Dialect::Postgres, sql);
-                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                    .execute(&mut **c)
-                    .await?
-                    .rows_affected()
-            }
-            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
-                .execute(&mut **c)
-                .await?
-                .rows_affected(),
+            Conn::Postgres(c) => pg_query(sql, params).execute(&mut **c).await?.rows_affected(),
+            Conn::Sqlite(c) => sqlite_query(sql, params).execute(&mut **c).await?.rows_affected(),
         })
     }
 
     /// Every row a query returns.
     pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<DbRow>> {
         Ok(match &mut self.conn {
-            Conn::Postgres(c) => {
-                let sql = in_dialect(Dialect::Postgres, sql);
-                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                    .fetch_all(&mut **c)
-                    .await?
-                    .into_iter()
-                    .map(DbRow::Postgres)
-                    .collect()
-            }
-            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
+            Conn::Postgres(c) => pg_query(sql, params)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+            Conn::Sqlite(c) => sqlite_query(sql, params)
                 .fetch_all(&mut **c)
                 .await?
                 .into_iter()
@@ -325,14 +315,11 @@ impl<'a> DbConn<'a> {
     /// The first row a query returns, if any.
     pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> StoreResult<Option<DbRow>> {
         Ok(match &mut self.conn {
-            Conn::Postgres(c) => {
-                let sql = in_dialect(Dialect::Postgres, sql);
-                bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                    .fetch_optional(&mut **c)
-                    .await?
-                    .map(DbRow::Postgres)
-            }
-            Conn::Sqlite(c) => bind_sqlite(sqlx::query(AssertSqlSafe(sql.to_string())), params)
+            Conn::Postgres(c) => pg_query(sql, params)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(DbRow::Postgres),
+            Conn::Sqlite(c) => sqlite_query(sql, params)
                 .fetch_optional(&mut **c)
                 .await?
                 .map(DbRow::Sqlite),
@@ -354,32 +341,32 @@ pub enum DbRow {
 }
 
 impl DbRow {
-    pub fn text(&self, column: &str) -> StoreResult<String> {
+    /// A column whose type both databases decode alike.
+    fn get<T>(&self, column: &str) -> StoreResult<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
         Ok(match self {
             DbRow::Postgres(r) => r.try_get(column)?,
             DbRow::Sqlite(r) => r.try_get(column)?,
         })
+    }
+
+    pub fn text(&self, column: &str) -> StoreResult<String> {
+        self.get(column)
     }
 
     pub fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     pub fn bool(&self, column: &str) -> StoreResult<bool> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     pub fn i64(&self, column: &str) -> StoreResult<i64> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     /// A JSON object column (`doc`); anything else reads as an empty object.
@@ -391,17 +378,11 @@ impl DbRow {
     }
 
     pub fn opt_i32(&self, column: &str) -> StoreResult<Option<i32>> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     pub fn opt_i64(&self, column: &str) -> StoreResult<Option<i64>> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     /// A `text[]` on Postgres, a JSON array of strings on SQLite.
@@ -416,10 +397,7 @@ impl DbRow {
     }
 
     pub fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
-        Ok(match self {
-            DbRow::Postgres(r) => r.try_get(column)?,
-            DbRow::Sqlite(r) => r.try_get(column)?,
-        })
+        self.get(column)
     }
 
     pub fn uuid(&self, column: &str) -> StoreResult<Uuid> {

@@ -19,17 +19,19 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::AuditRecord;
+use super::db::{DbConn, params};
 use super::filter_sql::Dialect;
+use super::{AuditRecord, StoreResult, audit};
+use crate::scim::compare;
 
 /// The key version the rows follow once this has run; `store_meta.comparison_key_version`.
 pub const COMPARISON_KEY_VERSION: i32 = 1;
 
-pub const READ_VERSION: &str = "SELECT value FROM store_meta WHERE key = 'comparison_key_version'";
-pub const WRITE_VERSION: &str = "UPDATE store_meta SET value = ?1 WHERE key = 'comparison_key_version'";
+const READ_VERSION: &str = "SELECT value FROM store_meta WHERE key = 'comparison_key_version'";
+const WRITE_VERSION: &str = "UPDATE store_meta SET value = ?1 WHERE key = 'comparison_key_version'";
 
 /// The unique indexes on keys, dropped before the rewrite and created after it.
-pub const DROP_UNIQUE_KEYS: &[&str] = &[
+const DROP_UNIQUE_KEYS: &[&str] = &[
     "DROP INDEX IF EXISTS users_user_name_ci_key",
     "DROP INDEX IF EXISTS groups_idp_display_name_key",
     "DROP INDEX IF EXISTS groups_native_display_name_key",
@@ -52,7 +54,7 @@ fn non_ascii(dialect: Dialect, column: &str) -> String {
 
 /// Users whose keys may change: `account_id, id, user_name, display_name, primary_email_ci`.
 /// The primary email's new key is the key of its old one (lower case, then keyed, is the key).
-pub fn users_to_rekey(dialect: Dialect) -> String {
+fn users_to_rekey(dialect: Dialect) -> String {
     format!(
         "SELECT account_id, id, user_name, display_name, primary_email_ci FROM users WHERE {} OR {} OR {}",
         non_ascii(dialect, "user_name"),
@@ -61,29 +63,29 @@ pub fn users_to_rekey(dialect: Dialect) -> String {
     )
 }
 
-pub const UPDATE_USER_KEYS: &str =
+const UPDATE_USER_KEYS: &str =
     "UPDATE users SET user_name_ci = ?3, display_name_ci = ?4, primary_email_ci = ?5
      WHERE account_id = ?1 AND id = ?2";
 
 /// Groups whose key may change: `account_id, id, display_name`.
-pub fn groups_to_rekey(dialect: Dialect) -> String {
+fn groups_to_rekey(dialect: Dialect) -> String {
     format!(
         "SELECT account_id, id, display_name FROM groups WHERE {}",
         non_ascii(dialect, "display_name")
     )
 }
 
-pub const UPDATE_GROUP_KEY: &str = "UPDATE groups SET display_name_ci = ?3 WHERE account_id = ?1 AND id = ?2";
-pub const UPDATE_USER_NAME_KEY: &str = "UPDATE users SET user_name_ci = ?3 WHERE account_id = ?1 AND id = ?2";
+const UPDATE_GROUP_KEY: &str = "UPDATE groups SET display_name_ci = ?3 WHERE account_id = ?1 AND id = ?2";
+const UPDATE_USER_NAME_KEY: &str = "UPDATE users SET user_name_ci = ?3 WHERE account_id = ?1 AND id = ?2";
 
 /// Users that share a key, each key's rows oldest first: `account_id, id, name, key`.
-pub const USER_DUPLICATES: &str = "SELECT account_id, id, user_name AS name, user_name_ci AS key FROM users
+const USER_DUPLICATES: &str = "SELECT account_id, id, user_name AS name, user_name_ci AS key FROM users
      WHERE (account_id, user_name_ci) IN (
          SELECT account_id, user_name_ci FROM users GROUP BY account_id, user_name_ci HAVING count(*) > 1)
      ORDER BY account_id, user_name_ci, created_at, id";
 
 /// Groups on one side (IdP-managed or native) that share a key, oldest first.
-pub const GROUP_DUPLICATES: &str =
+const GROUP_DUPLICATES: &str =
     "SELECT account_id, id, display_name AS name, display_name_ci AS key, idp_managed FROM groups
      WHERE (account_id, idp_managed, display_name_ci) IN (
          SELECT account_id, idp_managed, display_name_ci FROM groups
@@ -158,6 +160,90 @@ impl Collision {
             self.resource_type.to_lowercase()
         );
     }
+}
+
+/// Rewrites the keys if the database's are older than [`COMPARISON_KEY_VERSION`], inside the
+/// caller's write transaction, which must hold the database's write lock (SQLite's `BEGIN
+/// IMMEDIATE`) or lock the `store_meta` row (Postgres, `FOR UPDATE` here): processes starting
+/// together then rewrite once. Returns whether it ran, and the collisions it reported.
+pub async fn run(db: &mut DbConn<'_>) -> StoreResult<Option<Vec<Collision>>> {
+    let lock = match db.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let stored = db
+        .fetch_one(&format!("{READ_VERSION}{lock}"), &[])
+        .await?
+        .text("value")?;
+    if stored.parse::<i32>().unwrap_or(0) >= COMPARISON_KEY_VERSION {
+        return Ok(None);
+    }
+    for sql in DROP_UNIQUE_KEYS {
+        db.execute(sql, &[]).await?;
+    }
+    let users = db.fetch_all(&users_to_rekey(db.dialect()), &[]).await?;
+    for row in &users {
+        let display = row.opt_text("display_name")?;
+        let email = row.opt_text("primary_email_ci")?;
+        db.execute(
+            UPDATE_USER_KEYS,
+            &params![
+                row.uuid("account_id")?,
+                row.uuid("id")?,
+                &compare::key(&row.text("user_name")?),
+                &display.as_deref().map(compare::key),
+                &email.as_deref().map(compare::key),
+            ],
+        )
+        .await?;
+    }
+    let groups = db.fetch_all(&groups_to_rekey(db.dialect()), &[]).await?;
+    for row in &groups {
+        db.execute(
+            UPDATE_GROUP_KEY,
+            &params![
+                row.uuid("account_id")?,
+                row.uuid("id")?,
+                &compare::key(&row.text("display_name")?)
+            ],
+        )
+        .await?;
+    }
+    let mut found = Vec::new();
+    for (resource_type, sql, update) in [
+        ("User", USER_DUPLICATES, UPDATE_USER_NAME_KEY),
+        ("Group", GROUP_DUPLICATES, UPDATE_GROUP_KEY),
+    ] {
+        let rows = db.fetch_all(sql, &[]).await?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                Ok(Duplicate {
+                    account: row.uuid("account_id")?,
+                    id: row.uuid("id")?,
+                    name: row.text("name")?,
+                    key: row.text("key")?,
+                    side: resource_type == "Group" && row.bool("idp_managed")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        for collision in collisions(resource_type, &rows) {
+            db.execute(
+                update,
+                &params![collision.account, collision.id, &collision.parked_key()],
+            )
+            .await?;
+            audit::insert(db, collision.account, &collision.audit_event()).await?;
+            found.push(collision);
+        }
+    }
+    for sql in CREATE_UNIQUE_KEYS {
+        db.execute(sql, &[]).await?;
+    }
+    db.execute(WRITE_VERSION, &params![&COMPARISON_KEY_VERSION.to_string()])
+        .await?;
+    reported(users.len() + groups.len(), &found);
+    Ok(Some(found))
 }
 
 /// Logs what a rewrite did: how many rows it read, and each collision.

@@ -193,73 +193,8 @@ impl SqliteStore {
     /// transaction, so processes starting together rewrite once.
     async fn rekey(&self) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let stored: String = sqlx::query_scalar(rekey::READ_VERSION).fetch_one(tx.c()).await?;
-        if stored.parse::<i32>().unwrap_or(0) >= rekey::COMPARISON_KEY_VERSION {
+        if rekey::run(&mut tx.db()).await?.is_none() {
             return Ok(());
-        }
-        for sql in rekey::DROP_UNIQUE_KEYS {
-            sqlx::query(*sql).execute(tx.c()).await?;
-        }
-        let users = sqlx::query(AssertSqlSafe(rekey::users_to_rekey(Dialect::Sqlite)))
-            .fetch_all(tx.c())
-            .await?;
-        for row in &users {
-            let name: String = row.try_get("user_name")?;
-            let display: Option<String> = row.try_get("display_name")?;
-            let email: Option<String> = row.try_get("primary_email_ci")?;
-            sqlx::query(rekey::UPDATE_USER_KEYS)
-                .bind(get_uuid(row, "account_id")?.hyphenated())
-                .bind(get_uuid(row, "id")?.hyphenated())
-                .bind(compare::key(&name))
-                .bind(display.as_deref().map(compare::key))
-                .bind(email.as_deref().map(compare::key))
-                .execute(tx.c())
-                .await?;
-        }
-        let groups = sqlx::query(AssertSqlSafe(rekey::groups_to_rekey(Dialect::Sqlite)))
-            .fetch_all(tx.c())
-            .await?;
-        for row in &groups {
-            let name: String = row.try_get("display_name")?;
-            sqlx::query(rekey::UPDATE_GROUP_KEY)
-                .bind(get_uuid(row, "account_id")?.hyphenated())
-                .bind(get_uuid(row, "id")?.hyphenated())
-                .bind(compare::key(&name))
-                .execute(tx.c())
-                .await?;
-        }
-        let mut found = Vec::new();
-        for (resource_type, sql, update) in [
-            ("User", rekey::USER_DUPLICATES, rekey::UPDATE_USER_NAME_KEY),
-            ("Group", rekey::GROUP_DUPLICATES, rekey::UPDATE_GROUP_KEY),
-        ] {
-            let rows = sqlx::query(sql).fetch_all(tx.c()).await?;
-            let rows = rows
-                .iter()
-                .map(|row| {
-                    Ok(rekey::Duplicate {
-                        account: get_uuid(row, "account_id")?,
-                        id: get_uuid(row, "id")?,
-                        name: row.try_get("name")?,
-                        key: row.try_get("key")?,
-                        side: resource_type == "Group" && row.try_get::<bool, _>("idp_managed")?,
-                    })
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            for collision in rekey::collisions(resource_type, &rows) {
-                sqlx::query(update)
-                    .bind(collision.account.hyphenated())
-                    .bind(collision.id.hyphenated())
-                    .bind(collision.parked_key())
-                    .execute(tx.c())
-                    .await?;
-                tx.insert_audit(collision.account, &collision.audit_event())
-                    .await?;
-                found.push(collision);
-            }
-        }
-        for sql in rekey::CREATE_UNIQUE_KEYS {
-            sqlx::query(*sql).execute(tx.c()).await?;
         }
         // DROP INDEX took the indexes' planner statistics with it: put them back, and have this
         // connection reload them (the others reload the schema when they see it changed).
@@ -277,13 +212,7 @@ impl SqliteStore {
             }
         }
         sqlx::query("ANALYZE sqlite_schema").execute(tx.c()).await?;
-        sqlx::query(rekey::WRITE_VERSION)
-            .bind(rekey::COMPARISON_KEY_VERSION.to_string())
-            .execute(tx.c())
-            .await?;
-        Box::new(tx).commit().await?;
-        rekey::reported(users.len() + groups.len(), &found);
-        Ok(())
+        Box::new(tx).commit().await
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older
