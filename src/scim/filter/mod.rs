@@ -63,12 +63,12 @@
 //!
 //! # Parts
 //!
-//! [`ast`] holds the tree and its printer, `lexer` the character-level scanning (separators,
-//! keywords, operators and literals), `parser` the grammar and its limits, and [`eval`] the
+//! `ast` holds the tree and its printer, `lexer` the character-level scanning (separators,
+//! keywords, operators and literals), `parser` the grammar and its limits, and `eval` the
 //! in-memory evaluator. The attribute path inside each term comes from `crate::scim::attr_path`.
 
-pub mod ast;
-pub mod eval;
+mod ast;
+mod eval;
 mod lexer;
 mod parser;
 #[cfg(test)]
