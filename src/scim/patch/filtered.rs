@@ -1,6 +1,6 @@
 //! Writing through a value filter (`emails[type eq "work"].value`): the filter is checked
 //! against the schema and typed, matched elements are changed, and an `eq` filter that matches
-//! nothing creates the element (the upsert Entra expects, docs/idp-notes.md §2.5).
+//! nothing creates the element (the upsert Entra expects, docs/idp-notes.md §2).
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
