@@ -2,6 +2,7 @@
 //! schema catalogue, resource normalisation, the PATCH engine and discovery documents.
 //! Nothing here knows about HTTP or SQL, so all of it is unit-tested and fuzzed on its own.
 
+pub mod attr_path;
 pub mod bulk;
 pub mod compare;
 pub mod cursor;
