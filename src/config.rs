@@ -353,19 +353,9 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+/// A database URL without its password (`store::redact`, where the store's own messages use
+/// it too).
+pub use crate::store::redact;
 
 #[cfg(test)]
 mod tests {
