@@ -33,7 +33,7 @@ fn samples(text: &str) -> Vec<&str> {
 }
 
 /// The value of the sample named exactly `name` (no labels).
-fn sample(text: &str, name: &str) -> f64 {
+pub(crate) fn sample(text: &str, name: &str) -> f64 {
     samples(text)
         .into_iter()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())

@@ -381,7 +381,27 @@ async fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_ones() {
     );
     conn.write_all(headers.as_bytes()).await.unwrap();
     conn.write_all(head).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Until the server is answering it: two requests in flight, it and the scrape that asks.
+    let client = reqwest::Client::new();
+    let answering = async {
+        loop {
+            let metrics = client
+                .get(format!("{}/metrics", server.origin))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if crate::observability::sample(&metrics, "scimd_http_requests_in_flight") >= 2.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, answering)
+        .await
+        .expect("the server is answering the request");
     server.sigterm();
     server.wait_for_log("draining in-flight requests").await;
     // New connections are refused from now on.
