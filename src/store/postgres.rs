@@ -758,15 +758,7 @@ impl Tx for PgTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
-        let done = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET idp_managed = false, last_modified = now(), version = version + 1
-             WHERE account_id = $1 AND idp_managed",
-            table(kind)
-        )))
-        .bind(account)
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected())
+        resources::release_idp_managed(&mut self.db(), kind, account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
@@ -834,13 +826,7 @@ impl Tx for PgTx {
         id: Uuid,
         source: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(AssertSqlSafe(pg(&common::claim_resource(kind))))
-            .bind(account)
-            .bind(id)
-            .bind(source)
-            .execute(self.c())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        resources::claim(&mut self.db(), kind, account, id, source).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::common::{self, USER_COLUMNS};
 use super::db::{DbConn, DbRow, params};
-use super::{Membership, ResourceKind, ResourceRow, StoreResult};
+use super::{Membership, ResourceKind, ResourceRow, StoreError, StoreResult};
 use crate::scim::compare;
 
 /// A row of `common::columns(kind)`.
@@ -107,4 +107,58 @@ pub async fn in_idp_managed_groups(
     let sql = in_idp_managed_groups_sql(db.dialect());
     let rows = db.fetch_all(&sql, &params![account, users]).await?;
     rows.iter().map(|r| r.uuid("member_id")).collect()
+}
+
+/// What SQLite names a violated displayName key of groups: both keys (one per side, partial
+/// indexes) have the same columns, so its message cannot tell them apart
+/// (`sqlite::constraint_name`).
+pub const DISPLAY_NAME_KEYS: &str = "groups_idp_display_name_key|groups_native_display_name_key";
+
+/// Names the displayName key a statement violated by the side (`idp_managed`) it wrote the
+/// group on. Postgres names the key itself: there this changes nothing.
+pub fn display_name_key(err: StoreError, idp_managed: bool) -> StoreError {
+    match err {
+        StoreError::Unique(name) if name == DISPLAY_NAME_KEYS => StoreError::Unique(
+            if idp_managed {
+                "groups_idp_display_name_key"
+            } else {
+                "groups_native_display_name_key"
+            }
+            .to_string(),
+        ),
+        other => other,
+    }
+}
+
+/// `?1` the account, `?2` the time: makes every IdP-managed user or group native (R7).
+pub fn release_idp_managed_sql(kind: ResourceKind) -> String {
+    format!(
+        "UPDATE {} SET idp_managed = FALSE, last_modified = COALESCE(?2, CURRENT_TIMESTAMP), version = version + 1
+         WHERE account_id = ?1 AND idp_managed = TRUE",
+        common::table(kind)
+    )
+}
+
+/// R7: the account's IdP-managed users or groups become native; how many.
+pub async fn release_idp_managed(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
+    let now = db.now();
+    db.execute(&release_idp_managed_sql(kind), &params![account, now])
+        .await
+        .map_err(|e| display_name_key(e, false))
+}
+
+/// Marks the native resource IdP-managed with `source` (R4's adoption); false when it was not
+/// native.
+pub async fn claim(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    id: Uuid,
+    source: &str,
+) -> StoreResult<bool> {
+    let changed = db
+        .execute(&common::claim_resource(kind), &params![account, id, source])
+        .await
+        .map_err(|e| display_name_key(e, true))?;
+    Ok(changed > 0)
 }

@@ -722,7 +722,10 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     ("groups.account_id, groups.id", "groups_pkey"),
     // Both displayName keys (one per side, partial indexes) have these columns;
     // `display_name_key` names the one violated.
-    ("groups.account_id, groups.display_name_ci", DISPLAY_NAME_KEYS),
+    (
+        "groups.account_id, groups.display_name_ci",
+        resources::DISPLAY_NAME_KEYS,
+    ),
     ("groups.account_id, groups.identifier", "groups_identifier_key"),
     ("role_bindings.account_id, role_bindings.id", "role_bindings_pkey"),
     (
@@ -736,10 +739,6 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     ),
     ("store_meta.key", "store_meta_pkey"),
 ];
-
-/// What SQLite's message names for either displayName key of groups, until
-/// `display_name_key` tells which.
-const DISPLAY_NAME_KEYS: &str = "groups_idp_display_name_key|groups_native_display_name_key";
 
 /// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
 pub(crate) fn constraint_name(message: &str) -> Option<String> {
@@ -1027,7 +1026,7 @@ impl Tx for SqliteTx {
                 .bind(now)
                 .fetch_optional(self.c())
                 .await
-                .map_err(|e| display_name_key(e.into(), new.idp_managed))?;
+                .map_err(|e| resources::display_name_key(e.into(), new.idp_managed))?;
                 inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
             }
         };
@@ -1120,7 +1119,7 @@ impl Tx for SqliteTx {
                         .bind(id.hyphenated())
                         .fetch_optional(self.c())
                         .await?;
-                        return Err(display_name_key(err.into(), managed.unwrap_or(false)));
+                        return Err(resources::display_name_key(err.into(), managed.unwrap_or(false)));
                     }
                 }
             }
@@ -1227,14 +1226,7 @@ impl Tx for SqliteTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
-        let now = self.now();
-        let done = sqlx::query(AssertSqlSafe(release_idp_managed_sql(kind)))
-            .bind(account.hyphenated())
-            .bind(now)
-            .execute(self.c())
-            .await
-            .map_err(|e| display_name_key(e.into(), false))?;
-        Ok(done.rows_affected())
+        resources::release_idp_managed(&mut self.db(), kind, account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
@@ -1267,7 +1259,7 @@ impl Tx for SqliteTx {
             .bind(now)
             .execute(self.c())
             .await
-            .map_err(|e| display_name_key(e.into(), true))?;
+            .map_err(|e| resources::display_name_key(e.into(), true))?;
         Ok(done.rows_affected())
     }
 
@@ -1297,14 +1289,7 @@ impl Tx for SqliteTx {
         id: Uuid,
         source: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(AssertSqlSafe(common::claim_resource(kind)))
-            .bind(account.hyphenated())
-            .bind(id.hyphenated())
-            .bind(source)
-            .execute(self.c())
-            .await
-            .map_err(|e| display_name_key(e.into(), true))?;
-        Ok(done.rows_affected() > 0)
+        resources::claim(&mut self.db(), kind, account, id, source).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
@@ -1395,14 +1380,6 @@ impl Tx for SqliteTx {
 // `idp_managed` is a truth test to SQLite's planner, which then reads every entry of the
 // account in the index instead of the range of one value.
 
-fn release_idp_managed_sql(kind: ResourceKind) -> String {
-    format!(
-        "UPDATE {} SET idp_managed = FALSE, last_modified = ?2, version = version + 1
-         WHERE account_id = ?1 AND idp_managed = TRUE",
-        table(kind)
-    )
-}
-
 /// `?2`: a JSON array of `{id, name, name_ci}`; `?3`: the time.
 const RENAME_GROUPS: &str = "UPDATE groups
      SET display_name = x.name, display_name_ci = x.name_ci,
@@ -1416,23 +1393,6 @@ const RENAME_GROUPS: &str = "UPDATE groups
 /// `?2` the base, `?3`/`?4` the range of identifiers starting with `base_`.
 const IDENTIFIERS_WITH_BASE: &str = "SELECT identifier FROM groups
      WHERE account_id = ?1 AND (identifier = ?2 OR (identifier >= ?3 AND identifier < ?4))";
-
-/// SQLite reports the columns of a violated key, and the two displayName keys of groups have
-/// the same columns (they differ in their `WHERE`): the one violated is the one of the side
-/// (`idp_managed`) the statement wrote the group on.
-fn display_name_key(err: StoreError, idp_managed: bool) -> StoreError {
-    match err {
-        StoreError::Unique(name) if name == DISPLAY_NAME_KEYS => StoreError::Unique(
-            if idp_managed {
-                "groups_idp_display_name_key"
-            } else {
-                "groups_native_display_name_key"
-            }
-            .to_string(),
-        ),
-        other => other,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1773,13 +1733,13 @@ mod tests {
                 true,
             ),
             (
-                release_idp_managed_sql(ResourceKind::User),
+                resources::release_idp_managed_sql(ResourceKind::User),
                 vec![&a, &now],
                 vec![&["users_idp_managed_idx (account_id=? AND idp_managed=?)"]],
                 false,
             ),
             (
-                release_idp_managed_sql(ResourceKind::Group),
+                resources::release_idp_managed_sql(ResourceKind::Group),
                 vec![&a, &now],
                 vec![&["groups_idp_managed_idx (account_id=? AND idp_managed=?)"]],
                 false,
