@@ -10,7 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{Config, LogFormat, UnknownVariable, parse_ttl, redact};
+use crate::config::{Config, LogFormat, UnknownVariable, parse_ttl};
+use crate::redact::redact;
 use crate::server::{self, App, StartError};
 use crate::service::export::{Comparison, Export, compare};
 use crate::service::{Bootstrap, Caller, Idp, IssuedToken, TokenKind};
@@ -648,7 +649,7 @@ async fn copy(config: &Config, to: &str, output: Output) -> Result<(), String> {
             println!(
                 "Copied {} into {} (one transaction, row counts verified):",
                 store::copy::describe_source(&config.database_url),
-                crate::config::redact(to)
+                redact(to)
             );
             for (table, n) in &report {
                 println!("  {table}: {n}");

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod observed;
+pub mod redact;
 pub mod scim;
 pub mod server;
 pub mod service;

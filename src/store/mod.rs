@@ -358,7 +358,7 @@ impl Backend {
             _ => Err(format!(
                 "database_url must be sqlite://PATH (embedded, e.g. sqlite://scimd.db) or \
                  postgres://USER@HOST:PORT/DATABASE, not {:?}",
-                crate::config::redact(url)
+                crate::redact::redact(url)
             )),
         }
     }
