@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::audit::{self, Change, snapshot};
 use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
+use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict};
-use super::users::scim_may_write;
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
@@ -429,28 +429,6 @@ pub(crate) async fn record_members(
         Change::new("group.members", "Group", group).members(&delta.added, &delta.removed),
     )
     .await
-}
-
-/// 404 for a group the SCIM caller may not see (a native group under `keep_both`, R4). Checked
-/// before anything else about the request, so a hidden group answers nothing but 404 (no 412
-/// for a stale `If-Match`, no 400 for a bad PATCH). The profile is read only for native groups:
-/// an IdP's own groups are always visible, and that is the group-push hot path.
-pub(crate) async fn ensure_scim_sees_group(
-    tx: &mut dyn Tx,
-    caller: &Caller,
-    row: &ResourceRow,
-) -> Result<()> {
-    if caller.kind != TokenKind::Scim || row.idp_managed {
-        return Ok(());
-    }
-    if settings::profile(tx, caller.account_id)
-        .await?
-        .scim_sees_group(row)
-    {
-        Ok(())
-    } else {
-        Err(not_found("Group", &row.id.to_string()))
-    }
 }
 
 /// A SCIM write to the locked group `current`: `doc` (when the document changes) replaces its

@@ -9,6 +9,7 @@ pub mod export;
 pub mod groups;
 pub mod identifier;
 pub mod lists;
+pub mod ownership;
 pub mod search;
 pub mod settings;
 pub mod tokens;

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
+use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::{ScimError, patch, resource, schema};
@@ -43,26 +44,6 @@ fn match_keys(doc: &Map<String, Value>) -> Vec<String> {
         keys.push(email);
     }
     keys
-}
-
-/// A SCIM write to an existing resource: one managed under another IdP label is never taken
-/// over (R4). Returns whether the write adopts a native resource (its first SCIM write, as
-/// when Okta links an existing user found by its `userName eq` pre-check and then PUTs).
-pub(crate) fn scim_may_write(caller: &Caller, row: &ResourceRow, what: &str) -> Result<bool> {
-    if !row.idp_managed {
-        return Ok(true);
-    }
-    if row.source != caller.source() {
-        return Err(ScimError::uniqueness(format!(
-            "{what} {} is managed by the identity provider {:?}; a token labelled {:?} cannot change \
-             or take it over",
-            row.id,
-            row.source,
-            caller.source()
-        ))
-        .into());
-    }
-    Ok(false)
 }
 
 /// R2: once provisioned, a user's userName and primary email do not change over SCIM unless
@@ -358,7 +339,7 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(label, id))?;
         if kind == ResourceKind::Group {
-            super::groups::ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
+            ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         }
         pre.check(current.version)?;
         if kind == ResourceKind::Group && !current.idp_managed {
