@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::{ERROR_URN, ScimError, ScimType};
 use crate::service;
-use crate::store::StoreError;
+use crate::service::records::StoreError;
 
 /// The media type of every response body.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";

@@ -93,6 +93,21 @@ impl Service {
         &self.settings
     }
 
+    /// The database's health as `/readyz` reports it.
+    pub fn database_condition(&self) -> records::DatabaseCondition {
+        self.store.health().condition()
+    }
+
+    /// Whether the database is known to be unreachable now.
+    pub fn database_unreachable(&self) -> bool {
+        self.store.health().unreachable()
+    }
+
+    /// Records that a write failed for `cause`, so `/readyz` reports it.
+    pub fn mark_writes_failing(&self, cause: &str) {
+        self.store.health().mark_writes_failing(cause)
+    }
+
     pub async fn ready(&self) -> Result<()> {
         Ok(self.store.ping().await?)
     }
@@ -130,4 +145,20 @@ impl Precondition {
 /// 404 for a resource of type `kind` (`User`, `Group`) named by `id`.
 pub(crate) fn not_found(kind: &str, id: &str) -> Error {
     ScimError::not_found(format!("{kind} {id:?} not found")).into()
+}
+
+/// The records the service hands out and takes in, as the HTTP layer sees them. They are the
+/// store's rows, re-exported so `http/` depends on `service/` only and never on `store/`
+/// (docs/decisions.md, "dependencies point one way").
+pub mod records {
+    pub use crate::store::health::Condition as DatabaseCondition;
+    pub use crate::store::health::count_commits;
+    pub use crate::store::{
+        AdminFilter, AuditRecord, MemberRef, PoolStats, ResourceRow, RoleBinding, StoreError, TokenRecord,
+    };
+
+    /// The connection pool of `store` now, for `/metrics`.
+    pub fn pool_stats(store: &dyn crate::store::Store) -> PoolStats {
+        store.pool_stats()
+    }
 }
