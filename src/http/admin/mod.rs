@@ -8,6 +8,7 @@
 
 mod account;
 mod dto;
+mod export_schema;
 mod groups;
 mod openapi;
 mod query;
