@@ -841,7 +841,7 @@ async fn one_shot(
     command: Command,
 ) -> Result<(), String> {
     let svc = &app.service;
-    let err = |e: crate::service::Error| e.to_string();
+    let err = cli_error;
     let json_out = output == Output::Json;
     match command {
         Command::Serve { .. }
@@ -1144,4 +1144,21 @@ fn print_comparison(c: &Comparison) {
             "Differences found."
         }
     );
+}
+
+/// A service error as the CLI prints it: a domain error with the status and scimType the API
+/// would answer (mapped once, in `http/error.rs`), as a SCIM error prints itself.
+fn cli_error(e: crate::service::Error) -> String {
+    use crate::service::Error;
+    match e {
+        Error::PreconditionFailed(_)
+        | Error::LockedByIdp(_)
+        | Error::Conflict(_)
+        | Error::Unavailable(_)
+        | Error::Failed(_) => {
+            let (status, scim_type, detail) = crate::http::error::ApiError(e).parts();
+            crate::scim::ScimError::new(status, scim_type, detail).to_string()
+        }
+        other => other.to_string(),
+    }
 }

@@ -149,6 +149,17 @@ impl ApiError {
             }
             service::Error::Unauthorized(detail) => (401, None, detail),
             service::Error::Forbidden(detail) => (403, None, detail),
+            service::Error::PreconditionFailed(detail) => (412, None, detail),
+            service::Error::LockedByIdp(detail) => (403, Some(ScimType::Mutability), detail),
+            service::Error::Conflict(detail) => (409, None, detail),
+            service::Error::Unavailable(detail) => {
+                tracing::error!(%detail, "request failed");
+                (503, None, detail)
+            }
+            service::Error::Failed(detail) => {
+                tracing::error!(%detail, "request failed");
+                (500, None, detail)
+            }
             service::Error::Internal(err) if err.is_unavailable() => {
                 tracing::error!(error = %err, "database unavailable");
                 (

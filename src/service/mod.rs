@@ -27,7 +27,9 @@ pub use accounts::Bootstrap;
 pub use lists::{ListPage, ListParams, Paging};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 
-/// Everything a request can fail with, before the HTTP layer turns it into a SCIM error body.
+/// Everything a request can fail with, in the service's terms. The service picks no HTTP
+/// status: `http/error.rs` maps each variant to a status, a scimType and (on the admin API) an
+/// RFC 9457 problem, in one place (docs/decisions.md).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A protocol error with its status and scimType (bad input, not found, conflict, …).
@@ -39,6 +41,24 @@ pub enum Error {
     /// 403: authenticated, but this is not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The write's `If-Match` names a version the resource no longer has.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// R3: the identity provider manages what the request would change; the detail names it
+    /// and the way out.
+    #[error("{0}")]
+    LockedByIdp(String),
+    /// The request conflicts with the state of other work (a bulk operation depending on one
+    /// that failed, or on a cycle of bulkIds); no attribute's uniqueness is at stake.
+    #[error("{0}")]
+    Conflict(String),
+    /// Not possible now, possibly later: the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours outside the database; the detail is safe to show, the cause is logged
+    /// where it happened.
+    #[error("{0}")]
+    Failed(String),
     /// A fault of ours or of the database: logged, never shown in detail.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -128,15 +148,12 @@ pub struct Precondition {
 impl Precondition {
     pub(crate) fn check(&self, version: i64) -> Result<()> {
         match &self.if_match {
-            Some(tags) if !crate::scim::render::etag_matches(tags, version) => Err(ScimError::new(
-                412,
-                None,
-                format!(
+            Some(tags) if !crate::scim::render::etag_matches(tags, version) => {
+                Err(Error::PreconditionFailed(format!(
                     "the resource has changed: its version is {}, not {tags}; read it again and retry",
                     crate::scim::render::etag(version)
-                ),
-            )
-            .into()),
+                )))
+            }
             _ => Ok(()),
         }
     }
