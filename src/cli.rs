@@ -15,7 +15,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::{Config, LogFormat, UnknownVariable, parse_ttl, redact};
+use crate::config::{Config, LogFormat, UnknownVariable, parse_ttl};
+use crate::redact::redact;
 use crate::server::{self, App, StartError};
 use crate::service::export::{Comparison, Export, compare};
 use crate::service::{Bootstrap, Caller, Idp, IssuedToken, TokenKind};
@@ -653,7 +654,7 @@ async fn copy(config: &Config, to: &str, output: Output) -> Result<(), String> {
             println!(
                 "Copied {} into {} (one transaction, row counts verified):",
                 store::copy::describe_source(&config.database_url),
-                crate::config::redact(to)
+                redact(to)
             );
             for (table, n) in &report {
                 println!("  {table}: {n}");
@@ -845,7 +846,7 @@ async fn one_shot(
     command: Command,
 ) -> Result<(), String> {
     let svc = &app.service;
-    let err = |e: crate::service::Error| e.to_string();
+    let err = cli_error;
     let json_out = output == Output::Json;
     match command {
         Command::Serve { .. }
@@ -1148,4 +1149,21 @@ fn print_comparison(c: &Comparison) {
             "Differences found."
         }
     );
+}
+
+/// A service error as the CLI prints it: a domain error with the status and scimType the API
+/// would answer (mapped once, in `http/error.rs`), as a SCIM error prints itself.
+fn cli_error(e: crate::service::Error) -> String {
+    use crate::service::Error;
+    match e {
+        Error::PreconditionFailed(_)
+        | Error::LockedByIdp(_)
+        | Error::Conflict(_)
+        | Error::Unavailable(_)
+        | Error::Failed(_) => {
+            let (status, scim_type, detail) = crate::http::error::ApiError(e).parts();
+            crate::scim::ScimError::new(status, scim_type, detail).to_string()
+        }
+        other => other.to_string(),
+    }
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod observed;
+pub mod redact;
 pub mod scim;
 pub mod server;
 pub mod service;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, redact};
+use crate::config::{Config, ConfigError};
 use crate::http::ratelimit::AccountLimiter;
 use crate::http::{self, AppState, HttpSettings};
 use crate::observed::ObservedStore;
+use crate::redact::redact;
 use crate::scim::discovery::Capabilities;
 use crate::service::{self, Service, Settings};
 use crate::store::{self, Backend, Store, StoreError};

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::{ERROR_URN, ScimError, ScimType};
 use crate::service;
-use crate::store::StoreError;
+use crate::service::records::StoreError;
 
 /// The media type of every response body.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
@@ -149,6 +149,17 @@ impl ApiError {
             }
             service::Error::Unauthorized(detail) => (401, None, detail),
             service::Error::Forbidden(detail) => (403, None, detail),
+            service::Error::PreconditionFailed(detail) => (412, None, detail),
+            service::Error::LockedByIdp(detail) => (403, Some(ScimType::Mutability), detail),
+            service::Error::Conflict(detail) => (409, None, detail),
+            service::Error::Unavailable(detail) => {
+                tracing::error!(%detail, "request failed");
+                (503, None, detail)
+            }
+            service::Error::Failed(detail) => {
+                tracing::error!(%detail, "request failed");
+                (500, None, detail)
+            }
             service::Error::Internal(err) if err.is_unavailable() => {
                 tracing::error!(error = %err, "database unavailable");
                 (

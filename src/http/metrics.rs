@@ -294,7 +294,7 @@ impl std::fmt::Debug for PoolCollector {
 
 impl Collector for PoolCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let stats = crate::store::Store::pool_stats(self.0.as_ref());
+        let stats = crate::service::records::pool_stats(self.0.as_ref());
         let idle = stats.idle.min(stats.size);
         gauge(
             &mut encoder,

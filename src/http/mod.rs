@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::scim::discovery::Capabilities;
 use crate::service::Service;
-use crate::store::health::Condition;
+use crate::service::records::DatabaseCondition as Condition;
 use error::error_response;
 
 /// What the HTTP layer needs to know beyond the service.
@@ -249,7 +249,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         res
     };
-    match state.service.store.health().condition() {
+    match state.service.database_condition() {
         Condition::Ok => {}
         Condition::Unreachable { for_ms, .. } => {
             return unready(format!(

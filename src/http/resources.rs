@@ -12,9 +12,9 @@ use crate::scim::render::{self, Meta};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
+use crate::service::records::ResourceRow;
 use crate::service::users::UserView;
 use crate::service::{ListPage, ListParams, Paging};
-use crate::store::ResourceRow;
 
 pub(super) type Handler = Result<Response, ApiError>;
 

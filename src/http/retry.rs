@@ -25,7 +25,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::error::StoreFault;
-use crate::store::health::count_commits;
+use crate::service::records::count_commits;
 
 /// Largest body kept for a replay; larger requests are not replayed.
 const REPLAY_MAX_BODY: usize = 1 << 20;
@@ -64,7 +64,7 @@ pub async fn replay_once(State(state): State<AppState>, req: Request, next: Next
     let (res, commits) = count_commits(next.clone().run(request(&parts))).await;
     let replay = res.extensions().get::<StoreFault>().is_some_and(|f| f.connection)
         && commits == 0
-        && !state.service.store.health().unreachable();
+        && !state.service.database_unreachable();
     if !replay {
         note(&state, &res);
         return res;
@@ -79,6 +79,6 @@ fn note(state: &AppState, res: &Response) {
     if let Some(fault) = res.extensions().get::<StoreFault>()
         && fault.disk_full
     {
-        state.service.store.health().mark_writes_failing(&fault.cause);
+        state.service.mark_writes_failing(&fault.cause);
     }
 }

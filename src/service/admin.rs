@@ -16,7 +16,7 @@ use super::groups::{
 use super::settings;
 use super::users::{UserView, delete_row, reserved_group_of, user_name_taken};
 use super::{Caller, Precondition, Result, Service, not_found, parse_id};
-use crate::scim::{ScimError, ScimType, resource, schema};
+use crate::scim::{ScimError, resource, schema};
 use crate::store::{
     NewResource, NewRoleBinding, Origin, ResourceKind, ResourceRow, RoleBinding, StoreError, Tx,
 };
@@ -54,18 +54,13 @@ impl UserChanges {
     }
 }
 
-/// 403 for what R3 locks; the detail names the IdP and the way out.
+/// What R3 locks; the detail names the IdP and the way out.
 fn locked(what: &str, row: &ResourceRow) -> super::Error {
-    ScimError::new(
-        403,
-        Some(ScimType::Mutability),
-        format!(
-            "{what}: it is managed by the identity provider {:?}; make the change there (an operator \
+    super::Error::LockedByIdp(format!(
+        "{what}: it is managed by the identity provider {:?}; make the change there (an operator \
              can override with the scimd CLI and --force)",
-            row.source
-        ),
-    )
-    .into()
+        row.source
+    ))
 }
 
 /// `force` is for operators only.
@@ -673,17 +668,12 @@ async fn check_reserved_members_native(
         return Ok(());
     }
     managed.truncate(20);
-    Err(ScimError::new(
-        403,
-        Some(ScimType::Mutability),
-        format!(
-            "Cannot add a user provisioned through SCIM to the reserved group {name:?} ({}): members of \
+    Err(super::Error::LockedByIdp(format!(
+        "Cannot add a user provisioned through SCIM to the reserved group {name:?} ({}): members of \
              reserved groups stay native, so that no provisioning token can rename, deactivate or \
              delete them; add a native user instead (the identity provider's user stays as it is)",
-            managed.join(", ")
-        ),
-    )
-    .into())
+        managed.join(", ")
+    )))
 }
 
 /// R3: the group assignments of users who belong to an IdP-managed group are the IdP's.
@@ -698,16 +688,11 @@ async fn check_assignments_free(tx: &mut dyn Tx, account: Uuid, ids: &[Uuid]) ->
     held.sort();
     held.truncate(20);
     let ids: Vec<String> = held.iter().map(Uuid::to_string).collect();
-    Err(ScimError::new(
-        403,
-        Some(ScimType::Mutability),
-        format!(
-            "Cannot change the group assignments of a user who belongs to a group imported from SCIM \
+    Err(super::Error::LockedByIdp(format!(
+        "Cannot change the group assignments of a user who belongs to a group imported from SCIM \
              ({}): assign them in the identity provider",
-            ids.join(", ")
-        ),
-    )
-    .into())
+        ids.join(", ")
+    )))
 }
 
 pub fn binding_json(b: &RoleBinding) -> Value {

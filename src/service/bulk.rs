@@ -96,16 +96,11 @@ impl Service {
             match created.get(bulk_id) {
                 Some(Ok(_)) => {}
                 Some(Err(failed)) => {
-                    return Err(ScimError::new(
-                        409,
-                        None,
-                        format!(
-                            "bulkId \"{bulk_id}\" was not created: operation {} failed, and this \
-                             operation depends on it",
-                            failed + 1
-                        ),
-                    )
-                    .into());
+                    return Err(Error::Conflict(format!(
+                        "bulkId \"{bulk_id}\" was not created: operation {} failed, and this \
+                         operation depends on it",
+                        failed + 1
+                    )));
                 }
                 None => {
                     return Err(ScimError::invalid_value(format!(
@@ -181,19 +176,14 @@ impl Service {
 }
 
 fn cycle_error(cyclic_ids: &[&str]) -> Error {
-    ScimError::new(
-        409,
-        None,
-        format!(
-            "this operation is in, or depends on, a cycle of bulkId references (among bulkIds {}); \
+    Error::Conflict(format!(
+        "this operation is in, or depends on, a cycle of bulkId references (among bulkIds {}); \
              create the resources without the circular references, then link them with a PATCH in \
              another operation",
-            cyclic_ids
-                .iter()
-                .map(|b| format!("\"{b}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    )
-    .into()
+        cyclic_ids
+            .iter()
+            .map(|b| format!("\"{b}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Caller, Result, Service};
@@ -20,13 +19,11 @@ use crate::store::ResourceKind;
 
 pub const EXPORT_FORMAT: &str = "scimd-export/1";
 
-/// The admin API serves an export and reads two back (compare), so its OpenAPI schema is
-/// derived here, from the one definition of the format. Unknown fields are refused: a field
-/// this version does not know is one whose loss it could not report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// The export format. Unknown fields are refused: a field this version does not know is one
+/// whose loss it could not report. Its OpenAPI schema is `http::admin::export_schema`'s mirror.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
-    #[schema(schema_with = export_format)]
     pub format: String,
     pub account_id: Uuid,
     pub exported_at: DateTime<Utc>,
@@ -36,7 +33,7 @@ pub struct Export {
     pub role_bindings: Vec<ExportBinding>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportUser {
     pub id: Uuid,
@@ -51,7 +48,7 @@ pub struct ExportUser {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportGroup {
     pub id: Uuid,
@@ -62,7 +59,7 @@ pub struct ExportGroup {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportMembership {
     pub group_id: Uuid,
@@ -72,20 +69,13 @@ pub struct ExportMembership {
     pub origin: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportBinding {
     pub group_id: Uuid,
     pub group_identifier: String,
     pub role: String,
     pub resource_group: String,
-}
-
-fn export_format() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some([EXPORT_FORMAT]))
-        .build()
 }
 
 fn text(doc: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
@@ -409,14 +399,14 @@ fn csv_problem(e: &csv::Error) -> String {
 
 // ---- Compare ------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRef {
     pub id: Uuid,
     pub user_name: String,
     pub email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupKey {
     pub id: Uuid,
     pub identifier: String,
@@ -424,7 +414,7 @@ pub struct GroupKey {
 }
 
 /// Users of the later export that look like one person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicate {
     /// `same email`, or `same name` (a user new since the first export named like an older one,
     /// what an email mismatch between IdP and application produces, seed 002).
@@ -432,20 +422,20 @@ pub struct Duplicate {
     pub users: Vec<UserRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostMembership {
     pub group_identifier: String,
     pub user_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostBinding {
     pub group_identifier: String,
     pub role: String,
     pub resource_group: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Nothing missing, duplicated or lost.
     pub clean: bool,

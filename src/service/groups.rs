@@ -174,12 +174,9 @@ pub(crate) async fn insert_group(
             Err(e) => return Err(name_taken(e, &new.doc)),
         }
     }
-    Err(ScimError::new(
-        503,
-        None,
-        format!("could not find a free identifier for {base:?} under concurrent creations; retry"),
-    )
-    .into())
+    Err(Error::Unavailable(format!(
+        "could not find a free identifier for {base:?} under concurrent creations; retry"
+    )))
 }
 
 impl Service {

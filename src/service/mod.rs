@@ -9,7 +9,7 @@ pub mod export;
 pub mod groups;
 pub mod identifier;
 pub mod lists;
-mod ownership;
+pub mod ownership;
 pub mod search;
 pub mod settings;
 pub mod tokens;
@@ -27,7 +27,9 @@ pub use accounts::Bootstrap;
 pub use lists::{ListPage, ListParams, Paging};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 
-/// Everything a request can fail with, before the HTTP layer turns it into a SCIM error body.
+/// Everything a request can fail with, in the service's terms. The service picks no HTTP
+/// status: `http/error.rs` maps each variant to a status, a scimType and (on the admin API) an
+/// RFC 9457 problem, in one place (docs/decisions.md).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A protocol error with its status and scimType (bad input, not found, conflict, …).
@@ -39,6 +41,24 @@ pub enum Error {
     /// 403: authenticated, but this is not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The write's `If-Match` names a version the resource no longer has.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// R3: the identity provider manages what the request would change; the detail names it
+    /// and the way out.
+    #[error("{0}")]
+    LockedByIdp(String),
+    /// The request conflicts with the state of other work (a bulk operation depending on one
+    /// that failed, or on a cycle of bulkIds); no attribute's uniqueness is at stake.
+    #[error("{0}")]
+    Conflict(String),
+    /// Not possible now, possibly later: the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours outside the database; the detail is safe to show, the cause is logged
+    /// where it happened.
+    #[error("{0}")]
+    Failed(String),
     /// A fault of ours or of the database: logged, never shown in detail.
     #[error(transparent)]
     Internal(#[from] StoreError),
@@ -100,6 +120,21 @@ impl Service {
         &self.settings.clock
     }
 
+    /// The database's health as `/readyz` reports it.
+    pub fn database_condition(&self) -> records::DatabaseCondition {
+        self.store.health().condition()
+    }
+
+    /// Whether the database is known to be unreachable now.
+    pub fn database_unreachable(&self) -> bool {
+        self.store.health().unreachable()
+    }
+
+    /// Records that a write failed for `cause`, so `/readyz` reports it.
+    pub fn mark_writes_failing(&self, cause: &str) {
+        self.store.health().mark_writes_failing(cause)
+    }
+
     pub async fn ready(&self) -> Result<()> {
         Ok(self.store.ping().await?)
     }
@@ -120,15 +155,12 @@ pub struct Precondition {
 impl Precondition {
     pub(crate) fn check(&self, version: i64) -> Result<()> {
         match &self.if_match {
-            Some(tags) if !crate::scim::render::etag_matches(tags, version) => Err(ScimError::new(
-                412,
-                None,
-                format!(
+            Some(tags) if !crate::scim::render::etag_matches(tags, version) => {
+                Err(Error::PreconditionFailed(format!(
                     "the resource has changed: its version is {}, not {tags}; read it again and retry",
                     crate::scim::render::etag(version)
-                ),
-            )
-            .into()),
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -137,4 +169,20 @@ impl Precondition {
 /// 404 for a resource of type `kind` (`User`, `Group`) named by `id`.
 pub(crate) fn not_found(kind: &str, id: &str) -> Error {
     ScimError::not_found(format!("{kind} {id:?} not found")).into()
+}
+
+/// The records the service hands out and takes in, as the HTTP layer sees them. They are the
+/// store's rows, re-exported so `http/` depends on `service/` only and never on `store/`
+/// (docs/decisions.md, "dependencies point one way").
+pub mod records {
+    pub use crate::store::health::Condition as DatabaseCondition;
+    pub use crate::store::health::count_commits;
+    pub use crate::store::{
+        AdminFilter, AuditRecord, MemberRef, PoolStats, ResourceRow, RoleBinding, StoreError, TokenRecord,
+    };
+
+    /// The connection pool of `store` now, for `/metrics`.
+    pub fn pool_stats(store: &dyn crate::store::Store) -> PoolStats {
+        store.pool_stats()
+    }
 }

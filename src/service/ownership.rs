@@ -1,8 +1,9 @@
-//! What the SCIM surface may see and write of an existing user or group (docs/rules.md, R4),
-//! shared by `users.rs` and `groups.rs` so that neither imports the other.
+//! Ownership checks shared by SCIM Users and Groups (R4, docs/rules.md): whether a SCIM write
+//! may touch a resource another IdP label manages, and whether a SCIM caller may see a native
+//! group. Both `users` and `groups` use these; neither module imports the other
+//! (docs/decisions.md, "dependencies point one way").
 
-use super::settings;
-use super::{Caller, Result, TokenKind, not_found};
+use super::{Caller, Result, TokenKind, not_found, settings};
 use crate::scim::ScimError;
 use crate::store::{ResourceRow, Tx};
 

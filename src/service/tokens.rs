@@ -389,7 +389,7 @@ impl Service {
         .map_err(|e| {
             // Logged with the request id; the client learns only that it failed on our side.
             tracing::error!(error = %e, "could not sign a token");
-            ScimError::new(500, None, "could not issue the token; see the server log")
+            super::Error::Failed("could not issue the token; see the server log".into())
         })?;
         let record = TokenRecord {
             account_id: account,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
-use super::ownership::scim_may_write;
+use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::{ScimError, compare, patch, resource, schema};
@@ -339,7 +339,7 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(label, id))?;
         if kind == ResourceKind::Group {
-            super::ownership::ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
+            ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         }
         pre.check(current.version)?;
         if kind == ResourceKind::Group && !current.idp_managed {

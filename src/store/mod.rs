@@ -367,7 +367,7 @@ impl Backend {
             _ => Err(format!(
                 "database_url must be sqlite://PATH (embedded, e.g. sqlite://scimd.db) or \
                  postgres://USER@HOST:PORT/DATABASE, not {:?}",
-                redact(url)
+                crate::redact::redact(url)
             )),
         }
     }
@@ -696,18 +696,4 @@ pub struct AuditQuery {
     pub resource_id: Option<String>,
     pub before: Option<Uuid>,
     pub limit: i64,
-}
-
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
 }

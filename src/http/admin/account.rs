@@ -13,6 +13,7 @@ use super::dto::{
     AuditEventOut, AuditList, AuditResourceType, ExportFormat, ScimDisable, ScimDisableOut, SettingsOut,
     SettingsUpdate, TokenCreate, TokenIssuedOut, TokenList, TokenOut, TokenRegenerate, Validate,
 };
+use super::export_schema;
 use super::query::{Query, path_id};
 use super::{AdminJson, ExportJson, OptionalJson, json, no_content, wire};
 use crate::http::AppState;
@@ -252,7 +253,7 @@ pub async fn list_audit(State(st): State<AppState>, ctx: Ctx, params: Params) ->
     responses(
         (status = 200, description = "The export: JSON, or one CSV table whose `record` column says which \
                                       kind each row is (user, group, membership, role_binding).", content(
-            (Export = "application/json"),
+            (export_schema::Export = "application/json"),
             (String = "text/csv")
         ))
     )
@@ -282,7 +283,9 @@ pub async fn export(State(st): State<AppState>, ctx: Ctx, params: Params) -> Han
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompareRequest {
+    #[schema(value_type = export_schema::Export)]
     pub before: Export,
+    #[schema(value_type = Option<export_schema::Export>)]
     pub after: Option<Export>,
 }
 
@@ -295,7 +298,7 @@ impl Validate for CompareRequest {}
     tag = "migration",
     params(("account_id" = Uuid, Path)),
     request_body = CompareRequest,
-    responses((status = 200, description = "The comparison; `clean` is true when nothing was lost.", body = Comparison))
+    responses((status = 200, description = "The comparison; `clean` is true when nothing was lost.", body = export_schema::Comparison))
 )]
 pub async fn compare(
     State(st): State<AppState>,

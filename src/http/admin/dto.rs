@@ -16,9 +16,9 @@ use crate::scim::ScimError;
 
 use crate::scim::resource::primary_email;
 use crate::service::groups::GroupView;
+use crate::service::records::{AuditRecord, MemberRef, RoleBinding, TokenRecord};
 use crate::service::settings::Profile;
 use crate::service::users::UserView;
-use crate::store::{AuditRecord, MemberRef, RoleBinding, TokenRecord};
 
 /// Most characters of a name, an email, a role or a resource group. Every one of them is a
 /// key of a Postgres index, whose rows are bounded (about 2.7 kB): 256 characters are at most

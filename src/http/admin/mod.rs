@@ -8,6 +8,7 @@
 
 mod account;
 mod dto;
+mod export_schema;
 mod groups;
 mod openapi;
 mod query;
@@ -294,9 +295,9 @@ fn wire<T: Serialize>(v: &T) -> String {
 }
 
 /// `source` and `idp_managed` (R9).
-pub(super) fn admin_filter(params: &Params) -> Result<crate::store::AdminFilter, ApiError> {
+pub(super) fn admin_filter(params: &Params) -> Result<crate::service::records::AdminFilter, ApiError> {
     let q = Query(params);
-    Ok(crate::store::AdminFilter {
+    Ok(crate::service::records::AdminFilter {
         source: q.one_of::<dto::Source>("source")?.map(|s| wire(&s)),
         idp_managed: q.bool("idp_managed")?,
         idp_groups_only: false,
