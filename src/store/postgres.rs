@@ -89,10 +89,12 @@ impl PgStore {
         let mut tx = PgTx {
             conn: Conn::Tx(session),
         };
-        if rekey::run(&mut tx.db()).await?.is_none() {
+        let Some((rows, collisions)) = rekey::run(&mut tx.db()).await? else {
             return Ok(());
-        }
-        Box::new(tx).commit().await
+        };
+        Box::new(tx).commit().await?;
+        rekey::reported(rows, &collisions);
+        Ok(())
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older

@@ -165,8 +165,9 @@ impl Collision {
 /// Rewrites the keys if the database's are older than [`COMPARISON_KEY_VERSION`], inside the
 /// caller's write transaction, which must hold the database's write lock (SQLite's `BEGIN
 /// IMMEDIATE`) or lock the `store_meta` row (Postgres, `FOR UPDATE` here): processes starting
-/// together then rewrite once. Returns whether it ran, and the collisions it reported.
-pub async fn run(db: &mut DbConn<'_>) -> StoreResult<Option<Vec<Collision>>> {
+/// together then rewrite once. Returns `None` when there was nothing to do, else how many rows
+/// it read and the collisions, for [`reported`] once the transaction has committed.
+pub async fn run(db: &mut DbConn<'_>) -> StoreResult<Option<(usize, Vec<Collision>)>> {
     let lock = match db.dialect() {
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
@@ -242,11 +243,10 @@ pub async fn run(db: &mut DbConn<'_>) -> StoreResult<Option<Vec<Collision>>> {
     }
     db.execute(WRITE_VERSION, &params![&COMPARISON_KEY_VERSION.to_string()])
         .await?;
-    reported(users.len() + groups.len(), &found);
-    Ok(Some(found))
+    Ok(Some((users.len() + groups.len(), found)))
 }
 
-/// Logs what a rewrite did: how many rows it read, and each collision.
+/// Logs what a committed rewrite did: how many rows it read, and each collision.
 pub fn reported(rewritten: usize, collisions: &[Collision]) {
     for c in collisions {
         c.report();

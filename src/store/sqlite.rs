@@ -201,9 +201,9 @@ impl SqliteStore {
     /// transaction, so processes starting together rewrite once.
     async fn rekey(&self) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        if rekey::run(&mut tx.db()).await?.is_none() {
+        let Some((rows, collisions)) = rekey::run(&mut tx.db()).await? else {
             return Ok(());
-        }
+        };
         // DROP INDEX took the indexes' planner statistics with it: put them back, and have this
         // connection reload them (the others reload the schema when they see it changed).
         for (table, index, stat) in PLANNER_STATS {
@@ -220,7 +220,9 @@ impl SqliteStore {
             }
         }
         sqlx::query("ANALYZE sqlite_schema").execute(tx.c()).await?;
-        Box::new(tx).commit().await
+        Box::new(tx).commit().await?;
+        rekey::reported(rows, &collisions);
+        Ok(())
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older
