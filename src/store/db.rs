@@ -1,5 +1,5 @@
-//! The seam between the store's logic and its two databases (docs/decisions.md, "The store
-//! written once"). A query is written once, as SQL text with `?1`-style placeholders, values
+//! The seam between the store's logic and its two databases (docs/decisions.md, "The store is
+//! written once over two dialects"). A query is written once, as SQL text with `?1`-style placeholders, values
 //! as [`Param`]s, and rows read through [`DbRow`]; this module alone knows how each database
 //! spells a placeholder and keeps a type:
 //!
@@ -10,11 +10,14 @@
 //! | JSON   | `jsonb`       | `TEXT`                                             |
 //! | bytes  | `bytea`       | `BLOB`                                             |
 //! | list of strings | `text[]` | `TEXT`, a JSON array                        |
+//! | set of ids | `uuid[]` (`= ANY`) | a JSON array (`json_each`)              |
 //!
-//! The aggregates written on it (`store/accounts.rs`, `tokens.rs`, `audit.rs`) hold their SQL
-//! beside their row mapping; what a dialect spells differently in SQL itself (an upsert's
-//! conflict target, `FOR UPDATE`, `json_each` against `unnest`) is asked of [`Dialect`] where
-//! the statement is written.
+//! The aggregates written on it (`store/accounts.rs`, `tokens.rs`, `settings.rs`,
+//! `role_bindings.rs`, `memberships.rs`, `audit.rs`, `resources.rs`, `rekey.rs`) hold their SQL
+//! beside their row mapping; what a dialect spells differently in SQL itself (`FOR UPDATE`,
+//! `json_each` against `unnest`) is asked of [`Dialect`] where the statement is written. The
+//! transaction's time is the database's on Postgres and the one taken at `BEGIN IMMEDIATE` on
+//! SQLite: statements write `COALESCE(?n, CURRENT_TIMESTAMP)` with [`DbConn::now`].
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
