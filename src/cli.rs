@@ -1156,7 +1156,8 @@ fn print_comparison(c: &Comparison) {
 fn cli_error(e: crate::service::Error) -> String {
     use crate::service::Error;
     match e {
-        Error::PreconditionFailed(_)
+        Error::NotFound(_)
+        | Error::PreconditionFailed(_)
         | Error::LockedByIdp(_)
         | Error::Conflict(_)
         | Error::Unavailable(_)

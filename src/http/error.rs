@@ -149,6 +149,7 @@ impl ApiError {
             }
             service::Error::Unauthorized(detail) => (401, None, detail),
             service::Error::Forbidden(detail) => (403, None, detail),
+            service::Error::NotFound(detail) => (404, None, detail),
             service::Error::PreconditionFailed(detail) => (412, None, detail),
             service::Error::LockedByIdp(detail) => (403, Some(ScimType::Mutability), detail),
             service::Error::Conflict(detail) => (409, None, detail),

@@ -41,6 +41,9 @@ pub enum Error {
     /// 403: authenticated, but this is not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// No such resource in the caller's account (or none the caller may see).
+    #[error("{0}")]
+    NotFound(String),
     /// The write's `If-Match` names a version the resource no longer has.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -166,9 +169,9 @@ impl Precondition {
     }
 }
 
-/// 404 for a resource of type `kind` (`User`, `Group`) named by `id`.
+/// No resource of type `kind` (`User`, `Group`) named by `id`.
 pub(crate) fn not_found(kind: &str, id: &str) -> Error {
-    ScimError::not_found(format!("{kind} {id:?} not found")).into()
+    Error::NotFound(format!("{kind} {id:?} not found"))
 }
 
 /// The records the service hands out and takes in, as the HTTP layer sees them. They are the
