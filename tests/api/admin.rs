@@ -1099,3 +1099,43 @@ async fn admin_api_errors_are_problem_details_and_scim_errors_stay_scim() {
         .await
         .assert_error(404, None);
 }
+
+/// The OpenAPI schemas of the export format are mirrors of the service's types
+/// (`http/admin/export_schema.rs`): each must name exactly the fields a real export has.
+#[tokio::test]
+async fn the_openapi_export_schemas_name_every_field_an_export_has() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let user = admin.user("ann@example.com", "ann@example.com").await;
+    let group = admin.group("Ops").await;
+    let res = admin
+        .post(&format!("/groups/{group}/members"), json!({"user_ids": [user]}))
+        .await;
+    assert!(res.status < 300, "{}", res.text);
+    let res = admin
+        .post(
+            &format!("/groups/{group}/role-bindings"),
+            json!({"role": "admin", "resource_group": "all"}),
+        )
+        .await;
+    assert!(res.status < 300, "{}", res.text);
+    let export = admin.get("/export").await.body;
+    let doc = app
+        .send(Method::GET, &format!("{}/api/openapi.json", app.origin), None, None, &[])
+        .await
+        .body;
+    let keys = |v: &Value| -> std::collections::BTreeSet<String> {
+        v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    };
+    for (schema, value) in [
+        ("Export", &export),
+        ("ExportUser", &export["users"][0]),
+        ("ExportGroup", &export["groups"][0]),
+        ("ExportMembership", &export["memberships"][0]),
+        ("ExportBinding", &export["role_bindings"][0]),
+    ] {
+        assert!(value.is_object(), "the export has no {schema}: {export}");
+        let documented = keys(&doc["components"]["schemas"][schema]["properties"]);
+        assert_eq!(documented, keys(value), "{schema}: the OpenAPI schema and a real export differ");
+    }
+}
