@@ -183,6 +183,9 @@ impl TestApp {
         config.listen = "127.0.0.1:0".into();
         config.database_max_connections = 8;
         configure(&mut config);
+        // The clock stands still until a test advances it, and so does the rate limiter's
+        // refill: a test that sends more than `rate_limit_burst` (1,000) requests of one
+        // account turns limiting off (`c.rate_limit_per_second = 0`), as the load tests do.
         let clock = ManualClock::new();
         let app = App::open_with_clock(&config, clock.clock())
             .await
