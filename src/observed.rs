@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::store::{Backend, ListQuery, PoolStats, ResourceKind, Store, StoreResult, Tx};
+use crate::store::{Backend, ListQuery, PoolStats, ReadTx, ResourceKind, Store, StoreResult, Tx};
 
 pub struct ObservedStore {
     inner: Arc<dyn Store>,
@@ -79,11 +79,11 @@ impl Store for ObservedStore {
         self.wait_for(self.inner.begin()).await
     }
 
-    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
+    async fn reader(&self) -> StoreResult<Box<dyn ReadTx>> {
         self.wait_for(self.inner.reader()).await
     }
 
-    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+    async fn snapshot(&self) -> StoreResult<Box<dyn ReadTx>> {
         self.wait_for(self.inner.snapshot()).await
     }
 

@@ -194,7 +194,7 @@ impl Service {
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::User, account, uid, true)
+            .lock_resource(ResourceKind::User, account, uid)
             .await?
             .ok_or_else(|| not_found("User", id))?;
         pre.check(current.version)?;
@@ -318,7 +318,7 @@ impl Service {
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::Group, account, gid, true)
+            .lock_resource(ResourceKind::Group, account, gid)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         pre.check(current.version)?;
@@ -387,7 +387,7 @@ impl Service {
         let rid = parse_id(id).ok_or_else(|| not_found(label, id))?;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(kind, caller.account_id, rid, true)
+            .lock_resource(kind, caller.account_id, rid)
             .await?
             .ok_or_else(|| not_found(label, id))?;
         pre.check(current.version)?;
@@ -477,7 +477,7 @@ impl Service {
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let group = tx
-            .get_resource(ResourceKind::Group, account, gid, true)
+            .lock_resource(ResourceKind::Group, account, gid)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         if group.idp_managed && !force {
@@ -531,7 +531,7 @@ impl Service {
         let gid = match group {
             Some(id) => {
                 let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
-                conn.get_resource(ResourceKind::Group, caller.account_id, gid, false)
+                conn.get_resource(ResourceKind::Group, caller.account_id, gid)
                     .await?
                     .ok_or_else(|| not_found("Group", id))?;
                 Some(gid)
@@ -558,7 +558,7 @@ impl Service {
         }
         let gid = parse_id(group).ok_or_else(|| not_found("Group", group))?;
         let mut tx = self.store.begin().await?;
-        tx.get_resource(ResourceKind::Group, caller.account_id, gid, false)
+        tx.get_resource(ResourceKind::Group, caller.account_id, gid)
             .await?
             .ok_or_else(|| not_found("Group", group))?;
         let binding = tx
@@ -658,7 +658,7 @@ async fn check_reserved_members_native(
     }
     let mut managed = Vec::new();
     for id in ids {
-        if let Some(user) = tx.get_resource(ResourceKind::User, account, *id, false).await?
+        if let Some(user) = tx.get_resource(ResourceKind::User, account, *id).await?
             && user.idp_managed
         {
             managed.push(id.to_string());

@@ -208,7 +208,7 @@ impl Service {
         let row = match native {
             Some(native) if profile.group_name_conflict == GroupNameConflict::Link => {
                 let locked = tx
-                    .get_resource(ResourceKind::Group, account, native.id, true)
+                    .lock_resource(ResourceKind::Group, account, native.id)
                     .await?
                     .ok_or_else(|| not_found("Group", &native.id.to_string()))?;
                 link_group(tx.as_mut(), caller, &locked, &doc).await?
@@ -248,7 +248,7 @@ impl Service {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut conn = self.store.reader().await?;
         let row = conn
-            .get_resource(ResourceKind::Group, caller.account_id, gid, false)
+            .get_resource(ResourceKind::Group, caller.account_id, gid)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         ensure_scim_sees_group(conn.as_mut(), caller, &row).await?;
@@ -294,7 +294,7 @@ impl Service {
         )?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources_admin(ResourceKind::Group, caller.account_id, &list.query, extra)
+            .list_resources(ResourceKind::Group, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -328,7 +328,7 @@ impl Service {
         resource::validate(&schema::GROUP, &doc)?;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::Group, caller.account_id, gid, true)
+            .lock_resource(ResourceKind::Group, caller.account_id, gid)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
@@ -369,7 +369,7 @@ impl Service {
         ops.member_ops = patch::coalesce_member_ops(ops.member_ops);
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::Group, caller.account_id, gid, true)
+            .lock_resource(ResourceKind::Group, caller.account_id, gid)
             .await?
             .ok_or_else(|| not_found("Group", id))?;
         ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;

@@ -5,7 +5,7 @@
 
 use super::{Caller, Result, TokenKind, not_found, settings};
 use crate::scim::ScimError;
-use crate::store::{ResourceRow, Tx};
+use crate::store::{ReadTx, ResourceRow};
 
 /// A SCIM write to an existing resource: one managed under another IdP label is never taken
 /// over (R4). Returns whether the write adopts a native resource (its first SCIM write, as
@@ -32,7 +32,7 @@ pub(crate) fn scim_may_write(caller: &Caller, row: &ResourceRow, what: &str) -> 
 /// for a stale `If-Match`, no 400 for a bad PATCH). The profile is read only for native groups:
 /// an IdP's own groups are always visible, and that is the group-push hot path.
 pub(crate) async fn ensure_scim_sees_group(
-    tx: &mut dyn Tx,
+    tx: &mut dyn ReadTx,
     caller: &Caller,
     row: &ResourceRow,
 ) -> Result<()> {

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::audit::{self, Change};
 use super::{Caller, Result, Service};
 use crate::scim::ScimError;
-use crate::store::{AccountSettings, ResourceKind, Tx};
+use crate::store::{AccountSettings, ReadTx, ResourceKind};
 
 /// What happens when the IdP creates a group whose displayName a native group already has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +160,7 @@ pub struct DisableReport {
 }
 
 /// The account's profile, read inside `tx`.
-pub(crate) async fn profile(tx: &mut dyn Tx, account: uuid::Uuid) -> Result<Profile> {
+pub(crate) async fn profile(tx: &mut dyn ReadTx, account: uuid::Uuid) -> Result<Profile> {
     let settings = tx
         .get_settings(account)
         .await?

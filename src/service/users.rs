@@ -11,7 +11,7 @@ use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::{ScimError, compare, patch, resource, schema};
-use crate::store::{GroupRef, NewResource, ResourceKind, ResourceRow, StoreError, Tx};
+use crate::store::{GroupRef, NewResource, ResourceKind, ReadTx, ResourceRow, StoreError, Tx};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ fn check_identity_kept(
 /// groups (R4), so they are left out of a user's groups as they are out of `/Groups`. The
 /// profile is read only when a native group is there to hide.
 pub(crate) async fn visible_groups(
-    tx: &mut dyn Tx,
+    tx: &mut dyn ReadTx,
     caller: &Caller,
     mut groups: Vec<GroupRef>,
 ) -> Result<Vec<GroupRef>> {
@@ -102,7 +102,7 @@ pub(crate) async fn visible_groups(
 }
 
 /// The groups of `users`, as the caller may see them.
-async fn groups_seen(tx: &mut dyn Tx, caller: &Caller, users: &[Uuid]) -> Result<Vec<GroupRef>> {
+async fn groups_seen(tx: &mut dyn ReadTx, caller: &Caller, users: &[Uuid]) -> Result<Vec<GroupRef>> {
     let groups = tx.groups_of(caller.account_id, users).await?;
     visible_groups(tx, caller, groups).await
 }
@@ -173,7 +173,7 @@ impl Service {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let mut conn = self.store.reader().await?;
         let row = conn
-            .get_resource(ResourceKind::User, caller.account_id, uid, false)
+            .get_resource(ResourceKind::User, caller.account_id, uid)
             .await?
             .ok_or_else(|| not_found("User", id))?;
         let groups = groups_seen(conn.as_mut(), caller, &[uid]).await?;
@@ -207,7 +207,7 @@ impl Service {
         )?;
         let mut conn = self.store.reader().await?;
         let page = conn
-            .list_resources_admin(ResourceKind::User, caller.account_id, &list.query, extra)
+            .list_resources(ResourceKind::User, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
@@ -235,7 +235,7 @@ impl Service {
         let mut doc = resource::normalize(&schema::USER, body)?;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::User, caller.account_id, uid, true)
+            .lock_resource(ResourceKind::User, caller.account_id, uid)
             .await?
             .ok_or_else(|| not_found("User", id))?;
         pre.check(current.version)?;
@@ -267,7 +267,7 @@ impl Service {
         let ops = patch::parse_patch(body)?;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(ResourceKind::User, caller.account_id, uid, true)
+            .lock_resource(ResourceKind::User, caller.account_id, uid)
             .await?
             .ok_or_else(|| not_found("User", id))?;
         pre.check(current.version)?;
@@ -335,7 +335,7 @@ impl Service {
         let rid = parse_id(id).ok_or_else(|| not_found(label, id))?;
         let mut tx = self.store.begin().await?;
         let current = tx
-            .get_resource(kind, caller.account_id, rid, true)
+            .lock_resource(kind, caller.account_id, rid)
             .await?
             .ok_or_else(|| not_found(label, id))?;
         if kind == ResourceKind::Group {

@@ -119,7 +119,7 @@ pub fn list_sql(
         order.key_expr.as_deref().unwrap_or("CAST(NULL AS TEXT)")
     ));
     Ok(ListSql {
-        count: format!("SELECT count(*) {from}"),
+        count: format!("SELECT count(*) AS total {from}"),
         page: format!(
             "SELECT {} {page_from} ORDER BY {} LIMIT {} OFFSET {}",
             columns.join(", "),

@@ -81,6 +81,42 @@ impl Dialect {
         }
     }
 
+    /// ` FOR UPDATE` where a read must lock its rows until the transaction ends. SQLite has no
+    /// row locks: its write transaction holds the whole database (`store/sqlite.rs`).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// A table of the JSON array of objects bound at `?n` (a [`Param::Json`]), one column per
+    /// `(name, Postgres type)`, aliased `alias`: how one statement writes many rows on both
+    /// databases (`jsonb_to_recordset` against `json_each`).
+    pub fn json_rows(self, n: usize, alias: &str, columns: &[(&str, &str)]) -> String {
+        match self {
+            Dialect::Postgres => {
+                let cols: Vec<String> = columns.iter().map(|(c, t)| format!("{c} {t}")).collect();
+                format!("jsonb_to_recordset(?{n}::jsonb) AS {alias}({})", cols.join(", "))
+            }
+            Dialect::Sqlite => {
+                let cols: Vec<String> = columns
+                    .iter()
+                    .map(|(c, _)| format!("json_extract(value, '$.{c}') AS {c}"))
+                    .collect();
+                format!("(SELECT {} FROM json_each(?{n})) AS {alias}", cols.join(", "))
+            }
+        }
+    }
+
+    /// The JSON document `doc` with its top-level `key` set to the text `value`.
+    pub fn json_set_text(self, doc: &str, key: &str, value: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("jsonb_set({doc}, '{{{key}}}', to_jsonb({value}))"),
+            Dialect::Sqlite => format!("json_set({doc}, '$.{key}', {value})"),
+        }
+    }
+
     /// `column` is none of the values bound at `?n`.
     pub fn not_in_set(self, column: &str, n: usize) -> String {
         match self {

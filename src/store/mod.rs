@@ -21,6 +21,8 @@ mod session;
 mod settings;
 pub mod sqlite;
 mod tokens;
+mod tx;
+mod user_values;
 
 use std::sync::Arc;
 
@@ -428,11 +430,11 @@ pub trait Store: Send + Sync + 'static {
     /// wait for the first (and fail after 10 s).
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
     /// A pooled connection in autocommit mode, for reads that need no transaction.
-    async fn reader(&self) -> StoreResult<Box<dyn Tx>>;
+    async fn reader(&self) -> StoreResult<Box<dyn ReadTx>>;
     /// A read-only transaction whose statements all see one snapshot of the database, for
     /// reads that must agree with each other (an export's users, groups and memberships).
     /// It takes no write lock; dropping it ends it.
-    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>>;
+    async fn snapshot(&self) -> StoreResult<Box<dyn ReadTx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
     /// What the store knows of the database's health (see `health`).
@@ -448,22 +450,16 @@ pub struct PoolStats {
     pub idle: u32,
 }
 
-/// The operations of one unit of work. Every method is scoped by account: there is no way to
-/// reach another account's rows through it.
+/// What a unit of work may read. Every method is scoped by account: there is no way to reach
+/// another account's rows through it. [`Store::reader`] and [`Store::snapshot`] hand out only
+/// this, so a read path cannot write: the types say so, not a convention.
 #[async_trait]
-pub trait Tx: Send {
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
-
-    // Accounts and keys.
-    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account>;
+pub trait ReadTx: Send {
+    // Accounts.
     async fn list_accounts(&mut self) -> StoreResult<Vec<Account>>;
     async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>>;
-    /// The signing secret named `id`, created from `candidate` if there is none yet; every
-    /// caller gets the same secret however many race.
-    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
 
     // Tokens.
-    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>>;
     /// A token with its account's `scim_enabled`, in one round trip: what every request's
     /// authentication needs.
@@ -473,6 +469,89 @@ pub trait Tx: Send {
         id: Uuid,
     ) -> StoreResult<Option<(TokenRecord, bool)>>;
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>>;
+
+    // Users and groups.
+    async fn get_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>>;
+    /// A page of a list, SCIM's or the admin API's with its extra conditions (R9).
+    async fn list_resources(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>>;
+
+    // Membership, set-based.
+    /// Of `ids`, those that are not users of the account.
+    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Members of the given groups.
+    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>>;
+    /// Groups of the given users.
+    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>>;
+
+    // ---- Ownership rules R1–R10, admin API and audit ------------------------------------
+
+    // Account profile (R6, R7, R8).
+    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>>;
+
+    // Adoption (R4) and the IdP-managed flag.
+    /// Users whose `user_name_ci` or `primary_email_ci` is one of `keys` (comparison keys,
+    /// `scim::compare::key`).
+    async fn find_users_by_name_or_email(
+        &mut self,
+        account: Uuid,
+        keys: &[String],
+    ) -> StoreResult<Vec<ResourceRow>>;
+    /// Groups whose displayName compares equal to `name` (`scim::compare`; at most one
+    /// native and one IdP-managed).
+    async fn find_groups_by_display_name(
+        &mut self,
+        account: Uuid,
+        name: &str,
+    ) -> StoreResult<Vec<ResourceRow>>;
+    /// Group identifiers of the account equal to `base` or starting with `base_` (R1 suffixes).
+    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>>;
+    /// Of `users`, those that are members of at least one IdP-managed group (R3).
+    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+
+    // Role bindings.
+    /// Bindings of one group, or of the whole account when `group` is `None`.
+    async fn list_role_bindings(
+        &mut self,
+        account: Uuid,
+        group: Option<Uuid>,
+    ) -> StoreResult<Vec<RoleBinding>>;
+
+    // Export (R10).
+    /// Every user or group of the account, in id order.
+    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>>;
+    /// Every membership of the account.
+    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>>;
+
+    // Audit log.
+    /// Newest first.
+    async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// A write transaction ([`Store::begin`]): everything a [`ReadTx`] reads, and the writes.
+/// Nothing it wrote is visible to others until `commit`; dropping it rolls back.
+#[async_trait]
+pub trait Tx: ReadTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // Accounts and keys.
+    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account>;
+    /// The signing secret named `id`, created from `candidate` if there is none yet; every
+    /// caller gets the same secret however many race.
+    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
+
+    // Tokens.
+    async fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
     /// Marks the token revoked; false when there is no such unrevoked token.
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
     async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()>;
@@ -484,13 +563,12 @@ pub trait Tx: Send {
         account: Uuid,
         new: &NewResource,
     ) -> StoreResult<ResourceRow>;
-    /// `for_update` locks the row until the transaction ends (read-modify-write).
-    async fn get_resource(
+    /// The resource, its row locked until the transaction ends (read-modify-write).
+    async fn lock_resource(
         &mut self,
         kind: ResourceKind,
         account: Uuid,
         id: Uuid,
-        for_update: bool,
     ) -> StoreResult<Option<ResourceRow>>;
     /// Replaces the document, bumps `version` and `last_modified`.
     async fn update_resource(
@@ -511,8 +589,6 @@ pub trait Tx: Send {
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool>;
 
     // Membership, set-based.
-    /// Of `ids`, those that are not users of the account.
-    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Adds the users to the group; returns the ids whose membership is new (what the audit
     /// log records: the delta, never the member list).
     async fn add_members(
@@ -526,15 +602,9 @@ pub trait Tx: Send {
     async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Removes every member not in `keep`; returns the ids removed.
     async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>>;
-    /// Members of the given groups.
-    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>>;
-    /// Groups of the given users.
-    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>>;
 
     // ---- Ownership rules R1–R10, admin API and audit ------------------------------------
 
-    // Account profile (R6, R7, R8).
-    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>>;
     /// Writes every profile field of `settings` (not `scim_enabled`).
     async fn update_settings(&mut self, account: Uuid, settings: &AccountSettings) -> StoreResult<()>;
     /// Sets `scim_enabled`; false when there is no such account.
@@ -548,22 +618,6 @@ pub trait Tx: Send {
     /// `"{displayName} ({identifier})"`, so that releasing it cannot make two native groups
     /// share a name; returns how many were renamed.
     async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64>;
-
-    // Adoption (R4) and the IdP-managed flag.
-    /// Users whose `user_name_ci` or `primary_email_ci` is one of `keys` (comparison keys,
-    /// `scim::compare::key`).
-    async fn find_users_by_name_or_email(
-        &mut self,
-        account: Uuid,
-        keys: &[String],
-    ) -> StoreResult<Vec<ResourceRow>>;
-    /// Groups whose displayName compares equal to `name` (`scim::compare`; at most one
-    /// native and one IdP-managed).
-    async fn find_groups_by_display_name(
-        &mut self,
-        account: Uuid,
-        name: &str,
-    ) -> StoreResult<Vec<ResourceRow>>;
     /// Marks a native resource IdP-managed with `source`, locking its row; false when it is
     /// already IdP-managed (someone else adopted it first) or does not exist.
     async fn claim_resource(
@@ -576,18 +630,6 @@ pub trait Tx: Send {
     /// Makes the IdP-managed user `id` native (its source stays); false when it was not
     /// IdP-managed.
     async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
-    /// Group identifiers of the account equal to `base` or starting with `base_` (R1 suffixes).
-    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>>;
-    /// Of `users`, those that are members of at least one IdP-managed group (R3).
-    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>>;
-    /// A list with the admin API's extra conditions (R9).
-    async fn list_resources_admin(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-        extra: &AdminFilter,
-    ) -> StoreResult<Page<ResourceRow>>;
 
     // Role bindings.
     /// Inserts a binding; `StoreError::Unique` when the group already has it.
@@ -603,23 +645,9 @@ pub trait Tx: Send {
         group: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<RoleBinding>>;
-    /// Bindings of one group, or of the whole account when `group` is `None`.
-    async fn list_role_bindings(
-        &mut self,
-        account: Uuid,
-        group: Option<Uuid>,
-    ) -> StoreResult<Vec<RoleBinding>>;
-
-    // Export (R10).
-    /// Every user or group of the account, in id order.
-    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>>;
-    /// Every membership of the account.
-    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>>;
 
     // Audit log.
     async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
-    /// Newest first.
-    async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
 }
 
 /// The account profile (docs/rules.md, R6, R7, R8) as stored.

@@ -1,13 +1,356 @@
-//! Users and groups: the statements on whole resources that are written once for both
-//! databases (`store/db.rs`) so far — the export's reads and the lookups of R4. Inserting,
-//! updating and listing still have one implementation per store (`sqlite.rs`, `postgres.rs`).
+//! Users and groups: every statement on whole resources — inserting, reading, updating,
+//! listing, deleting, the export's reads and the ownership rules' lookups and bulk changes —
+//! written once for both databases over `store/db.rs`. A user's filter rows are written with
+//! it (`store/user_values.rs`).
 
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::common::{self, USER_COLUMNS};
-use super::db::{DbConn, DbRow, params};
-use super::{Membership, ResourceKind, ResourceRow, StoreError, StoreResult};
+use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
+use super::db::{DbConn, DbRow, Param, params};
+use super::filter_sql::Dialect;
+use super::user_values;
+use super::{
+    AdminFilter, Keyset, ListQuery, Membership, NewResource, Page, ResourceKind, ResourceRow, StoreError,
+    StoreResult,
+};
 use crate::scim::compare;
+
+/// Inserts a user (with its filter rows) or a group. A group whose identifier is taken is
+/// `StoreError::Unique(GROUP_IDENTIFIER_KEY)` with the transaction still usable, so the caller
+/// can try the next candidate (R1).
+pub async fn insert(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    new: &NewResource,
+) -> StoreResult<ResourceRow> {
+    let ix = indexed(kind, &new.doc);
+    let doc = Param::Json(Some(Value::Object(new.doc.clone())));
+    let now = Param::Time(db.now());
+    let row = match kind {
+        ResourceKind::User => {
+            let sql = format!(
+                "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
+                     display_name_ci, active, doc, source, idp_managed, primary_email_ci, created_at,
+                     last_modified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                         COALESCE(?13, CURRENT_TIMESTAMP), COALESCE(?13, CURRENT_TIMESTAMP))
+                 RETURNING {USER_COLUMNS}"
+            );
+            let row = db
+                .fetch_one(
+                    &sql,
+                    &[
+                        account.into(),
+                        new.id.into(),
+                        (&ix.name).into(),
+                        (&compare::key(&ix.name)).into(),
+                        (&ix.external_id).into(),
+                        (&ix.display_name).into(),
+                        (&ix.display_name.as_deref().map(compare::key)).into(),
+                        ix.active.into(),
+                        doc,
+                        (&new.source).into(),
+                        new.idp_managed.into(),
+                        (&ix.primary_email_ci).into(),
+                        now,
+                    ],
+                )
+                .await?;
+            user_values::write(db, account, new.id, &new.doc, true).await?;
+            row
+        }
+        ResourceKind::Group => {
+            // ON CONFLICT on the identifier only: a taken identifier returns no row and
+            // leaves the transaction usable for the next candidate (R1); any other
+            // violation (the displayName indexes) still fails the statement.
+            let sql = format!(
+                "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
+                     source, idp_managed, identifier, created_at, last_modified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                         COALESCE(?10, CURRENT_TIMESTAMP), COALESCE(?10, CURRENT_TIMESTAMP))
+                 ON CONFLICT (account_id, identifier) DO NOTHING
+                 RETURNING {GROUP_COLUMNS}"
+            );
+            let inserted = db
+                .fetch_optional(
+                    &sql,
+                    &[
+                        account.into(),
+                        new.id.into(),
+                        (&ix.name).into(),
+                        (&compare::key(&ix.name)).into(),
+                        (&ix.external_id).into(),
+                        doc,
+                        (&new.source).into(),
+                        new.idp_managed.into(),
+                        new.identifier.as_deref().unwrap_or(&ix.name).into(),
+                        now,
+                    ],
+                )
+                .await
+                .map_err(|e| display_name_key(e, new.idp_managed))?;
+            inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
+        }
+    };
+    resource(&row)
+}
+
+/// The resource; `lock`: and lock its row until the transaction ends (read-modify-write).
+pub async fn get(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> StoreResult<Option<ResourceRow>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE account_id = ?1 AND id = ?2{}",
+        columns(kind),
+        table(kind),
+        if lock { db.dialect().for_update() } else { "" }
+    );
+    db.fetch_optional(&sql, &params![account, id])
+        .await?
+        .as_ref()
+        .map(resource)
+        .transpose()
+}
+
+/// Replaces the document (and a user's filter rows), bumps `version` and `last_modified`.
+pub async fn update(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    id: Uuid,
+    doc: &Map<String, Value>,
+) -> StoreResult<ResourceRow> {
+    let ix = indexed(kind, doc);
+    let json = Param::Json(Some(Value::Object(doc.clone())));
+    let now = Param::Time(db.now());
+    let row = match kind {
+        ResourceKind::User => {
+            let sql = format!(
+                "UPDATE users SET user_name = ?3, user_name_ci = ?4, external_id = ?5, display_name = ?6,
+                     display_name_ci = ?7, active = ?8, doc = ?9, primary_email_ci = ?10,
+                     last_modified = COALESCE(?11, CURRENT_TIMESTAMP), version = version + 1
+                 WHERE account_id = ?1 AND id = ?2
+                 RETURNING {USER_COLUMNS}"
+            );
+            let row = db
+                .fetch_one(
+                    &sql,
+                    &[
+                        account.into(),
+                        id.into(),
+                        (&ix.name).into(),
+                        (&compare::key(&ix.name)).into(),
+                        (&ix.external_id).into(),
+                        (&ix.display_name).into(),
+                        (&ix.display_name.as_deref().map(compare::key)).into(),
+                        ix.active.into(),
+                        json,
+                        (&ix.primary_email_ci).into(),
+                        now,
+                    ],
+                )
+                .await?;
+            user_values::write(db, account, id, doc, false).await?;
+            row
+        }
+        ResourceKind::Group => {
+            let sql = format!(
+                "UPDATE groups SET display_name = ?3, display_name_ci = ?4, external_id = ?5, doc = ?6,
+                     last_modified = COALESCE(?7, CURRENT_TIMESTAMP), version = version + 1
+                 WHERE account_id = ?1 AND id = ?2
+                 RETURNING {GROUP_COLUMNS}"
+            );
+            let updated = db
+                .fetch_one(
+                    &sql,
+                    &[
+                        account.into(),
+                        id.into(),
+                        (&ix.name).into(),
+                        (&compare::key(&ix.name)).into(),
+                        (&ix.external_id).into(),
+                        json,
+                        now,
+                    ],
+                )
+                .await;
+            match updated {
+                Ok(row) => row,
+                // SQLite cannot say which side's displayName key the new name violates: the
+                // side of the group, read again (its transaction is still usable; Postgres,
+                // whose aborted transaction would refuse the read, names the key itself).
+                Err(StoreError::Unique(name)) if name == DISPLAY_NAME_KEYS => {
+                    let managed = db
+                        .fetch_optional(
+                            "SELECT idp_managed FROM groups WHERE account_id = ?1 AND id = ?2",
+                            &params![account, id],
+                        )
+                        .await?
+                        .map(|r| r.bool("idp_managed"))
+                        .transpose()?;
+                    return Err(display_name_key(
+                        StoreError::Unique(name),
+                        managed.unwrap_or(false),
+                    ));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    resource(&row)
+}
+
+/// Bumps `version` and `last_modified` only (a membership change).
+pub async fn touch(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<ResourceRow>> {
+    let sql = format!(
+        "UPDATE {} SET last_modified = COALESCE(?3, CURRENT_TIMESTAMP), version = version + 1
+         WHERE account_id = ?1 AND id = ?2
+         RETURNING {}",
+        table(kind),
+        columns(kind)
+    );
+    db.fetch_optional(&sql, &params![account, id, db.now()])
+        .await?
+        .as_ref()
+        .map(resource)
+        .transpose()
+}
+
+/// Deletes the resource; its memberships and filter rows go with it (ON DELETE CASCADE).
+/// False when it did not exist.
+pub async fn delete(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
+    let sql = format!("DELETE FROM {} WHERE account_id = ?1 AND id = ?2", table(kind));
+    Ok(db.execute(&sql, &params![account, id]).await? > 0)
+}
+
+/// A page of a list (SCIM's, or the admin API's with its extra conditions), with the total.
+pub async fn list(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    query: &ListQuery,
+    extra: &AdminFilter,
+) -> StoreResult<Page<ResourceRow>> {
+    let sql = list_sql(db.dialect(), kind, query, extra)?;
+    let mut binds: Vec<Param> = vec![account.into()];
+    binds.extend(sql.params.iter().map(Param::from));
+    let total = db.fetch_one(&sql.count, &binds).await?.i64("total")?;
+    let mut items = Vec::new();
+    let mut next = None;
+    let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
+    if wanted {
+        let (limit, offset) = limit_offset(query);
+        binds.extend(sql.page_params.iter().map(Param::from));
+        binds.extend([limit.into(), offset.into()]);
+        let rows = db.fetch_all(&sql.page, &binds).await?;
+        items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
+        if query.keyset.is_some() && rows.len() as i64 > query.count {
+            items.pop();
+            let last = &rows[items.len() - 1];
+            next = Some(Keyset {
+                key: last.opt_text("sort_key")?,
+                id: last.uuid("id")?,
+            });
+        }
+    }
+    Ok(Page { total, items, next })
+}
+
+/// `?2`: a JSON array of `{id, name, name_ci}`; `?3`: the time.
+pub fn rename_groups_sql(dialect: Dialect) -> String {
+    format!(
+        "UPDATE groups
+         SET display_name = x.name, display_name_ci = x.name_ci,
+             doc = {},
+             last_modified = COALESCE(?3, CURRENT_TIMESTAMP), version = groups.version + 1
+         FROM {}
+         WHERE groups.account_id = ?1 AND groups.id = x.id",
+        dialect.json_set_text("groups.doc", "displayName", "x.name"),
+        dialect.json_rows(2, "x", &[("id", "uuid"), ("name", "text"), ("name_ci", "text")])
+    )
+}
+
+/// Renames each IdP-managed group that has a native namesake to `"{displayName}
+/// ({identifier})"`, so that releasing it (R7) cannot make two native groups share a name; how
+/// many. Two statements whatever the number of groups: read the clashing ones (locked), update
+/// them all from one JSON array. The new names are made in Rust, so their key column is
+/// `scim::compare`'s like every other.
+pub async fn rename_idp_groups_named_like_native(db: &mut DbConn<'_>, account: Uuid) -> StoreResult<u64> {
+    let read = format!(
+        "{}{}",
+        common::IDP_GROUPS_NAMED_LIKE_NATIVE,
+        db.dialect().for_update()
+    );
+    let clashing = db.fetch_all(&read, &params![account]).await?;
+    let mut renames = common::Renames::default();
+    for row in &clashing {
+        renames.push(row.uuid("id")?, row.text("display_name")?, row.text("identifier")?);
+    }
+    if renames.ids.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<Value> = (0..renames.ids.len())
+        .map(|i| json!({"id": renames.ids[i], "name": renames.names[i], "name_ci": renames.names_ci[i]}))
+        .collect();
+    let now = db.now();
+    let sql = rename_groups_sql(db.dialect());
+    db.execute(
+        &sql,
+        &[account.into(), Param::Json(Some(Value::Array(rows))), now.into()],
+    )
+    .await
+    .map_err(|e| display_name_key(e, true))
+}
+
+/// `?2` the base, `?3` what identifiers starting with `base_` match: a `LIKE` pattern on
+/// Postgres; on SQLite, whose `LIKE` ignores ASCII case and searches no index, `?3`/`?4` are
+/// the range [`base_`, ``base` ``) (`_` + 1 is a backquote; code point order is SQLite's text
+/// order).
+pub fn identifiers_with_base_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => {
+            "SELECT identifier FROM groups
+             WHERE account_id = ?1 AND (identifier = ?2 OR identifier LIKE ?3)"
+        }
+        Dialect::Sqlite => {
+            "SELECT identifier FROM groups
+             WHERE account_id = ?1 AND (identifier = ?2 OR (identifier >= ?3 AND identifier < ?4))"
+        }
+    }
+}
+
+/// Group identifiers of the account equal to `base` or starting with `base_` (R1's suffixes).
+pub async fn identifiers_with_base(db: &mut DbConn<'_>, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
+    let dialect = db.dialect();
+    let binds: Vec<Param> = match dialect {
+        Dialect::Postgres => {
+            let pattern = format!(
+                "{}\\_%",
+                base.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            );
+            vec![account.into(), base.into(), (&pattern).into()]
+        }
+        Dialect::Sqlite => vec![
+            account.into(),
+            base.into(),
+            (&format!("{base}_")).into(),
+            (&format!("{base}`")).into(),
+        ],
+    };
+    let rows = db.fetch_all(identifiers_with_base_sql(dialect), &binds).await?;
+    rows.iter().map(|r| r.text("identifier")).collect()
+}
 
 /// A row of `common::columns(kind)`.
 pub fn resource(row: &DbRow) -> StoreResult<ResourceRow> {

@@ -1,15 +1,13 @@
 //! The embedded SQLite store: the zero-setup default (`sqlite://scimd.db`). It keeps the same
-//! schema as Postgres (migrations/sqlite mirrors migrations/postgres) and answers every `Tx`
-//! method with the same meaning. The statements written once for both databases live beside
-//! their aggregates (`store/accounts.rs`, `tokens.rs`, `memberships.rs`, …, over the seam of
-//! `store/db.rs`); what is here is SQLite's own (opening the file, the writer's turn, planner
-//! statistics) and what is not written once yet — inserting, updating and listing users and
-//! groups, which follow postgres.rs method by method.
+//! schema as Postgres (migrations/sqlite mirrors migrations/postgres). Every statement is
+//! written once for both databases, beside its aggregate (`store/resources.rs`,
+//! `memberships.rs`, `tokens.rs`, …, over the seam of `store/db.rs`), and the unit of work is
+//! `store/tx.rs`; what is here is SQLite's own: opening the file safely, the writer's turn,
+//! planner statistics, and the tests of the query plans SQLite chooses.
 //!
-//! Why this file is over 1,000 lines: about 900 of them are its tests (the query plans every
+//! Why this file is over 1,000 lines: about 850 of them are its tests (the query plans every
 //! IdP lookup must use, the writer's turn under contention, file modes, migrations of old
-//! files), and it shrinks as the rest of the users and groups statements move to
-//! `store/resources.rs`.
+//! files).
 //!
 //! How Postgres types are kept (see migrations/sqlite/0001_core.sql): ids as lower-case
 //! hyphenated TEXT, times as fixed-width UTC TEXT with microseconds, booleans as 0/1, documents
@@ -45,31 +43,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, Sqlite, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::Mutex;
 use uuid::Uuid;
-use uuid::fmt::Hyphenated;
 
-use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
-use super::db::{DbConn, now_micros, time_text};
-use super::derived;
-use super::filter_sql::{Dialect, SqlParam};
+use super::common::{limit_offset, list_sql};
+use super::db::{DbConn, Param, now_micros, params, time_text};
+use super::filter_sql::Dialect;
 use super::health::{Health, Probe};
 use super::rekey;
+use super::resources;
 use super::session::{Held, Session};
-use super::{
-    Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, Backend, GroupRef, Keyset, ListQuery,
-    MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ResourceKind, ResourceRow, RoleBinding,
-    Store, StoreError, StoreOptions, StoreResult, TokenRecord, Tx,
-};
-use super::{accounts, audit, memberships, resources, role_bindings, settings, tokens};
-use crate::scim::compare;
+use super::tx::{Link, SqlTx};
+use super::user_values;
+use super::{AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -211,59 +199,29 @@ impl SqliteStore {
                 .iter()
                 .any(|sql| sql.contains(&format!(" {index} ON ")))
             {
-                sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)")
-                    .bind(table)
-                    .bind(index)
-                    .bind(stat)
-                    .execute(tx.c())
+                tx.db()
+                    .execute(
+                        "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)",
+                        &params![*table, *index, *stat],
+                    )
                     .await?;
             }
         }
-        sqlx::query("ANALYZE sqlite_schema").execute(tx.c()).await?;
-        Box::new(tx).commit().await?;
+        tx.db().execute("ANALYZE sqlite_schema", &[]).await?;
+        tx.commit().await?;
         rekey::reported(rows, &collisions);
         Ok(())
     }
 
     /// Re-derives every user's `user_values` rows when they were written by an older
-    /// derivation (see migration 0002). The rebuild is one immediate transaction, so processes
-    /// starting together rebuild once and the others find the version already current.
+    /// derivation (`store/user_values.rs`). The rebuild is one immediate transaction, so
+    /// processes starting together rebuild once and the others find the version current.
     async fn rebuild_user_values(&self) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let stored: String =
-            sqlx::query_scalar("SELECT value FROM store_meta WHERE key = 'user_values_version'")
-                .fetch_one(tx.c())
-                .await?;
-        if stored.parse::<i32>().unwrap_or(0) >= derived::USER_VALUES_VERSION {
+        let Some(rebuilt) = user_values::rebuild(&mut tx.db()).await? else {
             return Ok(());
-        }
-        let mut after: Option<(Uuid, Uuid)> = None;
-        let mut rebuilt = 0usize;
-        loop {
-            // Keyset pages of the primary key: constant cost per page however many users.
-            let rows = sqlx::query(
-                "SELECT account_id, id, doc FROM users
-                 WHERE (?1 IS NULL OR (account_id, id) > (?1, ?2))
-                 ORDER BY account_id, id LIMIT 500",
-            )
-            .bind(after.map(|a| a.0.hyphenated()))
-            .bind(after.map(|a| a.1.hyphenated()))
-            .fetch_all(tx.c())
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = Some((get_uuid(last, "account_id")?, get_uuid(last, "id")?));
-            for row in &rows {
-                let doc = get_doc(row)?;
-                tx.write_user_values(get_uuid(row, "account_id")?, get_uuid(row, "id")?, &doc)
-                    .await?;
-            }
-            rebuilt += rows.len();
-        }
-        sqlx::query("UPDATE store_meta SET value = ?1 WHERE key = 'user_values_version'")
-            .bind(derived::USER_VALUES_VERSION.to_string())
-            .execute(tx.c())
-            .await?;
-        Box::new(tx).commit().await?;
+        };
+        tx.commit().await?;
         if rebuilt > 0 {
             tracing::info!(users = rebuilt, "rebuilt the filter index of existing users");
         }
@@ -271,7 +229,7 @@ impl SqliteStore {
     }
 
     /// A write transaction: this process's turn first, then SQLite's write lock.
-    async fn write_tx(&self) -> StoreResult<SqliteTx> {
+    async fn write_tx(&self) -> StoreResult<SqlTx> {
         let deadline = tokio::time::Instant::now() + WRITE_WAIT;
         let turn = tokio::time::timeout_at(deadline, self.writer.clone().lock_owned())
             .await
@@ -297,13 +255,9 @@ impl SqliteStore {
                 Err(err) => return Err(err.into()),
             }
         };
-        Ok(SqliteTx {
-            health: Some(self.health.clone()),
-            conn: Conn::Tx(tx),
-            // Postgres's now() is the transaction's start; the lock is taken, so times of
-            // successive writes never go backwards.
-            now: Some(now_micros()),
-        })
+        // Postgres's now() is the transaction's start; the lock is taken, so times of
+        // successive writes never go backwards.
+        Ok(SqlTx::sqlite_writer(tx, now_micros(), self.health.clone()))
     }
 
     /// `EXPLAIN QUERY PLAN` of the page query a list request runs, one line per step,
@@ -317,19 +271,17 @@ impl SqliteStore {
     ) -> StoreResult<String> {
         let sql = list_sql(Dialect::Sqlite, kind, query, extra)?;
         let (limit, offset) = limit_offset(query);
-        let rows = bind_params(
-            sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.page))).bind(account.hyphenated()),
-            &[sql.params, sql.page_params].concat(),
-        )
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut binds: Vec<Param> = vec![account.into()];
+        binds.extend(sql.params.iter().chain(&sql.page_params).map(Param::from));
+        binds.extend([limit.into(), offset.into()]);
+        let mut conn = self.pool.acquire().await?;
+        let rows = DbConn::sqlite(&mut conn, now_micros())
+            .fetch_all(&format!("EXPLAIN QUERY PLAN {}", sql.page), &binds)
+            .await?;
         let mut depth: Vec<(i64, usize)> = Vec::new();
         let mut lines = Vec::new();
         for row in &rows {
-            let (id, parent, detail): (i64, i64, String) =
-                (row.try_get("id")?, row.try_get("parent")?, row.try_get("detail")?);
+            let (id, parent, detail) = (row.i64("id")?, row.i64("parent")?, row.text("detail")?);
             let level = depth.iter().find(|(i, _)| *i == parent).map_or(0, |(_, l)| l + 1);
             depth.push((id, level));
             lines.push(format!("{}{detail}", "  ".repeat(level)));
@@ -377,24 +329,20 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.reader")]
-    async fn reader(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(SqliteTx {
-            health: None,
-            conn: Conn::Plain(self.health.acquire(self.pool.acquire()).await?),
-            now: None,
-        }))
+    async fn reader(&self) -> StoreResult<Box<dyn ReadTx>> {
+        Ok(Box::new(SqlTx::new(Link::Sqlite(
+            self.health.acquire(self.pool.acquire()).await?,
+        ))))
     }
 
     /// A deferred transaction: in WAL mode its first read fixes the snapshot every later
     /// statement sees, and it never takes the writer lock (nor this process's writer turn).
     #[tracing::instrument(level = "debug", skip_all, name = "store.snapshot")]
-    async fn snapshot(&self) -> StoreResult<Box<dyn Tx>> {
+    async fn snapshot(&self) -> StoreResult<Box<dyn ReadTx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
-        Ok(Box::new(SqliteTx {
-            health: None,
-            conn: Conn::Tx(Session::begin(conn, "BEGIN DEFERRED", None).await?),
-            now: None,
-        }))
+        Ok(Box::new(SqlTx::new(Link::SqliteTx(
+            Session::begin(conn, "BEGIN DEFERRED", None).await?,
+        ))))
     }
 
     fn health(&self) -> &Arc<Health> {
@@ -410,23 +358,6 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
-}
-
-enum Conn {
-    /// A transaction; a write transaction also holds this process's writer turn, released
-    /// only once it has ended (committed, or rolled back after being dropped), so the next
-    /// writer starts on a free database instead of racing the rollback for SQLite's lock.
-    Tx(Session<Sqlite>),
-    Plain(PoolConnection<Sqlite>),
-}
-
-struct SqliteTx {
-    conn: Conn,
-    /// The transaction's time; `None` outside a transaction (each statement's own time).
-    now: Option<DateTime<Utc>>,
-    /// A write transaction's view of the store's health: a commit that fails for lack of
-    /// space marks writes failing, one that succeeds ends it.
-    health: Option<Arc<Health>>,
 }
 
 /// Why a database file cannot be opened, with the fix, in one line.
@@ -607,31 +538,6 @@ pub(crate) fn primary_code(err: &dyn sqlx::error::DatabaseError) -> Option<i32> 
         .map(|code| code & 0xff)
 }
 
-impl SqliteTx {
-    fn c(&mut self) -> &mut SqliteConnection {
-        match &mut self.conn {
-            Conn::Tx(tx) => tx.conn(),
-            Conn::Plain(conn) => conn,
-        }
-    }
-
-    /// `now()` as Postgres would answer it, in the stored form.
-    fn now(&self) -> String {
-        time_text(self.now_time())
-    }
-
-    /// `now()` as Postgres would answer it.
-    fn now_time(&self) -> DateTime<Utc> {
-        self.now.unwrap_or_else(now_micros)
-    }
-
-    /// This transaction's connection, for the statements written once (`store/db.rs`).
-    fn db(&mut self) -> DbConn<'_> {
-        let now = self.now_time();
-        DbConn::sqlite(self.c(), now)
-    }
-}
-
 /// `sqlite_stat1` rows (table, index, "rows, then rows per distinct prefix of the index's
 /// columns") for an installation of 10 accounts of 100,000 users, 1,000 groups and ten
 /// values per user; a WITHOUT ROWID table's primary key is named like the table. Only ratios
@@ -753,655 +659,17 @@ pub(crate) fn constraint_name(message: &str) -> Option<String> {
     )
 }
 
-fn decode_error(column: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Database(sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: Box::new(err),
-    })
-}
-
-fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    Ok(row.try_get::<Hyphenated, _>(column)?.into_uuid())
-}
-
-fn get_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
-    let text: String = row.try_get(column)?;
-    parse_time(column, &text)
-}
-
-fn parse_time(column: &str, text: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| decode_error(column, e))
-}
-
-fn get_doc(row: &SqliteRow) -> StoreResult<Map<String, Value>> {
-    let text: String = row.try_get("doc")?;
-    match serde_json::from_str(&text).map_err(|e| decode_error("doc", e))? {
-        Value::Object(map) => Ok(map),
-        _ => Ok(Map::new()),
-    }
-}
-
-fn resource_row(row: &SqliteRow) -> StoreResult<ResourceRow> {
-    Ok(ResourceRow {
-        account_id: get_uuid(row, "account_id")?,
-        id: get_uuid(row, "id")?,
-        doc: get_doc(row)?,
-        source: row.try_get("source")?,
-        idp_managed: row.try_get("idp_managed")?,
-        created_at: get_time(row, "created_at")?,
-        last_modified: get_time(row, "last_modified")?,
-        version: row.try_get("version")?,
-        identifier: row.try_get("identifier")?,
-    })
-}
-
-impl SqliteTx {
-    async fn write_user_values(
-        &mut self,
-        account: Uuid,
-        id: Uuid,
-        doc: &Map<String, Value>,
-    ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM user_values WHERE account_id = ?1 AND user_id = ?2")
-            .bind(account.hyphenated())
-            .bind(id.hyphenated())
-            .execute(self.c())
-            .await?;
-        let rows = derived::user_value_rows(doc);
-        if rows.is_empty() {
-            return Ok(());
-        }
-        // One statement for all rows: a JSON array of rows through json_each.
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .map(|r| {
-                json!({"attr": r.attr, "ord": r.ord, "value": r.value, "value_ci": r.value_ci,
-                       "type_ci": r.type_ci, "is_primary": r.is_primary})
-            })
-            .collect();
-        sqlx::query(
-            "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, type_ci, is_primary)
-             SELECT ?1, ?2, json_extract(x.value, '$.attr'), json_extract(x.value, '$.ord'),
-                    json_extract(x.value, '$.value'), json_extract(x.value, '$.value_ci'),
-                    json_extract(x.value, '$.type_ci'), json_extract(x.value, '$.is_primary')
-             FROM json_each(?3) AS x",
-        )
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .bind(Value::Array(rows).to_string())
-        .execute(self.c())
-        .await?;
-        Ok(())
-    }
-}
-
-impl SqliteTx {
-    /// A list page, with the admin API's extra conditions (none for SCIM).
-    async fn list_with(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-        extra: &AdminFilter,
-    ) -> StoreResult<Page<ResourceRow>> {
-        let sql = list_sql(Dialect::Sqlite, kind, query, extra)?;
-        let total: i64 = bind_params(
-            sqlx::query(AssertSqlSafe(sql.count)).bind(account.hyphenated()),
-            &sql.params,
-        )
-        .fetch_one(self.c())
-        .await?
-        .try_get(0)?;
-        let mut items = Vec::new();
-        let mut next = None;
-        let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
-        if wanted {
-            let (limit, offset) = limit_offset(query);
-            let rows = bind_params(
-                sqlx::query(AssertSqlSafe(sql.page)).bind(account.hyphenated()),
-                &[sql.params, sql.page_params].concat(),
-            )
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.c())
-            .await?;
-            items = rows.iter().map(resource_row).collect::<StoreResult<Vec<_>>>()?;
-            if query.keyset.is_some() && rows.len() as i64 > query.count {
-                items.pop();
-                let last = &rows[items.len() - 1];
-                next = Some(Keyset {
-                    key: last.try_get("sort_key")?,
-                    id: get_uuid(last, "id")?,
-                });
-            }
-        }
-        Ok(Page { total, items, next })
-    }
-}
-
-fn bind_params<'q>(
-    mut query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    params: &[SqlParam],
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
-    for p in params {
-        query = match p {
-            SqlParam::Text(s) => query.bind(s.clone()),
-            SqlParam::Bool(b) => query.bind(*b),
-            SqlParam::Uuid(u) => query.bind(u.hyphenated()),
-            SqlParam::Time(t) => query.bind(time_text(*t)),
-        };
-    }
-    query
-}
-
-#[async_trait]
-impl Tx for SqliteTx {
-    #[tracing::instrument(level = "debug", skip_all, name = "store.commit")]
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let SqliteTx { conn, health, .. } = *self;
-        if let Conn::Tx(tx) = conn {
-            // The turn passes only once the transaction has ended, committed or rolled back.
-            let committed = tx.commit().await;
-            if let Some(health) = health {
-                match &committed {
-                    Ok(()) => health.wrote(),
-                    Err(err) if err.is_disk_full() => health.mark_writes_failing(err.unavailable_cause()),
-                    Err(_) => {}
-                }
-            }
-            committed?;
-        }
-        Ok(())
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
-    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
-        accounts::create(&mut self.db(), id, name).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
-    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
-        accounts::list(&mut self.db()).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
-    async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        accounts::get(&mut self.db(), id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
-    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-        accounts::signing_key(&mut self.db(), id, candidate).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
-    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
-        tokens::insert(&mut self.db(), t).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
-    async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
-        tokens::get(&mut self.db(), account, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
-    async fn get_token_for_auth(
-        &mut self,
-        account: Uuid,
-        id: Uuid,
-    ) -> StoreResult<Option<(TokenRecord, bool)>> {
-        tokens::get_for_auth(&mut self.db(), account, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
-    async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
-        tokens::list(&mut self.db(), account).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
-    async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        tokens::revoke(&mut self.db(), account, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
-    async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
-        tokens::touch(&mut self.db(), account, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
-    async fn insert_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        new: &NewResource,
-    ) -> StoreResult<ResourceRow> {
-        let ix = indexed(kind, &new.doc);
-        let doc = serde_json::to_string(&new.doc).map_err(|e| decode_error("doc", e))?;
-        let now = self.now();
-        let row = match kind {
-            ResourceKind::User => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name,
-                         display_name_ci, active, doc, source, idp_managed, created_at, last_modified,
-                         primary_email_ci)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
-                     RETURNING {USER_COLUMNS}"
-                )))
-                .bind(account.hyphenated())
-                .bind(new.id.hyphenated())
-                .bind(&ix.name)
-                .bind(compare::key(&ix.name))
-                .bind(&ix.external_id)
-                .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(compare::key))
-                .bind(ix.active)
-                .bind(doc)
-                .bind(&new.source)
-                .bind(new.idp_managed)
-                .bind(now)
-                .bind(&ix.primary_email_ci)
-                .fetch_one(self.c())
-                .await?
-            }
-            ResourceKind::Group => {
-                // ON CONFLICT on the identifier only: a taken identifier returns no row and
-                // leaves the transaction usable for the next candidate (R1); any other
-                // violation (the displayName indexes) still fails the statement.
-                let inserted = sqlx::query(AssertSqlSafe(format!(
-                    "INSERT INTO groups (account_id, id, display_name, display_name_ci, external_id, doc,
-                         source, idp_managed, identifier, created_at, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
-                     ON CONFLICT (account_id, identifier) DO NOTHING
-                     RETURNING {GROUP_COLUMNS}"
-                )))
-                .bind(account.hyphenated())
-                .bind(new.id.hyphenated())
-                .bind(&ix.name)
-                .bind(compare::key(&ix.name))
-                .bind(&ix.external_id)
-                .bind(doc)
-                .bind(&new.source)
-                .bind(new.idp_managed)
-                .bind(new.identifier.as_deref().unwrap_or(&ix.name))
-                .bind(now)
-                .fetch_optional(self.c())
-                .await
-                .map_err(|e| resources::display_name_key(e.into(), new.idp_managed))?;
-                inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
-            }
-        };
-        if kind == ResourceKind::User {
-            self.write_user_values(account, new.id, &new.doc).await?;
-        }
-        resource_row(&row)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.get_resource")]
-    async fn get_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-        // No row lock to take: a write transaction already holds the database's write lock
-        // (see the module comment).
-        _for_update: bool,
-    ) -> StoreResult<Option<ResourceRow>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM {} WHERE account_id = ?1 AND id = ?2",
-            columns(kind),
-            table(kind)
-        )))
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .fetch_optional(self.c())
-        .await?;
-        row.as_ref().map(resource_row).transpose()
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
-    async fn update_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-        doc: &Map<String, Value>,
-    ) -> StoreResult<ResourceRow> {
-        let ix = indexed(kind, doc);
-        let json = serde_json::to_string(doc).map_err(|e| decode_error("doc", e))?;
-        let now = self.now();
-        let row = match kind {
-            ResourceKind::User => {
-                sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE users SET user_name = ?3, user_name_ci = ?4, external_id = ?5, display_name = ?6,
-                         display_name_ci = ?7, active = ?8, doc = ?9, last_modified = ?10, version = version + 1,
-                         primary_email_ci = ?11
-                     WHERE account_id = ?1 AND id = ?2
-                     RETURNING {USER_COLUMNS}"
-                )))
-                .bind(account.hyphenated())
-                .bind(id.hyphenated())
-                .bind(&ix.name)
-                .bind(compare::key(&ix.name))
-                .bind(&ix.external_id)
-                .bind(&ix.display_name)
-                .bind(ix.display_name.as_deref().map(compare::key))
-                .bind(ix.active)
-                .bind(json)
-                .bind(now)
-                .bind(&ix.primary_email_ci)
-                .fetch_one(self.c())
-                .await?
-            }
-            ResourceKind::Group => {
-                let updated = sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE groups SET display_name = ?3, display_name_ci = ?4, external_id = ?5, doc = ?6,
-                         last_modified = ?7, version = version + 1
-                     WHERE account_id = ?1 AND id = ?2
-                     RETURNING {GROUP_COLUMNS}"
-                )))
-                .bind(account.hyphenated())
-                .bind(id.hyphenated())
-                .bind(&ix.name)
-                .bind(compare::key(&ix.name))
-                .bind(&ix.external_id)
-                .bind(json)
-                .bind(now)
-                .fetch_one(self.c())
-                .await;
-                match updated {
-                    Ok(row) => row,
-                    Err(err) => {
-                        // Which of the two displayName keys: the one of the group's side.
-                        let managed: Option<bool> = sqlx::query_scalar(
-                            "SELECT idp_managed FROM groups WHERE account_id = ?1 AND id = ?2",
-                        )
-                        .bind(account.hyphenated())
-                        .bind(id.hyphenated())
-                        .fetch_optional(self.c())
-                        .await?;
-                        return Err(resources::display_name_key(err.into(), managed.unwrap_or(false)));
-                    }
-                }
-            }
-        };
-        if kind == ResourceKind::User {
-            self.write_user_values(account, id, doc).await?;
-        }
-        resource_row(&row)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_resource")]
-    async fn touch_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-    ) -> StoreResult<Option<ResourceRow>> {
-        let now = self.now();
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE {} SET last_modified = ?3, version = version + 1 WHERE account_id = ?1 AND id = ?2
-             RETURNING {}",
-            table(kind),
-            columns(kind)
-        )))
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .bind(now)
-        .fetch_optional(self.c())
-        .await?;
-        row.as_ref().map(resource_row).transpose()
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
-    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        // Memberships and user_values go with the row (ON DELETE CASCADE).
-        let done = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {} WHERE account_id = ?1 AND id = ?2",
-            table(kind)
-        )))
-        .bind(account.hyphenated())
-        .bind(id.hyphenated())
-        .execute(self.c())
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
-    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        memberships::missing_users(&mut self.db(), account, ids).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
-    async fn add_members(
-        &mut self,
-        account: Uuid,
-        group: Uuid,
-        ids: &[Uuid],
-        origin: Origin,
-    ) -> StoreResult<Vec<Uuid>> {
-        memberships::add(&mut self.db(), account, group, ids, origin).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
-    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        memberships::remove(&mut self.db(), account, group, ids).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
-    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        memberships::retain(&mut self.db(), account, group, keep).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
-    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
-        memberships::members_of(&mut self.db(), account, groups).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
-    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
-        memberships::groups_of(&mut self.db(), account, users).await
-    }
-
-    // ---- Ownership rules R1–R10, admin API and audit -----------------------------------
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
-    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
-        settings::get(&mut self.db(), account).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
-    async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
-        settings::update(&mut self.db(), account, st).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
-    async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
-        settings::set_scim_enabled(&mut self.db(), account, enabled).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
-    async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
-        tokens::revoke_of_kind(&mut self.db(), account, kind).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
-    async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
-        resources::release_idp_managed(&mut self.db(), kind, account).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
-    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
-        // Two statements whatever the number of groups: read the clashing ones, update them
-        // all from one JSON array. The new names are made in Rust, so their lower-case column
-        // is Rust's Unicode lower case like every other *_ci value.
-        let clashing = sqlx::query(common::IDP_GROUPS_NAMED_LIKE_NATIVE)
-            .bind(account.hyphenated())
-            .fetch_all(self.c())
-            .await?;
-        let mut renames = common::Renames::default();
-        for row in &clashing {
-            renames.push(
-                get_uuid(row, "id")?,
-                row.try_get("display_name")?,
-                row.try_get("identifier")?,
-            );
-        }
-        if renames.ids.is_empty() {
-            return Ok(0);
-        }
-        let rows: Vec<Value> = (0..renames.ids.len())
-            .map(|i| json!({"id": renames.ids[i], "name": renames.names[i], "name_ci": renames.names_ci[i]}))
-            .collect();
-        let now = self.now();
-        let done = sqlx::query(RENAME_GROUPS)
-            .bind(account.hyphenated())
-            .bind(Value::Array(rows).to_string())
-            .bind(now)
-            .execute(self.c())
-            .await
-            .map_err(|e| resources::display_name_key(e.into(), true))?;
-        Ok(done.rows_affected())
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.find_users_by_name_or_email")]
-    async fn find_users_by_name_or_email(
-        &mut self,
-        account: Uuid,
-        keys: &[String],
-    ) -> StoreResult<Vec<ResourceRow>> {
-        resources::users_by_name_or_email(&mut self.db(), account, keys).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
-    async fn find_groups_by_display_name(
-        &mut self,
-        account: Uuid,
-        name: &str,
-    ) -> StoreResult<Vec<ResourceRow>> {
-        resources::groups_by_display_name(&mut self.db(), account, name).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
-    async fn claim_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-        source: &str,
-    ) -> StoreResult<bool> {
-        resources::claim(&mut self.db(), kind, account, id, source).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
-    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        resources::release_user(&mut self.db(), account, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
-    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
-        // `LIKE 'base\_%'` would ignore ASCII case here and search no index: the identifiers
-        // starting with `base_` are exactly the range [`base_`, `base``) (`_` + 1 is a
-        // backquote), code point order being SQLite's text order.
-        let low = format!("{base}_");
-        let high = format!("{base}`");
-        let rows = sqlx::query_scalar(IDENTIFIERS_WITH_BASE)
-            .bind(account.hyphenated())
-            .bind(base)
-            .bind(low)
-            .bind(high)
-            .fetch_all(self.c())
-            .await?;
-        Ok(rows)
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
-    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
-        resources::in_idp_managed_groups(&mut self.db(), account, users).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources_admin")]
-    async fn list_resources_admin(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        query: &ListQuery,
-        extra: &AdminFilter,
-    ) -> StoreResult<Page<ResourceRow>> {
-        self.list_with(kind, account, query, extra).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
-    async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
-        role_bindings::insert(&mut self.db(), account, b).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
-    async fn delete_role_binding(
-        &mut self,
-        account: Uuid,
-        group: Uuid,
-        id: Uuid,
-    ) -> StoreResult<Option<RoleBinding>> {
-        role_bindings::delete(&mut self.db(), account, group, id).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
-    async fn list_role_bindings(
-        &mut self,
-        account: Uuid,
-        group: Option<Uuid>,
-    ) -> StoreResult<Vec<RoleBinding>> {
-        role_bindings::list(&mut self.db(), account, group).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
-    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
-        resources::all(&mut self.db(), kind, account).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
-    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
-        resources::all_memberships(&mut self.db(), account).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
-    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
-        audit::insert(&mut self.db(), account, e).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
-    async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-        audit::list(&mut self.db(), account, q).await
-    }
-}
-
-// The statements of the ownership rules that SQLite spells its own way (arrays as JSON, ranges
-// for LIKE), named so the plan tests below can check them. A flag is compared `= TRUE`: a bare
-// `idp_managed` is a truth test to SQLite's planner, which then reads every entry of the
-// account in the index instead of the range of one value.
-
-/// `?2`: a JSON array of `{id, name, name_ci}`; `?3`: the time.
-const RENAME_GROUPS: &str = "UPDATE groups
-     SET display_name = x.name, display_name_ci = x.name_ci,
-         doc = json_set(groups.doc, '$.displayName', x.name),
-         last_modified = ?3, version = groups.version + 1
-     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.name') AS name,
-                  json_extract(value, '$.name_ci') AS name_ci
-           FROM json_each(?2)) AS x
-     WHERE groups.account_id = ?1 AND groups.id = x.id";
-
-/// `?2` the base, `?3`/`?4` the range of identifiers starting with `base_`.
-const IDENTIFIERS_WITH_BASE: &str = "SELECT identifier FROM groups
-     WHERE account_id = ?1 AND (identifier = ?2 OR (identifier >= ?3 AND identifier < ?4))";
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scim::filter::parse_filter;
     use crate::scim::path::parse_attr_path;
-    use crate::store::{AuditQuery, KeysetPage, Sort};
+    use crate::store::filter_sql::SqlParam;
+    use crate::store::{AuditQuery, Keyset, KeysetPage, NewResource, Origin, Sort};
+    use crate::store::{common, role_bindings};
+    use chrono::DateTime;
+    use serde_json::{Value, json};
+    use sqlx::{AssertSqlSafe, Row};
 
     /// A migrated store in a directory of its own, with one account of 300 users (each with a
     /// work email and a familyName) in 3 groups, beside a second account.
@@ -1606,17 +874,14 @@ mod tests {
             conns.push(store.pool.acquire().await.unwrap());
         }
         for conn in &mut conns {
-            let rows = bind_params(
-                sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", sql.page)))
-                    .bind(account.hyphenated()),
-                &sql.params,
-            )
-            .bind(10)
-            .bind(0)
-            .fetch_all(&mut **conn)
-            .await
-            .unwrap();
-            let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>("detail")).collect();
+            let mut binds: Vec<Param> = vec![account.into()];
+            binds.extend(sql.params.iter().map(Param::from));
+            binds.extend([10i64.into(), 0i64.into()]);
+            let rows = DbConn::sqlite(conn, now_micros())
+                .fetch_all(&format!("EXPLAIN QUERY PLAN {}", sql.page), &binds)
+                .await
+                .unwrap();
+            let plan: Vec<String> = rows.iter().map(|r| r.text("detail").unwrap()).collect();
             assert!(
                 plan.iter()
                     .any(|l| l.contains("user_values_value_ci_pattern_idx")),
@@ -1711,7 +976,7 @@ mod tests {
                 false,
             ),
             (
-                IDENTIFIERS_WITH_BASE.to_string(),
+                resources::identifiers_with_base_sql(Dialect::Sqlite).to_string(),
                 vec![&a, "Group_1", "Group_1_", "Group_1`"],
                 vec![
                     &[
@@ -1759,7 +1024,7 @@ mod tests {
                 false,
             ),
             (
-                RENAME_GROUPS.to_string(),
+                resources::rename_groups_sql(Dialect::Sqlite),
                 vec![&a, &ids, &now],
                 vec![&["sqlite_autoindex_groups_1 (account_id=? AND id=?)"]],
                 false,
@@ -2270,9 +1535,10 @@ mod tests {
         assert_eq!(time_text(early), "2026-01-02T03:04:05.000000Z");
         assert_eq!(time_text(later), "2026-01-02T03:04:05.000001Z");
         assert!(time_text(early) < time_text(later));
-        assert_eq!(parse_time("t", &time_text(later)).unwrap(), later);
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        assert_eq!(parse(&time_text(later)), later);
         let now = now_micros();
-        assert_eq!(parse_time("t", &time_text(now)).unwrap(), now);
+        assert_eq!(parse(&time_text(now)), now);
     }
 
     /// A directory removed when dropped (no crate for it: three lines).

@@ -1,0 +1,378 @@
+//! The unit of work of both stores, implemented once: a connection of either database (inside
+//! a transaction or not) handed to the statements written over `store/db.rs`. What a store
+//! module adds is how it gets the connection: its pool, its `BEGIN` (`BEGIN IMMEDIATE` and the
+//! writer's turn on SQLite), and the transaction's time where the database keeps none.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Sqlite};
+use uuid::Uuid;
+
+use super::db::{DbConn, now_micros};
+use super::health::Health;
+use super::session::Session;
+use super::{
+    Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, GroupRef, ListQuery, MemberRef,
+    Membership, NewResource, NewRoleBinding, Origin, Page, ReadTx, ResourceKind, ResourceRow, RoleBinding,
+    StoreResult, TokenRecord, Tx,
+};
+use super::{accounts, audit, memberships, resources, role_bindings, settings, tokens};
+
+/// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
+/// back; see `store/session.rs`), or in autocommit mode for a reader.
+pub(super) enum Link {
+    PostgresTx(Session<Postgres>),
+    Postgres(PoolConnection<Postgres>),
+    /// A SQLite transaction; a write transaction also holds this process's writer turn,
+    /// released only once it has ended, so the next writer starts on a free database instead
+    /// of racing the rollback for SQLite's lock.
+    SqliteTx(Session<Sqlite>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+pub(super) struct SqlTx {
+    link: Link,
+    /// SQLite's transaction time, taken when its write lock was; `None` on Postgres (the
+    /// database's own `now()`) and outside a transaction (each statement's own time).
+    now: Option<DateTime<Utc>>,
+    /// A SQLite write transaction's view of the store's health: a commit that fails for lack
+    /// of space marks writes failing, one that succeeds ends it.
+    health: Option<Arc<Health>>,
+}
+
+impl SqlTx {
+    pub fn new(link: Link) -> SqlTx {
+        SqlTx {
+            link,
+            now: None,
+            health: None,
+        }
+    }
+
+    /// A SQLite write transaction begun at `now` (its lock is held, so the times of
+    /// successive writes never go backwards), reporting its commit to `health`.
+    pub fn sqlite_writer(session: Session<Sqlite>, now: DateTime<Utc>, health: Arc<Health>) -> SqlTx {
+        SqlTx {
+            link: Link::SqliteTx(session),
+            now: Some(now),
+            health: Some(health),
+        }
+    }
+
+    /// This unit of work's connection, for the statements written once (`store/db.rs`).
+    pub fn db(&mut self) -> DbConn<'_> {
+        match &mut self.link {
+            Link::PostgresTx(s) => DbConn::postgres(s.conn()),
+            Link::Postgres(c) => DbConn::postgres(c),
+            Link::SqliteTx(s) => DbConn::sqlite(s.conn(), self.now.unwrap_or_else(now_micros)),
+            Link::Sqlite(c) => DbConn::sqlite(c, self.now.unwrap_or_else(now_micros)),
+        }
+    }
+
+    /// Commits a transaction (a reader has nothing to commit).
+    pub async fn commit(self) -> StoreResult<()> {
+        let committed = match self.link {
+            Link::PostgresTx(s) => s.commit().await,
+            Link::SqliteTx(s) => s.commit().await,
+            Link::Postgres(_) | Link::Sqlite(_) => return Ok(()),
+        };
+        if let Some(health) = self.health {
+            match &committed {
+                Ok(()) => health.wrote(),
+                Err(err) if err.is_disk_full() => health.mark_writes_failing(err.unavailable_cause()),
+                Err(_) => {}
+            }
+        }
+        committed
+    }
+}
+
+#[async_trait]
+impl ReadTx for SqlTx {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_accounts")]
+    async fn list_accounts(&mut self) -> StoreResult<Vec<Account>> {
+        accounts::list(&mut self.db()).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_account")]
+    async fn get_account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
+        accounts::get(&mut self.db(), id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token")]
+    async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>> {
+        tokens::get(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_token_for_auth")]
+    async fn get_token_for_auth(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(TokenRecord, bool)>> {
+        tokens::get_for_auth(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_tokens")]
+    async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
+        tokens::list(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_resource")]
+    async fn get_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
+        resources::get(&mut self.db(), kind, account, id, false).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
+    async fn list_resources(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        query: &ListQuery,
+        extra: &AdminFilter,
+    ) -> StoreResult<Page<ResourceRow>> {
+        resources::list(&mut self.db(), kind, account, query, extra).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.missing_users")]
+    async fn missing_users(&mut self, account: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        memberships::missing_users(&mut self.db(), account, ids).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.members_of")]
+    async fn members_of(&mut self, account: Uuid, groups: &[Uuid]) -> StoreResult<Vec<MemberRef>> {
+        memberships::members_of(&mut self.db(), account, groups).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.groups_of")]
+    async fn groups_of(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
+        memberships::groups_of(&mut self.db(), account, users).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_settings")]
+    async fn get_settings(&mut self, account: Uuid) -> StoreResult<Option<AccountSettings>> {
+        settings::get(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_users_by_name_or_email")]
+    async fn find_users_by_name_or_email(
+        &mut self,
+        account: Uuid,
+        keys: &[String],
+    ) -> StoreResult<Vec<ResourceRow>> {
+        resources::users_by_name_or_email(&mut self.db(), account, keys).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.find_groups_by_display_name")]
+    async fn find_groups_by_display_name(
+        &mut self,
+        account: Uuid,
+        name: &str,
+    ) -> StoreResult<Vec<ResourceRow>> {
+        resources::groups_by_display_name(&mut self.db(), account, name).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.identifiers_with_base")]
+    async fn identifiers_with_base(&mut self, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
+        resources::identifiers_with_base(&mut self.db(), account, base).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.in_idp_managed_groups")]
+    async fn in_idp_managed_groups(&mut self, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        resources::in_idp_managed_groups(&mut self.db(), account, users).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_role_bindings")]
+    async fn list_role_bindings(
+        &mut self,
+        account: Uuid,
+        group: Option<Uuid>,
+    ) -> StoreResult<Vec<RoleBinding>> {
+        role_bindings::list(&mut self.db(), account, group).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
+    async fn all_resources(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<Vec<ResourceRow>> {
+        resources::all(&mut self.db(), kind, account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.all_memberships")]
+    async fn all_memberships(&mut self, account: Uuid) -> StoreResult<Vec<Membership>> {
+        resources::all_memberships(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_audit")]
+    async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+        audit::list(&mut self.db(), account, q).await
+    }
+}
+
+#[async_trait]
+impl Tx for SqlTx {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.commit")]
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        SqlTx::commit(*self).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.create_account")]
+    async fn create_account(&mut self, id: Uuid, name: &str) -> StoreResult<Account> {
+        accounts::create(&mut self.db(), id, name).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.signing_key")]
+    async fn signing_key(&mut self, id: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        accounts::signing_key(&mut self.db(), id, candidate).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_token")]
+    async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        tokens::insert(&mut self.db(), t).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
+    async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        tokens::revoke(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
+    async fn touch_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<()> {
+        tokens::touch(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_resource")]
+    async fn insert_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        new: &NewResource,
+    ) -> StoreResult<ResourceRow> {
+        resources::insert(&mut self.db(), kind, account, new).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.lock_resource")]
+    async fn lock_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
+        resources::get(&mut self.db(), kind, account, id, true).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
+    async fn update_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        doc: &Map<String, Value>,
+    ) -> StoreResult<ResourceRow> {
+        resources::update(&mut self.db(), kind, account, id, doc).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_resource")]
+    async fn touch_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
+        resources::touch(&mut self.db(), kind, account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
+    async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        resources::delete(&mut self.db(), kind, account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.add_members")]
+    async fn add_members(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        ids: &[Uuid],
+        origin: Origin,
+    ) -> StoreResult<Vec<Uuid>> {
+        memberships::add(&mut self.db(), account, group, ids, origin).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.remove_members")]
+    async fn remove_members(&mut self, account: Uuid, group: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        memberships::remove(&mut self.db(), account, group, ids).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.retain_members")]
+    async fn retain_members(&mut self, account: Uuid, group: Uuid, keep: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        memberships::retain(&mut self.db(), account, group, keep).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
+    async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
+        settings::update(&mut self.db(), account, st).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
+    async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
+        settings::set_scim_enabled(&mut self.db(), account, enabled).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
+    async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
+        tokens::revoke_of_kind(&mut self.db(), account, kind).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
+    async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64> {
+        resources::release_idp_managed(&mut self.db(), kind, account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
+    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
+        resources::rename_idp_groups_named_like_native(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
+    async fn claim_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+        source: &str,
+    ) -> StoreResult<bool> {
+        resources::claim(&mut self.db(), kind, account, id, source).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_user")]
+    async fn release_user(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        resources::release_user(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_role_binding")]
+    async fn insert_role_binding(&mut self, account: Uuid, b: &NewRoleBinding) -> StoreResult<RoleBinding> {
+        role_bindings::insert(&mut self.db(), account, b).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_role_binding")]
+    async fn delete_role_binding(
+        &mut self,
+        account: Uuid,
+        group: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<RoleBinding>> {
+        role_bindings::delete(&mut self.db(), account, group, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
+    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
+        audit::insert(&mut self.db(), account, e).await
+    }
+}
