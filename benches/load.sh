@@ -1,74 +1,186 @@
 #!/usr/bin/env bash
-# Throughput of one scimd process under wrk (Debian package `wrk`), on the release build.
-#   bash benches/load.sh            # embedded SQLite in a temporary directory
-#   bash benches/load.sh postgres   # a fresh Postgres database on $PG_URL's server
-# Rate limiting is off: this measures the server, not the overload guard.
+# Throughput of one scimd process under wrk (Debian package `wrk`), on the release build, beside
+# what the raw database under it does in the same run (pgbench for Postgres; benches/raw_sqlite.rs
+# with scimd's pragmas for SQLite), printed as ratios: the machine is shared and noisy, so only
+# numbers measured together are compared.
+#   bash benches/load.sh                 # both stores
+#   bash benches/load.sh sqlite          # embedded SQLite in a temporary directory
+#   bash benches/load.sh postgres        # a fresh Postgres database on $PG_URL's server
+#   DURATION=15s CONNECTIONS=16 bash benches/load.sh
+#   SCIMD_BIN=/path/to/other/scimd bash benches/load.sh   # another build, for before/after
+# Rate limiting is off: this measures the server, not the overload guard. It fails if the
+# server logs an error. See docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-store=${1:-sqlite}
+stores=${1:-both}
+[ "$stores" = both ] && stores="sqlite postgres"
 duration=${DURATION:-10s}
-command -v wrk >/dev/null || { echo "load: needs wrk (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --quiet
-bin=$PWD/target/release/scimd
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+seconds=${duration%s}
+conns=${CONNECTIONS:-16}
 pg_admin=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-db=scimd_load_$$
-case $store in
-    sqlite) export DATABASE_URL="sqlite://$work/scimd.db" ;;
-    postgres) export DATABASE_URL="${pg_admin%/*}/$db" ;;
-    *) echo "load: store is sqlite or postgres" >&2; exit 2 ;;
-esac
-export SCIMD_LOG_LEVEL=warn SCIMD_RATE_LIMIT_PER_SECOND=0
-"$bin" serve --bootstrap --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
-pid=$!
-cleanup() {
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    [ "$store" = postgres ] && psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 1 50); do grep -q '^export SCIM_TOKEN' "$work/server.log" 2>/dev/null && break; sleep 0.2; done
-eval "$(grep '^export ' "$work/server.log")"
-auth="Authorization: Bearer $SCIM_TOKEN"
-for i in $(seq 1 1000); do
-    curl -s -o /dev/null -H "$auth" -H "Content-Type: application/scim+json" \
-        -d "{\"userName\":\"u$i@example.com\",\"emails\":[{\"value\":\"u$i@example.com\",\"primary\":true}]}" "$SCIM_BASE/Users"
-done
-user=$(curl -s -H "$auth" "$SCIM_BASE/Users?filter=userName%20eq%20%22u5@example.com%22" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Resources"][0]["id"])')
-cat >"$work/patch.lua" <<'LUA'
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/scim+json"
-wrk.body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"X"}]}'
-LUA
-cat >"$work/post.lua" <<'LUA'
-local n = 0
-setup = function(thread) n = n + 1; thread:set("tid", n) end
-counter = 0
-wrk.headers["Content-Type"] = "application/scim+json"
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", nil, nil, string.format('{"userName":"load-%d-%d@example.com"}', tid, counter))
-end
-LUA
-run() {
-    local label=$1
-    shift
+command -v wrk >/dev/null || { echo "load: needs wrk (apt-get install wrk)" >&2; exit 1; }
+pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1 || true)
+[ -n "${SCIMD_BIN:-}" ] || cargo build --release --quiet
+cargo bench --quiet --bench raw_sqlite --no-run 2>/dev/null
+raw_sqlite=$(ls -t target/release/deps/raw_sqlite-* | grep -v '\.d$' | head -n1)
+bin=${SCIMD_BIN:-$PWD/target/release/scimd}
+
+# wrk's summary of one workload: "req/s p50 p99 non2xx".
+wrk_run() {
     local out
-    out=$(wrk -t2 -c16 -d"$duration" --latency -H "$auth" "$@")
-    printf '%-44s %10s req/s   p50 %-8s p99 %-8s non-2xx %s\n' "$label" \
+    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "$@")
+    printf '%s %s %s %s\n' \
         "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
         "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
         "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
 }
-echo "store: $store, 1,000 users, wrk -t2 -c16 -d$duration"
-run "GET /Users?filter=userName eq" "$SCIM_BASE/Users?filter=userName%20eq%20%22u777@example.com%22"
-run "GET /Users/{id}" "$SCIM_BASE/Users/$user"
-run "GET /Users?startIndex=1&count=100" "$SCIM_BASE/Users?startIndex=1&count=100"
-run "PATCH /Users/{id} (displayName)" -s "$work/patch.lua" "$SCIM_BASE/Users/$user"
-run "POST /Users (new user each)" -s "$work/post.lua" "$SCIM_BASE/Users"
-if grep -qE '"level":"ERROR"|panicked' "$work/server.log"; then
-    echo "load: the server logged errors:" >&2; grep -E '"level":"ERROR"|panicked' "$work/server.log" | head >&2
-    exit 1
-fi
+
+one_store() {
+    local store=$1 work port db pid
+    work=$(mktemp -d)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    db=scimd_load_$$_$store
+    case $store in
+        sqlite) export DATABASE_URL="sqlite://$work/scimd.db" ;;
+        postgres) export DATABASE_URL="${pg_admin%/*}/$db" ;;
+        *) echo "load: store is sqlite or postgres" >&2; exit 2 ;;
+    esac
+    SCIMD_LOG_LEVEL=warn SCIMD_RATE_LIMIT_PER_SECOND=0 \
+        "$bin" serve --bootstrap --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+    pid=$!
+    # shellcheck disable=SC2064
+    trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; psql '$pg_admin' -qc 'DROP DATABASE IF EXISTS $db WITH (FORCE)' >/dev/null 2>&1; rm -rf '$work'" EXIT
+    for _ in $(seq 1 100); do grep -q '^export SCIM_TOKEN' "$work/server.log" 2>/dev/null && break; sleep 0.2; done
+    eval "$(grep '^export ' "$work/server.log")"
+    auth="Authorization: Bearer $SCIM_TOKEN"
+
+    # 5,100 users through /Bulk, a group of 10 and one of 5,000 members, 200 groups to list.
+    python3 - "$SCIM_BASE" "$SCIM_TOKEN" "$work" <<'PY'
+import json, sys, urllib.request
+base, token, work = sys.argv[1:4]
+def call(method, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method,
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r) if r.status != 204 else None
+ids = []
+for start in range(0, 5100, 1000):
+    ops = [{"method": "POST", "path": "/Users", "bulkId": str(i),
+            "data": {"userName": f"u{i}@example.com", "emails": [{"value": f"u{i}@example.com", "primary": True}]}}
+           for i in range(start, min(start + 1000, 5100))]
+    out = call("POST", "/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
+    ids += [o["location"].rsplit("/", 1)[1] for o in out["Operations"]]
+small = call("POST", "/Groups", {"displayName": "small", "members": [{"value": i} for i in ids[:10]]})
+big = call("POST", "/Groups", {"displayName": "big", "members": [{"value": i} for i in ids[:5000]]})
+for g in range(200):
+    call("POST", "/Groups", {"displayName": f"g{g}"})
+open(work + "/ids", "w").write("\n".join(ids[5000:5100]) + "\n")
+open(work + "/env", "w").write(f"user={ids[5]}\nsmall={small['id']}\nbig={big['id']}\n")
+PY
+    # shellcheck disable=SC1091
+    . "$work/env"
+    cat >"$work/member.lua" <<LUA
+-- Each request adds one of 100 users outside the group or removes it again, as Okta and Entra
+-- send it (a value list): every PATCH changes exactly one membership. Each wrk thread has its
+-- own half of the users, so two threads never add or remove the same one.
+local ids = {}
+for line in io.lines("$work/ids") do ids[#ids + 1] = line end
+local threads = 0
+setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/scim+json"
+request = function()
+  n = n + 1
+  local half = #ids / 2
+  local id = ids[tid * half + (n % half) + 1]
+  local op = (math.floor(n / half) % 2 == 0) and "add" or "remove"
+  return wrk.format(nil, nil, nil,
+    '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"' .. op ..
+    '","path":"members","value":[{"value":"' .. id .. '"}]}]}')
+end
+LUA
+    cat >"$work/post.lua" <<'LUA'
+local n = 0
+setup = function(thread) n = n + 1; thread:set("tid", n) end
+counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/scim+json"
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format('{"userName":"load-%d-%d@example.com"}', tid, counter))
+end
+LUA
+    declare -A r
+    r[post]=$(wrk_run -s "$work/post.lua" "$SCIM_BASE/Users")
+    r[eq]=$(wrk_run "$SCIM_BASE/Users?filter=userName%20eq%20%22u777@example.com%22")
+    r[id]=$(wrk_run "$SCIM_BASE/Users/$user")
+    r[page]=$(wrk_run "$SCIM_BASE/Users?startIndex=1&count=100")
+    r[small]=$(wrk_run -s "$work/member.lua" "$SCIM_BASE/Groups/$small")
+    r[big]=$(wrk_run -s "$work/member.lua" "$SCIM_BASE/Groups/$big")
+    r[groups]=$(wrk_run "$SCIM_BASE/Groups?count=100&excludedAttributes=members")
+    local rss
+    rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+
+    # The raw database, on the same machine in the same run.
+    local raw_insert raw_lookup
+    case $store in
+        sqlite)
+            local raw
+            raw=$("$raw_sqlite" "$work/raw.db" "$seconds" "$conns")
+            raw_insert=$(awk '$1=="insert" {print $2}' <<<"$raw")
+            raw_lookup=$(awk '$1=="lookup" {print $2}' <<<"$raw")
+            ;;
+        postgres)
+            [ -n "$pgbench" ] || { echo "load: needs pgbench (Debian's postgresql-client)" >&2; exit 1; }
+            local url="${pg_admin%/*}/$db"
+            psql "$url" -qc "CREATE TABLE raw_users (account_id uuid, id uuid, user_name text NOT NULL, doc jsonb NOT NULL,
+                PRIMARY KEY (account_id, id)); CREATE UNIQUE INDEX ON raw_users (account_id, user_name);
+                INSERT INTO raw_users SELECT '00000000-0000-0000-0000-000000000001', gen_random_uuid(), 'seed' || i,
+                jsonb_build_object('userName', 'seed' || i) FROM generate_series(1, 10000) i; ANALYZE raw_users" >/dev/null
+            cat >"$work/insert.sql" <<'SQL'
+\set n random(1, 1000000000)
+INSERT INTO raw_users VALUES ('00000000-0000-0000-0000-000000000001', gen_random_uuid(), 'r' || :n || '-' || :client_id || '-' || random(), jsonb_build_object('userName', 'r' || :n));
+SQL
+            # A primary-key lookup of a known id, as GET /Users/{id} is.
+            local one_id
+            one_id=$(psql "$url" -Atqc "SELECT id FROM raw_users LIMIT 1")
+            printf "SELECT doc FROM raw_users WHERE account_id = '00000000-0000-0000-0000-000000000001' AND id = '%s';\n" "$one_id" >"$work/lookup.sql"
+            raw_insert=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/insert.sql" "$url" 2>/dev/null |
+                awk '/^tps/ {print $3}' | head -n1)
+            raw_lookup=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/lookup.sql" "$url" 2>/dev/null |
+                awk '/^tps/ {print $3}' | head -n1)
+            ;;
+    esac
+    if grep -qE '"level":"ERROR"|panicked' "$work/server.log"; then
+        echo "load: the server logged errors:" >&2; grep -E '"level":"ERROR"|panicked' "$work/server.log" | head >&2
+        exit 1
+    fi
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    trap - EXIT
+    [ "$store" = postgres ] && psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+    rm -rf "$work"
+
+    echo
+    echo "store: $store — wrk -t2 -c$conns -d$duration, 5,100 users, rate limit off; scimd resident memory after the run: ${rss} MB"
+    echo "raw $store: single-row insert ${raw_insert%.*}/s, primary-key lookup ${raw_lookup%.*}/s"
+    printf '%-46s %9s %8s %8s %7s %s\n' workload "req/s" p50 p99 non-2xx "scimd/raw"
+    row() {
+        local label=$1 key=$2 raw=${3:-}
+        read -r rate p50 p99 bad <<<"${r[$key]}"
+        local ratio=""
+        [ -n "$raw" ] && ratio=$(python3 -c "print(f'{$rate/$raw:.2f}')")
+        printf '%-46s %9.0f %8s %8s %7s %s\n' "$label" "$rate" "$p50" "$p99" "$bad" "$ratio"
+    }
+    row "POST /Users (a new user each)" post "$raw_insert"
+    row "GET /Users?filter=userName eq" eq "$raw_lookup"
+    row "GET /Users/{id}" id "$raw_lookup"
+    row "GET /Users?startIndex=1&count=100" page
+    row "PATCH ±1 member, 10-member group" small
+    row "PATCH ±1 member, 5,000-member group" big
+    row "GET /Groups?count=100, no members" groups
+}
+
+for store in $stores; do
+    one_store "$store"
+done

@@ -235,6 +235,11 @@ pub async fn delete(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, id: 
 }
 
 /// A page of a list (SCIM's, or the admin API's with its extra conditions), with the total.
+///
+/// The page is read first, and the total is counted only when the page cannot tell it: a page
+/// that starts at the beginning or holds rows, and is not full, ends the list, so the total is
+/// its offset plus its rows. The lookups IdPs make most (`userName eq`, `externalId eq`: one
+/// row or none) thus cost one statement, not two; a full page or one past the end is counted.
 pub async fn list(
     db: &mut DbConn<'_>,
     kind: ResourceKind,
@@ -243,27 +248,44 @@ pub async fn list(
     extra: &AdminFilter,
 ) -> StoreResult<Page<ResourceRow>> {
     let sql = list_sql(db.dialect(), kind, query, extra)?;
-    let mut binds: Vec<Param> = vec![account.into()];
-    binds.extend(sql.params.iter().map(Param::from));
-    let total = db.fetch_one(&sql.count, &binds).await?.i64("total")?;
+    let filter_binds: Vec<Param> = std::iter::once(account.into())
+        .chain(sql.params.iter().map(Param::from))
+        .collect();
     let mut items = Vec::new();
     let mut next = None;
-    let wanted = query.count > 0 && (query.keyset.is_some() || total >= query.start_index);
-    if wanted {
+    let mut known_total = None;
+    if query.count > 0 {
         let (limit, offset) = limit_offset(query);
+        let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
         binds.extend([limit.into(), offset.into()]);
         let rows = db.fetch_all(&sql.page, &binds).await?;
         items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
-        if query.keyset.is_some() && rows.len() as i64 > query.count {
-            items.pop();
-            let last = &rows[items.len() - 1];
-            next = Some(Keyset {
-                key: last.opt_text("sort_key")?,
-                id: last.uuid("id")?,
-            });
+        match &query.keyset {
+            Some(keyset) => {
+                if rows.len() as i64 > query.count {
+                    items.pop();
+                    let last = &rows[items.len() - 1];
+                    next = Some(Keyset {
+                        key: last.opt_text("sort_key")?,
+                        id: last.uuid("id")?,
+                    });
+                } else if keyset.after.is_none() {
+                    // The first cursor page, and the last: it is the whole list.
+                    known_total = Some(items.len() as i64);
+                }
+            }
+            None => {
+                if (items.len() as i64) < limit && (offset == 0 || !items.is_empty()) {
+                    known_total = Some(offset + items.len() as i64);
+                }
+            }
         }
     }
+    let total = match known_total {
+        Some(total) => total,
+        None => db.fetch_one(&sql.count, &filter_binds).await?.i64("total")?,
+    };
     Ok(Page { total, items, next })
 }
 

@@ -34,16 +34,26 @@ where
     /// Runs `begin` (`BEGIN`, `BEGIN IMMEDIATE`, …) on `conn`. A BEGIN that fails leaves no
     /// transaction open, so the connection goes back to the pool (or is closed by the pool's
     /// own check if it is broken).
-    pub async fn begin(
-        mut conn: PoolConnection<DB>,
-        begin: &'static str,
-        held: Held,
-    ) -> Result<Self, sqlx::Error> {
-        sqlx::raw_sql(begin).execute(&mut *conn).await?;
-        Ok(Session {
+    ///
+    /// The session owns the connection before `BEGIN` is sent: a caller dropped while it waits
+    /// (a client that hung up, a timeout) drops the session, which rolls back whatever the
+    /// `BEGIN` opened before the connection goes back to the pool. Owning it only afterwards
+    /// handed the pool a connection whose transaction the database had opened meanwhile, and
+    /// the next `BEGIN` on it failed ("cannot start a transaction within a transaction").
+    pub async fn begin(conn: PoolConnection<DB>, begin: &'static str, held: Held) -> Result<Self, sqlx::Error> {
+        let mut session = Session {
             conn: Some(conn),
             held,
-        })
+        };
+        match sqlx::raw_sql(begin).execute(session.conn()).await {
+            Ok(_) => Ok(session),
+            Err(err) => {
+                // The database refused BEGIN, so no transaction is open: the connection goes
+                // back to the pool as it is.
+                drop(session.conn.take());
+                Err(err)
+            }
+        }
     }
 
     /// Keeps `held` until the transaction has ended.

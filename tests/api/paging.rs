@@ -200,3 +200,51 @@ async fn a_tampered_cursor_is_invalid_cursor_not_a_server_error() {
         assert_eq!(res.status, 200, "{}", res.text);
     }
 }
+
+/// `totalResults` is exact whichever page is asked for: the store counts only when the page
+/// cannot tell the total itself (a full page, or one past the end), and both ways must agree.
+#[tokio::test]
+async fn total_results_is_exact_on_every_page_whether_counted_or_inferred() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        let res = app
+            .post("/Users", json!({"userName": format!("t{i}@example.com")}))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+    // (query, items on the page, totalResults)
+    let cases = [
+        ("startIndex=1&count=10", 5, 5),  // the whole list on one short page
+        ("startIndex=1&count=5", 5, 5),   // a full page: counted
+        ("startIndex=1&count=2", 2, 5),   // a full first page
+        ("startIndex=4&count=2", 2, 5),   // a full middle page
+        ("startIndex=5&count=2", 1, 5),   // the short last page
+        ("startIndex=6&count=2", 0, 5),   // just past the end: counted
+        ("startIndex=50&count=2", 0, 5),  // far past the end
+        ("startIndex=1&count=0", 0, 5),   // count=0 asks for the total only
+        ("filter=userName%20eq%20%22t3@example.com%22", 1, 1),
+        ("filter=userName%20eq%20%22nobody@example.com%22", 0, 0),
+        ("filter=userName%20sw%20%22t%22&startIndex=3&count=10", 3, 5),
+    ];
+    for (query, items, total) in cases {
+        let res = app.get(&format!("/Users?{query}")).await;
+        assert_eq!(res.status, 200, "{query}: {}", res.text);
+        assert_eq!(res.body["totalResults"], json!(total), "{query}: {}", res.text);
+        assert_eq!(listed(&res.body), items, "{query}: {}", res.text);
+    }
+    // Cursor paging: the first page that is also the last, and a first page with more after.
+    let res = app.get("/Users?count=10&cursor=").await;
+    assert_eq!(res.body["totalResults"], json!(5), "{}", res.text);
+    let res = app.get("/Users?count=2&cursor=").await;
+    assert_eq!(res.body["totalResults"], json!(5), "{}", res.text);
+    let next = res.body["nextCursor"].as_str().unwrap().to_string();
+    let res = app
+        .get(&format!("/Users?count=10&cursor={}", urlencode(&next)))
+        .await;
+    assert_eq!(res.body["totalResults"], json!(5), "{}", res.text);
+    assert_eq!(listed(&res.body), 3, "{}", res.text);
+}
+
+fn listed(body: &Value) -> usize {
+    body["Resources"].as_array().map_or(0, Vec::len)
+}
