@@ -268,12 +268,19 @@ async fn signing_key_survives_restart_so_tokens_stay_valid() {
 #[tokio::test]
 async fn disabled_scim_answers_403() {
     let app = TestApp::spawn().await;
+    assert_eq!(app.get("/Users").await.status, 200, "the token works before");
     let mut conn = app.sql().await;
     sqlx::query("UPDATE accounts SET scim_enabled = false")
         .execute(&mut conn)
         .await
         .unwrap();
-    app.get("/Users").await.assert_error(403, None);
+    let res = app.get("/Users").await;
+    res.assert_error(403, None);
+    assert!(
+        res.body["detail"].as_str().unwrap().contains("disabled"),
+        "{}",
+        res.text
+    );
 }
 
 /// A token's `last_used_at` is refreshed at most once a minute (off the request path, so the
