@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::{ERROR_URN, ScimError, ScimType};
 use crate::service;
-use crate::service::records::StoreError;
+use crate::service::ConcurrentChange;
 
 /// The media type of every response body.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
@@ -161,19 +161,14 @@ impl ApiError {
                 tracing::error!(%detail, "request failed");
                 (500, None, detail)
             }
-            service::Error::Internal(err) if err.is_unavailable() => {
-                tracing::error!(error = %err, "database unavailable");
-                (
-                    503,
-                    None,
-                    format!("{}; retry later (see Retry-After)", err.unavailable_cause()),
-                )
+            service::Error::DatabaseUnavailable { cause, error, .. } => {
+                tracing::error!(error = %error, "database unavailable");
+                (503, None, format!("{cause}; retry later (see Retry-After)"))
             }
-            // A constraint the service did not expect to meet: a concurrent request changed
-            // what this one was about to rely on (a member deleted between the existence
-            // check and the insert, a name taken meanwhile). The database kept the data
-            // consistent; the client may read again and retry.
-            service::Error::Internal(StoreError::Unique(constraint)) => {
+            service::Error::ConcurrentChange {
+                kind: ConcurrentChange::Unique,
+                constraint,
+            } => {
                 tracing::warn!(%constraint, "unexpected unique violation");
                 (
                     409,
@@ -183,7 +178,10 @@ impl ApiError {
                         .to_string(),
                 )
             }
-            service::Error::Internal(StoreError::ForeignKey(constraint)) => {
+            service::Error::ConcurrentChange {
+                kind: ConcurrentChange::Deleted,
+                constraint,
+            } => {
                 tracing::warn!(%constraint, "unexpected foreign key violation");
                 (
                     409,
@@ -216,10 +214,15 @@ pub struct StoreFault {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let fault = match &self.0 {
-            service::Error::Internal(err) if err.is_unavailable() => Some(StoreFault {
-                connection: err.is_connection_fault(),
-                disk_full: err.is_disk_full(),
-                cause: err.unavailable_cause().to_string(),
+            service::Error::DatabaseUnavailable {
+                cause,
+                connection_fault,
+                disk_full,
+                ..
+            } => Some(StoreFault {
+                connection: *connection_fault,
+                disk_full: *disk_full,
+                cause: cause.clone(),
             }),
             _ => None,
         };
@@ -299,24 +302,68 @@ mod constraint_tests {
     /// A constraint violation no service function expected (a race with another request) is a
     /// conflict to retry, not a server fault.
     #[test]
-    fn unexpected_constraint_violations_are_409_not_500() {
-        let (status, scim_type, detail) = ApiError(service::Error::Internal(StoreError::Unique(
-            "groups_native_display_name_key".into(),
-        )))
+    fn concurrent_changes_are_409_not_500() {
+        let (status, scim_type, detail) = ApiError(service::Error::ConcurrentChange {
+            kind: ConcurrentChange::Unique,
+            constraint: "groups_native_display_name_key".into(),
+        })
         .parts();
         assert_eq!((status, scim_type), (409, Some(ScimType::Uniqueness)));
         assert!(
             detail.contains("retry") && !detail.contains("groups_"),
             "{detail}"
         );
-        let (status, _, detail) = ApiError(service::Error::Internal(StoreError::ForeignKey(
-            "group_members_member_fk".into(),
-        )))
+        let (status, scim_type, detail) = ApiError(service::Error::ConcurrentChange {
+            kind: ConcurrentChange::Deleted,
+            constraint: "group_members_member_fk".into(),
+        })
         .parts();
-        assert_eq!(status, 409);
+        assert_eq!((status, scim_type), (409, None));
         assert!(
             !detail.contains("group_members"),
             "no schema names leak: {detail}"
         );
+    }
+
+    /// An unavailable database is a 503 with Retry-After whose detail is the cause, never the
+    /// database's own words, and the response carries the fault for the retry layer.
+    #[test]
+    fn an_unavailable_database_is_503_with_its_fault() {
+        let res = ApiError(service::Error::DatabaseUnavailable {
+            cause: "the connection to the database was lost".into(),
+            connection_fault: true,
+            disk_full: false,
+            error: "database error: error communicating with database: broken pipe".into(),
+        })
+        .into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        let fault = res.extensions().get::<StoreFault>().expect("the fault is marked");
+        assert!(fault.connection && !fault.disk_full);
+        assert_eq!(fault.cause, "the connection to the database was lost");
+        let (_, _, detail) = ApiError(service::Error::DatabaseUnavailable {
+            cause: "the database is unreachable".into(),
+            connection_fault: false,
+            disk_full: false,
+            error: "the database is unreachable".into(),
+        })
+        .parts();
+        assert_eq!(
+            detail,
+            "the database is unreachable; retry later (see Retry-After)"
+        );
+    }
+
+    /// An internal error is logged; the client sees a fixed detail and no fault extension.
+    #[test]
+    fn an_internal_error_shows_nothing_of_its_cause() {
+        let res = ApiError(service::Error::Internal(
+            "database error: syntax error at or near \"SELEC\"".into(),
+        ))
+        .into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.extensions().get::<StoreFault>().is_none());
+        let (_, _, detail) = ApiError(service::Error::Internal("SELEC".into())).parts();
+        assert_eq!(detail, INTERNAL_DETAIL);
     }
 }

@@ -62,9 +62,77 @@ pub enum Error {
     /// where it happened.
     #[error("{0}")]
     Failed(String),
+    /// The database cannot serve now, a condition that passes (unreachable, a connection cut,
+    /// no connection to spare, busy, no space left): the client may retry. `cause` is what the
+    /// client and the operator are told; `error` (the database's own words) is only logged.
+    #[error("{error}")]
+    DatabaseUnavailable {
+        cause: String,
+        /// A fault of one connection, which a new connection may not meet: a request that
+        /// committed nothing may be replayed once.
+        connection_fault: bool,
+        /// No space left: later writes fail too until an operator frees space.
+        disk_full: bool,
+        error: BoxError,
+    },
+    /// A constraint the rules did not expect to meet: a concurrent request changed what this
+    /// one relied on (a name taken, a member deleted meanwhile). The database kept the data
+    /// consistent; the client may read again and retry. `constraint` is for the log only.
+    #[error("{kind} {constraint} violated")]
+    ConcurrentChange {
+        kind: ConcurrentChange,
+        constraint: String,
+    },
     /// A fault of ours or of the database: logged, never shown in detail.
     #[error(transparent)]
-    Internal(#[from] StoreError),
+    Internal(BoxError),
+}
+
+/// The cause of an internal error, kept for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a concurrent request took away from [`Error::ConcurrentChange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcurrentChange {
+    /// A value that had to be unique was stored by another request meanwhile.
+    Unique,
+    /// A resource this request refers to was deleted by another request meanwhile.
+    Deleted,
+}
+
+impl std::fmt::Display for ConcurrentChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConcurrentChange::Unique => "unique constraint",
+            ConcurrentChange::Deleted => "foreign key",
+        })
+    }
+}
+
+/// The store's error in the service's terms: the one place that reads a `StoreError`'s kind
+/// for the edge, so `http/` never names a store type.
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            return Error::DatabaseUnavailable {
+                cause: err.unavailable_cause().to_string(),
+                connection_fault: err.is_connection_fault(),
+                disk_full: err.is_disk_full(),
+                error: Box::new(err),
+            };
+        }
+        match err {
+            StoreError::Unique(constraint) => Error::ConcurrentChange {
+                kind: ConcurrentChange::Unique,
+                constraint,
+            },
+            StoreError::ForeignKey(constraint) => Error::ConcurrentChange {
+                kind: ConcurrentChange::Deleted,
+                constraint,
+            },
+            other => Error::Internal(Box::new(other)),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -181,11 +249,72 @@ pub mod records {
     pub use crate::store::health::Condition as DatabaseCondition;
     pub use crate::store::health::count_commits;
     pub use crate::store::{
-        AdminFilter, AuditRecord, MemberRef, PoolStats, ResourceRow, RoleBinding, StoreError, TokenRecord,
+        AdminFilter, AuditRecord, MemberRef, PoolStats, ResourceRow, RoleBinding, TokenRecord,
     };
 
     /// The connection pool of `store` now, for `/metrics`.
     pub fn pool_stats(store: &dyn crate::store::Store) -> PoolStats {
         store.pool_stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store's errors become domain errors here; `http/error.rs` maps those to statuses.
+    #[test]
+    fn store_errors_become_domain_errors() {
+        match Error::from(StoreError::Unique("groups_native_display_name_key".into())) {
+            Error::ConcurrentChange {
+                kind: ConcurrentChange::Unique,
+                constraint,
+            } => assert_eq!(constraint, "groups_native_display_name_key"),
+            other => panic!("{other:?}"),
+        }
+        let err = Error::from(StoreError::ForeignKey("group_members_member_fk".into()));
+        assert_eq!(err.to_string(), "foreign key group_members_member_fk violated");
+        assert!(matches!(
+            err,
+            Error::ConcurrentChange {
+                kind: ConcurrentChange::Deleted,
+                ..
+            }
+        ));
+
+        let err = Error::from(StoreError::Down);
+        assert_eq!(err.to_string(), "the database is unreachable");
+        match err {
+            Error::DatabaseUnavailable {
+                cause,
+                connection_fault,
+                disk_full,
+                ..
+            } => {
+                assert_eq!(cause, "the database is unreachable");
+                assert!(!connection_fault && !disk_full);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        match Error::from(StoreError::Database(sqlx::Error::Io(cut))) {
+            Error::DatabaseUnavailable {
+                cause,
+                connection_fault,
+                ..
+            } => {
+                assert_eq!(cause, "the connection to the database was lost");
+                assert!(connection_fault);
+            }
+            other => panic!("{other:?}"),
+        }
+        match Error::from(StoreError::Database(sqlx::Error::PoolTimedOut)) {
+            Error::DatabaseUnavailable { connection_fault, .. } => assert!(!connection_fault),
+            other => panic!("{other:?}"),
+        }
+
+        let err = Error::from(StoreError::Unusable("no such directory".into()));
+        assert_eq!(err.to_string(), "no such directory");
+        assert!(matches!(err, Error::Internal(_)));
     }
 }

@@ -58,10 +58,12 @@ async fn health_and_readiness() {
         .raw(Method::GET, &format!("{}/healthz", app.origin), &[], None)
         .await;
     assert_eq!(res.status, 200);
+    assert_eq!(res.body, serde_json::json!({"status": "ok"}), "{}", res.text);
     let res = app
         .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body, serde_json::json!({"status": "ready"}), "{}", res.text);
 }
 
 #[tokio::test]
@@ -188,6 +190,10 @@ async fn discovery_describes_what_is_implemented() {
 #[tokio::test]
 async fn base_url_pasted_with_a_trailing_slash_still_works() {
     let app = TestApp::spawn().await;
+    for name in ["a", "b", "c"] {
+        app.user(&format!("{name}@example.com")).await;
+    }
+    app.group("Team", &[]).await;
     let auth = format!("Bearer {}", app.token);
     let base = format!("{}/", app.scim(""));
     let res = app
@@ -199,6 +205,9 @@ async fn base_url_pasted_with_a_trailing_slash_still_works() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
+    // The list of users, its query honoured: not some other page that also answers 200.
+    assert_eq!(res.body["totalResults"], 3, "{}", res.text);
+    assert_eq!(res.body["Resources"].as_array().map(Vec::len), Some(2), "{}", res.text);
     let res = app
         .raw(
             Method::GET,
@@ -208,6 +217,8 @@ async fn base_url_pasted_with_a_trailing_slash_still_works() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["totalResults"], 1, "{}", res.text);
+    assert_eq!(res.body["Resources"][0]["displayName"], "Team", "{}", res.text);
 }
 
 #[tokio::test]

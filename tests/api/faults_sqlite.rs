@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, eventually};
 
 #[tokio::test]
 async fn a_write_lock_held_elsewhere_is_503_with_retry_after_and_scimd_recovers() {
@@ -36,7 +36,8 @@ async fn a_write_lock_held_elsewhere_is_503_with_retry_after_and_scimd_recovers(
         },
         async {
             // Queued behind the first for this process's turn, which it gets only when the
-            // first gives up (10 s), 3 s into its own wait.
+            // first gives up (10 s), 3 s into its own wait. SQLite's busy timeout runs on wall
+            // time, so this offset is wall time too.
             tokio::time::sleep(Duration::from_secs(3)).await;
             let sent = Instant::now();
             timed(
@@ -46,9 +47,20 @@ async fn a_write_lock_held_elsewhere_is_503_with_retry_after_and_scimd_recovers(
             )
         },
         async {
-            // While both writers wait, a read is answered at once, and the database is ready
-            // (it answers; a load balancer has nothing to drain).
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // While a writer waits, a read is answered at once, and the database is ready
+            // (it answers; a load balancer has nothing to drain). The writer is waiting once
+            // the server counts it in flight, besides the scrape that asks.
+            eventually("the first write is in flight", Duration::from_secs(5), || async {
+                let metrics = app
+                    .raw(Method::GET, &format!("{}/metrics", app.origin), &[], None)
+                    .await
+                    .text;
+                match crate::observability::sample(&metrics, "scimd_http_requests_in_flight") {
+                    n if n >= 2.0 => Ok(()),
+                    n => Err(format!("{n} requests in flight")),
+                }
+            })
+            .await;
             let res = app.get(&path).await;
             let at = started.elapsed();
             let ready = app
@@ -204,21 +216,18 @@ async fn a_full_disk_is_503_not_ready_and_writes_resume_once_space_is_freed() {
 
     // Space is freed: writes succeed again and the server is ready, with no restart.
     std::fs::remove_file(&filler).unwrap();
-    let started = Instant::now();
-    loop {
+    // The health check retries on wall time of its own: polled.
+    eventually("ready again by itself", Duration::from_secs(5), || async {
         let ready = app
             .raw(Method::GET, &format!("{}/readyz", app.origin), &[], None)
             .await;
         if ready.status == 200 {
-            break;
+            Ok(())
+        } else {
+            Err(ready.text)
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "ready again by itself: {}",
-            ready.text
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let res = app
         .post("/Users", json!({"userName": "after-full@example.com"}))
         .await;

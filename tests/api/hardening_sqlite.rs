@@ -5,9 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::Scratch;
+use crate::harness::{Scratch, eventually};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -32,8 +32,8 @@ impl Drop for Child {
     }
 }
 
-#[test]
-fn the_database_and_its_wal_and_shm_files_are_0600_whatever_the_umask() {
+#[tokio::test]
+async fn the_database_and_its_wal_and_shm_files_are_0600_whatever_the_umask() {
     let (_scratch, dir, url) = scratch();
     // umask 000: without the fix, SQLite creates all three 0644.
     let child = Child(
@@ -48,15 +48,18 @@ fn the_database_and_its_wal_and_shm_files_are_0600_whatever_the_umask() {
     );
     let db = dir.join("scimd.db");
     let files = [db.clone(), dir.join("scimd.db-wal"), dir.join("scimd.db-shm")];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !files.iter().all(|f| f.exists()) {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not open {}",
-            db.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The child process opens them when it starts: wall time is inherent.
+    eventually(
+        &format!("the server opens {}", db.display()),
+        Duration::from_secs(30),
+        || async {
+            match files.iter().find(|f| !f.exists()) {
+                None => Ok(()),
+                Some(missing) => Err(format!("no {}", missing.display())),
+            }
+        },
+    )
+    .await;
     for file in &files {
         assert_eq!(mode(file), 0o600, "{} is {:o}", file.display(), mode(file));
     }

@@ -113,6 +113,30 @@ impl Drop for Scratch {
     }
 }
 
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `probe` every 20 ms until it yields `Ok`, and fails at `deadline` with `what` and what
+/// the probe saw last. Only for what happens on wall time outside the test's control (a child
+/// process, a socket, a connection pool, a background write, a fault proxy, a collector): what
+/// scimd decides by its own clock is tested with [`TestApp::advance`] instead, without waiting.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) if tokio::time::Instant::now() >= until => {
+                panic!("{what}: not so after {deadline:?}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
 pub struct TestApp {
     pub origin: String,
     pub account: Uuid,

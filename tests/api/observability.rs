@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use crate::harness::{Scratch, TestApp};
+use crate::harness::{Scratch, TestApp, eventually};
 use crate::ops::Scimd;
 
 /// Resident memory of process `pid` in KiB, from `/proc/PID/status`.
@@ -152,19 +152,17 @@ async fn metrics_report_the_build_the_process_and_the_database_pool() {
     let open = sample(text, "scimd_db_pool_connections_in_use") + sample(text, "scimd_db_pool_connections_idle");
     assert!((1.0..=8.0).contains(&open), "the test pool holds 1 to 8 connections: {text}");
     // Nothing waits for the database once the requests are answered (the bookkeeping write of
-    // the token's first use may still be starting: give it a moment).
-    let mut waiting = sample(text, "scimd_db_pool_waiting");
-    for _ in 0..100 {
-        if waiting == 0.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let res = app
-            .raw(Method::GET, &format!("{}/metrics", app.origin), &[], None)
-            .await;
-        waiting = sample(&res.text, "scimd_db_pool_waiting");
+    // the token's first use runs in the background and may still be starting: polled).
+    if sample(text, "scimd_db_pool_waiting") != 0.0 {
+        eventually("nobody waits for the database", Duration::from_secs(5), || async {
+            let text = app
+                .raw(Method::GET, &format!("{}/metrics", app.origin), &[], None)
+                .await
+                .text;
+            if sample(&text, "scimd_db_pool_waiting") == 0.0 { Ok(()) } else { Err(text) }
+        })
+        .await;
     }
-    assert_eq!(waiting, 0.0, "{text}");
 }
 
 /// A collector stand-in: an OTLP/HTTP receiver on loopback keeping every span it is sent.
@@ -261,17 +259,14 @@ async fn a_scim_request_is_traced_to_the_collector_under_the_callers_trace() {
 
     let name = |method: &str| format!("{method} /scim/account/{{account_id}}/Users");
     let find = |name: &str| spans.lock().unwrap().iter().find(|s| s.name == name).cloned();
-    let arrived = async {
-        loop {
-            if let (Some(create), Some(list)) = (find(&name("POST")), find(&name("GET"))) {
-                break (create, list);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    // The exporter sends its batch when it does: wall time is inherent.
+    let (create, list) = eventually("request spans at the collector", Duration::from_secs(30), || async {
+        match (find(&name("POST")), find(&name("GET"))) {
+            (Some(create), Some(list)) => Ok((create, list)),
+            _ => Err(format!("{:?}", spans.lock().unwrap())),
         }
-    };
-    let (create, list) = tokio::time::timeout(Duration::from_secs(30), arrived)
-        .await
-        .unwrap_or_else(|_| panic!("no request spans at the collector: {:?}", spans.lock().unwrap()));
+    })
+    .await;
 
     assert_eq!(hex(&create.trace_id), trace_id, "the caller's trace is kept");
     assert_eq!(hex(&create.parent_span_id), caller_span, "under the caller's span");
@@ -331,29 +326,27 @@ async fn pool_metrics_show_a_request_waiting_for_the_only_connection() {
                 .status()
         }
     });
-    let mut waiting = 0.0;
-    for _ in 0..100 {
-        waiting = sample(&metrics().await, "scimd_db_pool_waiting");
-        if waiting == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting, 1.0, "the request waits for the connection");
+    // The request reaches the pool when its task runs: polled.
+    eventually("the request waits for the connection", Duration::from_secs(5), || async {
+        let text = metrics().await;
+        if sample(&text, "scimd_db_pool_waiting") == 1.0 { Ok(()) } else { Err(text) }
+    })
+    .await;
     drop(held);
     assert_eq!(request.await.unwrap(), 200);
     // Then the connection goes back to the pool (after the token-use write the request may
     // have started in the background) and nobody waits.
-    let mut text = metrics().await;
-    for _ in 0..100 {
+    let text = eventually("the connection is back in the pool", Duration::from_secs(5), || async {
+        let text = metrics().await;
         if sample(&text, "scimd_db_pool_waiting") == 0.0
             && sample(&text, "scimd_db_pool_connections_idle") == 1.0
         {
-            break;
+            Ok(text)
+        } else {
+            Err(text)
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        text = metrics().await;
-    }
+    })
+    .await;
     assert_eq!(sample(&text, "scimd_db_pool_waiting"), 0.0, "{text}");
     assert_eq!(sample(&text, "scimd_db_pool_connections_idle"), 1.0, "{text}");
     assert_eq!(sample(&text, "scimd_db_pool_connections_in_use"), 0.0, "{text}");

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStdout, Command};
 
-use crate::harness::Scratch;
+use crate::harness::{Scratch, eventually};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -89,14 +89,12 @@ impl Scimd {
     /// Waits until a log line contains `needle` (stderr is read on its own, so a log line
     /// written before a stdout line may arrive after it).
     pub async fn wait_for_log(&self, needle: &str) {
-        let seen = async {
-            while !self.logs().contains(needle) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        if tokio::time::timeout(WAIT, seen).await.is_err() {
-            panic!("no log line with {needle:?}: {}", self.logs());
-        }
+        // The child process writes when it writes: wall time is inherent.
+        eventually(&format!("a log line with {needle:?}"), WAIT, || async {
+            let logs = self.logs();
+            if logs.contains(needle) { Ok(()) } else { Err(logs) }
+        })
+        .await
     }
 
     /// The next line the server prints on stdout.
@@ -382,37 +380,33 @@ async fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_ones() {
     conn.write_all(headers.as_bytes()).await.unwrap();
     conn.write_all(head).await.unwrap();
     // Until the server is answering it: two requests in flight, it and the scrape that asks.
+    // The child process reads the request when it does: wall time is inherent.
     let client = reqwest::Client::new();
-    let answering = async {
-        loop {
-            let metrics = client
-                .get(format!("{}/metrics", server.origin))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if crate::observability::sample(&metrics, "scimd_http_requests_in_flight") >= 2.0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    eventually("the server is answering the request", WAIT, || async {
+        let metrics = client
+            .get(format!("{}/metrics", server.origin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        match crate::observability::sample(&metrics, "scimd_http_requests_in_flight") {
+            n if n >= 2.0 => Ok(()),
+            n => Err(format!("{n} requests in flight")),
         }
-    };
-    tokio::time::timeout(WAIT, answering)
-        .await
-        .expect("the server is answering the request");
+    })
+    .await;
     server.sigterm();
     server.wait_for_log("draining in-flight requests").await;
     // New connections are refused from now on.
-    let refused = async {
-        while tokio::net::TcpStream::connect(&server.addr).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    eventually("the listener closes", Duration::from_secs(5), || async {
+        match tokio::net::TcpStream::connect(&server.addr).await {
+            Ok(_) => Err("a connection was accepted".to_string()),
+            Err(_) => Ok(()),
         }
-    };
-    tokio::time::timeout(Duration::from_secs(5), refused)
-        .await
-        .expect("the listener closes");
+    })
+    .await;
 
     conn.write_all(tail).await.unwrap();
     let mut response = String::new();
@@ -493,15 +487,11 @@ async fn the_access_log_gives_the_latency_as_a_number_of_milliseconds() {
 /// Waits until a write load has had more than `n` writes acknowledged (polled, with a
 /// deadline): the load is under way, however fast or slow the machine.
 pub async fn until_acknowledged(acknowledged: &Mutex<Vec<String>>, n: usize) {
-    let progressed = async {
-        while acknowledged.lock().unwrap().len() <= n {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    eventually(&format!("more than {n} writes acknowledged"), WAIT, || async {
+        match acknowledged.lock().unwrap().len() {
+            done if done > n => Ok(()),
+            done => Err(format!("{done} acknowledged")),
         }
-    };
-    if tokio::time::timeout(WAIT, progressed).await.is_err() {
-        panic!(
-            "the write load had {} writes acknowledged after {WAIT:?}, not more than {n}",
-            acknowledged.lock().unwrap().len()
-        );
-    }
+    })
+    .await
 }

@@ -91,18 +91,39 @@ async fn the_sustained_rate_sets_the_refill_and_retry_after_rounds_up() {
     assert_eq!(retry_after(&app.get("/Users").await), 1);
 }
 
+/// Sends `n` list requests; the answers, in order.
+async fn burst(app: &TestApp, n: usize) -> Vec<Resp> {
+    let mut answers = Vec::with_capacity(n);
+    for _ in 0..n {
+        answers.push(app.get("/Users").await);
+    }
+    answers
+}
+
 #[tokio::test]
 async fn zero_turns_rate_limiting_off() {
-    // A burst is configured, but a rate of zero turns limiting off: with the clock standing
-    // still, a limiter would refuse the eleventh request.
-    let app = TestApp::spawn_with(|c| {
+    // The same burst against the same budget, first with a rate: the limiter answers the
+    // eleventh request 429 with Retry-After (the clock stands still, so nothing refills)…
+    let limited = TestApp::spawn_with(|c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 10;
+    })
+    .await;
+    let answers = burst(&limited, 30).await;
+    for (i, res) in answers.iter().enumerate().take(10) {
+        assert_eq!(res.status, 200, "request {} of the burst: {}", i + 1, res.text);
+    }
+    for res in &answers[10..] {
+        assert_eq!(retry_after(res), 1);
+    }
+    // …then with a rate of zero, which turns limiting off: every request passes.
+    let unlimited = TestApp::spawn_with(|c| {
         c.rate_limit_per_second = 0;
         c.rate_limit_burst = 10;
     })
     .await;
-    for i in 1..=30 {
-        let res = app.get("/ServiceProviderConfig").await;
-        assert_eq!(res.status, 200, "request {i}: {}", res.text);
+    for (i, res) in burst(&unlimited, 30).await.iter().enumerate() {
+        assert_eq!(res.status, 200, "request {}: {}", i + 1, res.text);
         assert!(res.header("retry-after").is_none());
     }
 }

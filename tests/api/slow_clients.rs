@@ -39,6 +39,7 @@ async fn headers_sent_a_byte_at_a_time_are_cut_off() {
             closed_at = Some(started.elapsed());
             break;
         }
+        // The slow client itself, against hyper's header timer: wall time is inherent.
         tokio::time::sleep(Duration::from_millis(100)).await;
         if started.elapsed() > Duration::from_secs(4) {
             break;
@@ -114,6 +115,7 @@ async fn a_slowloris_of_1000_sockets_does_not_delay_an_idp() {
             for s in sockets.iter_mut() {
                 let _ = s.write_all(b"a").await;
             }
+            // The slowloris's own pace against a real server: wall time is inherent.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     };
@@ -145,7 +147,8 @@ async fn connections_beyond_the_limit_wait_for_a_free_one() {
         s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
         idle.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // No wait for the server to take them: each connect has completed, and the listen backlog
+    // is first in, first out, so the server accepts these four before the fifth.
     // A fifth is served only once the header timeout has freed a slot.
     let started = Instant::now();
     let res = app.get("/Users").await;
