@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use crate::scim::ScimError;
-use crate::scim::path::{AttrPath, parse_attr_list};
-use crate::service::{Caller, ListParams, Precondition};
+use crate::scim::list::ListRequest;
+pub use crate::scim::list::Projection;
+use crate::service::{Caller, Precondition};
 
 /// A JSON request body. `application/scim+json` and `application/json` (any parameters) are
 /// accepted, and so is a body sent with no Content-Type at all; any other media type is 415.
@@ -90,37 +91,14 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    fn int(&self, name: &str) -> Result<Option<i64>, ScimError> {
-        match self.get(name).map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(raw) => raw
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, not {raw:?}"))),
-        }
-    }
-
-    pub fn list(&self) -> Result<ListParams, ScimError> {
-        Ok(ListParams {
-            filter: self.get("filter").map(str::to_string),
-            sort_by: self.get("sortBy").map(str::to_string),
-            sort_order: self.get("sortOrder").map(str::to_string),
-            start_index: self.int("startIndex")?,
-            count: self.int("count")?,
-            cursor: self.get("cursor").map(str::to_string),
-        })
+    /// The list request of a `GET` list, parsed once (`scim::list`).
+    pub fn list(&self, max_results: i64) -> Result<ListRequest, ScimError> {
+        ListRequest::from_query(|name| self.get(name), max_results)
     }
 
     /// `attributes` and `excludedAttributes`.
     pub fn projection(&self) -> Result<Projection, ScimError> {
-        let parse = |name: &str| match self.get(name) {
-            Some(raw) if !raw.trim().is_empty() => parse_attr_list(raw),
-            _ => Ok(Vec::new()),
-        };
-        Ok(Projection {
-            attributes: parse("attributes")?,
-            excluded: parse("excludedAttributes")?,
-        })
+        Projection::parse(self.get("attributes"), self.get("excludedAttributes"))
     }
 }
 
@@ -129,29 +107,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Params::parse(parts.uri.query().unwrap_or("")))
-    }
-}
-
-/// `attributes` / `excludedAttributes` of a request.
-#[derive(Debug, Default, Clone)]
-pub struct Projection {
-    pub attributes: Vec<AttrPath>,
-    pub excluded: Vec<AttrPath>,
-}
-
-impl Projection {
-    pub fn is_empty(&self) -> bool {
-        self.attributes.is_empty() && self.excluded.is_empty()
-    }
-
-    /// Would the response show the attribute `name` (top-level, core schema)? Used to skip
-    /// reading a group's members when the client excluded them.
-    pub fn shows(&self, name: &str) -> bool {
-        let named = |p: &AttrPath| p.name.eq_ignore_ascii_case(name) && p.sub.is_none();
-        if self.excluded.iter().any(named) {
-            return false;
-        }
-        self.attributes.is_empty() || self.attributes.iter().any(|p| p.name.eq_ignore_ascii_case(name))
     }
 }
 

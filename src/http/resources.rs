@@ -8,13 +8,14 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::{ApiError, scim_json};
 use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
+use crate::scim::list::ListRequest;
 use crate::scim::render::{self, Meta};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
 use crate::service::records::ResourceRow;
 use crate::service::users::UserView;
-use crate::service::{ListPage, ListParams, Paging};
+use crate::service::{ListPage, Paging};
 
 pub(super) type Handler = Result<Response, ApiError>;
 
@@ -170,18 +171,14 @@ fn group_response(status: StatusCode, ctx: &Ctx, view: &GroupView, projection: &
 // ---- Users -------------------------------------------------------------------------------
 
 pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    users_page(&st, &ctx, &params.list()?, &params.projection()?).await
+    let list = params.list(st.service.settings().max_results)?;
+    users_page(&st, &ctx, &list).await
 }
 
 /// `GET /Users` and `POST /Users/.search`: one list path, whichever way the query came.
-pub(super) async fn users_page(
-    st: &AppState,
-    ctx: &Ctx,
-    list: &ListParams,
-    projection: &Projection,
-) -> Handler {
+pub(super) async fn users_page(st: &AppState, ctx: &Ctx, list: &ListRequest) -> Handler {
     let page = st.service.list_users(&ctx.caller, list).await?;
-    Ok(list_response(page, projection, |v| {
+    Ok(list_response(page, &list.projection, |v| {
         (&schema::USER, render_user(&ctx.base_url, v))
     }))
 }
@@ -259,22 +256,18 @@ pub async fn delete_user(
 // ---- Groups ------------------------------------------------------------------------------
 
 pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
-    groups_page(&st, &ctx, &params.list()?, &params.projection()?).await
+    let list = params.list(st.service.settings().max_results)?;
+    groups_page(&st, &ctx, &list).await
 }
 
 /// `GET /Groups` and `POST /Groups/.search`. Members are read only when the response shows
 /// them.
-pub(super) async fn groups_page(
-    st: &AppState,
-    ctx: &Ctx,
-    list: &ListParams,
-    projection: &Projection,
-) -> Handler {
+pub(super) async fn groups_page(st: &AppState, ctx: &Ctx, list: &ListRequest) -> Handler {
     let page = st
         .service
-        .list_groups(&ctx.caller, list, projection.shows("members"))
+        .list_groups(&ctx.caller, list, list.projection.shows("members"))
         .await?;
-    Ok(list_response(page, projection, |v| {
+    Ok(list_response(page, &list.projection, |v| {
         (&schema::GROUP, render_group(&ctx.base_url, v))
     }))
 }

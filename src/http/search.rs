@@ -5,48 +5,34 @@
 use axum::extract::State;
 
 use super::AppState;
-use super::extract::{Ctx, Projection, ScimBody};
+use super::extract::{Ctx, ScimBody};
 use super::resources::{Handler, groups_page, list_response, render_group, render_user, users_page};
+use crate::scim::list::ListRequest;
 use crate::scim::schema;
-use crate::scim::search::{SearchRequest, parse_search_request};
-use crate::service::ListParams;
 use crate::service::search::Found;
 
-fn split(req: SearchRequest) -> (ListParams, Projection) {
-    (
-        ListParams {
-            filter: req.filter,
-            sort_by: req.sort_by,
-            sort_order: req.sort_order,
-            start_index: req.start_index,
-            count: req.count,
-            cursor: req.cursor,
-        },
-        Projection {
-            attributes: req.attributes,
-            excluded: req.excluded_attributes,
-        },
-    )
+fn parse(st: &AppState, body: &serde_json::Value) -> Result<ListRequest, crate::scim::ScimError> {
+    ListRequest::from_search_body(body, st.service.settings().max_results)
 }
 
 pub async fn search_users(State(st): State<AppState>, ctx: Ctx, ScimBody(body): ScimBody) -> Handler {
-    let (list, projection) = split(parse_search_request(&body)?);
-    users_page(&st, &ctx, &list, &projection).await
+    let list = parse(&st, &body)?;
+    users_page(&st, &ctx, &list).await
 }
 
 pub async fn search_groups(State(st): State<AppState>, ctx: Ctx, ScimBody(body): ScimBody) -> Handler {
-    let (list, projection) = split(parse_search_request(&body)?);
-    groups_page(&st, &ctx, &list, &projection).await
+    let list = parse(&st, &body)?;
+    groups_page(&st, &ctx, &list).await
 }
 
 /// Users and Groups in one ListResponse (see `service::search` for how it pages).
 pub async fn search_root(State(st): State<AppState>, ctx: Ctx, ScimBody(body): ScimBody) -> Handler {
-    let (list, projection) = split(parse_search_request(&body)?);
+    let list = parse(&st, &body)?;
     let page = st
         .service
-        .search_root(&ctx.caller, &list, projection.shows("members"))
+        .search_root(&ctx.caller, &list, list.projection.shows("members"))
         .await?;
-    Ok(list_response(page, &projection, |found| match found {
+    Ok(list_response(page, &list.projection, |found| match found {
         Found::User(v) => (&schema::USER, render_user(&ctx.base_url, v)),
         Found::Group(v) => (&schema::GROUP, render_group(&ctx.base_url, v)),
     }))

@@ -9,6 +9,7 @@ pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod list;
 pub mod lookalike;
 pub mod patch;
 pub mod path;

@@ -3,8 +3,9 @@
 //!
 //! A SearchRequest carries the query parameters of a `GET` list in a body, so it is parsed
 //! into the very same strings a query string would give (`attributes` as a JSON array is
-//! joined with commas and goes through the same parser and limits as `?attributes=`). The
-//! list itself then runs through the same service path as `GET /Users`.
+//! joined with commas and goes through the same parser and limits as `?attributes=`). Those
+//! become a [`ListRequest`](super::list::ListRequest) by the same function as a query string's
+//! (`scim::list`), and the list runs through the same service path as `GET /Users`.
 //!
 //! A search at the root spans Users and Groups. Its filter is specialised per resource type
 //! ([`specialize`]): a term on an attribute that one type does not have is evaluated as if the

@@ -15,7 +15,8 @@ use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict};
-use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
+use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
+use crate::scim::list::ListRequest;
 use crate::scim::patch::{self, MemberOp};
 use crate::scim::{ScimError, resource, schema};
 use crate::store::{
@@ -263,7 +264,7 @@ impl Service {
     pub async fn list_groups(
         &self,
         caller: &Caller,
-        params: &ListParams,
+        params: &ListRequest,
         with_members: bool,
     ) -> Result<ListPage<GroupView>> {
         let mut scope = AdminFilter::default();
@@ -281,7 +282,7 @@ impl Service {
     pub async fn list_groups_where(
         &self,
         caller: &Caller,
-        params: &ListParams,
+        params: &ListRequest,
         with_members: bool,
         extra: &AdminFilter,
     ) -> Result<ListPage<GroupView>> {

@@ -1,39 +1,28 @@
-//! List requests, shared by every resource type: paging (RFC 7644 §3.4.2.4), filter and
-//! sort parsing, and the protocol errors for what the store cannot filter or sort on.
+//! List requests, shared by every resource type: what of a [`ListRequest`] needs the server's
+//! settings, key and clock — the default and maximum `count` (RFC 7644 §3.4.2.4), the
+//! cursor's signature and age (RFC 9865) — and the protocol errors for what the store cannot
+//! filter or sort on. The request itself was parsed and checked at the edge (`scim::list`).
 
 use uuid::Uuid;
 
 use super::{Error, Result, Settings};
+use crate::scim::ScimError;
 use crate::scim::cursor::{Cursor, query_fingerprint};
-use crate::scim::filter::parse_filter;
-use crate::scim::path::parse_attr_path;
-use crate::scim::{ScimError, ScimType};
-use crate::store::{Keyset, KeysetPage, ListQuery, Page, ResourceKind, Sort, StoreError};
+use crate::scim::list::{ListRequest, PageRequest};
+use crate::store::{Keyset, KeysetPage, ListQuery, Page, ResourceKind, StoreError};
 
-/// A list request as the SCIM layer parsed it (RFC 7644 §3.4.2).
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    pub filter: Option<String>,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
-    /// RFC 9865: `Some("")` asks for the first page of cursor paging, `Some(c)` for the page
-    /// after cursor `c`; `None` is index paging.
-    pub cursor: Option<String>,
-}
-
-impl ListParams {
-    /// RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0; count is clamped to
-    /// the configured maximum.
-    pub(crate) fn page(&self, settings: &Settings) -> (i64, i64) {
-        let start = self.start_index.unwrap_or(1).max(1);
-        let count = self
-            .count
-            .unwrap_or(settings.default_count)
-            .clamp(0, settings.max_results);
-        (start, count)
-    }
+/// RFC 7644 §3.4.2.4: startIndex < 1 is 1; a negative count is 0; count is clamped to the
+/// configured maximum. A cursor page starts nowhere: its start index is 1.
+pub(crate) fn page(paging: &PageRequest, settings: &Settings) -> (i64, i64) {
+    let start = match paging {
+        PageRequest::Index { start_index, .. } => start_index.unwrap_or(1).max(1),
+        PageRequest::Cursor { .. } => 1,
+    };
+    let count = paging
+        .count()
+        .unwrap_or(settings.default_count)
+        .clamp(0, settings.max_results);
+    (start, count)
 }
 
 /// One page of a list.
@@ -91,40 +80,20 @@ impl PreparedList<'_> {
     }
 }
 
-/// Parses a list request: filter, sort and paging. The store refuses attributes it cannot
-/// filter or sort on.
+/// Makes the store's query of a list request, verifying its cursor. The store refuses
+/// attributes it cannot filter or sort on.
 pub(crate) fn list_query<'k>(
     kind: ResourceKind,
     account: Uuid,
-    params: &ListParams,
+    req: &ListRequest,
     settings: &Settings,
     cursor_key: &'k [u8],
 ) -> Result<PreparedList<'k>> {
-    let filter = match params.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => Some(parse_filter(f)?),
-        _ => None,
-    };
-    let descending = match params.sort_order.as_deref().map(str::trim) {
-        None | Some("") => false,
-        Some(o) if o.eq_ignore_ascii_case("ascending") => false,
-        Some(o) if o.eq_ignore_ascii_case("descending") => true,
-        Some(o) => {
-            return Err(ScimError::invalid_value(format!(
-                "sortOrder must be \"ascending\" or \"descending\", not {o:?}"
-            ))
-            .into());
-        }
-    };
-    let sort = match params.sort_by.as_deref().map(str::trim) {
-        Some(by) if !by.is_empty() => Some(Sort {
-            by: parse_attr_path(by)?,
-            descending,
-        }),
-        _ => None,
-    };
-    let (start_index, count) = params.page(settings);
+    let filter = req.filter.as_ref().map(|f| f.filter.clone());
+    let sort = req.sort.as_ref().map(|s| s.sort.clone());
+    let (start_index, count) = page(&req.paging, settings);
     let now = settings.clock.now().timestamp();
-    let Some(raw_cursor) = params.cursor.as_deref() else {
+    let PageRequest::Cursor { after, .. } = &req.paging else {
         return Ok(PreparedList {
             query: ListQuery {
                 filter,
@@ -138,17 +107,16 @@ pub(crate) fn list_query<'k>(
             now,
         });
     };
-    check_cursor_paging(params, settings)?;
     let fingerprint = query_fingerprint(
         account,
         kind.resource_type(),
-        params.filter.as_deref(),
-        sort.as_ref().and(params.sort_by.as_deref()),
-        descending && sort.is_some(),
+        req.filter.as_ref().map(|f| f.text.as_str()),
+        req.sort.as_ref().map(|s| s.text.as_str()),
+        req.sort.as_ref().is_some_and(|s| s.sort.descending),
     );
-    let after = match raw_cursor.trim() {
-        "" => None,
-        raw => {
+    let after = match after {
+        None => None,
+        Some(raw) => {
             let cursor = Cursor::decode(raw, cursor_key)?;
             cursor.check(&fingerprint, now, settings.cursor_timeout_secs)?;
             Some(Keyset {
@@ -161,7 +129,7 @@ pub(crate) fn list_query<'k>(
         query: ListQuery {
             filter,
             sort,
-            start_index: 1,
+            start_index,
             count,
             keyset: Some(KeysetPage { after }),
         },
@@ -169,28 +137,6 @@ pub(crate) fn list_query<'k>(
         cursor_key,
         now,
     })
-}
-
-/// What cursor paging (RFC 9865) refuses in a request that has a `cursor`.
-pub(crate) fn check_cursor_paging(params: &ListParams, settings: &Settings) -> Result<()> {
-    if params.start_index.is_some() {
-        return Err(ScimError::invalid_value(
-            "startIndex and cursor cannot be combined: use startIndex for index paging or cursor \
-             for cursor paging (RFC 9865)",
-        )
-        .into());
-    }
-    if params.count.is_some_and(|c| c < 1) {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidCount,
-            format!(
-                "count must be between 1 and {} with cursor paging",
-                settings.max_results
-            ),
-        )
-        .into());
-    }
-    Ok(())
 }
 
 pub(crate) fn filter_error(err: StoreError) -> Error {

@@ -24,7 +24,7 @@ use crate::scim::ScimError;
 use crate::store::{Store, StoreError};
 
 pub use accounts::Bootstrap;
-pub use lists::{ListPage, ListParams, Paging};
+pub use lists::{ListPage, Paging};
 pub use tokens::{Caller, Idp, IssuedToken, TokenKind};
 
 /// Everything a request can fail with, in the service's terms. The service picks no HTTP

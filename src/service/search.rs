@@ -12,14 +12,13 @@
 //!   The two parts are not merged into one order.
 
 use super::groups::GroupView;
-use super::lists::check_cursor_paging;
+use super::lists::page;
 use super::users::UserView;
-use super::{Caller, ListPage, ListParams, Paging, Result, Service};
-use crate::scim::filter::parse_filter;
-use crate::scim::path::parse_attr_path;
+use super::{Caller, ListPage, Paging, Result, Service};
+use crate::scim::ScimError;
+use crate::scim::list::{ListFilter, ListRequest, PageRequest};
 use crate::scim::schema::{self, ResourceType};
 use crate::scim::search::{RootCursor, Specialized, specialize_all};
-use crate::scim::{ScimError, filter::Filter};
 
 /// One resource found by a search at the root.
 #[derive(Debug, Clone)]
@@ -37,22 +36,23 @@ impl Service {
     pub async fn search_root(
         &self,
         caller: &Caller,
-        params: &ListParams,
+        req: &ListRequest,
         with_members: bool,
     ) -> Result<ListPage<Found>> {
-        let typed = typed_params(params)?;
-        let (start, count) = params.page(&self.settings);
-        let Some(raw_cursor) = params.cursor.as_deref() else {
+        let typed = typed_requests(req)?;
+        let (start, count) = page(&req.paging, &self.settings);
+        let PageRequest::Cursor { after, .. } = &req.paging else {
             let mut items = Vec::new();
             let mut total = 0;
-            for (i, p) in typed.iter().enumerate() {
-                let Some(p) = p else { continue };
-                let slice = ListParams {
+            for (i, r) in typed.iter().enumerate() {
+                let Some(r) = r else { continue };
+                let slice = ListRequest {
                     // Positions are counted across the types: with 3 users, 5 is group 2.
-                    start_index: Some((start - total).max(1)),
-                    count: Some(count - items.len() as i64),
-                    cursor: None,
-                    ..p.clone()
+                    paging: PageRequest::Index {
+                        start_index: Some((start - total).max(1)),
+                        count: Some(count - items.len() as i64),
+                    },
+                    ..r.clone()
                 };
                 let page = self.list_of(caller, i, &slice, with_members).await?;
                 total += page.total;
@@ -66,17 +66,16 @@ impl Service {
             });
         };
 
-        check_cursor_paging(params, &self.settings)?;
-        let position = RootCursor::decode(raw_cursor)?;
+        let position = RootCursor::decode(after.as_deref().unwrap_or(""))?;
         let mut items = Vec::new();
         let mut total = 0;
         let mut next = None;
-        for (i, p) in typed.iter().enumerate() {
-            let Some(p) = p else { continue };
+        for (i, r) in typed.iter().enumerate() {
+            let Some(r) = r else { continue };
             let room = count - items.len() as i64;
             if i < position.phase || next.is_some() || room == 0 {
                 // Only this type's total: its resources lie before or after this page.
-                let page = self.list_of(caller, i, &totals_only(p), with_members).await?;
+                let page = self.list_of(caller, i, &totals_only(r), with_members).await?;
                 if i > position.phase && next.is_none() && page.total > 0 {
                     next = Some(RootCursor {
                         phase: i,
@@ -87,15 +86,16 @@ impl Service {
                 continue;
             }
             let inner = if i == position.phase {
-                position.inner.clone()
+                position.inner.trim()
             } else {
-                String::new()
+                ""
             };
-            let slice = ListParams {
-                start_index: None,
-                count: Some(room),
-                cursor: Some(inner),
-                ..p.clone()
+            let slice = ListRequest {
+                paging: PageRequest::Cursor {
+                    after: (!inner.is_empty()).then(|| inner.to_string()),
+                    count: Some(room),
+                },
+                ..r.clone()
             };
             let page = self.list_of(caller, i, &slice, with_members).await?;
             total += page.total;
@@ -119,16 +119,13 @@ impl Service {
         &self,
         caller: &Caller,
         index: usize,
-        params: &ListParams,
+        req: &ListRequest,
         with_members: bool,
     ) -> Result<ListPage<Found>> {
         Ok(if index == 0 {
-            map_page(self.list_users(caller, params).await?, Found::User)
+            map_page(self.list_users(caller, req).await?, Found::User)
         } else {
-            map_page(
-                self.list_groups(caller, params, with_members).await?,
-                Found::Group,
-            )
+            map_page(self.list_groups(caller, req, with_members).await?, Found::Group)
         })
     }
 }
@@ -142,51 +139,46 @@ fn map_page<T>(page: ListPage<T>, f: impl Fn(T) -> Found) -> ListPage<Found> {
     }
 }
 
-fn totals_only(p: &ListParams) -> ListParams {
-    ListParams {
-        start_index: None,
-        count: Some(0),
-        cursor: None,
-        ..p.clone()
+fn totals_only(r: &ListRequest) -> ListRequest {
+    ListRequest {
+        paging: PageRequest::Index {
+            start_index: None,
+            count: Some(0),
+        },
+        ..r.clone()
     }
 }
 
 /// The list request each type gets, `None` for a type the filter cannot match.
-fn typed_params(params: &ListParams) -> Result<Vec<Option<ListParams>>> {
-    let filters: Vec<Specialized> = match params.filter.as_deref().map(str::trim) {
-        Some(f) if !f.is_empty() => specialize_all(&parse_filter(f)?, &TYPES)?,
-        _ => vec![Specialized::Always; TYPES.len()],
+fn typed_requests(req: &ListRequest) -> Result<Vec<Option<ListRequest>>> {
+    let filters: Vec<Specialized> = match &req.filter {
+        Some(f) => specialize_all(&f.filter, &TYPES)?,
+        None => vec![Specialized::Always; TYPES.len()],
     };
-    let sort_by = match params.sort_by.as_deref().map(str::trim) {
-        Some(by) if !by.is_empty() => {
-            let path = parse_attr_path(by)?;
-            if TYPES.iter().all(|rt| rt.resolve(&path).is_err()) {
-                return Err(ScimError::invalid_value(format!(
-                    "cannot sort by \"{by}\": it is not an attribute of User or Group"
-                ))
-                .into());
-            }
-            Some((by, path))
-        }
-        _ => None,
-    };
+    if let Some(sort) = &req.sort
+        && TYPES.iter().all(|rt| rt.resolve(&sort.sort.by).is_err())
+    {
+        return Err(ScimError::invalid_value(format!(
+            "cannot sort by \"{}\": it is not an attribute of User or Group",
+            sort.text
+        ))
+        .into());
+    }
     Ok(filters
         .into_iter()
         .zip(TYPES)
         .map(|(filter, rt)| {
-            let filter: Option<&Filter> = match &filter {
+            let filter = match filter {
                 Specialized::Never => return None,
                 Specialized::Always => None,
-                Specialized::Filter(f) => Some(f),
+                // Its text is what a cursor of this type's list is fingerprinted with.
+                Specialized::Filter(f) => Some(ListFilter::from_ast(f)),
             };
-            Some(ListParams {
-                filter: filter.map(ToString::to_string),
+            Some(ListRequest {
+                filter,
                 // A type without the attribute keeps its default order.
-                sort_by: sort_by
-                    .as_ref()
-                    .filter(|(_, path)| rt.resolve(path).is_ok())
-                    .map(|(by, _)| by.to_string()),
-                ..params.clone()
+                sort: req.sort.clone().filter(|s| rt.resolve(&s.sort.by).is_ok()),
+                ..req.clone()
             })
         })
         .collect())

@@ -9,7 +9,8 @@ use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::ownership::{ensure_scim_sees_group, scim_may_write};
 use super::settings::{self, GroupNameConflict, Profile};
-use super::{Caller, Error, ListParams, Precondition, Result, Service, TokenKind, not_found, parse_id};
+use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
+use crate::scim::list::ListRequest;
 use crate::scim::{ScimError, compare, patch, resource, schema};
 use crate::store::{GroupRef, NewResource, ResourceKind, ReadTx, ResourceRow, StoreError, Tx};
 
@@ -180,7 +181,7 @@ impl Service {
         Ok(UserView { row, groups })
     }
 
-    pub async fn list_users(&self, caller: &Caller, params: &ListParams) -> Result<ListPage<UserView>> {
+    pub async fn list_users(&self, caller: &Caller, params: &ListRequest) -> Result<ListPage<UserView>> {
         let mut scope = crate::store::AdminFilter::default();
         if caller.kind == TokenKind::Scim {
             let mut conn = self.store.reader().await?;
@@ -195,7 +196,7 @@ impl Service {
     pub async fn list_users_where(
         &self,
         caller: &Caller,
-        params: &ListParams,
+        params: &ListRequest,
         extra: &crate::store::AdminFilter,
     ) -> Result<ListPage<UserView>> {
         let list = list_query(

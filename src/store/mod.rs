@@ -32,7 +32,6 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::scim::filter::Filter;
-use crate::scim::path::AttrPath;
 
 pub use filter_sql::FilterError;
 
@@ -304,12 +303,8 @@ pub struct Keyset {
     pub id: Uuid,
 }
 
-/// `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3).
-#[derive(Debug, Clone)]
-pub struct Sort {
-    pub by: AttrPath,
-    pub descending: bool,
-}
+/// `sortBy` / `sortOrder`: the list request's own type (`scim::list`), shared with the store.
+pub use crate::scim::list::Sort;
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {

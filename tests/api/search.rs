@@ -311,6 +311,29 @@ async fn bad_search_bodies_get_precise_400s() {
     }
 }
 
+/// A search at the root whose filter no type can match queried neither type, and so never
+/// looked at `sortOrder`: it answered 200 where `GET /Users` and `/Users/.search` answer 400.
+/// The request is now checked whole before anything runs.
+#[tokio::test]
+async fn a_root_search_that_matches_no_type_still_checks_its_parameters() {
+    let app = TestApp::spawn().await;
+    let nothing = "meta.resourceType eq \"Nothing\"";
+    let res = search(&app, "", json!({"filter": nothing})).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["totalResults"], 0);
+    for at in ["", "/Users"] {
+        search(&app, at, json!({"filter": nothing, "sortOrder": "sideways"}))
+            .await
+            .assert_error(400, Some("invalidValue"));
+    }
+    app.get(&format!(
+        "/Users?filter={}&sortOrder=sideways",
+        urlencode(nothing)
+    ))
+    .await
+    .assert_error(400, Some("invalidValue"));
+}
+
 #[tokio::test]
 async fn search_sees_only_the_callers_account() {
     let app = TestApp::spawn().await;

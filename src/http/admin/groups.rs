@@ -40,7 +40,7 @@ pub async fn list_groups(State(st): State<AppState>, ctx: Ctx, params: Params) -
         .service
         .list_groups_where(
             &ctx.caller,
-            &list_params::<GroupSortBy>(&params)?,
+            &list_params::<GroupSortBy>(&st, &params)?,
             false,
             &admin_filter(&params)?,
         )

@@ -30,7 +30,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Params, ScimBody, read_json};
 use crate::scim::ScimError;
-use crate::service::ListParams;
+use crate::scim::list::ListRequest;
+use crate::scim::search::SearchRequest;
 use dto::Validate;
 use query::Query;
 
@@ -272,18 +273,23 @@ impl<T: DeserializeOwned + Validate + Default> FromRequest<AppState> for Optiona
     }
 }
 
-/// `filter`, `sort_by`, `sort_order`, `start_index`, `count` of an admin list. The filter is
-/// SCIM filter syntax; `S` is the resource's sortable attributes.
-pub(super) fn list_params<S: DeserializeOwned + Serialize>(params: &Params) -> Result<ListParams, ApiError> {
+/// `filter`, `sort_by`, `sort_order`, `start_index`, `count` of an admin list, parsed into the
+/// same `ListRequest` as a SCIM list (index paging only). The filter is SCIM filter syntax;
+/// `S` is the resource's sortable attributes.
+pub(super) fn list_params<S: DeserializeOwned + Serialize>(
+    st: &AppState,
+    params: &Params,
+) -> Result<ListRequest, ApiError> {
     let q = Query(params);
-    Ok(ListParams {
+    let raw = SearchRequest {
         filter: q.text("filter", query::MAX_FILTER_CHARS)?.map(str::to_string),
         sort_by: q.one_of::<S>("sort_by")?.map(|s| wire(&s)),
         sort_order: q.one_of::<dto::SortOrder>("sort_order")?.map(|s| wire(&s)),
         start_index: q.int("start_index", 1, i64::MAX)?,
         count: q.int("count", 0, i64::MAX)?,
-        cursor: None,
-    })
+        ..SearchRequest::default()
+    };
+    Ok(ListRequest::from_search(raw, st.service.settings().max_results)?)
 }
 
 /// The wire spelling of a unit variant.

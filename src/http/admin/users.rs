@@ -38,7 +38,7 @@ pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) ->
         .service
         .list_users_where(
             &ctx.caller,
-            &list_params::<UserSortBy>(&params)?,
+            &list_params::<UserSortBy>(&st, &params)?,
             &admin_filter(&params)?,
         )
         .await?;
