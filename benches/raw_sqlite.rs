@@ -20,7 +20,10 @@ use uuid::Uuid;
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; only the positional arguments are ours.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let [file, seconds, connections] = args.as_slice() else {
         eprintln!("usage: raw_sqlite FILE SECONDS CONNECTIONS");
         std::process::exit(2);
@@ -82,12 +85,13 @@ async fn main() {
         let (pool, account, ids) = (p.clone(), a.clone(), i.clone());
         async move {
             let id = &ids[n as usize % ids.len()];
-            let row: (String,) = sqlx::query_as("SELECT doc FROM raw_users WHERE account_id = ?1 AND id = ?2")
-                .bind(&account)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let row: (String,) =
+                sqlx::query_as("SELECT doc FROM raw_users WHERE account_id = ?1 AND id = ?2")
+                    .bind(&account)
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
             std::hint::black_box(row);
         }
     })

@@ -12,7 +12,7 @@ use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::list::ListRequest;
 use crate::scim::{ScimError, compare, patch, resource, schema};
-use crate::store::{GroupRef, NewResource, ResourceKind, ReadTx, ResourceRow, StoreError, Tx};
+use crate::store::{GroupRef, NewResource, ReadTx, ResourceKind, ResourceRow, StoreError, Tx};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
 #[derive(Debug, Clone)]

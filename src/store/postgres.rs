@@ -19,7 +19,9 @@ use super::rekey;
 use super::session::Session;
 use super::tx::{Link, SqlTx};
 use super::user_values;
-use super::{AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx};
+use super::{
+    AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -317,7 +317,11 @@ pub async fn rename_idp_groups_named_like_native(db: &mut DbConn<'_>, account: U
     let clashing = db.fetch_all(&read, &params![account]).await?;
     let mut renames = common::Renames::default();
     for row in &clashing {
-        renames.push(row.uuid("id")?, row.text("display_name")?, row.text("identifier")?);
+        renames.push(
+            row.uuid("id")?,
+            row.text("display_name")?,
+            row.text("identifier")?,
+        );
     }
     if renames.ids.is_empty() {
         return Ok(0);
@@ -353,7 +357,11 @@ pub fn identifiers_with_base_sql(dialect: Dialect) -> &'static str {
 }
 
 /// Group identifiers of the account equal to `base` or starting with `base_` (R1's suffixes).
-pub async fn identifiers_with_base(db: &mut DbConn<'_>, account: Uuid, base: &str) -> StoreResult<Vec<String>> {
+pub async fn identifiers_with_base(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    base: &str,
+) -> StoreResult<Vec<String>> {
     let dialect = db.dialect();
     let binds: Vec<Param> = match dialect {
         Dialect::Postgres => {

@@ -40,7 +40,11 @@ where
     /// `BEGIN` opened before the connection goes back to the pool. Owning it only afterwards
     /// handed the pool a connection whose transaction the database had opened meanwhile, and
     /// the next `BEGIN` on it failed ("cannot start a transaction within a transaction").
-    pub async fn begin(conn: PoolConnection<DB>, begin: &'static str, held: Held) -> Result<Self, sqlx::Error> {
+    pub async fn begin(
+        conn: PoolConnection<DB>,
+        begin: &'static str,
+        held: Held,
+    ) -> Result<Self, sqlx::Error> {
         let mut session = Session {
             conn: Some(conn),
             held,

@@ -43,7 +43,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -57,7 +59,9 @@ use super::resources;
 use super::session::{Held, Session};
 use super::tx::{Link, SqlTx};
 use super::user_values;
-use super::{AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx};
+use super::{
+    AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

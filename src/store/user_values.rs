@@ -53,8 +53,11 @@ pub async fn write(
             ]
         )
     );
-    db.execute(&sql, &[account.into(), id.into(), Param::Json(Some(Value::Array(rows)))])
-        .await?;
+    db.execute(
+        &sql,
+        &[account.into(), id.into(), Param::Json(Some(Value::Array(rows)))],
+    )
+    .await?;
     Ok(())
 }
 
@@ -86,7 +89,14 @@ pub async fn rebuild(db: &mut DbConn<'_>) -> StoreResult<Option<usize>> {
         let Some(last) = rows.last() else { break };
         after = Some((last.uuid("account_id")?, last.uuid("id")?));
         for row in &rows {
-            write(db, row.uuid("account_id")?, row.uuid("id")?, &row.object("doc")?, false).await?;
+            write(
+                db,
+                row.uuid("account_id")?,
+                row.uuid("id")?,
+                &row.object("doc")?,
+                false,
+            )
+            .await?;
         }
         rebuilt += rows.len();
     }
