@@ -6,7 +6,9 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::common::{self, GROUP_COLUMNS, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table};
+use super::common::{
+    self, GROUP_COLUMNS, Indexed, USER_COLUMNS, columns, indexed, limit_offset, list_sql, table,
+};
 use super::db::{DbConn, DbRow, Param, params};
 use super::filter_sql::Dialect;
 use super::user_values;
@@ -41,21 +43,21 @@ pub async fn insert(
             let row = db
                 .fetch_one(
                     &sql,
-                    &[
-                        account.into(),
-                        new.id.into(),
-                        (&ix.name).into(),
-                        (&compare::key(&ix.name)).into(),
-                        (&ix.external_id).into(),
-                        (&ix.display_name).into(),
-                        (&ix.display_name.as_deref().map(compare::key)).into(),
-                        ix.active.into(),
-                        doc,
-                        (&new.source).into(),
-                        new.idp_managed.into(),
-                        (&ix.primary_email_ci).into(),
-                        now,
-                    ],
+                    &keyed(
+                        account,
+                        new.id,
+                        &ix,
+                        [
+                            (&ix.display_name).into(),
+                            (&ix.display_name.as_deref().map(compare::key)).into(),
+                            ix.active.into(),
+                            doc,
+                            (&new.source).into(),
+                            new.idp_managed.into(),
+                            (&ix.primary_email_ci).into(),
+                            now,
+                        ],
+                    ),
                 )
                 .await?;
             user_values::write(db, account, new.id, &new.doc, true).await?;
@@ -76,18 +78,18 @@ pub async fn insert(
             let inserted = db
                 .fetch_optional(
                     &sql,
-                    &[
-                        account.into(),
-                        new.id.into(),
-                        (&ix.name).into(),
-                        (&compare::key(&ix.name)).into(),
-                        (&ix.external_id).into(),
-                        doc,
-                        (&new.source).into(),
-                        new.idp_managed.into(),
-                        new.identifier.as_deref().unwrap_or(&ix.name).into(),
-                        now,
-                    ],
+                    &keyed(
+                        account,
+                        new.id,
+                        &ix,
+                        [
+                            doc,
+                            (&new.source).into(),
+                            new.idp_managed.into(),
+                            new.identifier.as_deref().unwrap_or(&ix.name).into(),
+                            now,
+                        ],
+                    ),
                 )
                 .await
                 .map_err(|e| display_name_key(e, new.idp_managed))?;
@@ -95,6 +97,20 @@ pub async fn insert(
         }
     };
     resource(&row)
+}
+
+/// The parameters every insert and update of a resource starts with — `?1` account, `?2` id,
+/// `?3` userName or displayName, `?4` its comparison key, `?5` externalId — then `rest`.
+fn keyed<const N: usize>(account: Uuid, id: Uuid, ix: &Indexed, rest: [Param; N]) -> Vec<Param> {
+    let mut params: Vec<Param> = vec![
+        account.into(),
+        id.into(),
+        (&ix.name).into(),
+        (&compare::key(&ix.name)).into(),
+        (&ix.external_id).into(),
+    ];
+    params.extend(rest);
+    params
 }
 
 /// The resource; `lock`: and lock its row until the transaction ends (read-modify-write).
@@ -141,19 +157,19 @@ pub async fn update(
             let row = db
                 .fetch_one(
                     &sql,
-                    &[
-                        account.into(),
-                        id.into(),
-                        (&ix.name).into(),
-                        (&compare::key(&ix.name)).into(),
-                        (&ix.external_id).into(),
-                        (&ix.display_name).into(),
-                        (&ix.display_name.as_deref().map(compare::key)).into(),
-                        ix.active.into(),
-                        json,
-                        (&ix.primary_email_ci).into(),
-                        now,
-                    ],
+                    &keyed(
+                        account,
+                        id,
+                        &ix,
+                        [
+                            (&ix.display_name).into(),
+                            (&ix.display_name.as_deref().map(compare::key)).into(),
+                            ix.active.into(),
+                            json,
+                            (&ix.primary_email_ci).into(),
+                            now,
+                        ],
+                    ),
                 )
                 .await?;
             user_values::write(db, account, id, doc, false).await?;
@@ -166,20 +182,7 @@ pub async fn update(
                  WHERE account_id = ?1 AND id = ?2
                  RETURNING {GROUP_COLUMNS}"
             );
-            let updated = db
-                .fetch_one(
-                    &sql,
-                    &[
-                        account.into(),
-                        id.into(),
-                        (&ix.name).into(),
-                        (&compare::key(&ix.name)).into(),
-                        (&ix.external_id).into(),
-                        json,
-                        now,
-                    ],
-                )
-                .await;
+            let updated = db.fetch_one(&sql, &keyed(account, id, &ix, [json, now])).await;
             match updated {
                 Ok(row) => row,
                 // SQLite cannot say which side's displayName key the new name violates: the
