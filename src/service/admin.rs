@@ -457,9 +457,9 @@ impl Service {
             .admin_change_members(caller, group, &[user.to_string()], false, false)
             .await?;
         if delta.removed.is_empty() {
-            return Err(
-                ScimError::not_found(format!("User {user:?} is not a member of Group {group:?}")).into(),
-            );
+            return Err(super::Error::NotFound(format!(
+                "User {user:?} is not a member of Group {group:?}"
+            )));
         }
         Ok(())
     }

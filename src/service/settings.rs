@@ -164,7 +164,7 @@ pub(crate) async fn profile(tx: &mut dyn ReadTx, account: uuid::Uuid) -> Result<
     let settings = tx
         .get_settings(account)
         .await?
-        .ok_or_else(|| ScimError::not_found(format!("no account {account}")))?;
+        .ok_or_else(|| super::Error::NotFound(format!("no account {account}")))?;
     Ok(Profile::from_store(settings))
 }
 

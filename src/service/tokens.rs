@@ -598,11 +598,10 @@ async fn active_token(
         .filter(|t| t.revoked_at.is_none())
         .filter(|t| only.is_none_or(|k| t.kind == k.as_str()))
         .ok_or_else(|| {
-            ScimError::not_found(format!(
+            Error::NotFound(format!(
                 "account {account} has no active {}token {token}",
                 only.map(|k| format!("{} ", k.as_str())).unwrap_or_default()
             ))
-            .into()
         })
 }
 
@@ -613,10 +612,9 @@ async fn revoke_once(tx: &mut dyn crate::store::Tx, account: Uuid, token: Uuid) 
     if tx.revoke_token(account, token).await? {
         Ok(())
     } else {
-        Err(ScimError::not_found(format!(
+        Err(Error::NotFound(format!(
             "account {account} has no active token {token}: it was revoked meanwhile"
-        ))
-        .into())
+        )))
     }
 }
 

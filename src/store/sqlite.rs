@@ -1291,6 +1291,70 @@ mod tests {
         store.close().await;
     }
 
+    /// A request dropped while its `BEGIN` is on its way (the client hung up, a timeout) must
+    /// not hand the pool a connection with a transaction open: the next writer's
+    /// `BEGIN IMMEDIATE` failed with "cannot start a transaction within a transaction", and a
+    /// reader given that connection read an old snapshot for as long as it lived. Drops
+    /// `begin()` after each of its first steps, each followed by a whole write and a fresh read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_begin_dropped_half_way_leaves_no_transaction_open() {
+        let dir = tempdir::Dir::new();
+        let url = format!("sqlite://{}/t.db", dir.0.display());
+        let store = SqliteStore::connect(&url, &StoreOptions::with_max(4))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let mut dropped = 0;
+        for step in 0..40 {
+            // Polls `begin()` `step + 1` times, letting other tasks (the driver's) run in
+            // between, and drops it unfinished: a request future dropped at that point. (The
+            // future lives in this block: `pin!` keeps it until the end of the block, whatever
+            // is done with the pinned reference.)
+            let done = {
+                let mut begin = std::pin::pin!(store.begin());
+                let mut done = false;
+                for _ in 0..=step {
+                    let poll =
+                        std::future::poll_fn(|cx| std::task::Poll::Ready(begin.as_mut().poll(cx))).await;
+                    if let std::task::Poll::Ready(tx) = poll {
+                        drop(tx.unwrap());
+                        done = true;
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                done
+            };
+            if !done {
+                dropped += 1;
+            }
+            let started = std::time::Instant::now();
+            let mut tx = store.begin().await.unwrap_or_else(|e| {
+                panic!(
+                    "step {step} (dropped: {}): {e}; pool size {} idle {}",
+                    !done,
+                    store.pool.size(),
+                    store.pool.num_idle()
+                )
+            });
+            let account = Uuid::now_v7();
+            tx.create_account(account, &format!("a{step}")).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "step {step}: the next write waited {:?}",
+                started.elapsed()
+            );
+            let mut reader = store.reader().await.unwrap();
+            assert!(
+                reader.get_account(account).await.unwrap().is_some(),
+                "step {step}: a reader does not see a committed write"
+            );
+        }
+        assert!(dropped > 0, "no begin was dropped unfinished");
+        store.close().await;
+    }
+
     /// Migration 0003 on a database that already holds users and groups (an upgrade): group
     /// identifiers are made from the names with suffixes in creation order, and primary emails
     /// are read from user_values, as Postgres's 0003 does.
