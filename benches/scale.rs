@@ -381,7 +381,7 @@ async fn main() {
         println!("FAIL: the userName lookup does not use the users_user_name_ci_key index");
         failed = true;
     }
-    if !eav_plan.contains("user_values_value_ci_pattern_idx") {
+    if !eav_plan.contains("user_values_value_ci") {
         println!("FAIL: the name.familyName lookup does not use the user_values index");
         failed = true;
     }

@@ -16,8 +16,9 @@
 //!   `co`/`ew` use the case-sensitive `GLOB`, and attributes kept in other tables are tested
 //!   with `t.id IN (SELECT … WHERE account_id = ?1 …)`, which the planner answers from the
 //!   other table's index and then probes the primary key.
-//! - Postgres keeps `LIKE` (served by `text_pattern_ops`) and `EXISTS` (a semi-join, and an
-//!   anti-join under NOT, where `NOT IN` would be a per-row subplan).
+//! - Postgres keeps `LIKE` for `co`/`ew` and `EXISTS` (a semi-join, and an anti-join under NOT,
+//!   where `NOT IN` would be a per-row subplan); its `sw` is the same range as SQLite's, over
+//!   columns of collation "C" (migration 0006).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -697,12 +698,30 @@ impl Translator<'_> {
     /// `co`, `sw` and `ew` on a text column, case-sensitive (a `*_ci` column and its value
     /// are both lower case already).
     fn substring(&mut self, col: &str, op: CompareOp, text: &str) -> String {
+        if op == CompareOp::Sw {
+            // The strings starting with `text` are exactly [text, successor) in code point
+            // order: a range scan of the column's index, which a bound parameter keeps (a
+            // `LIKE` pattern only reaches an index when the planner sees its value). SQLite's
+            // BINARY collation is code point order; on Postgres the columns are collation "C"
+            // (migration 0006), which the comparison names so that it holds on any column.
+            let collate = match self.out.dialect {
+                Dialect::Postgres => " COLLATE \"C\"",
+                Dialect::Sqlite => "",
+            };
+            let low = self.out.bind(SqlParam::Text(text.to_string()));
+            return match prefix_successor(text) {
+                Some(high) => {
+                    let high = self.out.bind(SqlParam::Text(high));
+                    format!("{col}{collate} >= {low} AND {col}{collate} < {high}")
+                }
+                None => format!("{col}{collate} >= {low}"),
+            };
+        }
         match self.out.dialect {
             Dialect::Postgres => {
                 let escaped = escape_like(text);
                 let pattern = match op {
                     CompareOp::Co => format!("%{escaped}%"),
-                    CompareOp::Sw => format!("{escaped}%"),
                     _ => format!("%{escaped}"),
                 };
                 format!(
@@ -710,29 +729,14 @@ impl Translator<'_> {
                     self.out.bind(SqlParam::Text(pattern))
                 )
             }
-            Dialect::Sqlite => match op {
-                // The strings starting with `text` are exactly [text, successor): a range scan
-                // of the column's index. BINARY collation compares UTF-8 bytes, which is code
-                // point order, the order `prefix_successor` counts in.
-                CompareOp::Sw => {
-                    let low = self.out.bind(SqlParam::Text(text.to_string()));
-                    match prefix_successor(text) {
-                        Some(high) => {
-                            let high = self.out.bind(SqlParam::Text(high));
-                            format!("{col} >= {low} AND {col} < {high}")
-                        }
-                        None => format!("{col} >= {low}"),
-                    }
-                }
-                _ => {
-                    let escaped = escape_glob(text);
-                    let pattern = match op {
-                        CompareOp::Co => format!("*{escaped}*"),
-                        _ => format!("*{escaped}"),
-                    };
-                    format!("{col} GLOB {}", self.out.bind(SqlParam::Text(pattern)))
-                }
-            },
+            Dialect::Sqlite => {
+                let escaped = escape_glob(text);
+                let pattern = match op {
+                    CompareOp::Co => format!("*{escaped}*"),
+                    _ => format!("*{escaped}"),
+                };
+                format!("{col} GLOB {}", self.out.bind(SqlParam::Text(pattern)))
+            }
         }
     }
 }

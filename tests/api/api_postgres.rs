@@ -10,3 +10,6 @@ mod faults;
 
 // `scimd copy`: a SQLite deployment moved to Postgres (needs both, so compiled here).
 mod copy;
+
+// The query plans of filters, which only Postgres's collations can spoil.
+mod plans_postgres;
