@@ -173,11 +173,11 @@ impl Service {
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<UserView> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let mut conn = self.store.reader().await?;
-        let row = conn
-            .get_resource(ResourceKind::User, caller.account_id, uid)
+        let (row, groups) = conn
+            .get_user_with_groups(caller.account_id, uid)
             .await?
             .ok_or_else(|| not_found("User", id))?;
-        let groups = groups_seen(conn.as_mut(), caller, &[uid]).await?;
+        let groups = visible_groups(conn.as_mut(), caller, groups).await?;
         Ok(UserView { row, groups })
     }
 

@@ -472,6 +472,12 @@ pub trait ReadTx: Send {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>>;
+    /// A user and the groups it is a member of, in one round trip.
+    async fn get_user_with_groups(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(ResourceRow, Vec<GroupRef>)>>;
     /// A page of a list, SCIM's or the admin API's with its extra conditions (R9).
     async fn list_resources(
         &mut self,

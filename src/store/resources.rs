@@ -13,8 +13,8 @@ use super::db::{DbConn, DbRow, Param, params};
 use super::filter_sql::Dialect;
 use super::user_values;
 use super::{
-    AdminFilter, Keyset, ListQuery, Membership, NewResource, Page, ResourceKind, ResourceRow, StoreError,
-    StoreResult,
+    AdminFilter, GroupRef, Keyset, ListQuery, Membership, NewResource, Page, ResourceKind, ResourceRow,
+    StoreError, StoreResult,
 };
 use crate::scim::compare;
 
@@ -132,6 +132,51 @@ pub async fn get(
         .as_ref()
         .map(resource)
         .transpose()
+}
+
+/// A user and the groups it is a member of, in one statement (a GET of a user is otherwise two
+/// round trips): one row per group, the user's columns on each, or one row with no group.
+pub async fn user_with_groups(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<(ResourceRow, Vec<GroupRef>)>> {
+    let columns: Vec<String> = USER_COLUMNS
+        .split(", ")
+        .map(|c| {
+            if c.starts_with("CAST") {
+                c.to_string()
+            } else {
+                format!("u.{c}")
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {}, g.id AS group_id, g.display_name AS group_name, g.idp_managed AS group_managed
+         FROM users u
+         LEFT JOIN group_members m ON m.account_id = u.account_id AND m.member_id = u.id
+         LEFT JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+         WHERE u.account_id = ?1 AND u.id = ?2
+         ORDER BY g.display_name, g.id",
+        columns.join(", ")
+    );
+    let rows = db.fetch_all(&sql, &params![account, id]).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let user = resource(first)?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(group_id) = row.opt_uuid("group_id")? {
+            groups.push(GroupRef {
+                user_id: id,
+                group_id,
+                display_name: row.text("group_name")?,
+                idp_managed: row.bool("group_managed")?,
+            });
+        }
+    }
+    Ok(Some((user, groups)))
 }
 
 /// Replaces the document (and a user's filter rows), bumps `version` and `last_modified`.

@@ -132,6 +132,15 @@ impl ReadTx for SqlTx {
         resources::get(&mut self.db(), kind, account, id, false).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_user_with_groups")]
+    async fn get_user_with_groups(
+        &mut self,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(ResourceRow, Vec<GroupRef>)>> {
+        resources::user_with_groups(&mut self.db(), account, id).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_resources")]
     async fn list_resources(
         &mut self,
