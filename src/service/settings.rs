@@ -261,7 +261,16 @@ impl Service {
         let mut tx = self.store.begin().await?;
         profile(tx.as_mut(), account).await?;
         tx.set_scim_enabled(account, false).await?;
-        let groups_renamed = tx.rename_idp_groups_named_like_native(account).await?;
+        // R7: an IdP-managed group that a native group shares a name with becomes
+        // "{displayName} ({identifier})" before it is released, so two native groups never
+        // share a name (the identifier is unique, R1).
+        let renames: Vec<(uuid::Uuid, String)> = tx
+            .idp_groups_named_like_native(account)
+            .await?
+            .into_iter()
+            .map(|(id, name, identifier)| (id, format!("{name} ({identifier})")))
+            .collect();
+        let groups_renamed = tx.rename_groups(account, &renames).await?;
         let report = DisableReport {
             users_converted: tx.release_idp_managed(ResourceKind::User, account).await?,
             groups_converted: tx.release_idp_managed(ResourceKind::Group, account).await?,

@@ -230,21 +230,3 @@ pub const IDP_GROUPS_NAMED_LIKE_NATIVE: &str = "SELECT g.id, g.display_name, g.i
        AND EXISTS (SELECT 1 FROM groups n
                    WHERE n.account_id = g.account_id AND n.idp_managed = FALSE
                      AND n.display_name_ci = g.display_name_ci)";
-
-/// New displayNames of groups, as parallel lists, with the lower case computed in Rust.
-#[derive(Debug, Default)]
-pub struct Renames {
-    pub ids: Vec<uuid::Uuid>,
-    pub names: Vec<String>,
-    pub names_ci: Vec<String>,
-}
-
-impl Renames {
-    /// `display_name` becomes `"{display_name} ({identifier})"`.
-    pub fn push(&mut self, id: uuid::Uuid, display_name: String, identifier: String) {
-        let name = format!("{display_name} ({identifier})");
-        self.names_ci.push(crate::scim::compare::key(&name));
-        self.names.push(name);
-        self.ids.push(id);
-    }
-}

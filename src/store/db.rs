@@ -62,8 +62,9 @@ pub enum Param {
     Ids(Vec<Uuid>),
 }
 
-/// How each database reads a set of ids bound as one parameter: Postgres unnests an array
-/// (and `= ANY` keeps an index scan), SQLite walks a JSON array with `json_each`.
+/// What each database spells differently in SQL itself. A set bound as one parameter: Postgres
+/// unnests an array (and `= ANY` keeps an index scan), SQLite walks a JSON array with
+/// `json_each`; likewise rows bound as one JSON array, row locks, and setting a JSON field.
 impl Dialect {
     /// A table of the ids bound at `?n`, one column `value`, aliased `alias`.
     pub fn ids_table(self, n: usize, alias: &str) -> String {

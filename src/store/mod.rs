@@ -615,10 +615,14 @@ pub trait Tx: ReadTx {
     /// Makes every IdP-managed user or group of the account native, in one statement; returns
     /// how many changed. `source` is kept: it says where the resource came from.
     async fn release_idp_managed(&mut self, kind: ResourceKind, account: Uuid) -> StoreResult<u64>;
-    /// Renames each IdP-managed group whose displayName a native group also has to
-    /// `"{displayName} ({identifier})"`, so that releasing it cannot make two native groups
-    /// share a name; returns how many were renamed.
-    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64>;
+    /// The IdP-managed groups whose displayName a native group also has (by comparison key),
+    /// locked until the transaction ends: `(id, displayName, identifier)`.
+    async fn idp_groups_named_like_native(
+        &mut self,
+        account: Uuid,
+    ) -> StoreResult<Vec<(Uuid, String, String)>>;
+    /// Gives each group `(id, new displayName)` its new name; returns how many changed.
+    async fn rename_groups(&mut self, account: Uuid, renames: &[(Uuid, String)]) -> StoreResult<u64>;
     /// Marks a native resource IdP-managed with `source`, locking its row; false when it is
     /// already IdP-managed (someone else adopted it first) or does not exist.
     async fn claim_resource(

@@ -351,31 +351,36 @@ pub fn rename_groups_sql(dialect: Dialect) -> String {
     )
 }
 
-/// Renames each IdP-managed group that has a native namesake to `"{displayName}
-/// ({identifier})"`, so that releasing it (R7) cannot make two native groups share a name; how
-/// many. Two statements whatever the number of groups: read the clashing ones (locked), update
-/// them all from one JSON array. The new names are made in Rust, so their key column is
-/// `scim::compare`'s like every other.
-pub async fn rename_idp_groups_named_like_native(db: &mut DbConn<'_>, account: Uuid) -> StoreResult<u64> {
-    let read = format!(
+/// The account's IdP-managed groups that a native group shares a name with (by comparison
+/// key), locked until the transaction ends: `(id, displayName, identifier)`.
+pub async fn idp_groups_named_like_native(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+) -> StoreResult<Vec<(Uuid, String, String)>> {
+    let sql = format!(
         "{}{}",
         common::IDP_GROUPS_NAMED_LIKE_NATIVE,
         db.dialect().for_update()
     );
-    let clashing = db.fetch_all(&read, &params![account]).await?;
-    let mut renames = common::Renames::default();
-    for row in &clashing {
-        renames.push(
-            row.uuid("id")?,
-            row.text("display_name")?,
-            row.text("identifier")?,
-        );
-    }
-    if renames.ids.is_empty() {
+    let rows = db.fetch_all(&sql, &params![account]).await?;
+    rows.iter()
+        .map(|r| Ok((r.uuid("id")?, r.text("display_name")?, r.text("identifier")?)))
+        .collect()
+}
+
+/// Gives the groups their new displayNames, in one statement whatever their number (one JSON
+/// array of rows); how many changed. The key column is `scim::compare`'s, like every other.
+pub async fn rename_groups(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    renames: &[(Uuid, String)],
+) -> StoreResult<u64> {
+    if renames.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<Value> = (0..renames.ids.len())
-        .map(|i| json!({"id": renames.ids[i], "name": renames.names[i], "name_ci": renames.names_ci[i]}))
+    let rows: Vec<Value> = renames
+        .iter()
+        .map(|(id, name)| json!({"id": id, "name": name, "name_ci": compare::key(name)}))
         .collect();
     let now = db.now();
     let sql = rename_groups_sql(db.dialect());

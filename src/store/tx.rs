@@ -344,9 +344,17 @@ impl Tx for SqlTx {
         resources::release_idp_managed(&mut self.db(), kind, account).await
     }
 
-    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_idp_groups_named_like_native")]
-    async fn rename_idp_groups_named_like_native(&mut self, account: Uuid) -> StoreResult<u64> {
-        resources::rename_idp_groups_named_like_native(&mut self.db(), account).await
+    #[tracing::instrument(level = "debug", skip_all, name = "store.idp_groups_named_like_native")]
+    async fn idp_groups_named_like_native(
+        &mut self,
+        account: Uuid,
+    ) -> StoreResult<Vec<(Uuid, String, String)>> {
+        resources::idp_groups_named_like_native(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.rename_groups")]
+    async fn rename_groups(&mut self, account: Uuid, renames: &[(Uuid, String)]) -> StoreResult<u64> {
+        resources::rename_groups(&mut self.db(), account, renames).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.claim_resource")]
