@@ -311,6 +311,7 @@ async fn main() {
         start_index: 1,
         count: 100,
         keyset: None,
+        resume: None,
     };
     let plan = app
         .store
@@ -348,6 +349,7 @@ async fn main() {
         start_index: 1,
         count: 100,
         keyset: None,
+        resume: None,
     };
     let eav_plan = app
         .store

@@ -286,18 +286,21 @@ impl Service {
         with_members: bool,
         extra: &AdminFilter,
     ) -> Result<ListPage<GroupView>> {
-        let list = list_query(
+        let mut list = list_query(
             ResourceKind::Group,
             caller.account_id,
             params,
             &self.settings,
             self.signing_key.cursor_key(),
         )?;
+        let now = self.clock().monotonic();
+        self.resumes.resume(&mut list, caller, extra, now);
         let mut conn = self.store.reader().await?;
         let page = conn
             .list_resources(ResourceKind::Group, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
+        self.resumes.remember(&list, &page, caller, extra, now);
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
         let mut members = if with_members && !ids.is_empty() {
             Some(by_owner(conn.members_of(caller.account_id, &ids).await?, |m| {

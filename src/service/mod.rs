@@ -162,6 +162,8 @@ pub struct Service {
     pub(crate) touched: tokens::RecentlyTouched,
     /// Tokens found revoked, refused again without a database read.
     pub(crate) revoked: tokens::RevokedTokens,
+    /// Where callers' index-paged lists left off, so the next page is a range read.
+    pub(crate) resumes: lists::Resumes,
 }
 
 impl Service {
@@ -176,6 +178,7 @@ impl Service {
         Ok(Service {
             touched: Default::default(),
             revoked: Default::default(),
+            resumes: Default::default(),
             store,
             settings,
             signing_key,

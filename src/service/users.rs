@@ -199,18 +199,21 @@ impl Service {
         params: &ListRequest,
         extra: &crate::store::AdminFilter,
     ) -> Result<ListPage<UserView>> {
-        let list = list_query(
+        let mut list = list_query(
             ResourceKind::User,
             caller.account_id,
             params,
             &self.settings,
             self.signing_key.cursor_key(),
         )?;
+        let now = self.clock().monotonic();
+        self.resumes.resume(&mut list, caller, extra, now);
         let mut conn = self.store.reader().await?;
         let page = conn
             .list_resources(ResourceKind::User, caller.account_id, &list.query, extra)
             .await
             .map_err(filter_error)?;
+        self.resumes.remember(&list, &page, caller, extra, now);
         let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
         let mut groups = if ids.is_empty() {
             Default::default()

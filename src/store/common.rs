@@ -63,6 +63,9 @@ pub fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
 /// (`page_params`), then LIMIT and OFFSET.
 pub struct ListSql {
     pub count: String,
+    /// The list is the whole account: `count` reads the kept counts (not a count(*)), and
+    /// `page` carries the same total in its `counted_total` column.
+    pub counted: bool,
     pub page: String,
     pub params: Vec<SqlParam>,
     pub page_params: Vec<SqlParam>,
@@ -100,7 +103,12 @@ pub fn list_sql(
     );
     let order = filter_sql::order(kind, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
     let mut after = SqlBuilder::new(dialect, filter.params.len() + 2);
-    let page_from = match query.keyset.as_ref().and_then(|k| k.after.as_ref()) {
+    let position = query
+        .keyset
+        .as_ref()
+        .and_then(|k| k.after.as_ref())
+        .or(query.resume.as_ref());
+    let page_from = match position {
         Some(position) => {
             let cond = filter_sql::after_keyset(kind, query.sort.as_ref(), position, &mut after)
                 .map_err(StoreError::Unsortable)?;
@@ -118,26 +126,69 @@ pub fn list_sql(
         "{} AS sort_key",
         order.key_expr.as_deref().unwrap_or("CAST(NULL AS TEXT)")
     ));
-    Ok(ListSql {
-        count: format!("SELECT count(*) AS total {from}"),
-        page: format!(
-            "SELECT {} {page_from} ORDER BY {} LIMIT {} OFFSET {}",
+    // Every resource of the account is in the list: its size is the account's count, kept by
+    // the database beside each insert and delete (migration 0008; the count columns are named
+    // after the tables), read in the page's own statement (evaluated once) and on its own when
+    // the page is empty.
+    let counted = query.filter.is_none() && extra.source.is_none() && extra.idp_managed.is_none();
+    let count = if counted {
+        format!(
+            "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) AS total FROM resource_counts WHERE account_id = {}",
+            table(kind),
+            placeholder(dialect, 1)
+        )
+    } else {
+        format!("SELECT count(*) AS total {from}")
+    };
+    if counted {
+        columns.push(format!("({count}) AS counted_total"));
+    }
+    let (limit, offset) = (placeholder(dialect, n), placeholder(dialect, n + 1));
+    let page = if position.is_none() && query.keyset.is_none() && query.start_index > 1 {
+        // A page by position: the rows before it are skipped reading ids only (an index-only
+        // scan where the order is the primary key's, as an unfiltered list's is), and only the
+        // page's own rows are then read whole. Skipping whole rows read every skipped row from
+        // the table: 2.6 s for startIndex=900001 in an account of 1,000,000 users.
+        // The page's ids are looked up by primary key whatever the table's size: Postgres gets
+        // them as one array (a join would let the planner hash a small table whole).
+        let ids = format!(
+            "SELECT t.id {page_from} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            order.order_by
+        );
+        let in_page = match dialect {
+            Dialect::Postgres => format!("= ANY(ARRAY({ids}))"),
+            Dialect::Sqlite => format!("IN ({ids})"),
+        };
+        format!(
+            "SELECT {} FROM {} t WHERE t.account_id = {} AND t.id {in_page} ORDER BY {}",
+            columns.join(", "),
+            table(kind),
+            placeholder(dialect, 1),
+            order.order_by,
+        )
+    } else {
+        format!(
+            "SELECT {} {page_from} ORDER BY {} LIMIT {limit} OFFSET {offset}",
             columns.join(", "),
             order.order_by,
-            placeholder(dialect, n),
-            placeholder(dialect, n + 1)
-        ),
+        )
+    };
+    Ok(ListSql {
+        count,
+        counted,
+        page,
         params: filter.params,
         page_params: after.params,
     })
 }
 
 /// LIMIT and OFFSET of a page: a cursor page reads one row more than it returns, to know
-/// whether another page follows.
+/// whether another page follows; a resumed index page starts right after the row it resumes.
 pub fn limit_offset(query: &ListQuery) -> (i64, i64) {
-    match query.keyset {
-        Some(_) => (query.count + 1, 0),
-        None => (query.count, query.start_index - 1),
+    match (&query.keyset, &query.resume) {
+        (Some(_), _) => (query.count + 1, 0),
+        (None, Some(_)) => (query.count, 0),
+        (None, None) => (query.count, query.start_index - 1),
     }
 }
 

@@ -21,8 +21,10 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 use super::{StoreOptions, postgres, serve_lock, sqlite};
 
 /// Tables scimd keeps for itself on each side: the migration history and derived-state
-/// versions, which the target's own migrations wrote.
-const NOT_COPIED: [&str; 2] = ["_sqlx_migrations", "store_meta"];
+/// versions, which the target's own migrations wrote, and the resource counts, which the
+/// target's triggers keep as the users and groups are copied in (copying them too would count
+/// every resource twice).
+const NOT_COPIED: [&str; 3] = ["_sqlx_migrations", "store_meta", "resource_counts"];
 const BATCH: usize = 1000;
 
 /// Rows copied per table, in copy order.

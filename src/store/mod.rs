@@ -287,6 +287,11 @@ pub struct ListQuery {
     pub start_index: i64,
     pub count: i64,
     pub keyset: Option<KeysetPage>,
+    /// Index paging only: the row just before `start_index`, when the caller knows it (the
+    /// last row of the page it served before, see `service::lists`). The page is then read as
+    /// a range after that row, not by skipping `start_index - 1` rows, so a pager walking the
+    /// list page by page pays for each page, not for everything before it.
+    pub resume: Option<Keyset>,
 }
 
 /// Cursor paging: the page starts after `after`, or at the beginning when it is `None`.
@@ -312,6 +317,8 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Cursor paging only: where the next page starts, `None` on the last page.
     pub next: Option<Keyset>,
+    /// Index paging only: the page's last row, when the page is full (a next page may follow).
+    pub last: Option<Keyset>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

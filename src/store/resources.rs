@@ -286,8 +286,9 @@ pub async fn delete(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, id: 
 ///
 /// The page is read first, and the total is counted only when the page cannot tell it: a page
 /// that starts at the beginning or holds rows, and is not full, ends the list, so the total is
-/// its offset plus its rows. The lookups IdPs make most (`userName eq`, `externalId eq`: one
-/// row or none) thus cost one statement, not two; a full page or one past the end is counted.
+/// its position plus its rows. The lookups IdPs make most (`userName eq`, `externalId eq`: one
+/// row or none) thus cost one statement, not two. A list of the whole account never counts: its
+/// total is the account's kept count, read in the page's own statement.
 pub async fn list(
     db: &mut DbConn<'_>,
     kind: ResourceKind,
@@ -301,6 +302,7 @@ pub async fn list(
         .collect();
     let mut items = Vec::new();
     let mut next = None;
+    let mut last = None;
     let mut known_total = None;
     if query.count > 0 {
         let (limit, offset) = limit_offset(query);
@@ -309,23 +311,38 @@ pub async fn list(
         binds.extend([limit.into(), offset.into()]);
         let rows = db.fetch_all(&sql.page, &binds).await?;
         items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
+        let position = |row: &DbRow| -> StoreResult<Keyset> {
+            Ok(Keyset {
+                key: row.opt_text("sort_key")?,
+                id: row.uuid("id")?,
+            })
+        };
+        if sql.counted
+            && let Some(row) = rows.first()
+        {
+            known_total = Some(row.i64("counted_total")?);
+        }
         match &query.keyset {
             Some(keyset) => {
                 if rows.len() as i64 > query.count {
                     items.pop();
-                    let last = &rows[items.len() - 1];
-                    next = Some(Keyset {
-                        key: last.opt_text("sort_key")?,
-                        id: last.uuid("id")?,
-                    });
+                    next = Some(position(&rows[items.len() - 1])?);
                 } else if keyset.after.is_none() {
                     // The first cursor page, and the last: it is the whole list.
                     known_total = Some(items.len() as i64);
                 }
             }
             None => {
-                if (items.len() as i64) < limit && (offset == 0 || !items.is_empty()) {
-                    known_total = Some(offset + items.len() as i64);
+                if (items.len() as i64) < limit {
+                    // Skipped by OFFSET, the rows before the page are exactly `start_index - 1`
+                    // now; a resumed page's were counted when its previous page was read, and
+                    // may have changed since, so its total is read, not inferred.
+                    let before = query.start_index - 1;
+                    if known_total.is_none() && query.resume.is_none() && (before == 0 || !items.is_empty()) {
+                        known_total = Some(before + items.len() as i64);
+                    }
+                } else if let Some(row) = rows.last() {
+                    last = Some(position(row)?);
                 }
             }
         }
@@ -334,7 +351,12 @@ pub async fn list(
         Some(total) => total,
         None => db.fetch_one(&sql.count, &filter_binds).await?.i64("total")?,
     };
-    Ok(Page { total, items, next })
+    Ok(Page {
+        total,
+        items,
+        next,
+        last,
+    })
 }
 
 /// `?2`: a JSON array of `{id, name, name_ci}`; `?3`: the time.

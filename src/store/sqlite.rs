@@ -750,6 +750,7 @@ mod tests {
             start_index: 1,
             count: 10,
             keyset: after.map(|a| KeysetPage { after: Some(a) }),
+            resume: None,
         }
     }
 
@@ -1482,6 +1483,16 @@ mod tests {
                 (u[2].clone(), None)
             ]
         );
+        // 0008 counted what was there: the totals of unfiltered lists.
+        let counts: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT account_id, SUM(users), SUM(groups) FROM resource_counts GROUP BY account_id ORDER BY account_id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let mut expected = vec![(a.clone(), 3, 4), (b.clone(), 0, 1)];
+        expected.sort();
+        assert_eq!(counts, expected);
         // The identifier is required from now on, as Postgres's NOT NULL makes it.
         let err = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO groups (account_id, id, display_name, display_name_ci, doc, source, idp_managed,

@@ -13,6 +13,10 @@ async fn read_all(client: &reqwest::Client, base: &str, token: &str, origin: &st
     for path in [
         "Users?count=1000&sortBy=userName",
         "Groups?count=1000&sortBy=displayName",
+        // Totals read from the kept counts (a full page; no page), which the target's own
+        // triggers rebuilt as the rows were copied in.
+        "Users?count=1",
+        "Groups?count=0",
     ] {
         let res = client
             .get(format!("{base}/{path}"))

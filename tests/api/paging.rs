@@ -248,3 +248,167 @@ async fn total_results_is_exact_on_every_page_whether_counted_or_inferred() {
 fn listed(body: &Value) -> usize {
     body["Resources"].as_array().map_or(0, Vec::len)
 }
+
+/// Walking a list by `startIndex` (what Okta's import does) resumes each page right after the
+/// last row of the page before, read as a range instead of an OFFSET: every user is seen exactly
+/// once even when users before the position are deleted meanwhile — where an OFFSET skips the
+/// rows that moved up. Another token's request for the same page is an OFFSET page as before,
+/// and `totalResults` is the list's size now either way.
+#[tokio::test]
+async fn paging_by_start_index_resumes_after_the_page_before() {
+    let app = TestApp::spawn().await;
+    let mut users = Vec::new();
+    for i in 0..9 {
+        users.push(app.user(&format!("walk{i}@example.com")).await);
+    }
+    let page = |res: &crate::harness::Resp| {
+        assert_eq!(res.status, 200, "{}", res.text);
+        ids(&res.body)
+    };
+    let first = app.get("/Users?startIndex=1&count=3").await;
+    assert_eq!(page(&first), users[0..3]);
+    assert_eq!(app.delete(&format!("/Users/{}", users[1])).await.status, 204);
+
+    let second = app.get("/Users?startIndex=4&count=3").await;
+    assert_eq!(page(&second), users[3..6], "resumed after the first page's last row");
+    assert_eq!(second.body["totalResults"], json!(8));
+    assert_eq!(second.body["startIndex"], json!(4));
+
+    // Another client asking for the same page gets it by position: users[3] moved up to 3.
+    let okta = app.idp(scimd::service::Idp::Okta, Default::default()).await;
+    let by_offset = okta.get("/Users?startIndex=4&count=3").await;
+    assert_eq!(page(&by_offset), users[4..7]);
+    assert_eq!(by_offset.body["totalResults"], json!(8));
+
+    let third = app.get("/Users?startIndex=7&count=3").await;
+    assert_eq!(page(&third), users[6..9], "resumed after the second page's last row");
+    assert_eq!(third.body["totalResults"], json!(8));
+    // The short last page ends the walk: nothing is remembered past it, and a page asked for
+    // again is read by position.
+    let again = app.get("/Users?startIndex=4&count=3").await;
+    assert_eq!(page(&again), users[4..7]);
+
+    // With a filter and an order, the same: the resumed page continues the sorted list.
+    let filter = "filter=userName%20sw%20%22walk%22&sortBy=userName&sortOrder=descending";
+    let first = app.get(&format!("/Users?{filter}&startIndex=1&count=4")).await;
+    let expected: Vec<String> = [8, 7, 6, 5].iter().map(|&i| users[i].clone()).collect();
+    assert_eq!(page(&first), expected);
+    assert_eq!(app.delete(&format!("/Users/{}", users[8])).await.status, 204);
+    let second = app.get(&format!("/Users?{filter}&startIndex=5&count=4")).await;
+    let expected: Vec<String> = [4, 3, 2, 0].iter().map(|&i| users[i].clone()).collect();
+    assert_eq!(page(&second), expected);
+    assert_eq!(second.body["totalResults"], json!(7));
+}
+
+/// An unfiltered list's `totalResults` is the account's kept count of users and groups
+/// (migration 0008), not a count(*): it must follow every way resources come and go — POST,
+/// DELETE, /Bulk, concurrent writers — and never include another account's.
+#[tokio::test]
+async fn the_kept_count_follows_every_create_and_delete() {
+    let app = TestApp::spawn().await;
+    let (other, other_token) = app.other_account().await;
+    let other_users = format!("{}/scim/account/{other}/Users", app.origin);
+    let total = |path: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.get(path).await;
+            assert_eq!(res.status, 200, "{}", res.text);
+            res.body["totalResults"].as_i64().unwrap()
+        }
+    };
+    // Concurrent creates, then concurrent deletes, as an IdP's parallel workers send them.
+    let client = reqwest::Client::new();
+    let concurrently = |requests: Vec<reqwest::RequestBuilder>| async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for request in requests {
+            tasks.spawn(async move {
+                let res = request.send().await.unwrap();
+                let status = res.status().as_u16();
+                (status, res.json::<Value>().await.unwrap_or(Value::Null))
+            });
+        }
+        tasks.join_all().await
+    };
+    let created = concurrently(
+        (0..24)
+            .map(|i| {
+                client
+                    .post(app.scim("/Users"))
+                    .bearer_auth(&app.token)
+                    .json(&json!({"userName": format!("c{i}@example.com")}))
+            })
+            .collect(),
+    )
+    .await;
+    let ids: Vec<String> = created
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 201, "{body}");
+            body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let deleted = concurrently(
+        ids[..5]
+            .iter()
+            .map(|id| {
+                client
+                    .delete(app.scim(&format!("/Users/{id}")))
+                    .bearer_auth(&app.token)
+            })
+            .collect(),
+    )
+    .await;
+    assert!(deleted.iter().all(|(status, _)| *status == 204), "{deleted:?}");
+    let bulk = app
+        .post(
+            "/Bulk",
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [
+                    {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "b1@example.com"}},
+                    {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "b2@example.com"}},
+                    {"method": "DELETE", "path": format!("/Users/{}", ids[5])},
+                    {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "Bulk group"}}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(bulk.status, 200, "{}", bulk.text);
+    // A failed create is not counted.
+    assert_eq!(
+        app.post("/Users", json!({"userName": "b1@example.com"})).await.status,
+        409
+    );
+    let group = app.group("Counted", &[&ids[6]]).await;
+    app.group("Also counted", &[]).await;
+    assert_eq!(app.delete(&format!("/Groups/{group}")).await.status, 204);
+    let elsewhere = client
+        .post(&other_users)
+        .bearer_auth(&other_token)
+        .json(&json!({"userName": "elsewhere@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 201);
+
+    let users = 24 - 5 + 2 - 1;
+    // count=0 reads the count alone; a full page carries it in the page's own statement.
+    assert_eq!(total("/Users?count=0").await, users);
+    assert_eq!(total("/Users?count=1").await, users);
+    assert_eq!(total("/Users?startIndex=1000&count=10").await, users);
+    assert_eq!(total("/Groups?count=0").await, 2);
+    assert_eq!(total("/Groups?count=1&excludedAttributes=members").await, 2);
+    // And it is what is there: walking the list finds exactly that many.
+    let all = app.get("/Users?count=1000").await;
+    assert_eq!(listed(&all.body) as i64, users);
+    let res: Value = client
+        .get(format!("{other_users}?count=0"))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["totalResults"], json!(1), "{res}");
+}

@@ -50,6 +50,7 @@ async fn starts_with_filters_use_an_index_whatever_the_database_collation() {
             start_index: 1,
             count: 100,
             keyset: None,
+            resume: None,
         };
         let plan = app
             .app
@@ -69,4 +70,83 @@ async fn starts_with_filters_use_an_index_whatever_the_database_collation() {
         .get("/Groups?filter=displayName%20sw%20%22GROUP%2029%22&count=0")
         .await;
     assert_eq!(res.body["totalResults"], 111, "{}", res.text); // 29, 290–299, 2900–2999
+}
+
+/// A deep page by position skips rows reading ids from the primary key only (no row of the
+/// table is read for a skipped position), a resumed page is a range on that key, and the total
+/// of an unfiltered list is the kept count: none of them reads the account's rows in bulk.
+#[tokio::test]
+async fn deep_and_resumed_pages_read_the_page_not_what_comes_before() {
+    let app = TestApp::spawn().await;
+    let mut db = sqlx::PgConnection::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO users (account_id, id, user_name, user_name_ci, active, doc, source, idp_managed,
+                            created_at, last_modified)
+         SELECT $1, gen_random_uuid(), 'deep' || i, 'deep' || i, true,
+                jsonb_build_object('userName', 'deep' || i), 'okta', true, now(), now()
+         FROM generate_series(1, 5000) AS i",
+    )
+    .bind(app.account)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    // As autovacuum leaves a table that was written: visible to index-only scans.
+    sqlx::query("VACUUM ANALYZE users")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let explain = |query: ListQuery| {
+        let app = &app;
+        async move {
+            app.app
+                .store
+                .explain_list(ResourceKind::User, app.account, &query)
+                .await
+                .unwrap()
+        }
+    };
+    let page = |start_index, resume| ListQuery {
+        filter: None,
+        sort: None,
+        start_index,
+        count: 100,
+        keyset: None,
+        resume,
+    };
+    let deep = explain(page(4001, None)).await;
+    assert!(deep.contains("Index Only Scan"), "{deep}");
+    assert!(!deep.contains("Seq Scan"), "{deep}");
+    // The kept count: resource_counts, not a count over users.
+    assert!(deep.contains("resource_counts"), "{deep}");
+    assert_eq!(
+        deep.matches("Aggregate").count(),
+        1,
+        "only the counts are summed\n{deep}"
+    );
+
+    let row: (uuid::Uuid,) =
+        sqlx::query_as("SELECT id FROM users WHERE account_id = $1 ORDER BY id OFFSET 3999 LIMIT 1")
+            .bind(app.account)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    let resumed = explain(page(4001, Some(scimd::store::Keyset { key: None, id: row.0 }))).await;
+    assert!(!resumed.contains("Seq Scan"), "{resumed}");
+    // A range on the key: no node of the plan handles more than the page's rows, where an
+    // OFFSET reads the 4,000 rows before it.
+    assert!(resumed.contains("users_pkey"), "{resumed}");
+    let most = resumed
+        .split("rows=")
+        .skip(1)
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+        .max();
+    assert!(most.is_some_and(|n| n <= 100), "{resumed}");
+    let most_deep = deep
+        .split("rows=")
+        .skip(1)
+        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+        .max();
+    assert_eq!(most_deep, Some(4100), "the deep page skips by index: {deep}");
 }
