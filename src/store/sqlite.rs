@@ -552,6 +552,8 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("accounts", "sqlite_autoindex_accounts_1", "10 1"),
     ("signing_keys", "signing_keys", "1 1"),
     ("store_meta", "store_meta", "1 1"),
+    // One row per account (SQLite keeps one shard).
+    ("resource_counts", "resource_counts", "10 1 1"),
     ("tokens", "tokens", "1000 100 1"),
     ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
@@ -650,6 +652,7 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
         "group_members_pkey",
     ),
     ("store_meta.key", "store_meta_pkey"),
+    ("resource_counts.account_id, resource_counts.shard", "resource_counts_pkey"),
 ];
 
 /// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
