@@ -352,6 +352,30 @@ impl<'a> DbConn<'a> {
         })
     }
 
+    /// Every row of a query whose best plan depends on its values (a list's page and count):
+    /// on Postgres it is planned for these values each time, not prepared once. A prepared
+    /// statement's generic plan is made for an average account; accounts differ by orders of
+    /// magnitude (1,000 users beside 1,000,000), and the generic plan of a filtered count —
+    /// an index scan over the account, fine for 1,000 rows — took 3 s at 1,000,000 where the
+    /// plan for the values (a parallel scan) takes 0.2 s (docs/benchmarks.md, "Growth").
+    pub async fn fetch_all_planned(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<DbRow>> {
+        Ok(match &mut self.conn {
+            Conn::Postgres(c) => pg_query(sql, params)
+                .persistent(false)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+            Conn::Sqlite(c) => sqlite_query(sql, params)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(DbRow::Sqlite)
+                .collect(),
+        })
+    }
+
     /// The first row a query returns, if any.
     pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> StoreResult<Option<DbRow>> {
         Ok(match &mut self.conn {

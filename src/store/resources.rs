@@ -309,7 +309,7 @@ pub async fn list(
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
         binds.extend([limit.into(), offset.into()]);
-        let rows = db.fetch_all(&sql.page, &binds).await?;
+        let rows = db.fetch_all_planned(&sql.page, &binds).await?;
         items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
         let position = |row: &DbRow| -> StoreResult<Keyset> {
             Ok(Keyset {
@@ -349,7 +349,12 @@ pub async fn list(
     }
     let total = match known_total {
         Some(total) => total,
-        None => db.fetch_one(&sql.count, &filter_binds).await?.i64("total")?,
+        None => db
+            .fetch_all_planned(&sql.count, &filter_binds)
+            .await?
+            .first()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))?
+            .i64("total")?,
     };
     Ok(Page {
         total,

@@ -652,7 +652,10 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
         "group_members_pkey",
     ),
     ("store_meta.key", "store_meta_pkey"),
-    ("resource_counts.account_id, resource_counts.shard", "resource_counts_pkey"),
+    (
+        "resource_counts.account_id, resource_counts.shard",
+        "resource_counts_pkey",
+    ),
 ];
 
 /// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
