@@ -336,20 +336,7 @@ impl<'a> DbConn<'a> {
 
     /// Every row a query returns.
     pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<DbRow>> {
-        Ok(match &mut self.conn {
-            Conn::Postgres(c) => pg_query(sql, params)
-                .fetch_all(&mut **c)
-                .await?
-                .into_iter()
-                .map(DbRow::Postgres)
-                .collect(),
-            Conn::Sqlite(c) => sqlite_query(sql, params)
-                .fetch_all(&mut **c)
-                .await?
-                .into_iter()
-                .map(DbRow::Sqlite)
-                .collect(),
-        })
+        self.fetch_all_prepared(sql, params, true).await
     }
 
     /// Every row of a query whose best plan depends on its values (a list's page and count):
@@ -359,9 +346,19 @@ impl<'a> DbConn<'a> {
     /// an index scan over the account, fine for 1,000 rows — took 3 s at 1,000,000 where the
     /// plan for the values (a parallel scan) takes 0.2 s (docs/benchmarks.md, "Growth").
     pub async fn fetch_all_planned(&mut self, sql: &str, params: &[Param]) -> StoreResult<Vec<DbRow>> {
+        self.fetch_all_prepared(sql, params, false).await
+    }
+
+    /// `prepared`: Postgres keeps the statement and, after a few runs, its generic plan.
+    async fn fetch_all_prepared(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        prepared: bool,
+    ) -> StoreResult<Vec<DbRow>> {
         Ok(match &mut self.conn {
             Conn::Postgres(c) => pg_query(sql, params)
-                .persistent(false)
+                .persistent(prepared)
                 .fetch_all(&mut **c)
                 .await?
                 .into_iter()
