@@ -349,6 +349,8 @@ pub async fn list(
     }
     let total = match known_total {
         Some(total) => total,
+        // The kept count reads a few rows whatever the account's size: prepared like a lookup.
+        None if sql.counted => db.fetch_one(&sql.count, &filter_binds).await?.i64("total")?,
         None => db
             .fetch_all_planned(&sql.count, &filter_binds)
             .await?
