@@ -312,6 +312,7 @@ async fn main() {
         count: 100,
         keyset: None,
         resume: None,
+        resource_type: None,
     };
     let plan = app
         .store
@@ -350,6 +351,7 @@ async fn main() {
         count: 100,
         keyset: None,
         resume: None,
+        resource_type: None,
     };
     let eav_plan = app
         .store

@@ -171,6 +171,16 @@ enum Command {
         #[command(subcommand)]
         command: GroupCommand,
     },
+    /// Manage an account's extension schemas (RFC 7643 §7): what IdPs' custom attributes are
+    /// declared as, advertised in /Schemas, validated and filterable.
+    #[command(after_help = "Examples:
+  scimd schema add --account ID --resource-type User --file costcenter.json
+  scimd schema list --account ID
+  scimd schema remove --account ID --urn urn:ietf:params:scim:schemas:extension:acme:2.0:User --force")]
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
     /// Show the effective settings and where each comes from (default, file, SCIMD_<KEY>,
     /// DATABASE_URL); secrets are masked. Exits 1 on an invalid configuration.
     #[command(after_help = "Examples:
@@ -194,6 +204,46 @@ enum Command {
     Man {
         /// A command, e.g. `token create`; none: the page of scimd itself.
         command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Declare an extension schema from a JSON file holding a SCIM Schema document (RFC 7643 §7:
+    /// `id`, `name`, `attributes`).
+    #[command(after_help = "Example:
+  scimd schema add --account ID --resource-type User --file costcenter.json")]
+    Add {
+        #[arg(long)]
+        account: Uuid,
+        /// User or Group.
+        #[arg(long, default_value = "User")]
+        resource_type: String,
+        /// The schema document; `-` reads standard input.
+        #[arg(long)]
+        file: PathBuf,
+        /// Every write of the resource type must carry the extension.
+        #[arg(long)]
+        required: bool,
+    },
+    /// List the account's extension schemas.
+    #[command(after_help = "Example:
+  scimd --json schema list --account ID")]
+    List {
+        #[arg(long)]
+        account: Uuid,
+    },
+    /// Remove an extension schema. When resources hold data under it, --force removes that
+    /// data too; without it the command says how many would lose it and changes nothing.
+    #[command(after_help = "Example:
+  scimd schema remove --account ID --urn urn:ietf:params:scim:schemas:extension:acme:2.0:User")]
+    Remove {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        urn: String,
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -838,6 +888,100 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
+async fn schema_command(
+    svc: &crate::service::Service,
+    output: Output,
+    operator: &Option<String>,
+    command: SchemaCommand,
+) -> Result<(), String> {
+    use crate::scim::schema::declare::{Extends, schema_json};
+    use serde_json::Value;
+    let err = cli_error;
+    let json_out = output == Output::Json;
+    match command {
+        SchemaCommand::Add {
+            account,
+            resource_type,
+            file,
+            required,
+        } => {
+            let extends = Extends::parse(&resource_type)
+                .ok_or_else(|| format!("--resource-type must be User or Group, not {resource_type:?}"))?;
+            let text = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                s
+            } else {
+                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            };
+            let doc: Value =
+                serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+            let caller = Caller::operator(account, operator_name(operator));
+            let declared = svc
+                .declare_schema(&caller, &doc, extends, required)
+                .await
+                .map_err(err)?;
+            if json_out {
+                println!(
+                    "{}",
+                    json!({"id": declared.schema.id, "resource_type": extends.as_str(),
+                           "required": required, "schema": schema_json(declared.schema)})
+                );
+            } else if output == Output::Quiet {
+                println!("{}", declared.schema.id);
+            } else {
+                println!(
+                    "Declared {} ({} attributes) as an extension of {}.",
+                    declared.schema.id,
+                    declared.schema.attributes.len(),
+                    extends.as_str()
+                );
+            }
+        }
+        SchemaCommand::List { account } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let schemas = svc.list_schemas(&caller).await.map_err(err)?;
+            if json_out {
+                let items: Vec<Value> = schemas
+                    .iter()
+                    .map(|d| {
+                        json!({"id": d.schema.id, "resource_type": d.extends.as_str(), "required": d.required,
+                               "created_at": d.created_at, "schema": schema_json(d.schema)})
+                    })
+                    .collect();
+                println!("{}", json!({ "items": items }));
+            } else if schemas.is_empty() {
+                println!("No extension schemas are declared.");
+            } else {
+                for d in &schemas {
+                    let names: Vec<&str> = d.schema.attributes.iter().map(|a| a.name).collect();
+                    println!(
+                        "{}  {}{}  {}",
+                        d.schema.id,
+                        d.extends.as_str(),
+                        if d.required { " (required)" } else { "" },
+                        names.join(", ")
+                    );
+                }
+            }
+        }
+        SchemaCommand::Remove { account, urn, force } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let report = svc.remove_schema(&caller, &urn, force).await.map_err(err)?;
+            if json_out {
+                println!("{}", json!({"id": urn, "resources_changed": report.resources}));
+            } else {
+                println!(
+                    "Removed {urn}; {} resources lost their data under it.",
+                    report.resources
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn one_shot(
     app: &App,
     config: &Config,
@@ -921,6 +1065,7 @@ async fn one_shot(
                 println!("Group {group} deleted.");
             }
         }
+        Command::Schema { command } => schema_command(svc, output, &operator, command).await?,
         Command::Migrate => {
             if json_out {
                 println!("{}", json!({"migrated": true}));

@@ -30,12 +30,22 @@ pub async fn service_provider_config(State(state): State<AppState>, ctx: Ctx) ->
     )
 }
 
-pub async fn resource_types(ctx: Ctx) -> Response {
-    list_response(discovery::resource_types(&ctx.base_url))
+/// The account's resource types and schemas: the built-in ones with the extensions it declared.
+pub async fn resource_types(State(st): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    let types = st.service.types(&ctx.caller).await?;
+    Ok(list_response(discovery::resource_types(
+        &ctx.base_url,
+        &types.resource_types(),
+    )))
 }
 
-pub async fn resource_type(ctx: Ctx, Path((_, name)): Path<(String, String)>) -> Result<Response, ApiError> {
-    discovery::resource_types(&ctx.base_url)
+pub async fn resource_type(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let types = st.service.types(&ctx.caller).await?;
+    discovery::resource_types(&ctx.base_url, &types.resource_types())
         .into_iter()
         .find(|rt| {
             rt.get("id")
@@ -46,12 +56,18 @@ pub async fn resource_type(ctx: Ctx, Path((_, name)): Path<(String, String)>) ->
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")).into())
 }
 
-pub async fn schemas(ctx: Ctx) -> Response {
-    list_response(discovery::schemas(&ctx.base_url))
+pub async fn schemas(State(st): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    let types = st.service.types(&ctx.caller).await?;
+    Ok(list_response(discovery::schemas(&ctx.base_url, &types.schemas())))
 }
 
-pub async fn schema(ctx: Ctx, Path((_, id)): Path<(String, String)>) -> Result<Response, ApiError> {
-    discovery::schemas(&ctx.base_url)
+pub async fn schema(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let types = st.service.types(&ctx.caller).await?;
+    discovery::schemas(&ctx.base_url, &types.schemas())
         .into_iter()
         .find(|s| {
             s.get("id")

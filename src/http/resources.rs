@@ -10,7 +10,8 @@ use super::error::{ApiError, scim_json};
 use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::list::ListRequest;
 use crate::scim::render::{self, Meta};
-use crate::scim::schema::{self, ResourceType};
+use crate::scim::schema::ResourceType;
+use crate::scim::schema::declare::AccountTypes;
 use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
 use crate::service::records::ResourceRow;
@@ -28,7 +29,7 @@ fn meta(row: &ResourceRow, location: String) -> Meta {
     }
 }
 
-pub(super) fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
+pub(super) fn render_user(base: &str, rt: &ResourceType, view: &UserView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if !view.groups.is_empty() {
@@ -48,7 +49,7 @@ pub(super) fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
         derived.push(("groups", Value::Array(groups)));
     }
     render::render(
-        &schema::USER,
+        rt,
         &id,
         &view.row.doc,
         derived,
@@ -56,7 +57,7 @@ pub(super) fn render_user(base: &str, view: &UserView) -> Map<String, Value> {
     )
 }
 
-pub(super) fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
+pub(super) fn render_group(base: &str, rt: &ResourceType, view: &GroupView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if let Some(members) = &view.members {
@@ -75,7 +76,7 @@ pub(super) fn render_group(base: &str, view: &GroupView) -> Map<String, Value> {
         derived.push(("members", Value::Array(members)));
     }
     render::render(
-        &schema::GROUP,
+        rt,
         &id,
         &view.row.doc,
         derived,
@@ -96,7 +97,7 @@ fn resource_response(
         .and_then(|m| m.get("location"))
         .and_then(Value::as_str)
         .map(str::to_string);
-    if !projection.is_empty() {
+    if !projection.is_empty() || resource::hides_attributes(rt) {
         resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
     }
     let mut res = scim_json(status, Value::Object(body));
@@ -123,7 +124,7 @@ pub(super) fn list_response<T>(
         .iter()
         .map(|item| {
             let (rt, mut body) = render(item);
-            if !projection.is_empty() {
+            if !projection.is_empty() || resource::hides_attributes(rt) {
                 resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
             }
             Value::Object(body)
@@ -148,21 +149,33 @@ pub(super) fn list_response<T>(
     scim_json(StatusCode::OK, Value::Object(body))
 }
 
-fn user_response(status: StatusCode, ctx: &Ctx, view: &UserView, projection: &Projection) -> Response {
+fn user_response(
+    status: StatusCode,
+    ctx: &Ctx,
+    types: AccountTypes,
+    view: &UserView,
+    projection: &Projection,
+) -> Response {
     resource_response(
         status,
-        &schema::USER,
-        render_user(&ctx.base_url, view),
+        types.user,
+        render_user(&ctx.base_url, types.user, view),
         &view.row,
         projection,
     )
 }
 
-fn group_response(status: StatusCode, ctx: &Ctx, view: &GroupView, projection: &Projection) -> Response {
+fn group_response(
+    status: StatusCode,
+    ctx: &Ctx,
+    types: AccountTypes,
+    view: &GroupView,
+    projection: &Projection,
+) -> Response {
     resource_response(
         status,
-        &schema::GROUP,
-        render_group(&ctx.base_url, view),
+        types.group,
+        render_group(&ctx.base_url, types.group, view),
         &view.row,
         projection,
     )
@@ -178,8 +191,9 @@ pub async fn list_users(State(st): State<AppState>, ctx: Ctx, params: Params) ->
 /// `GET /Users` and `POST /Users/.search`: one list path, whichever way the query came.
 pub(super) async fn users_page(st: &AppState, ctx: &Ctx, list: &ListRequest) -> Handler {
     let page = st.service.list_users(&ctx.caller, list).await?;
+    let rt = st.service.types(&ctx.caller).await?.user;
     Ok(list_response(page, &list.projection, |v| {
-        (&schema::USER, render_user(&ctx.base_url, v))
+        (rt, render_user(&ctx.base_url, rt, v))
     }))
 }
 
@@ -191,7 +205,13 @@ pub async fn create_user(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_user(&ctx.caller, &body).await?;
-    Ok(user_response(StatusCode::CREATED, &ctx, &view, &projection))
+    Ok(user_response(
+        StatusCode::CREATED,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn get_user(
@@ -206,7 +226,13 @@ pub async fn get_user(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(user_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn replace_user(
@@ -222,7 +248,13 @@ pub async fn replace_user(
         .service
         .replace_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(user_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn patch_user(
@@ -238,7 +270,13 @@ pub async fn patch_user(
         .service
         .patch_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(user_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(user_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn delete_user(
@@ -267,8 +305,9 @@ pub(super) async fn groups_page(st: &AppState, ctx: &Ctx, list: &ListRequest) ->
         .service
         .list_groups(&ctx.caller, list, list.projection.shows("members"))
         .await?;
+    let rt = st.service.types(&ctx.caller).await?.group;
     Ok(list_response(page, &list.projection, |v| {
-        (&schema::GROUP, render_group(&ctx.base_url, v))
+        (rt, render_group(&ctx.base_url, rt, v))
     }))
 }
 
@@ -280,7 +319,13 @@ pub async fn create_group(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_group(&ctx.caller, &body).await?;
-    Ok(group_response(StatusCode::CREATED, &ctx, &view, &projection))
+    Ok(group_response(
+        StatusCode::CREATED,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn get_group(
@@ -298,7 +343,13 @@ pub async fn get_group(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(group_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn replace_group(
@@ -314,7 +365,13 @@ pub async fn replace_group(
         .service
         .replace_group(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(group_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 /// A group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it; Okta accepts it),
@@ -347,7 +404,13 @@ pub async fn patch_group(
         }
         return Ok(res);
     }
-    Ok(group_response(StatusCode::OK, &ctx, &view, &projection))
+    Ok(group_response(
+        StatusCode::OK,
+        &ctx,
+        st.service.types(&ctx.caller).await?,
+        &view,
+        &projection,
+    ))
 }
 
 pub async fn delete_group(

@@ -8,7 +8,6 @@ use super::AppState;
 use super::extract::{Ctx, ScimBody};
 use super::resources::{Handler, groups_page, list_response, render_group, render_user, users_page};
 use crate::scim::list::ListRequest;
-use crate::scim::schema;
 use crate::service::search::Found;
 
 fn parse(st: &AppState, body: &serde_json::Value) -> Result<ListRequest, crate::scim::ScimError> {
@@ -32,8 +31,9 @@ pub async fn search_root(State(st): State<AppState>, ctx: Ctx, ScimBody(body): S
         .service
         .search_root(&ctx.caller, &list, list.projection.shows("members"))
         .await?;
+    let types = st.service.types(&ctx.caller).await?;
     Ok(list_response(page, &list.projection, |found| match found {
-        Found::User(v) => (&schema::USER, render_user(&ctx.base_url, v)),
-        Found::Group(v) => (&schema::GROUP, render_group(&ctx.base_url, v)),
+        Found::User(v) => (types.user, render_user(&ctx.base_url, types.user, v)),
+        Found::Group(v) => (types.group, render_group(&ctx.base_url, types.group, v)),
     }))
 }

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::scim::schema::{self, AttrDef, AttrType, ResourceType, Schema};
+use crate::scim::schema::{AttrDef, AttrType, ResourceType, Schema};
 
 pub const SERVICE_PROVIDER_CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -87,12 +87,10 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     Value::Object(out)
 }
 
-/// Every resource type, as in `GET /ResourceTypes`' `Resources`.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
-    schema::resource_types()
-        .into_iter()
-        .map(|rt| resource_type(base_url, rt))
-        .collect()
+/// Every resource type, as in `GET /ResourceTypes`' `Resources`: `types` are an account's
+/// (`schema::declare::AccountTypes::resource_types`), or the built-in `schema::resource_types()`.
+pub fn resource_types(base_url: &str, types: &[&ResourceType]) -> Vec<Value> {
+    types.iter().map(|rt| resource_type(base_url, rt)).collect()
 }
 
 /// One resource type (`GET /ResourceTypes/User`).
@@ -120,12 +118,10 @@ pub fn resource_type(base_url: &str, rt: &ResourceType) -> Value {
     Value::Object(out)
 }
 
-/// Every schema, as in `GET /Schemas`' `Resources` (RFC 7643 §7 representation).
-pub fn schemas(base_url: &str) -> Vec<Value> {
-    schema::all_schemas()
-        .into_iter()
-        .map(|s| schema_document(base_url, s))
-        .collect()
+/// Every schema, as in `GET /Schemas`' `Resources` (RFC 7643 §7 representation): an
+/// account's (`AccountTypes::schemas`), or the built-in `schema::all_schemas()`.
+pub fn schemas(base_url: &str, schemas: &[&Schema]) -> Vec<Value> {
+    schemas.iter().map(|s| schema_document(base_url, s)).collect()
 }
 
 /// One schema (`GET /Schemas/{urn}`).
@@ -137,7 +133,7 @@ pub fn schema_document(base_url: &str, schema: &Schema) -> Value {
     out.insert("description".into(), json!(schema.description));
     out.insert(
         "attributes".into(),
-        Value::Array(schema.attributes.iter().map(attribute).collect()),
+        Value::Array(schema.attributes.iter().map(attribute_json).collect()),
     );
     out.insert(
         "meta".into(),
@@ -146,7 +142,8 @@ pub fn schema_document(base_url: &str, schema: &Schema) -> Value {
     Value::Object(out)
 }
 
-fn attribute(attr: &AttrDef) -> Value {
+/// One attribute with all of its characteristics (RFC 7643 §7).
+pub fn attribute_json(attr: &AttrDef) -> Value {
     let mut out = Map::new();
     out.insert("name".into(), json!(attr.name));
     out.insert("type".into(), json!(attr.ty.as_str()));
@@ -166,7 +163,7 @@ fn attribute(attr: &AttrDef) -> Value {
     if attr.ty == AttrType::Complex {
         out.insert(
             "subAttributes".into(),
-            Value::Array(attr.sub_attributes.iter().map(attribute).collect()),
+            Value::Array(attr.sub_attributes.iter().map(attribute_json).collect()),
         );
     }
     Value::Object(out)
@@ -175,6 +172,7 @@ fn attribute(attr: &AttrDef) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema;
     use crate::scim::schema::{ENTERPRISE_USER_URN, GROUP_URN, USER_URN};
 
     const BASE: &str = "https://scim.example.com/scim/account/42";
@@ -251,7 +249,7 @@ mod tests {
 
     #[test]
     fn resource_types_shape() {
-        let rts = resource_types(BASE);
+        let rts = resource_types(BASE, &schema::resource_types());
         assert_eq!(rts.len(), 2);
         assert_eq!(
             rts[0],
@@ -321,7 +319,7 @@ mod tests {
 
     #[test]
     fn schemas_shape() {
-        let all = schemas(BASE);
+        let all = schemas(BASE, &schema::all_schemas());
         let ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
         assert_eq!(ids, vec![USER_URN, ENTERPRISE_USER_URN, GROUP_URN]);
         for s in &all {

@@ -51,12 +51,19 @@ pub fn render(
             schemas.push(json!(ext.id));
         }
     }
+    // Extensions kept without a declaration (`resource::undeclared`) are named too: `schemas`
+    // lists the schemas of what the representation holds (RFC 7643 §3).
+    let kept: Vec<&String> = doc
+        .keys()
+        .filter(|k| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) && rt.extension(k).is_none())
+        .collect();
+    schemas.extend(kept.iter().map(|k| json!(k)));
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(id));
     let is_extension = |key: &str| rt.extensions.iter().any(|(ext, _)| ext.id == key);
     for (k, v) in in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc) {
-        if !is_extension(&k) {
+        if !is_extension(&k) && !kept.contains(&&k) {
             out.insert(k, v);
         }
     }
@@ -68,6 +75,9 @@ pub fn render(
                 Value::Object(in_schema_order(&[ext.attributes], inner)),
             );
         }
+    }
+    for k in kept {
+        out.insert(k.clone(), doc[k.as_str()].clone());
     }
     for (k, v) in derived {
         out.insert(k.to_string(), v);

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{Caller, Result, Service};
@@ -46,6 +46,10 @@ pub struct ExportUser {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
+    /// The user's data under the account's own extension schemas (declared or kept), by URN;
+    /// null when there is none. JSON exports only: CSV has no column for it.
+    #[serde(default)]
+    pub extensions: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +61,19 @@ pub struct ExportGroup {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
+    /// As for users.
+    #[serde(default)]
+    pub extensions: Option<Map<String, Value>>,
+}
+
+/// The document's data under the account's own extensions (`store::derived::is_account_extension`).
+fn extensions(doc: &Map<String, Value>) -> Option<Map<String, Value>> {
+    let out: Map<String, Value> = doc
+        .iter()
+        .filter(|(k, _)| crate::store::derived::is_account_extension(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!out.is_empty()).then_some(out)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +137,7 @@ impl Service {
                         source: u.source.clone(),
                         idp_managed: u.idp_managed,
                         external_id: text(&u.doc, "externalId"),
+                        extensions: extensions(&u.doc),
                     }
                 })
                 .collect(),
@@ -132,6 +150,7 @@ impl Service {
                     source: g.source.clone(),
                     idp_managed: g.idp_managed,
                     external_id: text(&g.doc, "externalId"),
+                    extensions: extensions(&g.doc),
                 })
                 .collect(),
             memberships: memberships
@@ -330,6 +349,7 @@ impl Export {
                     source: get("source").into(),
                     idp_managed: get("idp_managed") == "true",
                     external_id: some("external_id"),
+                    extensions: None,
                 }),
                 "group" => export.groups.push(ExportGroup {
                     id: uuid("id")?,
@@ -338,6 +358,7 @@ impl Export {
                     source: get("source").into(),
                     idp_managed: get("idp_managed") == "true",
                     external_id: some("external_id"),
+                    extensions: None,
                 }),
                 "membership" => export.memberships.push(ExportMembership {
                     group_id: uuid("group_id")?,
@@ -702,6 +723,7 @@ mod tests {
             source: "manual".into(),
             idp_managed: false,
             external_id: None,
+            extensions: None,
         }
     }
 
@@ -725,6 +747,7 @@ mod tests {
             source: "manual".into(),
             idp_managed: false,
             external_id: None,
+            extensions: None,
         }
     }
 

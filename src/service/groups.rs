@@ -18,7 +18,7 @@ use super::settings::{self, GroupNameConflict};
 use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::list::ListRequest;
 use crate::scim::patch::{self, MemberOp};
-use crate::scim::{ScimError, resource, schema};
+use crate::scim::{ScimError, resource};
 use crate::store::{
     AdminFilter, GROUP_IDENTIFIER_KEY, MemberRef, NewResource, Origin, ResourceKind, ResourceRow, StoreError,
     Tx,
@@ -185,9 +185,10 @@ impl Service {
     /// account's `group_name_conflict` is `link` (R4): same id, identifier and role bindings,
     /// now IdP-managed. With `keep_both` a second, IdP-managed group is created beside it.
     pub async fn create_group(&self, caller: &Caller, body: &Value) -> Result<GroupView> {
-        let mut doc = resource::normalize(&schema::GROUP, body)?;
+        let rt = self.types(caller).await?.group;
+        let mut doc = resource::normalize(rt, body)?;
         let members = member_values(doc.remove("members")).unwrap_or_default();
-        resource::validate(&schema::GROUP, &doc)?;
+        resource::validate(rt, &doc)?;
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let profile = settings::profile(tx.as_mut(), account).await?;
@@ -286,8 +287,10 @@ impl Service {
         with_members: bool,
         extra: &AdminFilter,
     ) -> Result<ListPage<GroupView>> {
+        let rt = self.types(caller).await?.group;
         let mut list = list_query(
             ResourceKind::Group,
+            rt,
             caller.account_id,
             params,
             &self.settings,
@@ -327,9 +330,10 @@ impl Service {
         pre: &Precondition,
     ) -> Result<GroupView> {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
-        let mut doc = resource::normalize(&schema::GROUP, body)?;
+        let rt = self.types(caller).await?.group;
+        let mut doc = resource::normalize(rt, body)?;
         let members = member_values(doc.remove("members"));
-        resource::validate(&schema::GROUP, &doc)?;
+        resource::validate(rt, &doc)?;
         let mut tx = self.store.begin().await?;
         let current = tx
             .lock_resource(ResourceKind::Group, caller.account_id, gid)
@@ -371,6 +375,7 @@ impl Service {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut ops = patch::split_group_ops(patch::parse_patch(body)?)?;
         ops.member_ops = patch::coalesce_member_ops(ops.member_ops);
+        let rt = self.types(caller).await?.group;
         let mut tx = self.store.begin().await?;
         let current = tx
             .lock_resource(ResourceKind::Group, caller.account_id, gid)
@@ -379,7 +384,7 @@ impl Service {
         ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
-        let doc_changed = !ops.doc_ops.is_empty() && patch::apply(&schema::GROUP, &mut doc, &ops.doc_ops)?;
+        let doc_changed = !ops.doc_ops.is_empty() && patch::apply(rt, &mut doc, &ops.doc_ops)?;
         let mut row = write_group(
             tx.as_mut(),
             caller,

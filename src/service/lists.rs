@@ -90,6 +90,7 @@ impl PreparedList<'_> {
 /// attributes it cannot filter or sort on.
 pub(crate) fn list_query<'k>(
     kind: ResourceKind,
+    rt: &'static crate::scim::schema::ResourceType,
     account: Uuid,
     req: &ListRequest,
     settings: &Settings,
@@ -115,6 +116,7 @@ pub(crate) fn list_query<'k>(
                 count,
                 keyset: None,
                 resume: None,
+                resource_type: Some(rt),
             },
             fingerprint: None,
             resumable: Some(fingerprint),
@@ -141,6 +143,7 @@ pub(crate) fn list_query<'k>(
             count,
             keyset: Some(KeysetPage { after }),
             resume: None,
+            resource_type: Some(rt),
         },
         fingerprint: Some(fingerprint),
         resumable: None,
@@ -284,6 +287,7 @@ mod tests {
             kind: TokenKind::Scim,
             idp: None,
             operator: None,
+            schema_version: None,
         }
     }
 
@@ -303,7 +307,15 @@ mod tests {
             cursor_timeout_secs: 600,
             clock: crate::clock::Clock::system(),
         };
-        list_query(ResourceKind::User, Uuid::from_u128(1), &req, &settings, b"key").unwrap()
+        list_query(
+            ResourceKind::User,
+            &crate::scim::schema::USER,
+            Uuid::from_u128(1),
+            &req,
+            &settings,
+            b"key",
+        )
+        .unwrap()
     }
 
     fn full_page(last: u128, rows: usize) -> Page<()> {

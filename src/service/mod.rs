@@ -10,6 +10,7 @@ pub mod groups;
 pub mod identifier;
 pub mod lists;
 pub mod ownership;
+pub mod schemas;
 pub mod search;
 pub mod settings;
 pub mod tokens;
@@ -164,6 +165,8 @@ pub struct Service {
     pub(crate) revoked: tokens::RevokedTokens,
     /// Where callers' index-paged lists left off, so the next page is a range read.
     pub(crate) resumes: lists::Resumes,
+    /// Accounts' resource types with their extension schemas, by schema version.
+    pub(crate) types: schemas::TypesCache,
 }
 
 impl Service {
@@ -179,6 +182,7 @@ impl Service {
             touched: Default::default(),
             revoked: Default::default(),
             resumes: Default::default(),
+            types: Default::default(),
             store,
             settings,
             signing_key,

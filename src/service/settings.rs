@@ -7,6 +7,7 @@ use serde_json::json;
 use super::audit::{self, Change};
 use super::{Caller, Result, Service};
 use crate::scim::ScimError;
+use crate::scim::schema::Undeclared;
 use crate::store::{AccountSettings, ReadTx, ResourceKind};
 
 /// What happens when the IdP creates a group whose displayName a native group already has.
@@ -48,6 +49,9 @@ pub struct Profile {
     pub max_group_name_length: Option<u32>,
     /// `None`: the server's default (`token_ttl`, 365 days unless configured).
     pub token_ttl: Option<Duration>,
+    /// Data under extension URNs the account has not declared: kept or refused
+    /// (docs/decisions.md).
+    pub undeclared_extensions: Undeclared,
 }
 
 impl Profile {
@@ -72,6 +76,7 @@ impl Profile {
                 .token_ttl_seconds
                 .and_then(|n| u64::try_from(n).ok())
                 .map(Duration::from_secs),
+            undeclared_extensions: Undeclared::parse(&s.undeclared_extensions).unwrap_or_default(),
         }
     }
 
@@ -83,6 +88,7 @@ impl Profile {
             reserved_group_names: self.reserved_group_names.clone(),
             max_group_name_length: self.max_group_name_length.map(|n| n as i32),
             token_ttl_seconds: self.token_ttl.map(|d| d.as_secs() as i64),
+            undeclared_extensions: self.undeclared_extensions.as_str().to_string(),
         }
     }
 
@@ -94,6 +100,7 @@ impl Profile {
             "reserved_group_names": self.reserved_group_names,
             "max_group_name_length": self.max_group_name_length,
             "token_lifetime_seconds": self.token_ttl.map(|d| d.as_secs()),
+            "undeclared_extensions": self.undeclared_extensions.as_str(),
         })
     }
 
@@ -145,6 +152,7 @@ pub struct ProfileUpdate {
     pub max_group_name_length: Option<Option<u32>>,
     /// `Some(None)` returns to the server default.
     pub token_ttl: Option<Option<Duration>>,
+    pub undeclared_extensions: Option<Undeclared>,
 }
 
 /// The confirmation word disabling SCIM needs (seed 004: "type DISABLE").
@@ -211,6 +219,9 @@ impl Service {
                 .into());
             }
             after.token_ttl = v;
+        }
+        if let Some(v) = update.undeclared_extensions {
+            after.undeclared_extensions = v;
         }
         if after != before {
             tx.update_settings(caller.account_id, &after.to_store()).await?;

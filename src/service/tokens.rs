@@ -132,6 +132,9 @@ pub struct Caller {
     /// An operator at the command line (not a token holder): acts with admin rights plus the
     /// `force` path of R3. The name is what the audit log records (e.g. `$USER`).
     pub operator: Option<String>,
+    /// The account's schema version as the token check read it (`service::schemas`); `None`
+    /// when no token was checked (an operator), so the types are read from the database.
+    pub schema_version: Option<i64>,
 }
 
 impl Caller {
@@ -152,6 +155,7 @@ impl Caller {
             kind: TokenKind::Admin,
             idp: None,
             operator: Some(name.into()),
+            schema_version: None,
         }
     }
 
@@ -533,14 +537,14 @@ impl Service {
             return Err(revoked_error(revoked));
         }
         let mut conn = self.store.reader().await?;
-        let (record, scim_enabled) = conn
+        let (record, account_row) = conn
             .get_token_for_auth(account, token_id)
             .await?
             .filter(|(r, _)| r.token_sha256 == sha256(token.trim()))
             .ok_or_else(|| unauthorized("the bearer token is not known: it may have been deleted"))?;
         // Before revocation: disabling SCIM revokes every SCIM token (R7), and the IdP must be
         // told that provisioning is off (403), not sent looking for a replacement token.
-        if kind == TokenKind::Scim && !scim_enabled {
+        if kind == TokenKind::Scim && !account_row.scim_enabled {
             return Err(Error::Forbidden(
                 "SCIM provisioning is disabled for this account; an account admin can enable it again \
                  (POST /api/accounts/{accountId}/scim/enable) and issue a new SCIM token"
@@ -582,6 +586,7 @@ impl Service {
             kind,
             idp,
             operator: None,
+            schema_version: Some(account_row.schema_version),
         })
     }
 }

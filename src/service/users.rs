@@ -8,10 +8,12 @@ use uuid::Uuid;
 use super::audit::{self, Change, snapshot};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::ownership::{ensure_scim_sees_group, scim_may_write};
+use super::schemas::check_unique_values;
 use super::settings::{self, GroupNameConflict, Profile};
 use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::list::ListRequest;
-use crate::scim::{ScimError, compare, patch, resource, schema};
+use crate::scim::schema::ResourceType;
+use crate::scim::{ScimError, compare, patch, resource};
 use crate::store::{GroupRef, NewResource, ReadTx, ResourceKind, ResourceRow, StoreError, Tx};
 
 /// A user and the groups it belongs to (the derived, read-only `groups` attribute).
@@ -112,12 +114,18 @@ impl Service {
     /// POST /Users. A user matching a native one by userName or primary email (ignoring case)
     /// adopts it (R4): same id and memberships, now IdP-managed with the token's source.
     pub async fn create_user(&self, caller: &Caller, body: &Value) -> Result<UserView> {
-        let mut doc = resource::normalize(&schema::USER, body)?;
+        let rt = self.types(caller).await?.user;
+        let mut doc = resource::normalize(rt, body)?;
         doc.entry("active").or_insert(Value::Bool(true));
-        resource::validate(&schema::USER, &doc)?;
+        resource::validate(rt, &doc)?;
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
         let found = tx.find_users_by_name_or_email(account, &match_keys(&doc)).await?;
+        let adopted = match found.as_slice() {
+            [native] if !native.idp_managed => Some(native.id),
+            _ => None,
+        };
+        check_unique_values(tx.as_mut(), rt, account, &doc, adopted).await?;
         let (row, groups) = match found.as_slice() {
             [] => {
                 let new = NewResource {
@@ -199,8 +207,10 @@ impl Service {
         params: &ListRequest,
         extra: &crate::store::AdminFilter,
     ) -> Result<ListPage<UserView>> {
+        let rt = self.types(caller).await?.user;
         let mut list = list_query(
             ResourceKind::User,
+            rt,
             caller.account_id,
             params,
             &self.settings,
@@ -236,7 +246,8 @@ impl Service {
         pre: &Precondition,
     ) -> Result<UserView> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
-        let mut doc = resource::normalize(&schema::USER, body)?;
+        let rt = self.types(caller).await?.user;
+        let mut doc = resource::normalize(rt, body)?;
         let mut tx = self.store.begin().await?;
         let current = tx
             .lock_resource(ResourceKind::User, caller.account_id, uid)
@@ -249,9 +260,9 @@ impl Service {
                 current.doc.get("active").cloned().unwrap_or(Value::Bool(true)),
             );
         }
-        resource::validate(&schema::USER, &doc)?;
+        resource::validate(rt, &doc)?;
         let row = self
-            .write_user(tx.as_mut(), caller, &current, doc, "user.replace")
+            .write_user(tx.as_mut(), caller, &current, doc, "user.replace", rt)
             .await?;
         let groups = groups_seen(tx.as_mut(), caller, &[uid]).await?;
         tx.commit().await?;
@@ -269,6 +280,7 @@ impl Service {
     ) -> Result<UserView> {
         let uid = parse_id(id).ok_or_else(|| not_found("User", id))?;
         let ops = patch::parse_patch(body)?;
+        let rt = self.types(caller).await?.user;
         let mut tx = self.store.begin().await?;
         let current = tx
             .lock_resource(ResourceKind::User, caller.account_id, uid)
@@ -276,9 +288,9 @@ impl Service {
             .ok_or_else(|| not_found("User", id))?;
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
-        let changed = patch::apply(&schema::USER, &mut doc, &ops)?;
+        let changed = patch::apply(rt, &mut doc, &ops)?;
         let row = if changed || !current.idp_managed {
-            self.write_user(tx.as_mut(), caller, &current, doc, "user.patch")
+            self.write_user(tx.as_mut(), caller, &current, doc, "user.patch", rt)
                 .await?
         } else {
             scim_may_write(caller, &current, "user")?;
@@ -298,7 +310,9 @@ impl Service {
         current: &ResourceRow,
         doc: Map<String, Value>,
         action: &'static str,
+        rt: &ResourceType,
     ) -> Result<ResourceRow> {
+        check_unique_values(tx, rt, caller.account_id, &doc, Some(current.id)).await?;
         if scim_may_write(caller, current, "user")? {
             return adopt_user(tx, caller, current, &doc).await;
         }

@@ -80,7 +80,7 @@ pub fn list_sql(
     let mut filter = SqlBuilder::new(dialect, 2);
     filter.idp_groups_only = extra.idp_groups_only;
     if let Some(f) = &query.filter {
-        filter_sql::translate(kind, f, &mut filter)?;
+        filter_sql::translate(kind, query.resource_type, f, &mut filter)?;
     } else {
         filter.sql = "TRUE".to_string();
     }

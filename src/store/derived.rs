@@ -40,9 +40,22 @@ pub struct ValueRow {
 /// Attributes of a user that have a column of their own (or are not data at all).
 const COLUMN_ATTRS: &[&str] = &["userName", "displayName", "active", "groups", "password"];
 
-/// The `user_values.attr` of a canonical document path.
+/// The `user_values.attr` of a canonical document path. Under an account's own extension
+/// (any URN but the enterprise one) the key is in lower case: such data may have been kept
+/// before its schema was declared, spelled as the IdP spelled it, and names compare ignoring
+/// case (RFC 7643 §2.1), so a declaration makes it filterable whatever its spelling.
 pub fn value_key(doc_path: &[&str]) -> String {
-    doc_path.join(".")
+    let key = doc_path.join(".");
+    match doc_path.first() {
+        Some(first) if is_account_extension(first) => key.to_lowercase(),
+        _ => key,
+    }
+}
+
+/// A document key that holds an account's own extension: a URN other than the enterprise one.
+pub fn is_account_extension(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        && !key.eq_ignore_ascii_case(schema::ENTERPRISE_USER_URN)
 }
 
 /// The rows of `user_values` for a canonical user document.
@@ -66,7 +79,75 @@ pub fn user_value_rows(doc: &Map<String, Value>) -> Vec<ValueRow> {
             }
         }
     }
+    // The account's own extensions, declared or kept undeclared: derived from the data's shape,
+    // which is all a kept extension has. For a declared one the shape is the schema's (writes
+    // were validated against it), so the rows are those `attribute_rows` would make, and data
+    // kept before its declaration is filterable the moment the schema exists.
+    for (urn, value) in doc {
+        if !is_account_extension(urn) {
+            continue;
+        }
+        let Value::Object(ext_doc) = value else { continue };
+        for (name, value) in ext_doc {
+            shape_rows(&[urn, name], value, &mut rows);
+        }
+    }
     rows
+}
+
+/// Rows of one attribute of an account extension, by the shape of its value: a scalar, an
+/// object of scalars (a complex attribute), an array of scalars, or an array of objects (a
+/// multi-valued complex attribute: an anchor row with `value`, `type` and `primary`, and a row
+/// per other sub-attribute with the same `ord`).
+fn shape_rows(path: &[&str], value: &Value, rows: &mut Vec<ValueRow>) {
+    let key = value_key(path);
+    match value {
+        Value::Object(obj) => {
+            for (sub, v) in obj {
+                let mut sub_path = path.to_vec();
+                sub_path.push(sub);
+                push_scalar(rows, value_key(&sub_path), 0, v, None, false);
+            }
+        }
+        Value::Array(items) => {
+            for (ord, item) in items.iter().enumerate() {
+                let ord = ord as i32;
+                let Value::Object(element) = item else {
+                    push_scalar(rows, key.clone(), ord, item, None, false);
+                    continue;
+                };
+                let get = |name: &str| {
+                    element
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                };
+                let type_ci = get("type").and_then(Value::as_str).map(compare::key);
+                let primary = get("primary").and_then(Value::as_bool).unwrap_or(false);
+                let value = get("value").and_then(scalar_text).unwrap_or_default();
+                rows.push(ValueRow {
+                    attr: key.clone(),
+                    ord,
+                    value_ci: compare::key(&value),
+                    value,
+                    type_ci: type_ci.clone(),
+                    is_primary: primary,
+                });
+                for (sub, v) in element {
+                    if ["value", "type", "primary"]
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(sub))
+                    {
+                        continue;
+                    }
+                    let mut sub_path = path.to_vec();
+                    sub_path.push(sub);
+                    push_scalar(rows, value_key(&sub_path), ord, v, type_ci.clone(), primary);
+                }
+            }
+        }
+        scalar => push_scalar(rows, key, 0, scalar, None, false),
+    }
 }
 
 fn attribute_rows(prefix: &[&str], attr: &'static AttrDef, value: &Value, rows: &mut Vec<ValueRow>) {

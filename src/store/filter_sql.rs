@@ -110,8 +110,13 @@ impl SqlBuilder {
 }
 
 /// Translate `filter` for resources of `kind` aliased as `t` in the caller's query.
-pub fn translate(kind: ResourceKind, filter: &Filter, out: &mut SqlBuilder) -> Result<(), FilterError> {
-    let sql = Translator { kind, out }.node(filter)?;
+pub fn translate(
+    kind: ResourceKind,
+    rt: Option<&'static ResourceType>,
+    filter: &Filter,
+    out: &mut SqlBuilder,
+) -> Result<(), FilterError> {
+    let sql = Translator { kind, rt, out }.node(filter)?;
     out.sql = sql;
     Ok(())
 }
@@ -121,6 +126,7 @@ fn sort_target(kind: ResourceKind, path: &AttrPath) -> Result<(&'static str, Col
     let mut scratch = SqlBuilder::new(Dialect::Postgres, 1);
     let translator = Translator {
         kind,
+        rt: None,
         out: &mut scratch,
     };
     match translator.target(path) {
@@ -197,6 +203,8 @@ pub fn after_keyset(
 
 struct Translator<'a> {
     kind: ResourceKind,
+    /// The account's resource type; `None`: the built-in one.
+    rt: Option<&'static ResourceType>,
     out: &'a mut SqlBuilder,
 }
 
@@ -217,6 +225,9 @@ enum Target {
 
 impl Translator<'_> {
     fn resource_type(&self) -> &'static ResourceType {
+        if let Some(rt) = self.rt {
+            return rt;
+        }
         match self.kind {
             ResourceKind::User => &schema::USER,
             ResourceKind::Group => &schema::GROUP,
@@ -874,6 +885,7 @@ mod tests {
         let mut out = SqlBuilder::new(Dialect::Sqlite, 2);
         translate(
             kind,
+            None,
             &crate::scim::filter::parse_filter(filter).unwrap(),
             &mut out,
         )

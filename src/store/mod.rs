@@ -16,6 +16,7 @@ pub mod postgres;
 mod rekey;
 mod resources;
 mod role_bindings;
+mod schemas;
 pub mod serve_lock;
 mod session;
 mod settings;
@@ -292,6 +293,9 @@ pub struct ListQuery {
     /// a range after that row, not by skipping `start_index - 1` rows, so a pager walking the
     /// list page by page pays for each page, not for everything before it.
     pub resume: Option<Keyset>,
+    /// The account's resource type (with its declared extensions), which filters are resolved
+    /// against; `None`: the built-in one.
+    pub resource_type: Option<&'static crate::scim::schema::ResourceType>,
 }
 
 /// Cursor paging: the page starts after `after`, or at the beginning when it is `None`.
@@ -310,6 +314,7 @@ pub struct Keyset {
 
 /// `sortBy` / `sortOrder`: the list request's own type (`scim::list`), shared with the store.
 pub use crate::scim::list::Sort;
+pub use schemas::{AccountSchemas, SchemaRecord};
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {
@@ -463,13 +468,13 @@ pub trait ReadTx: Send {
 
     // Tokens.
     async fn get_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<TokenRecord>>;
-    /// A token with its account's `scim_enabled`, in one round trip: what every request's
-    /// authentication needs.
+    /// A token with what every request needs of its account (`scim_enabled`, the version of its
+    /// schemas), in one round trip: what every request's authentication reads.
     async fn get_token_for_auth(
         &mut self,
         account: Uuid,
         id: Uuid,
-    ) -> StoreResult<Option<(TokenRecord, bool)>>;
+    ) -> StoreResult<Option<(TokenRecord, AuthAccount)>>;
     async fn list_tokens(&mut self, account: Uuid) -> StoreResult<Vec<TokenRecord>>;
 
     // Users and groups.
@@ -534,6 +539,13 @@ pub trait ReadTx: Send {
         account: Uuid,
         group: Option<Uuid>,
     ) -> StoreResult<Vec<RoleBinding>>;
+
+    // Extension schemas (migration 0009).
+    /// The account's declared schemas, its choice for undeclared data and their version;
+    /// `None` when there is no such account.
+    async fn account_schemas(&mut self, account: Uuid) -> StoreResult<Option<AccountSchemas>>;
+    /// How many users or groups hold data under the document key `urn`.
+    async fn extension_usage(&mut self, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<i64>;
 
     // Export (R10).
     /// Every user or group of the account, in id order.
@@ -615,6 +627,25 @@ pub trait Tx: ReadTx {
 
     /// Writes every profile field of `settings` (not `scim_enabled`).
     async fn update_settings(&mut self, account: Uuid, settings: &AccountSettings) -> StoreResult<()>;
+    /// Declares a schema; a URN declared before fails with `StoreError::Unique`. Bumps the
+    /// account's schema version.
+    async fn insert_schema(&mut self, account: Uuid, schema: &SchemaRecord) -> StoreResult<()>;
+    /// Removes a declaration (URN compared ignoring case); whether there was one. Bumps the
+    /// account's schema version.
+    async fn delete_schema(&mut self, account: Uuid, urn: &str) -> StoreResult<bool>;
+    /// Removes the document key `urn` from every user or group of the account that has it
+    /// (new version, lastModified, filter rows); how many changed.
+    async fn strip_extension(&mut self, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<u64>;
+    /// Other users of the account whose extension attribute (its `user_values` key) holds
+    /// `value`, after taking a lock on that value (see `store::schemas::value_owners`).
+    async fn extension_value_owners(
+        &mut self,
+        account: Uuid,
+        attr: &str,
+        value: &str,
+        case_exact: bool,
+        except: Option<Uuid>,
+    ) -> StoreResult<Vec<Uuid>>;
     /// Sets `scim_enabled`; false when there is no such account.
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool>;
     /// Revokes every unrevoked token of `kind`; returns how many.
@@ -662,6 +693,14 @@ pub trait Tx: ReadTx {
     async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
 }
 
+/// What authenticating a request reads of the token's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthAccount {
+    pub scim_enabled: bool,
+    /// Grows with every change of the account's extension schemas (migration 0009).
+    pub schema_version: i64,
+}
+
 /// The account profile (docs/rules.md, R6, R7, R8) as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSettings {
@@ -673,6 +712,8 @@ pub struct AccountSettings {
     pub max_group_name_length: Option<i32>,
     /// `None`: the server's `token_ttl`.
     pub token_ttl_seconds: Option<i64>,
+    /// `keep` or `refuse`: data under extension URNs the account has not declared.
+    pub undeclared_extensions: String,
 }
 
 /// Extra conditions of an admin-API list (R9).

@@ -554,6 +554,8 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("store_meta", "store_meta", "1 1"),
     // One row per account (SQLite keeps one shard).
     ("resource_counts", "resource_counts", "10 1 1"),
+    // A few extension schemas per account.
+    ("account_schemas", "account_schemas", "20 2 1"),
     ("tokens", "tokens", "1000 100 1"),
     ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
@@ -656,6 +658,10 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
         "resource_counts.account_id, resource_counts.shard",
         "resource_counts_pkey",
     ),
+    (
+        "account_schemas.account_id, account_schemas.urn_ci",
+        "account_schemas_pkey",
+    ),
 ];
 
 /// The constraint named by SQLite's message `UNIQUE constraint failed: t.a, t.b`.
@@ -757,6 +763,7 @@ mod tests {
             count: 10,
             keyset: after.map(|a| KeysetPage { after: Some(a) }),
             resume: None,
+            resource_type: None,
         }
     }
 

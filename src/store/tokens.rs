@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::db::{DbConn, DbRow, params};
-use super::{StoreResult, TokenRecord};
+use super::{AuthAccount, StoreResult, TokenRecord};
 
 fn token(row: &DbRow) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
@@ -50,21 +50,29 @@ pub async fn get(db: &mut DbConn<'_>, account: Uuid, id: Uuid) -> StoreResult<Op
     row.as_ref().map(token).transpose()
 }
 
-/// The token and whether its account has SCIM enabled, in one round trip.
+/// The token and what a request needs of its account, in one round trip.
 pub async fn get_for_auth(
     db: &mut DbConn<'_>,
     account: Uuid,
     id: Uuid,
-) -> StoreResult<Option<(TokenRecord, bool)>> {
+) -> StoreResult<Option<(TokenRecord, AuthAccount)>> {
     let row = db
         .fetch_optional(
-            "SELECT t.*, a.scim_enabled FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT t.*, a.scim_enabled, a.schema_version FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE t.account_id = ?1 AND t.id = ?2",
             &params![account, id],
         )
         .await?;
     row.as_ref()
-        .map(|r| Ok((token(r)?, r.bool("scim_enabled")?)))
+        .map(|r| {
+            Ok((
+                token(r)?,
+                AuthAccount {
+                    scim_enabled: r.bool("scim_enabled")?,
+                    schema_version: r.i64("schema_version")?,
+                },
+            ))
+        })
         .transpose()
 }
 

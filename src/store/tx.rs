@@ -16,11 +16,11 @@ use super::db::{DbConn, now_micros};
 use super::health::Health;
 use super::session::Session;
 use super::{
-    Account, AccountSettings, AdminFilter, AuditQuery, AuditRecord, GroupRef, ListQuery, MemberRef,
-    Membership, NewResource, NewRoleBinding, Origin, Page, ReadTx, ResourceKind, ResourceRow, RoleBinding,
-    StoreResult, TokenRecord, Tx,
+    Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, GroupRef,
+    ListQuery, MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ReadTx, ResourceKind,
+    ResourceRow, RoleBinding, SchemaRecord, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, memberships, resources, role_bindings, settings, tokens};
+use super::{accounts, audit, memberships, resources, role_bindings, schemas, settings, tokens};
 
 /// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
 /// back; see `store/session.rs`), or in autocommit mode for a reader.
@@ -113,7 +113,7 @@ impl ReadTx for SqlTx {
         &mut self,
         account: Uuid,
         id: Uuid,
-    ) -> StoreResult<Option<(TokenRecord, bool)>> {
+    ) -> StoreResult<Option<(TokenRecord, AuthAccount)>> {
         tokens::get_for_auth(&mut self.db(), account, id).await
     }
 
@@ -207,6 +207,16 @@ impl ReadTx for SqlTx {
         group: Option<Uuid>,
     ) -> StoreResult<Vec<RoleBinding>> {
         role_bindings::list(&mut self.db(), account, group).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.account_schemas")]
+    async fn account_schemas(&mut self, account: Uuid) -> StoreResult<Option<AccountSchemas>> {
+        schemas::get(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.extension_usage")]
+    async fn extension_usage(&mut self, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<i64> {
+        schemas::usage(&mut self.db(), kind, account, urn).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.all_resources")]
@@ -327,6 +337,33 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
         settings::update(&mut self.db(), account, st).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_schema")]
+    async fn insert_schema(&mut self, account: Uuid, schema: &SchemaRecord) -> StoreResult<()> {
+        schemas::insert(&mut self.db(), account, schema).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_schema")]
+    async fn delete_schema(&mut self, account: Uuid, urn: &str) -> StoreResult<bool> {
+        schemas::delete(&mut self.db(), account, urn).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.extension_value_owners")]
+    async fn extension_value_owners(
+        &mut self,
+        account: Uuid,
+        attr: &str,
+        value: &str,
+        case_exact: bool,
+        except: Option<Uuid>,
+    ) -> StoreResult<Vec<Uuid>> {
+        schemas::value_owners(&mut self.db(), account, attr, value, case_exact, except).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.strip_extension")]
+    async fn strip_extension(&mut self, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<u64> {
+        schemas::strip(&mut self.db(), kind, account, urn).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]

@@ -249,7 +249,8 @@ async fn settings_and_scim_tokens() {
     assert_eq!(
         res.body,
         json!({"scim_enabled": true, "update_emails_via_scim": false, "group_name_conflict": "link",
-               "reserved_group_names": [], "max_group_name_length": null, "token_lifetime_days": null})
+               "reserved_group_names": [], "max_group_name_length": null, "token_lifetime_days": null,
+               "undeclared_extensions": "keep"})
     );
     let res = admin
         .patch(
@@ -527,6 +528,9 @@ async fn the_openapi_document_matches_the_routes() {
         ("POST", "/scim/tokens"),
         ("DELETE", "/scim/tokens/{token_id}"),
         ("POST", "/scim/tokens/{token_id}/regenerate"),
+        ("GET", "/schemas"),
+        ("POST", "/schemas"),
+        ("DELETE", "/schemas/{urn}"),
         ("GET", "/audit"),
         ("GET", "/export"),
         ("POST", "/compare"),
@@ -664,7 +668,7 @@ async fn the_openapi_document_declares_every_answer_and_constraint() {
             }
         }
     }
-    assert_eq!(operations, 28);
+    assert_eq!(operations, 31);
     // Request bodies: every free-text string has its pattern, ids are UUIDs, bounds are there.
     let schema = |name: &str| doc["components"]["schemas"][name].clone();
     let user = schema("UserCreate");

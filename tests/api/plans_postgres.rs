@@ -51,6 +51,7 @@ async fn starts_with_filters_use_an_index_whatever_the_database_collation() {
             count: 100,
             keyset: None,
             resume: None,
+            resource_type: None,
         };
         let plan = app
             .app
@@ -114,6 +115,7 @@ async fn deep_and_resumed_pages_read_the_page_not_what_comes_before() {
         count: 100,
         keyset: None,
         resume,
+        resource_type: None,
     };
     let deep = explain(page(4001, None)).await;
     assert!(deep.contains("Index Only Scan"), "{deep}");

@@ -15,6 +15,7 @@ mod comparison;
 mod container;
 mod edge;
 mod etag;
+mod extensions;
 mod filters;
 mod groups;
 mod hardening;

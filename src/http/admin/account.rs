@@ -62,6 +62,7 @@ pub async fn update_settings(
         token_ttl: body
             .token_lifetime_days
             .map(|d| d.map(|d| Duration::from_secs(u64::from(d) * DAY))),
+        undeclared_extensions: body.undeclared_extensions.map(Into::into),
     };
     let profile = st.service.update_profile(&ctx.caller, update).await?;
     Ok(json(StatusCode::OK, &SettingsOut::from(&profile), None))

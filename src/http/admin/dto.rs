@@ -406,6 +406,9 @@ pub struct SettingsOut {
     pub max_group_name_length: Option<u32>,
     /// R6: lifetime of new tokens in days; null for the server default (365).
     pub token_lifetime_days: Option<u64>,
+    /// Data under an extension URN the account has not declared: `keep` (stored verbatim,
+    /// returned, not filterable until declared) or `refuse` (400).
+    pub undeclared_extensions: String,
 }
 
 impl From<&Profile> for SettingsOut {
@@ -417,6 +420,7 @@ impl From<&Profile> for SettingsOut {
             reserved_group_names: p.reserved_group_names.clone(),
             max_group_name_length: p.max_group_name_length,
             token_lifetime_days: p.token_ttl.map(|d| d.as_secs().div_ceil(86_400)),
+            undeclared_extensions: p.undeclared_extensions.as_str().to_string(),
         }
     }
 }
@@ -456,6 +460,26 @@ pub struct SettingsUpdate {
     #[serde(default, deserialize_with = "double_whole")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub token_lifetime_days: Option<Option<u32>>,
+    pub undeclared_extensions: Option<UndeclaredIn>,
+}
+
+/// What happens to data under an extension URN the account has not declared.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UndeclaredIn {
+    /// Stored verbatim and returned; filterable once the schema is declared.
+    Keep,
+    /// Refused with 400 invalidValue naming the URN and attribute.
+    Refuse,
+}
+
+impl From<UndeclaredIn> for crate::scim::schema::Undeclared {
+    fn from(v: UndeclaredIn) -> Self {
+        match v {
+            UndeclaredIn::Keep => Self::Keep,
+            UndeclaredIn::Refuse => Self::Refuse,
+        }
+    }
 }
 
 impl Validate for SettingsUpdate {}

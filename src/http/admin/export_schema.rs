@@ -47,6 +47,9 @@ pub struct ExportUser {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
+    /// Data under the account's own extension schemas, by URN (JSON exports only).
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<serde_json::Value>,
 }
 
 #[derive(serde::Deserialize, ToSchema)]
@@ -59,6 +62,9 @@ pub struct ExportGroup {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
+    /// Data under the account's own extension schemas, by URN (JSON exports only).
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<serde_json::Value>,
 }
 
 #[derive(serde::Deserialize, ToSchema)]

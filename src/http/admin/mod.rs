@@ -12,6 +12,7 @@ mod export_schema;
 mod groups;
 mod openapi;
 mod query;
+mod schemas;
 mod users;
 
 use axum::body::Bytes;
@@ -89,6 +90,8 @@ fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(account::list_tokens, account::create_token))
         .routes(routes!(account::revoke_token))
         .routes(routes!(account::regenerate_token))
+        .routes(routes!(schemas::list_schemas, schemas::declare_schema))
+        .routes(routes!(schemas::remove_schema))
         .routes(routes!(account::list_audit))
         .routes(routes!(account::export))
         .routes(routes!(account::compare).layer(DefaultBodyLimit::max(max_export_bytes)))

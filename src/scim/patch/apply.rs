@@ -4,7 +4,7 @@
 
 use crate::scim::error::ScimError;
 use crate::scim::path::{self, AttrPath, PatchPath};
-use crate::scim::resource;
+use crate::scim::resource::{self, undeclared};
 use crate::scim::schema::{AttrDef, GROUP_URN, Mutability, Resolved, ResourceType};
 use serde_json::{Map, Value};
 
@@ -86,6 +86,14 @@ pub(super) fn apply_key(
         };
     };
     let Ok(resolved) = rt.resolve(&attr_path) else {
+        if undeclared::is_undeclared_urn(rt, key) {
+            let beside: Vec<String> = undeclared::kept_urns(doc)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
+            return undeclared::put(rt, doc, &undeclared::locate(key, value, &beside), value);
+        }
         return Ok(());
     };
     let Some(attr) = resolved.attr else {
@@ -159,6 +167,10 @@ pub(super) fn apply_path(
     if is_password(rt, &path.attr) {
         return Ok(());
     }
+    let written = path.attr.to_string();
+    if undeclared::is_undeclared_urn(rt, &written) {
+        return apply_undeclared(rt, doc, kind, path, &written, value);
+    }
     let resolved = rt.resolve(&path.attr)?;
     let Some(attr) = resolved.attr else {
         let urn = resolved.schema.id;
@@ -192,6 +204,49 @@ pub(super) fn apply_path(
     }
     let target = Target::new(&resolved, attr);
     write(doc, kind, &target, path.filter.as_ref(), value)
+}
+
+/// A path into an extension the resource type does not declare: kept data is written as the
+/// path says, or the write is refused (`resource::undeclared`). Value filters need a schema.
+fn apply_undeclared(
+    rt: &ResourceType,
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    path: &PatchPath,
+    written: &str,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if path.filter.is_some() {
+        return Err(ScimError::invalid_path(format!(
+            "\"{written}\" belongs to an extension this account has not declared; a [filter] needs \
+             the attribute's schema: an account admin can declare it (POST /api/accounts/{{accountId}}/schemas)"
+        )));
+    }
+    let beside: Vec<String> = undeclared::kept_urns(doc)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
+    match (kind, value) {
+        (OpKind::Remove, _) => {
+            undeclared::remove(doc, &undeclared::locate(written, &Value::Null, &beside));
+            Ok(())
+        }
+        (_, Some(v)) => {
+            let place = undeclared::locate(written, v, &beside);
+            if kind == OpKind::Add
+                && let (undeclared::Place::Whole(_), Value::Object(_)) = (&place, v)
+            {
+                // `add` of a whole extension merges its attributes (RFC 7644 §3.5.2.1).
+                return undeclared::put(rt, doc, &place, v);
+            }
+            if let undeclared::Place::Whole(_) = place {
+                undeclared::remove(doc, &place);
+            }
+            undeclared::put(rt, doc, &place, v)
+        }
+        (_, None) => Err(missing_value(kind)),
+    }
 }
 
 pub(super) fn is_read_only(resolved: &Resolved) -> bool {
@@ -327,8 +382,11 @@ mod tests {
             "user_name": "custom", "urn:example:custom:1.0:User:foo": 1, "not a path!": 2, "meta.created": "x",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName": "Boss"}}]))
         .unwrap();
-        assert_eq!(d, user());
-        assert!(!changed);
+        // Data under an undeclared extension URN is kept (resource::undeclared); the rest is ignored.
+        let mut expected = user();
+        expected.insert("urn:example:custom:1.0:User".into(), json!({"foo": 1}));
+        assert_eq!(d, expected);
+        assert!(changed);
     }
 
     #[test]
@@ -451,6 +509,7 @@ mod tests {
         description: "d",
         schema: &FROZEN_SCHEMA,
         extensions: &[],
+        undeclared: crate::scim::schema::Undeclared::Keep,
     };
 
     #[test]

@@ -21,9 +21,10 @@ mod normalize;
 mod project;
 #[cfg(test)]
 mod test_support;
+pub mod undeclared;
 mod validate;
 
 pub use coerce::{MAX_STRING_BYTES, MAX_VALUES, check_value_count, coerce_single, coerce_value};
 pub use normalize::normalize;
-pub use project::project;
+pub use project::{hides_attributes, project};
 pub use validate::{primary_email, validate};

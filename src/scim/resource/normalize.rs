@@ -8,10 +8,12 @@ use serde_json::{Map, Value};
 
 use super::coerce::{coerce_value, kind};
 use super::json::{is_unassigned, prune, remove_key, shown_path};
+use super::undeclared;
 
 /// Turn a POST or PUT body into a canonical document. Accepts and drops what IdPs send but
-/// scimd does not keep (readOnly `id`, `meta`, `groups`, `schemas`, `password`, unknown keys and
-/// unknown schema URNs, nulls). Errors: 400 `invalidSyntax` for a body that is not an object,
+/// scimd does not keep (readOnly `id`, `meta`, `groups`, `schemas`, `password`, unknown keys
+/// without a URN, nulls). Data under an extension URN the resource type does not declare is
+/// kept verbatim or refused, as `rt.undeclared` says (`undeclared`). Errors: 400 `invalidSyntax` for a body that is not an object,
 /// 400 `invalidValue` for a value that cannot be coerced, naming the attribute.
 ///
 /// Besides the RFC shape it reads extension attributes given as top-level URN-qualified keys
@@ -42,10 +44,32 @@ pub fn normalize(rt: &ResourceType, body: &Value) -> Result<Map<String, Value>, 
             put(rt, &mut doc, schema, attr, None, value)?;
         }
     }
+    // URNs the body names as whole extensions: what its `schemas` lists, and URN keys holding
+    // objects. They tell an undeclared extension's own key from one of its attributes.
+    let mut beside: Vec<&str> = match body.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")) {
+        Some((_, Value::Array(items))) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let listed = beside.clone();
+    beside.extend(
+        qualified
+            .iter()
+            .filter(|(k, v)| v.is_object() && undeclared::is_undeclared_urn(rt, k))
+            .filter(|(k, _)| !undeclared::is_under(k, &listed))
+            .map(|(k, _)| k.as_str()),
+    );
+    let mut kept = Vec::new();
     for (key, value) in qualified {
         if let Some((schema, attr, sub)) = split_qualified(rt, key) {
             put(rt, &mut doc, schema, attr, sub, value)?;
+        } else if undeclared::is_undeclared_urn(rt, key) {
+            kept.push((undeclared::locate(key, value, &beside), value));
         }
+    }
+    // Whole extensions first, so a qualified key refines what an object set.
+    kept.sort_by_key(|(place, _)| !matches!(place, undeclared::Place::Whole(_)));
+    for (place, value) in kept {
+        undeclared::put(rt, &mut doc, &place, value)?;
     }
     prune(&mut doc);
     for (ext, _) in rt.extensions {
@@ -357,7 +381,10 @@ mod tests {
         assert_eq!(
             doc,
             json!({"userName":"jdoe@example.com","name":{"givenName":"Jane","familyName":"Doe"},
-                "emails":[{"value":"jdoe@example.com","type":"work","primary":true}],"active":true})
+                "emails":[{"value":"jdoe@example.com","type":"work","primary":true}],"active":true,
+                // The 1.0 enterprise extension is not one scimd serves: kept as sent
+                // (resource::undeclared), unknown keys without a URN dropped.
+                "urn:scim:schemas:extension:enterprise:1.0":{"department":"Sales"}})
         );
     }
 

@@ -22,17 +22,35 @@ pub fn project(
     attributes: &[AttrPath],
     excluded: &[AttrPath],
 ) {
-    let exts_before: Vec<&'static str> = rt
+    let mut exts_before: Vec<String> = rt
         .extensions
         .iter()
-        .map(|(s, _)| s.id)
+        .map(|(s, _)| s.id.to_string())
         .filter(|urn| key_ci(resource, urn).is_some())
         .collect();
+    // Extensions kept without a declaration: returned by default, and when `attributes` names
+    // them or one of their attributes, whole (there is no schema to select within).
+    let kept: Vec<String> = resource
+        .keys()
+        .filter(|k| super::undeclared::is_undeclared_urn(rt, k))
+        .cloned()
+        .collect();
+    exts_before.extend(kept.iter().cloned());
 
     if !attributes.is_empty() {
         let selection = Selection::new(rt, attributes);
         let old = std::mem::take(resource);
         for (key, value) in old {
+            if kept.contains(&key) {
+                let named = attributes.iter().any(|p| {
+                    let p = p.to_string();
+                    p.eq_ignore_ascii_case(&key) || super::undeclared::is_under(&p, &[key.as_str()])
+                });
+                if named {
+                    resource.insert(key, value);
+                }
+                continue;
+            }
             if let Some(ext) = rt.extension(&key) {
                 let kept = if selection.whole_extensions.contains(&ext.id) {
                     Some(value)
@@ -57,12 +75,17 @@ pub fn project(
     }
 
     for path in excluded {
+        let written = path.to_string();
+        if let Some(k) = kept.iter().find(|k| k.eq_ignore_ascii_case(&written)) {
+            resource.remove(k);
+            continue;
+        }
         exclude(rt, resource, path);
     }
 
     strip_unreturnable(rt, resource, attributes.is_empty());
 
-    let emptied: Vec<&str> = exts_before
+    let emptied: Vec<String> = exts_before
         .into_iter()
         .filter(|urn| key_ci(resource, urn).is_none())
         .collect();
@@ -269,6 +292,20 @@ pub(super) fn remove_sub(value: &mut Value, sub: &str) {
 
 /// Removes `returned: never` attributes always, and `returned: request` ones when the client
 /// did not name any attributes.
+/// Whether a representation of `rt` can hold what is returned only on request or never: an
+/// account's extension may declare such attributes (the built-in schemas hold none, since
+/// scimd keeps no password), and then even a response without `attributes` must be projected.
+pub fn hides_attributes(rt: &ResourceType) -> bool {
+    rt.extensions.iter().any(|(ext, _)| {
+        ext.attributes.iter().any(|a| {
+            matches!(a.returned, Returned::Never | Returned::Request)
+                || a.sub_attributes
+                    .iter()
+                    .any(|s| matches!(s.returned, Returned::Never | Returned::Request))
+        })
+    })
+}
+
 pub(super) fn strip_unreturnable(rt: &ResourceType, resource: &mut Map<String, Value>, no_attributes: bool) {
     let hidden = |r: Returned| r == Returned::Never || (no_attributes && r == Returned::Request);
     let strip = |container: &mut Map<String, Value>, schema: &Schema| {

@@ -36,6 +36,9 @@ pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimE
             if attr.required {
                 check_required(rt, attr, &shown, value)?;
             }
+            if !is_core && let Some(value) = value {
+                check_canonical(attr, value, &shown)?;
+            }
             if let Some(Value::Array(items)) = value {
                 check_value_count(attr, items.len(), &shown)?;
                 if attr.sub_attr("primary").is_some() {
@@ -54,6 +57,50 @@ pub fn validate(rt: &ResourceType, doc: &Map<String, Value>) -> Result<(), ScimE
                     check_members(items)?;
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// An extension attribute that declares `canonicalValues` takes only those (compared ignoring
+/// case unless `caseExact`). The core schemas' canonical values (`emails.type` "work", …) stay
+/// suggestions, as RFC 7643 §2.3.1 allows, because IdPs send others; an account that declares
+/// them for its own attributes means them as a closed list.
+fn check_canonical(attr: &AttrDef, value: &Value, shown: &str) -> Result<(), ScimError> {
+    let check = |def: &AttrDef, v: &Value, shown: &str| -> Result<(), ScimError> {
+        if def.canonical_values.is_empty() {
+            return Ok(());
+        }
+        let Value::String(s) = v else { return Ok(()) };
+        let known = def.canonical_values.iter().any(|c| {
+            if def.case_exact {
+                c == s
+            } else {
+                c.eq_ignore_ascii_case(s) || crate::scim::compare::eq(c, s)
+            }
+        });
+        if known {
+            return Ok(());
+        }
+        Err(ScimError::invalid_value(format!(
+            "\"{shown}\" is {s:?}, which is not one of its canonical values: {}",
+            def.canonical_values.join(", ")
+        )))
+    };
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        match item {
+            Value::Object(obj) => {
+                for sub in attr.sub_attributes {
+                    if let Some(v) = obj.get(sub.name) {
+                        check(sub, v, &format!("{shown}.{}", sub.name))?;
+                    }
+                }
+            }
+            other => check(attr, other, shown)?,
         }
     }
     Ok(())

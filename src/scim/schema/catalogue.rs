@@ -4,7 +4,7 @@
 
 use super::types::{
     AttrDef, AttrType, ENTERPRISE_USER_URN, GROUP_URN, Mutability, ResourceType, Returned, Schema, USER_URN,
-    Uniqueness,
+    Undeclared, Uniqueness,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -491,6 +491,7 @@ pub static USER: ResourceType = ResourceType {
     description: "User Account",
     schema: &USER_SCHEMA,
     extensions: &[(&ENTERPRISE_USER_SCHEMA, false)],
+    undeclared: Undeclared::Keep,
 };
 
 pub static GROUP: ResourceType = ResourceType {
@@ -499,6 +500,7 @@ pub static GROUP: ResourceType = ResourceType {
     description: "Group",
     schema: &GROUP_SCHEMA,
     extensions: &[],
+    undeclared: Undeclared::Keep,
 };
 
 /// Every resource type scimd serves, in `/ResourceTypes` order.

@@ -21,6 +21,7 @@
 //! resource type).
 
 mod catalogue;
+pub mod declare;
 mod resolve;
 mod types;
 
@@ -30,5 +31,5 @@ pub use catalogue::{
 };
 pub use types::{
     AttrDef, AttrType, ENTERPRISE_USER_URN, GROUP_URN, Mutability, Resolved, ResourceType, Returned, Schema,
-    USER_URN, Uniqueness, find_attr,
+    USER_URN, Undeclared, Uniqueness, find_attr,
 };

@@ -134,7 +134,36 @@ impl Schema {
     }
 }
 
-/// A resource type (RFC 7643 §6) with its core schema and extensions.
+/// What happens to data under an extension URN that the resource type does not declare
+/// (docs/decisions.md): kept verbatim (returned, not filterable until declared) or refused
+/// with 400 `invalidValue` naming the URN and attribute. An account setting picks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Undeclared {
+    #[default]
+    Keep,
+    Refuse,
+}
+
+impl Undeclared {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Undeclared::Keep => "keep",
+            Undeclared::Refuse => "refuse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Undeclared> {
+        match s {
+            "keep" => Some(Undeclared::Keep),
+            "refuse" => Some(Undeclared::Refuse),
+            _ => None,
+        }
+    }
+}
+
+/// A resource type (RFC 7643 §6) with its core schema and extensions. The statics in
+/// `catalogue` are what every account starts with; an account that declares extensions or
+/// refuses undeclared ones gets its own (`declare::account_types`).
 #[derive(Debug)]
 pub struct ResourceType {
     /// "User" or "Group".
@@ -145,6 +174,7 @@ pub struct ResourceType {
     pub schema: &'static Schema,
     /// (extension schema, required)
     pub extensions: &'static [(&'static Schema, bool)],
+    pub undeclared: Undeclared,
 }
 
 /// What an `AttrPath` points at.

@@ -1,0 +1,24 @@
+-- Extension schemas declared per account (RFC 7643 §7): what /Schemas and /ResourceTypes
+-- advertise for the account, what its resources are validated against, and what filters may
+-- name. `doc` is the schema document as scimd normalised it when it was declared; `urn_ci` is
+-- the URN in lower case (URNs compare case-insensitively), so one URN is declared once.
+CREATE TABLE account_schemas (
+    account_id    uuid        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    urn_ci        text        NOT NULL,
+    urn           text        NOT NULL,
+    resource_type text        NOT NULL CHECK (resource_type IN ('User', 'Group')),
+    required      boolean     NOT NULL DEFAULT false,
+    doc           jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, urn_ci)
+);
+
+-- `undeclared_extensions`: what happens to data under an extension URN the account has not
+-- declared: 'keep' stores it verbatim, 'refuse' answers 400 (docs/decisions.md).
+-- `schema_version` grows with every change of the account's schemas or of that setting; the
+-- token check reads it with the token, so every process learns of a change on the next request
+-- and rebuilds its copy of the account's schemas then, never before.
+ALTER TABLE accounts
+    ADD COLUMN undeclared_extensions text   NOT NULL DEFAULT 'keep'
+        CHECK (undeclared_extensions IN ('keep', 'refuse')),
+    ADD COLUMN schema_version        bigint NOT NULL DEFAULT 0;

@@ -1,0 +1,430 @@
+//! Extension schemas per account (docs/extensions.md): declared through the admin API and the
+//! CLI, advertised in /Schemas and /ResourceTypes, validated, stored, filtered through an
+//! index, patched by URN path and by URN keys — and undeclared extension data kept or refused
+//! as the account chose, never dropped.
+
+use serde_json::{Value, json};
+
+use crate::adminkit::Admin;
+use crate::harness::{TestApp, Wire};
+use scimd::service::Idp;
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+const GROUP_EXT: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:Group";
+
+fn ops(ops: Value) -> Value {
+    json!({"schemas": [PATCH], "Operations": ops})
+}
+
+fn custom_schema() -> Value {
+    json!({
+        "id": CUSTOM,
+        "name": "CustomExtension",
+        "description": "What the IdP's custom attribute mappings send",
+        "attributes": [
+            {"name": "costCenter", "type": "string", "uniqueness": "server"},
+            {"name": "level", "type": "integer"},
+            {"name": "badges", "type": "string", "multiValued": true, "canonicalValues": ["gold", "silver"]},
+            {"name": "office", "type": "complex", "subAttributes": [
+                {"name": "building", "type": "string"}, {"name": "floor", "type": "integer"}
+            ]},
+            {"name": "secret", "type": "string", "returned": "never"}
+        ]
+    })
+}
+
+async fn declare(admin: &Admin<'_>, resource_type: &str, schema: Value) {
+    let res = admin
+        .post("/schemas", json!({"resource_type": resource_type, "schema": schema}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
+fn okta_wire() -> Wire {
+    Wire {
+        headers: vec![("Accept", "application/scim+json"), ("User-Agent", "Okta SCIM Client 1.0.0")],
+        body_type: Some("application/scim+json; charset=utf-8"),
+        bodiless_type: Some("application/scim+json; charset=utf-8"),
+    }
+}
+
+fn entra_wire() -> Wire {
+    Wire {
+        headers: vec![],
+        body_type: Some("application/scim+json; charset=utf-8"),
+        bodiless_type: None,
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_okta_custom_attribute_round_trips_once_declared() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let okta = app.idp(Idp::Okta, okta_wire()).await;
+
+    // Okta's profile-editor attributes arrive under the extension's URN.
+    let res = okta
+        .post(
+            "/Users",
+            &json!({
+                "schemas": [USER, CUSTOM],
+                "userName": "cc@example.com",
+                "name": {"givenName": "Cost", "familyName": "Center"},
+                "emails": [{"value": "cc@example.com", "primary": true, "type": "work"}],
+                "active": true,
+                CUSTOM: {"costCenter": "CC-42", "level": "3", "badges": ["Gold"],
+                         "office": {"building": "B1", "floor": 2}, "secret": "s"}
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    assert_eq!(res.body["schemas"], json!([USER, CUSTOM]));
+    let ext = &res.body[CUSTOM];
+    assert_eq!(ext["costCenter"], "CC-42");
+    assert_eq!(ext["level"], 3, "coerced to the declared integer: {}", res.text);
+    assert_eq!(ext["badges"], json!(["Gold"]));
+    assert_eq!(ext["office"], json!({"building": "B1", "floor": 2}));
+    assert!(ext.get("secret").is_none(), "returned: never: {}", res.text);
+
+    // GET, a filter on the declared attribute, and the projections.
+    let got = okta.get(&format!("/Users/{id}")).await;
+    assert_eq!(got.body[CUSTOM]["costCenter"], "CC-42");
+    let found = okta
+        .get(&format!("/Users?filter={CUSTOM}:costCenter%20eq%20%22cc-42%22"))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(ids(&found.body), vec![id.clone()]);
+    // Without its URN a name is looked up in the core schema, then the extensions in order
+    // (the enterprise extension has a costCenter of its own, so `badges` here).
+    let found = okta
+        .get(&format!("/Users?filter=badges%20eq%20%22gold%22%20and%20{CUSTOM}:office.building%20eq%20%22B1%22%20and%20{CUSTOM}:costCenter%20sw%20%22cc%22"))
+        .await;
+    assert_eq!(ids(&found.body), vec![id.clone()], "{}", found.text);
+    let picked = okta
+        .get(&format!("/Users/{id}?attributes={CUSTOM}:costCenter"))
+        .await;
+    assert_eq!(picked.body[CUSTOM], json!({"costCenter": "CC-42"}), "{}", picked.text);
+    let without = okta.get(&format!("/Users/{id}?excludedAttributes={CUSTOM}")).await;
+    assert!(without.body.get(CUSTOM).is_none());
+    assert_eq!(without.body["schemas"], json!([USER]));
+
+    // Okta's PUT replaces the whole user: a new value, the old one no longer found.
+    let mut put = got.body.clone();
+    put[CUSTOM]["costCenter"] = json!("CC-43");
+    let res = okta.put(&format!("/Users/{id}"), &put).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body[CUSTOM]["costCenter"], "CC-43");
+    assert_ne!(res.body["meta"]["version"], got.body["meta"]["version"]);
+    let old = okta
+        .get(&format!("/Users?filter={CUSTOM}:costCenter%20eq%20%22CC-42%22"))
+        .await;
+    assert_eq!(old.body["totalResults"], 0);
+
+    // The export and the audit log carry it.
+    let export = admin.get("/export").await;
+    assert!(export.text.contains("CC-43"), "{}", export.text);
+    let audit = admin.get("/audit").await;
+    assert!(audit.text.contains("CC-42") && audit.text.contains("CC-43"));
+}
+
+#[tokio::test]
+async fn an_entra_custom_extension_is_written_by_urn_path_and_urn_keys() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let entra = app.idp(Idp::Entra, entra_wire()).await;
+    let res = entra
+        .post(
+            "/Users",
+            &json!({
+                "schemas": [USER, CUSTOM],
+                "externalId": "e1",
+                "userName": "entra@example.com",
+                "active": true,
+                "emails": [{"primary": true, "type": "work", "value": "entra@example.com"}],
+                CUSTOM: {"costCenter": "E-1"}
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let url = format!("/Users/{}", res.body["id"].as_str().unwrap());
+
+    // The default dialect: one attribute per operation, by full URN path.
+    let res = entra
+        .patch(
+            &url,
+            &ops(json!([
+                {"op": "Replace", "path": format!("{CUSTOM}:costCenter"), "value": "E-2"},
+                {"op": "Add", "path": format!("{CUSTOM}:office.building"), "value": "North"}
+            ])),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body[CUSTOM]["costCenter"], "E-2");
+    assert_eq!(res.body[CUSTOM]["office"]["building"], "North");
+
+    // aadOptscim062020: a no-path replace whose keys are URN-qualified attributes.
+    let res = entra
+        .patch(
+            &url,
+            &ops(json!([{"op": "replace", "value": {
+                format!("{CUSTOM}:costCenter"): "E-3",
+                format!("{CUSTOM}:level"): 7,
+                "displayName": "Entra User"
+            }}])),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body[CUSTOM]["costCenter"], "E-3");
+    assert_eq!(res.body[CUSTOM]["level"], 7);
+    assert_eq!(res.body["displayName"], "Entra User");
+
+    let found = entra
+        .get(&format!("/Users?filter={CUSTOM}:costCenter+eq+%22E-3%22"))
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.text);
+
+    // Removal by path.
+    let res = entra
+        .patch(&url, &ops(json!([{"op": "Remove", "path": format!("{CUSTOM}:costCenter")}])))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res.body[CUSTOM].get("costCenter").is_none(), "{}", res.text);
+    let found = entra
+        .get(&format!("/Users?filter={CUSTOM}:costCenter+pr"))
+        .await;
+    assert_eq!(found.body["totalResults"], 0, "{}", found.text);
+}
+
+#[tokio::test]
+async fn discovery_lists_the_account_s_extensions_and_no_other_account_s() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let group_schema = json!({"id": GROUP_EXT, "name": "AcmeGroup",
+                              "attributes": [{"name": "costCode", "type": "string"}]});
+    declare(&admin, "Group", group_schema).await;
+
+    let schemas = app.get("/Schemas").await;
+    let urns: Vec<&str> = schemas.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(urns.contains(&CUSTOM) && urns.contains(&GROUP_EXT), "{urns:?}");
+    let one = app.get(&format!("/Schemas/{CUSTOM}")).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    let cc = &one.body["attributes"][0];
+    assert_eq!(cc["name"], "costCenter");
+    assert_eq!(cc["uniqueness"], "server");
+    assert_eq!(cc["mutability"], "readWrite");
+    assert_eq!(one.body["attributes"][3]["subAttributes"][1]["type"], "integer");
+
+    let user = app.get("/ResourceTypes/User").await;
+    let exts = user.body["schemaExtensions"].as_array().unwrap();
+    assert!(exts.iter().any(|e| e["schema"] == CUSTOM && e["required"] == false), "{}", user.text);
+    let group = app.get("/ResourceTypes/Group").await;
+    assert_eq!(group.body["schemaExtensions"], json!([{"schema": GROUP_EXT, "required": false}]));
+
+    // A group carries its extension too.
+    let res = app
+        .post("/Groups", json!({"displayName": "Finance", GROUP_EXT: {"costCode": "F-1"}}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body[GROUP_EXT]["costCode"], "F-1");
+    assert!(res.body["schemas"].as_array().unwrap().contains(&json!(GROUP_EXT)));
+
+    // Another account sees none of it.
+    let (other, other_token) = app.other_account().await;
+    let other = app
+        .send(
+            reqwest::Method::GET,
+            &format!("{}/scim/account/{other}/Schemas", app.origin),
+            Some(&other_token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert!(!other.text.contains(CUSTOM) && !other.text.contains(GROUP_EXT));
+}
+
+#[tokio::test]
+async fn undeclared_extension_data_is_kept_and_becomes_filterable_when_declared() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post(
+            "/Users",
+            json!({
+                "schemas": [USER, CUSTOM],
+                "userName": "kept@example.com",
+                CUSTOM: {"costCenter": "K-1", "office": {"floor": 3}}
+            }),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let url = format!("/Users/{}", res.body["id"].as_str().unwrap());
+    assert_eq!(res.body[CUSTOM], json!({"costCenter": "K-1", "office": {"floor": 3}}));
+    assert_eq!(res.body["schemas"], json!([USER, CUSTOM]));
+
+    // Entra's PATCH by URN path works on kept data as on declared data.
+    let res = app
+        .patch(&url, ops(json!([{"op": "replace", "path": format!("{CUSTOM}:costCenter"), "value": "K-2"}])))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body[CUSTOM]["costCenter"], "K-2");
+    let res = app
+        .patch(&url, ops(json!([{"op": "add", "value": {format!("{CUSTOM}:title2"): "x"}}])))
+        .await;
+    assert_eq!(res.body[CUSTOM]["title2"], "x", "{}", res.text);
+
+    // Not filterable while undeclared: the error says how to make it so.
+    let res = app
+        .get(&format!("/Users?filter={CUSTOM}:costCenter%20eq%20%22K-2%22"))
+        .await;
+    res.assert_error(400, Some("invalidFilter"));
+
+    // Declared later: the value already stored is found at once.
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let res = app
+        .get(&format!("/Users?filter={CUSTOM}:costCenter%20eq%20%22k-2%22"))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["totalResults"], 1, "{}", res.text);
+}
+
+#[tokio::test]
+async fn an_account_that_refuses_undeclared_data_names_the_schema_and_attribute() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let res = admin.patch("/settings", json!({"undeclared_extensions": "refuse"})).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["undeclared_extensions"], "refuse");
+
+    let res = app
+        .post(
+            "/Users",
+            json!({"userName": "refused@example.com", CUSTOM: {"costCenter": "R-1"}}),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    let detail = res.body["detail"].as_str().unwrap();
+    assert!(detail.contains(CUSTOM) && detail.contains("costCenter"), "{detail}");
+    assert_eq!(app.get("/Users").await.body["totalResults"], 0, "nothing was created");
+
+    let id = app.user("plain@example.com").await;
+    let res = app
+        .patch(
+            &format!("/Users/{id}"),
+            ops(json!([{"op": "add", "path": format!("{CUSTOM}:costCenter"), "value": "R-2"}])),
+        )
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+
+    // Declaring the schema lets the same request through.
+    declare(&admin, "User", custom_schema()).await;
+    let res = app
+        .post(
+            "/Users",
+            json!({"userName": "refused@example.com", CUSTOM: {"costCenter": "R-1"}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
+#[tokio::test]
+async fn declared_attributes_are_validated_and_unique_within_the_account() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let first = app
+        .post("/Users", json!({"userName": "u1@example.com", CUSTOM: {"costCenter": "U-1"}}))
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let res = app
+        .post("/Users", json!({"userName": "u2@example.com", CUSTOM: {"costCenter": "u-1"}}))
+        .await;
+    res.assert_error(409, Some("uniqueness"));
+    assert!(res.body["detail"].as_str().unwrap().contains("costCenter"), "{}", res.text);
+    // The holder itself may write its value again.
+    let url = format!("/Users/{}", first.body["id"].as_str().unwrap());
+    let again = app
+        .patch(&url, ops(json!([{"op": "replace", "path": format!("{CUSTOM}:costCenter"), "value": "U-1"}])))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+
+    for (value, needle) in [
+        (json!({"level": "high"}), "level"),
+        (json!({"badges": ["bronze"]}), "canonical values"),
+        (json!({"office": {"floor": "x"}}), "floor"),
+        (json!("flat"), "must be an object"),
+    ] {
+        let res = app
+            .post("/Users", json!({"userName": "bad@example.com", CUSTOM: value}))
+            .await;
+        res.assert_error(400, Some("invalidValue"));
+        assert!(res.body["detail"].as_str().unwrap().contains(needle), "{needle}: {}", res.text);
+    }
+}
+
+#[tokio::test]
+async fn bad_declarations_are_refused_and_removal_with_data_needs_force() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    for (schema, needle) in [
+        (json!({"id": USER, "attributes": [{"name": "a", "type": "string"}]}), "URN of SCIM itself"),
+        (json!({"id": CUSTOM, "attributes": [{"name": "a", "type": "text"}]}), "\"text\" is not one of"),
+        (json!({"id": CUSTOM, "attributes": []}), "at least one attribute"),
+        (json!({"id": "custom", "attributes": [{"name": "a", "type": "string"}]}), "is not a URN"),
+    ] {
+        let res = admin
+            .post("/schemas", json!({"resource_type": "User", "schema": schema}))
+            .await;
+        res.assert_problem(400);
+        assert!(res.body["detail"].as_str().unwrap().contains(needle), "{needle}: {}", res.text);
+    }
+    declare(&admin, "User", custom_schema()).await;
+    let res = admin
+        .post("/schemas", json!({"resource_type": "User", "schema": custom_schema()}))
+        .await;
+    res.assert_problem(409);
+    let listed = admin.get("/schemas").await;
+    assert_eq!(listed.body["items"][0]["id"], CUSTOM, "{}", listed.text);
+
+    let id = app.user("holder@example.com").await;
+    let url = format!("/Users/{id}");
+    let res = app
+        .patch(&url, ops(json!([{"op": "add", "path": format!("{CUSTOM}:costCenter"), "value": "H-1"}])))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let version = res.body["meta"]["version"].clone();
+
+    let res = admin.delete(&format!("/schemas/{CUSTOM}")).await;
+    res.assert_problem(409);
+    assert!(res.body["detail"].as_str().unwrap().contains("1 users"), "{}", res.text);
+    assert_eq!(app.get(&url).await.body[CUSTOM]["costCenter"], "H-1", "nothing removed");
+
+    let res = admin.delete(&format!("/schemas/{}?force=true", CUSTOM.to_lowercase())).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["resources_changed"], 1);
+    let after = app.get(&url).await;
+    assert!(after.body.get(CUSTOM).is_none(), "{}", after.text);
+    assert_ne!(after.body["meta"]["version"], version);
+    assert!(!app.get("/Schemas").await.text.contains(CUSTOM));
+    admin.delete(&format!("/schemas/{CUSTOM}")).await.assert_problem(404);
+}
