@@ -22,3 +22,20 @@ ALTER TABLE accounts
     ADD COLUMN undeclared_extensions text   NOT NULL DEFAULT 'keep'
         CHECK (undeclared_extensions IN ('keep', 'refuse')),
     ADD COLUMN schema_version        bigint NOT NULL DEFAULT 0;
+
+-- The filter rows of groups' extension data, as user_values holds users' (store/derived.rs):
+-- Group core attributes all have columns, so only an account's own extensions get rows here.
+CREATE TABLE group_values (
+    account_id uuid    NOT NULL,
+    group_id   uuid    NOT NULL,
+    attr       text    COLLATE "C" NOT NULL,
+    ord        integer NOT NULL,
+    value      text    COLLATE "C" NOT NULL,
+    value_ci   text    COLLATE "C" NOT NULL,
+    type_ci    text    COLLATE "C",
+    is_primary boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (account_id, group_id, attr, ord),
+    FOREIGN KEY (account_id, group_id) REFERENCES groups (account_id, id) ON DELETE CASCADE
+);
+CREATE INDEX group_values_value_idx ON group_values (account_id, attr, value);
+CREATE INDEX group_values_value_ci_idx ON group_values (account_id, attr, value_ci);

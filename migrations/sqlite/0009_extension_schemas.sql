@@ -21,3 +21,20 @@ CREATE TABLE account_schemas (
 ALTER TABLE accounts ADD COLUMN undeclared_extensions TEXT NOT NULL DEFAULT 'keep'
     CHECK (undeclared_extensions IN ('keep', 'refuse'));
 ALTER TABLE accounts ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 0;
+
+-- The filter rows of groups' extension data, as user_values holds users' (store/derived.rs):
+-- Group core attributes all have columns, so only an account's own extensions get rows here.
+CREATE TABLE group_values (
+    account_id TEXT    NOT NULL,
+    group_id   TEXT    NOT NULL,
+    attr       TEXT    NOT NULL,
+    ord        INTEGER NOT NULL,
+    value      TEXT    NOT NULL,
+    value_ci   TEXT    NOT NULL,
+    type_ci    TEXT,
+    is_primary BOOLEAN NOT NULL DEFAULT 0 CHECK (is_primary IN (0, 1)),
+    PRIMARY KEY (account_id, group_id, attr, ord),
+    FOREIGN KEY (account_id, group_id) REFERENCES groups (account_id, id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX group_values_value_idx ON group_values (account_id, attr, value);
+CREATE INDEX group_values_value_ci_idx ON group_values (account_id, attr, value_ci);

@@ -14,6 +14,7 @@ use super::audit::{self, Change, snapshot};
 use super::identifier::{base_identifier, next_identifier};
 use super::lists::{ListPage, by_owner, filter_error, list_query};
 use super::ownership::{ensure_scim_sees_group, scim_may_write};
+use super::schemas::check_unique_values;
 use super::settings::{self, GroupNameConflict};
 use super::{Caller, Error, Precondition, Result, Service, TokenKind, not_found, parse_id};
 use crate::scim::list::ListRequest;
@@ -207,6 +208,11 @@ impl Service {
             .into());
         }
         let native = same_name.into_iter().find(|g| !g.idp_managed);
+        let linked = native
+            .as_ref()
+            .filter(|_| profile.group_name_conflict == GroupNameConflict::Link)
+            .map(|n| n.id);
+        check_unique_values(tx.as_mut(), ResourceKind::Group, rt, account, &doc, linked).await?;
         let row = match native {
             Some(native) if profile.group_name_conflict == GroupNameConflict::Link => {
                 let locked = tx
@@ -341,6 +347,15 @@ impl Service {
             .ok_or_else(|| not_found("Group", id))?;
         ensure_scim_sees_group(tx.as_mut(), caller, &current).await?;
         pre.check(current.version)?;
+        check_unique_values(
+            tx.as_mut(),
+            ResourceKind::Group,
+            rt,
+            caller.account_id,
+            &doc,
+            Some(gid),
+        )
+        .await?;
         let row = write_group(tx.as_mut(), caller, &current, Some(doc), "group.replace").await?;
         if let Some(values) = members {
             let delta = apply_member_ops(
@@ -385,6 +400,17 @@ impl Service {
         pre.check(current.version)?;
         let mut doc = current.doc.clone();
         let doc_changed = !ops.doc_ops.is_empty() && patch::apply(rt, &mut doc, &ops.doc_ops)?;
+        if doc_changed {
+            check_unique_values(
+                tx.as_mut(),
+                ResourceKind::Group,
+                rt,
+                caller.account_id,
+                &doc,
+                Some(gid),
+            )
+            .await?;
+        }
         let mut row = write_group(
             tx.as_mut(),
             caller,

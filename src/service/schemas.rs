@@ -242,11 +242,12 @@ impl Service {
 }
 
 /// `uniqueness` `server` (or `global`, which one server can only keep as `server`) of a
-/// declared User extension attribute: no other user of the account may hold the same value
+/// declared extension attribute: no other user (group) of the account may hold the same value
 /// (compared ignoring case unless the attribute is `caseExact`). 409 `uniqueness` naming the
 /// attribute and the user that has it. `except`: the user being written.
 pub(crate) async fn check_unique_values(
     tx: &mut dyn crate::store::Tx,
+    kind: ResourceKind,
     rt: &crate::scim::schema::ResourceType,
     account: Uuid,
     doc: &serde_json::Map<String, Value>,
@@ -274,12 +275,14 @@ pub(crate) async fn check_unique_values(
             };
             let key = crate::store::derived::value_key(&[schema.id, attr.name]);
             let owners = tx
-                .extension_value_owners(account, &key, &value, attr.case_exact, except)
+                .extension_value_owners(kind, account, &key, &value, attr.case_exact, except)
                 .await?;
             if let Some(owner) = owners.first() {
                 return Err(ScimError::uniqueness(format!(
-                    "\"{}:{}\" is unique in this account and user {owner} already has {text:?}",
-                    schema.id, attr.name
+                    "\"{}:{}\" is unique in this account and {} {owner} already has {text:?}",
+                    schema.id,
+                    attr.name,
+                    kind.resource_type().to_lowercase()
                 ))
                 .into());
             }

@@ -125,7 +125,7 @@ impl Service {
             [native] if !native.idp_managed => Some(native.id),
             _ => None,
         };
-        check_unique_values(tx.as_mut(), rt, account, &doc, adopted).await?;
+        check_unique_values(tx.as_mut(), ResourceKind::User, rt, account, &doc, adopted).await?;
         let (row, groups) = match found.as_slice() {
             [] => {
                 let new = NewResource {
@@ -312,7 +312,15 @@ impl Service {
         action: &'static str,
         rt: &ResourceType,
     ) -> Result<ResourceRow> {
-        check_unique_values(tx, rt, caller.account_id, &doc, Some(current.id)).await?;
+        check_unique_values(
+            tx,
+            ResourceKind::User,
+            rt,
+            caller.account_id,
+            &doc,
+            Some(current.id),
+        )
+        .await?;
         if scim_may_write(caller, current, "user")? {
             return adopt_user(tx, caller, current, &doc).await;
         }

@@ -79,20 +79,32 @@ pub fn user_value_rows(doc: &Map<String, Value>) -> Vec<ValueRow> {
             }
         }
     }
-    // The account's own extensions, declared or kept undeclared: derived from the data's shape,
-    // which is all a kept extension has. For a declared one the shape is the schema's (writes
-    // were validated against it), so the rows are those `attribute_rows` would make, and data
-    // kept before its declaration is filterable the moment the schema exists.
+    extension_rows(doc, &mut rows);
+    rows
+}
+
+/// The rows of `group_values` for a canonical group document: its account extensions only
+/// (every core Group attribute a filter names has a column or the membership table).
+pub fn group_value_rows(doc: &Map<String, Value>) -> Vec<ValueRow> {
+    let mut rows = Vec::new();
+    extension_rows(doc, &mut rows);
+    rows
+}
+
+/// The account's own extensions, declared or kept undeclared: derived from the data's shape,
+/// which is all a kept extension has. For a declared one the shape is the schema's (writes were
+/// validated against it), so the rows are those `attribute_rows` would make, and data kept
+/// before its declaration is filterable the moment the schema exists.
+fn extension_rows(doc: &Map<String, Value>, rows: &mut Vec<ValueRow>) {
     for (urn, value) in doc {
         if !is_account_extension(urn) {
             continue;
         }
         let Value::Object(ext_doc) = value else { continue };
         for (name, value) in ext_doc {
-            shape_rows(&[urn, name], value, &mut rows);
+            shape_rows(&[urn, name], value, rows);
         }
     }
-    rows
 }
 
 /// Rows of one attribute of an account extension, by the shape of its value: a scalar, an

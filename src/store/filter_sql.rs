@@ -266,6 +266,8 @@ impl Translator<'_> {
             (ResourceKind::User, _) if !resolved.is_common() && !matches!(resolved.doc_path[0], "groups") => {
                 self.user_value_target(path, &resolved)?
             }
+            // An account's own Group extension: its rows are in group_values.
+            (ResourceKind::Group, _) if resolved.is_extension() => self.user_value_target(path, &resolved)?,
             _ => return Err(self.unsupported(path)),
         };
         Ok(target)
@@ -513,13 +515,14 @@ impl Translator<'_> {
             [one] => format!("v.attr = {one}"),
             many => format!("v.attr IN ({})", many.join(", ")),
         };
+        let (table, id_col) = super::user_values::values_table(self.kind);
         match self.out.dialect {
             Dialect::Postgres => format!(
-                "EXISTS (SELECT 1 FROM user_values v WHERE v.account_id = t.account_id \
-                 AND v.user_id = t.id AND {attr} AND {cond})"
+                "EXISTS (SELECT 1 FROM {table} v WHERE v.account_id = t.account_id \
+                 AND v.{id_col} = t.id AND {attr} AND {cond})"
             ),
             Dialect::Sqlite => format!(
-                "t.id IN (SELECT v.user_id FROM user_values v WHERE v.account_id = {} \
+                "t.id IN (SELECT v.{id_col} FROM {table} v WHERE v.account_id = {} \
                  AND {attr} AND {cond})",
                 self.out.account()
             ),

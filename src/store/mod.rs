@@ -640,6 +640,7 @@ pub trait Tx: ReadTx {
     /// `value`, after taking a lock on that value (see `store::schemas::value_owners`).
     async fn extension_value_owners(
         &mut self,
+        kind: ResourceKind,
         account: Uuid,
         attr: &str,
         value: &str,

@@ -11,11 +11,11 @@ use super::common::{
 };
 use super::db::{DbConn, DbRow, Param, params};
 use super::filter_sql::Dialect;
-use super::user_values;
 use super::{
     AdminFilter, GroupRef, Keyset, ListQuery, Membership, NewResource, Page, ResourceKind, ResourceRow,
     StoreError, StoreResult,
 };
+use super::{derived, user_values};
 use crate::scim::compare;
 
 /// Inserts a user (with its filter rows) or a group. A group whose identifier is taken is
@@ -93,7 +93,11 @@ pub async fn insert(
                 )
                 .await
                 .map_err(|e| display_name_key(e, new.idp_managed))?;
-            inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?
+            let row = inserted.ok_or_else(|| StoreError::Unique(super::GROUP_IDENTIFIER_KEY.to_string()))?;
+            if !derived::group_value_rows(&new.doc).is_empty() {
+                user_values::write_group(db, account, new.id, &new.doc, true).await?;
+            }
+            row
         }
     };
     resource(&row)
@@ -229,7 +233,10 @@ pub async fn update(
             );
             let updated = db.fetch_one(&sql, &keyed(account, id, &ix, [json, now])).await;
             match updated {
-                Ok(row) => row,
+                Ok(row) => {
+                    user_values::write_group(db, account, id, doc, false).await?;
+                    row
+                }
                 // SQLite cannot say which side's displayName key the new name violates: the
                 // side of the group, read again (its transaction is still usable; Postgres,
                 // whose aborted transaction would refuse the read, names the key itself).

@@ -100,13 +100,14 @@ pub async fn delete(db: &mut DbConn<'_>, account: Uuid, urn: &str) -> StoreResul
     Ok(n > 0)
 }
 
-/// The users of the account other than `except` whose extension attribute `attr` (its
-/// `user_values` key) has `value` (a comparison key when `case_exact` is false), at most two.
+/// The users (or groups) of the account other than `except` whose extension attribute `attr`
+/// (its filter-row key) has `value` (a comparison key when `case_exact` is false), at most two.
 /// On Postgres the transaction first takes a lock on that (account, attribute, value), so two
 /// concurrent writers of one value see each other: the second waits for the first to commit
 /// and then finds its row. SQLite's single writer serialises them anyway.
 pub async fn value_owners(
     db: &mut DbConn<'_>,
+    kind: ResourceKind,
     account: Uuid,
     attr: &str,
     value: &str,
@@ -114,7 +115,7 @@ pub async fn value_owners(
     except: Option<Uuid>,
 ) -> StoreResult<Vec<Uuid>> {
     if db.dialect() == Dialect::Postgres {
-        let key = format!("scimd-unique|{account}|{attr}|{value}");
+        let key = format!("scimd-unique|{account}|{}|{attr}|{value}", kind.resource_type());
         db.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
             &params![&key],
@@ -122,13 +123,14 @@ pub async fn value_owners(
         .await?;
     }
     let col = if case_exact { "value" } else { "value_ci" };
+    let (table, id_col) = super::user_values::values_table(kind);
     let sql = format!(
-        "SELECT user_id FROM user_values
-         WHERE account_id = ?1 AND attr = ?2 AND {col} = ?3 AND (?4 IS NULL OR user_id <> ?4)
+        "SELECT {id_col} AS owner FROM {table}
+         WHERE account_id = ?1 AND attr = ?2 AND {col} = ?3 AND (?4 IS NULL OR {id_col} <> ?4)
          LIMIT 2"
     );
     let rows = db.fetch_all(&sql, &params![account, attr, value, except]).await?;
-    rows.iter().map(|r| r.uuid("user_id")).collect()
+    rows.iter().map(|r| r.uuid("owner")).collect()
 }
 
 /// Every process rebuilds its copy of the account's schemas on the next request.
@@ -190,19 +192,18 @@ pub async fn strip(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, urn: 
         table(kind)
     );
     let n = db.execute(&sql, &params![account, &key, now]).await?;
-    if kind == ResourceKind::User {
-        // user_values.attr of an extension attribute is `{urn}.{attribute}[.{sub}]` in lower case
-        // (`derived::value_key`); '/' sorts
-        // right after '.', so this is a range of the (account_id, attr, …) index.
-        db.execute(
-            "DELETE FROM user_values WHERE account_id = ?1 AND attr >= ?2 AND attr < ?3",
-            &params![
-                account,
-                &format!("{}.", urn.to_lowercase()),
-                &format!("{}/", urn.to_lowercase())
-            ],
-        )
-        .await?;
-    }
+    // The filter rows' attr of an extension attribute is `{urn}.{attribute}[.{sub}]` in lower
+    // case (`derived::value_key`); '/' sorts right after '.', so this is a range of the
+    // (account_id, attr, …) index.
+    let (values, _) = super::user_values::values_table(kind);
+    db.execute(
+        &format!("DELETE FROM {values} WHERE account_id = ?1 AND attr >= ?2 AND attr < ?3"),
+        &params![
+            account,
+            &format!("{}.", urn.to_lowercase()),
+            &format!("{}/", urn.to_lowercase())
+        ],
+    )
+    .await?;
     Ok(n)
 }

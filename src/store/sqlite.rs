@@ -556,6 +556,10 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("resource_counts", "resource_counts", "10 1 1"),
     // A few extension schemas per account.
     ("account_schemas", "account_schemas", "20 2 1"),
+    // Extension values of groups: a few per group.
+    ("group_values", "group_values", "30000 3000 3 1 1"),
+    ("group_values", "group_values_value_idx", "30000 3000 1000 2"),
+    ("group_values", "group_values_value_ci_idx", "30000 3000 1000 2"),
     ("tokens", "tokens", "1000 100 1"),
     ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
@@ -661,6 +665,10 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     (
         "account_schemas.account_id, account_schemas.urn_ci",
         "account_schemas_pkey",
+    ),
+    (
+        "group_values.account_id, group_values.group_id, group_values.attr, group_values.ord",
+        "group_values_pkey",
     ),
 ];
 

@@ -352,13 +352,14 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.extension_value_owners")]
     async fn extension_value_owners(
         &mut self,
+        kind: ResourceKind,
         account: Uuid,
         attr: &str,
         value: &str,
         case_exact: bool,
         except: Option<Uuid>,
     ) -> StoreResult<Vec<Uuid>> {
-        schemas::value_owners(&mut self.db(), account, attr, value, case_exact, except).await
+        schemas::value_owners(&mut self.db(), kind, account, attr, value, case_exact, except).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.strip_extension")]

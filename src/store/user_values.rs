@@ -5,9 +5,9 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::StoreResult;
 use super::db::{DbConn, Param, params};
 use super::derived;
+use super::{ResourceKind, StoreResult};
 
 /// Replaces the user's rows. `fresh`: the user was inserted by this transaction, so it has no
 /// rows yet and the DELETE (a round trip on every create) is skipped.
@@ -18,14 +18,60 @@ pub async fn write(
     doc: &Map<String, Value>,
     fresh: bool,
 ) -> StoreResult<()> {
+    write_rows(
+        db,
+        ResourceKind::User,
+        account,
+        id,
+        derived::user_value_rows(doc),
+        fresh,
+    )
+    .await
+}
+
+/// Replaces a group's `group_values` rows (its extension data), as [`write`] does a user's.
+pub async fn write_group(
+    db: &mut DbConn<'_>,
+    account: Uuid,
+    id: Uuid,
+    doc: &Map<String, Value>,
+    fresh: bool,
+) -> StoreResult<()> {
+    write_rows(
+        db,
+        ResourceKind::Group,
+        account,
+        id,
+        derived::group_value_rows(doc),
+        fresh,
+    )
+    .await
+}
+
+/// The table of a resource kind's filter rows and its resource id column.
+pub fn values_table(kind: ResourceKind) -> (&'static str, &'static str) {
+    match kind {
+        ResourceKind::User => ("user_values", "user_id"),
+        ResourceKind::Group => ("group_values", "group_id"),
+    }
+}
+
+async fn write_rows(
+    db: &mut DbConn<'_>,
+    kind: ResourceKind,
+    account: Uuid,
+    id: Uuid,
+    rows: Vec<derived::ValueRow>,
+    fresh: bool,
+) -> StoreResult<()> {
+    let (table, id_col) = values_table(kind);
     if !fresh {
         db.execute(
-            "DELETE FROM user_values WHERE account_id = ?1 AND user_id = ?2",
+            &format!("DELETE FROM {table} WHERE account_id = ?1 AND {id_col} = ?2"),
             &params![account, id],
         )
         .await?;
     }
-    let rows = derived::user_value_rows(doc);
     if rows.is_empty() {
         return Ok(());
     }
@@ -38,7 +84,7 @@ pub async fn write(
         })
         .collect();
     let sql = format!(
-        "INSERT INTO user_values (account_id, user_id, attr, ord, value, value_ci, type_ci, is_primary)
+        "INSERT INTO {table} (account_id, {id_col}, attr, ord, value, value_ci, type_ci, is_primary)
          SELECT ?1, ?2, x.attr, x.ord, x.value, x.value_ci, x.type_ci, x.is_primary FROM {}",
         db.dialect().json_rows(
             3,

@@ -215,7 +215,8 @@ async fn discovery_lists_the_account_s_extensions_and_no_other_account_s() {
     let admin = Admin::new(&app).await;
     declare(&admin, "User", custom_schema()).await;
     let group_schema = json!({"id": GROUP_EXT, "name": "AcmeGroup",
-                              "attributes": [{"name": "costCode", "type": "string"}]});
+                              "attributes": [{"name": "costCode", "type": "string", "uniqueness": "server"},
+                                             {"name": "tags", "type": "string", "multiValued": true}]});
     declare(&admin, "Group", group_schema).await;
 
     let schemas = app.get("/Schemas").await;
@@ -247,6 +248,34 @@ async fn discovery_lists_the_account_s_extensions_and_no_other_account_s() {
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.body[GROUP_EXT]["costCode"], "F-1");
     assert!(res.body["schemas"].as_array().unwrap().contains(&json!(GROUP_EXT)));
+    let finance = res.body["id"].as_str().unwrap().to_string();
+
+    // Filtered through group_values, unique within the account.
+    let found = app
+        .get(&format!("/Groups?filter={GROUP_EXT}:costCode%20eq%20%22f-1%22"))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(ids(&found.body), vec![finance.clone()]);
+    let res = app
+        .post("/Groups", json!({"displayName": "Finance 2", GROUP_EXT: {"costCode": "F-1"}}))
+        .await;
+    res.assert_error(409, Some("uniqueness"));
+    let res = app
+        .patch(
+            &format!("/Groups/{finance}"),
+            ops(json!([{"op": "replace", "path": format!("{GROUP_EXT}:costCode"), "value": "F-2"},
+                       {"op": "add", "path": format!("{GROUP_EXT}:tags"), "value": ["money"]}])),
+        )
+        .await;
+    assert!(res.status < 300, "{}", res.text);
+    let found = app
+        .get(&format!("/Groups?filter={GROUP_EXT}:tags%20eq%20%22money%22%20and%20{GROUP_EXT}:costCode%20sw%20%22F-2%22"))
+        .await;
+    assert_eq!(ids(&found.body), vec![finance.clone()], "{}", found.text);
+    let gone = app
+        .get(&format!("/Groups?filter={GROUP_EXT}:costCode%20eq%20%22F-1%22"))
+        .await;
+    assert_eq!(gone.body["totalResults"], 0, "{}", gone.text);
 
     // Another account sees none of it.
     let (other, other_token) = app.other_account().await;
@@ -427,4 +456,62 @@ async fn bad_declarations_are_refused_and_removal_with_data_needs_force() {
     assert_ne!(after.body["meta"]["version"], version);
     assert!(!app.get("/Schemas").await.text.contains(CUSTOM));
     admin.delete(&format!("/schemas/{CUSTOM}")).await.assert_problem(404);
+}
+
+/// `scimd schema add|list|remove` against the running server's database: what the CLI declares
+/// the server advertises and validates on its next request (its schema version changed), and a
+/// removal that would lose data says so and changes nothing without --force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_declares_lists_and_removes_schemas() {
+    let app = TestApp::spawn().await;
+    let account = app.account.to_string();
+    let dir = std::env::temp_dir().join(format!("scimd-schema-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("schema.json");
+    std::fs::write(&file, custom_schema().to_string()).unwrap();
+    let scimd = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(args)
+            .env("DATABASE_URL", &app.config.database_url)
+            .output()
+            .expect("scimd runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // Warm this process's copy of the account's types, so the test sees it replaced.
+    assert!(!app.get("/Schemas").await.text.contains(CUSTOM));
+
+    let (ok, out) = scimd(&["--json", "schema", "add", "--account", &account, "--file", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(added["id"], CUSTOM);
+    let (ok, out) = scimd(&["schema", "list", "--account", &account]);
+    assert!(ok && out.contains(CUSTOM) && out.contains("costCenter"), "{out}");
+    assert!(app.get("/Schemas").await.text.contains(CUSTOM));
+    let res = app
+        .post("/Users", json!({"userName": "cli@example.com", CUSTOM: {"level": "x"}}))
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"id": "nope", "attributes": []}"#).unwrap();
+    let (ok, out) = scimd(&["schema", "add", "--account", &account, "--file", bad.to_str().unwrap()]);
+    assert!(!ok && out.contains("is not a URN"), "{out}");
+
+    let res = app
+        .post("/Users", json!({"userName": "cli@example.com", CUSTOM: {"costCenter": "X"}}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let (ok, out) = scimd(&["schema", "remove", "--account", &account, "--urn", CUSTOM]);
+    assert!(!ok && out.contains("1 users") && out.contains("force"), "{out}");
+    let (ok, out) = scimd(&["schema", "remove", "--account", &account, "--urn", CUSTOM, "--force"]);
+    assert!(ok && out.contains("1 resources"), "{out}");
+    assert!(!app.get("/Schemas").await.text.contains(CUSTOM));
+    let _ = std::fs::remove_dir_all(&dir);
 }
