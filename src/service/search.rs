@@ -17,7 +17,7 @@ use super::users::UserView;
 use super::{Caller, ListPage, Paging, Result, Service};
 use crate::scim::ScimError;
 use crate::scim::list::{ListFilter, ListRequest, PageRequest};
-use crate::scim::schema::{self, ResourceType};
+use crate::scim::schema::ResourceType;
 use crate::scim::search::{RootCursor, Specialized, specialize_all};
 
 /// One resource found by a search at the root.
@@ -26,9 +26,6 @@ pub enum Found {
     User(UserView),
     Group(GroupView),
 }
-
-/// The types a root search spans, in the order their resources are listed.
-const TYPES: [&ResourceType; 2] = [&schema::USER, &schema::GROUP];
 
 impl Service {
     /// Searches Users and Groups. `with_members` as for `list_groups`: false when the caller
@@ -39,7 +36,9 @@ impl Service {
         req: &ListRequest,
         with_members: bool,
     ) -> Result<ListPage<Found>> {
-        let typed = typed_requests(req)?;
+        // The account's types (with its extensions), in the order their resources are listed.
+        let types = self.types(caller).await?.resource_types();
+        let typed = typed_requests(req, &types)?;
         let (start, count) = page(&req.paging, &self.settings);
         let PageRequest::Cursor { after, .. } = &req.paging else {
             let mut items = Vec::new();
@@ -114,7 +113,7 @@ impl Service {
         })
     }
 
-    /// One page of the type at `index` in `TYPES`, through its own list function.
+    /// One page of the type at `index` (User, then Group), through its own list function.
     async fn list_of(
         &self,
         caller: &Caller,
@@ -150,13 +149,13 @@ fn totals_only(r: &ListRequest) -> ListRequest {
 }
 
 /// The list request each type gets, `None` for a type the filter cannot match.
-fn typed_requests(req: &ListRequest) -> Result<Vec<Option<ListRequest>>> {
+fn typed_requests(req: &ListRequest, types: &[&ResourceType; 2]) -> Result<Vec<Option<ListRequest>>> {
     let filters: Vec<Specialized> = match &req.filter {
-        Some(f) => specialize_all(&f.filter, &TYPES)?,
-        None => vec![Specialized::Always; TYPES.len()],
+        Some(f) => specialize_all(&f.filter, types)?,
+        None => vec![Specialized::Always; types.len()],
     };
     if let Some(sort) = &req.sort
-        && TYPES.iter().all(|rt| rt.resolve(&sort.sort.by).is_err())
+        && types.iter().all(|rt| rt.resolve(&sort.sort.by).is_err())
     {
         return Err(ScimError::invalid_value(format!(
             "cannot sort by \"{}\": it is not an attribute of User or Group",
@@ -166,7 +165,7 @@ fn typed_requests(req: &ListRequest) -> Result<Vec<Option<ListRequest>>> {
     }
     Ok(filters
         .into_iter()
-        .zip(TYPES)
+        .zip(types)
         .map(|(filter, rt)| {
             let filter = match filter {
                 Specialized::Never => return None,

@@ -224,14 +224,34 @@ fn push_scalar(
     is_primary: bool,
 ) {
     let Some(text) = scalar_text(value) else { return };
+    // A number's comparison key orders as the number does, so `gt`/`lt` on an integer or
+    // decimal attribute are ranges of the index. Only numbers of an account's extensions reach
+    // here: no core or enterprise attribute is a number.
+    let value_ci = match value {
+        Value::Number(n) => number_key(n).unwrap_or_else(|| compare::key(&text)),
+        _ => compare::key(&text),
+    };
     rows.push(ValueRow {
         attr,
         ord,
-        value_ci: compare::key(&text),
+        value_ci,
         value: text,
         type_ci,
         is_primary,
     });
+}
+
+/// The comparison key of a number: 16 hexadecimal digits whose text order is the numbers'
+/// order (the IEEE 754 bits of the value as an `f64`, the sign bit flipped for positives and
+/// every bit for negatives). Integers beyond 2^53 lose precision, as they do in JSON readers.
+pub fn number_key(n: &serde_json::Number) -> Option<String> {
+    let f = n.as_f64()?;
+    if !f.is_finite() {
+        return None;
+    }
+    let bits = if f == 0.0 { 0.0f64.to_bits() } else { f.to_bits() };
+    let ordered = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    Some(format!("{ordered:016x}"))
 }
 
 /// Strings as they are; booleans and numbers in their JSON spelling (`true`, `42`), which is
@@ -245,13 +265,19 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Whether attributes of this type can be answered from `user_values` (text comparisons).
-/// Dates and numbers would compare as text there, which is wrong, and no user attribute
-/// without a column has those types, so they are refused rather than answered wrongly.
+/// Whether attributes of this type can be answered from the value rows: text (compared as
+/// text or by comparison key), booleans, and numbers (by [`number_key`]). Dates would compare
+/// as the text they were written in, which is not their order, so they are refused rather than
+/// answered wrongly.
 pub fn text_comparable(ty: AttrType) -> bool {
     matches!(
         ty,
-        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Boolean
+        AttrType::String
+            | AttrType::Reference
+            | AttrType::Binary
+            | AttrType::Boolean
+            | AttrType::Integer
+            | AttrType::Decimal
     )
 }
 
@@ -337,6 +363,40 @@ mod tests {
         let mut expected_sorted = expected;
         expected_sorted.sort();
         assert_eq!(got_sorted, expected_sorted, "{got:#?}");
+    }
+
+    proptest::proptest! {
+        /// The keys of numbers order as the numbers do, whatever their sign or size.
+        #[test]
+        fn number_keys_order_as_the_numbers(a in proptest::num::f64::NORMAL | proptest::num::f64::ZERO,
+                                            b in proptest::num::f64::NORMAL | proptest::num::f64::ZERO) {
+            let key = |f: f64| number_key(&serde_json::Number::from_f64(f).unwrap()).unwrap();
+            proptest::prop_assert_eq!(a.partial_cmp(&b).unwrap(), key(a).cmp(&key(b)), "{} {}", a, b);
+        }
+    }
+
+    #[test]
+    fn integers_and_decimals_share_one_order() {
+        let key = |v: Value| match v {
+            Value::Number(n) => number_key(&n).unwrap(),
+            _ => unreachable!(),
+        };
+        let ordered = [
+            json!(-1e300),
+            json!(-3),
+            json!(-2.5),
+            json!(0),
+            json!(1),
+            json!(2.5),
+            json!(3),
+            json!(10),
+            json!(1e300),
+        ];
+        for w in ordered.windows(2) {
+            assert!(key(w[0].clone()) < key(w[1].clone()), "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(key(json!(3)), key(json!(3.0)));
+        assert_eq!(key(json!(0.0)), key(json!(-0.0)));
     }
 
     #[test]

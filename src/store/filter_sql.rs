@@ -73,6 +73,8 @@ enum ColKind {
     BoolText,
     Uuid,
     Time,
+    /// A number kept as its order-preserving key (`derived::number_key`) in `value_ci`.
+    Number,
 }
 
 /// Builds the fragment; `params` continue the caller's numbering.
@@ -677,6 +679,34 @@ impl Translator<'_> {
                     }
                 }
             }
+            ColKind::Number => {
+                let key = match value {
+                    CompValue::Num(n) => super::derived::number_key(n),
+                    // Entra writes numbers as strings; a number is what they mean.
+                    CompValue::Str(s) => s
+                        .trim()
+                        .parse::<serde_json::Number>()
+                        .ok()
+                        .and_then(|n| super::derived::number_key(&n)),
+                    _ => None,
+                }
+                .ok_or_else(|| FilterError(format!("\"{name}\" is a number: compare it with a number")))?;
+                let p = self.out.bind(SqlParam::Text(key));
+                let sql_op = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Ne => "<>",
+                    CompareOp::Gt => ">",
+                    CompareOp::Ge => ">=",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    _ => {
+                        return Err(FilterError(format!(
+                            "\"{name}\" is a number: co, sw and ew do not apply"
+                        )));
+                    }
+                };
+                format!("{col} {sql_op} {p}")
+            }
             ColKind::Time => {
                 let text = literal_text(value);
                 let time = DateTime::parse_from_rfc3339(text.trim())
@@ -805,6 +835,7 @@ fn value_column(def: &'static AttrDef) -> Result<(&'static str, ColKind), Filter
     }
     Ok(match (def.ty, def.case_exact) {
         (AttrType::Boolean, _) => ("value", ColKind::BoolText),
+        (AttrType::Integer | AttrType::Decimal, _) => ("value_ci", ColKind::Number),
         (_, true) => ("value", ColKind::Text),
         (_, false) => ("value_ci", ColKind::TextCi),
     })

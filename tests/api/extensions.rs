@@ -121,6 +121,25 @@ async fn an_okta_custom_attribute_round_trips_once_declared() {
     assert!(without.body.get(CUSTOM).is_none());
     assert_eq!(without.body["schemas"], json!([USER]));
 
+    // A search at the service root takes the account's extension attributes too.
+    let res = app
+        .post(
+            "/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                   "filter": format!("{CUSTOM}:costCenter eq \"CC-42\"")}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(ids(&res.body), vec![id.clone()]);
+
+    // Numbers compare as numbers (an integer filter is a range of the same index).
+    for (filter, expected) in [("gt%202", 1), ("gt%203", 0), ("ge%203", 1), ("lt%2010", 1), ("eq%203", 1), ("eq%20%223%22", 1)] {
+        let res = okta.get(&format!("/Users?filter={CUSTOM}:level%20{filter}")).await;
+        assert_eq!(res.body["totalResults"], expected, "level {filter}: {}", res.text);
+    }
+    let res = okta.get(&format!("/Users?filter={CUSTOM}:level%20sw%20%223%22")).await;
+    res.assert_error(400, Some("invalidFilter"));
+
     // Okta's PUT replaces the whole user: a new value, the old one no longer found.
     let mut put = got.body.clone();
     put[CUSTOM]["costCenter"] = json!("CC-43");
