@@ -262,16 +262,18 @@ pub(crate) async fn check_unique_values(
             .iter()
             .filter(|a| a.uniqueness != Uniqueness::None)
         {
-            let text = match ext.get(attr.name) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                Some(Value::Bool(b)) => b.to_string(),
+            let (text, key) = match ext.get(attr.name) {
+                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => (
+                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                    crate::store::derived::extension_key(v),
+                ),
                 _ => continue,
             };
-            let value = if attr.case_exact {
-                text.clone()
-            } else {
-                crate::scim::compare::key(&text)
+            // The column the filter rows compare: as written when caseExact, else the key
+            // they were derived with.
+            let value = match (attr.case_exact, key) {
+                (false, Some(key)) => key,
+                _ => text.clone(),
             };
             let key = crate::store::derived::value_key(&[schema.id, attr.name]);
             let owners = tx

@@ -118,14 +118,14 @@ fn shape_rows(path: &[&str], value: &Value, rows: &mut Vec<ValueRow>) {
             for (sub, v) in obj {
                 let mut sub_path = path.to_vec();
                 sub_path.push(sub);
-                push_scalar(rows, value_key(&sub_path), 0, v, None, false);
+                push_extension(rows, value_key(&sub_path), 0, v, None, false);
             }
         }
         Value::Array(items) => {
             for (ord, item) in items.iter().enumerate() {
                 let ord = ord as i32;
                 let Value::Object(element) = item else {
-                    push_scalar(rows, key.clone(), ord, item, None, false);
+                    push_extension(rows, key.clone(), ord, item, None, false);
                     continue;
                 };
                 let get = |name: &str| {
@@ -140,7 +140,9 @@ fn shape_rows(path: &[&str], value: &Value, rows: &mut Vec<ValueRow>) {
                 rows.push(ValueRow {
                     attr: key.clone(),
                     ord,
-                    value_ci: compare::key(&value),
+                    value_ci: get("value")
+                        .and_then(extension_key)
+                        .unwrap_or_else(|| compare::key(&value)),
                     value,
                     type_ci: type_ci.clone(),
                     is_primary: primary,
@@ -154,11 +156,11 @@ fn shape_rows(path: &[&str], value: &Value, rows: &mut Vec<ValueRow>) {
                     }
                     let mut sub_path = path.to_vec();
                     sub_path.push(sub);
-                    push_scalar(rows, value_key(&sub_path), ord, v, type_ci.clone(), primary);
+                    push_extension(rows, value_key(&sub_path), ord, v, type_ci.clone(), primary);
                 }
             }
         }
-        scalar => push_scalar(rows, key, 0, scalar, None, false),
+        scalar => push_extension(rows, key, 0, scalar, None, false),
     }
 }
 
@@ -224,12 +226,27 @@ fn push_scalar(
     is_primary: bool,
 ) {
     let Some(text) = scalar_text(value) else { return };
-    // A number's comparison key orders as the number does, so `gt`/`lt` on an integer or
-    // decimal attribute are ranges of the index. Only numbers of an account's extensions reach
-    // here: no core or enterprise attribute is a number.
-    let value_ci = match value {
-        Value::Number(n) => number_key(n).unwrap_or_else(|| compare::key(&text)),
-        _ => compare::key(&text),
+    rows.push(ValueRow {
+        attr,
+        ord,
+        value_ci: compare::key(&text),
+        value: text,
+        type_ci,
+        is_primary,
+    });
+}
+
+/// A row of an account extension's scalar: its comparison key by [`extension_key`].
+fn push_extension(
+    rows: &mut Vec<ValueRow>,
+    attr: String,
+    ord: i32,
+    value: &Value,
+    type_ci: Option<String>,
+    is_primary: bool,
+) {
+    let (Some(text), Some(value_ci)) = (scalar_text(value), extension_key(value)) else {
+        return;
     };
     rows.push(ValueRow {
         attr,
@@ -239,6 +256,38 @@ fn push_scalar(
         type_ci,
         is_primary,
     });
+}
+
+/// The comparison key of a scalar of an account extension, which has no schema when it is
+/// written (it may be kept undeclared): a number's orders as numbers do ([`number_key`]), a
+/// string that is an RFC 3339 date-time's as instants do ([`date_key`]), so `gt`/`lt` on a
+/// declared integer, decimal or dateTime attribute are ranges of the index; other text is
+/// compared by `compare::key`, booleans by their spelling. The filter side computes a
+/// literal's key with the same functions (`extension_text_key` for text).
+pub fn extension_key(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => number_key(n).or_else(|| Some(n.to_string())),
+        Value::String(s) => Some(extension_text_key(s)),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The key of a text value of an account extension (see [`extension_key`]).
+pub fn extension_text_key(s: &str) -> String {
+    date_key(s).unwrap_or_else(|| compare::key(s))
+}
+
+/// The key of an RFC 3339 date-time: the instant in UTC with nine fraction digits, in lower
+/// case (`2024-01-31t11:00:00.000000000z` for `2024-01-31T12:00:00+01:00`), a fixed width, so
+/// text order is time order, and a prefix of it still starts like the date written in UTC.
+pub fn date_key(s: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(s.trim()).ok()?;
+    Some(
+        t.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dt%H:%M:%S%.9fz")
+            .to_string(),
+    )
 }
 
 /// The comparison key of a number: 16 hexadecimal digits whose text order is the numbers'
@@ -266,19 +315,15 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// Whether attributes of this type can be answered from the value rows: text (compared as
-/// text or by comparison key), booleans, and numbers (by [`number_key`]). Dates would compare
-/// as the text they were written in, which is not their order, so they are refused rather than
-/// answered wrongly.
-pub fn text_comparable(ty: AttrType) -> bool {
-    matches!(
-        ty,
-        AttrType::String
-            | AttrType::Reference
-            | AttrType::Binary
-            | AttrType::Boolean
-            | AttrType::Integer
-            | AttrType::Decimal
-    )
+/// text or by comparison key) and booleans; numbers and date-times only under an account's
+/// extension (`ext`), whose rows key them by [`extension_key`] (no core attribute without a
+/// column has those types).
+pub fn text_comparable(ty: AttrType, ext: bool) -> bool {
+    match ty {
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::Boolean => true,
+        AttrType::Integer | AttrType::Decimal | AttrType::DateTime => ext,
+        AttrType::Complex => false,
+    }
 }
 
 #[cfg(test)]
@@ -373,6 +418,35 @@ mod tests {
             let key = |f: f64| number_key(&serde_json::Number::from_f64(f).unwrap()).unwrap();
             proptest::prop_assert_eq!(a.partial_cmp(&b).unwrap(), key(a).cmp(&key(b)), "{} {}", a, b);
         }
+    }
+
+    #[test]
+    fn date_keys_order_as_instants_and_text_keys_keep_other_text() {
+        let ordered = [
+            "1999-12-31T23:59:59.999999999Z",
+            "2024-01-31T12:00:00+01:00",
+            "2024-01-31T11:00:00.000000001Z",
+            "2024-01-31T12:00:00Z",
+        ];
+        for w in ordered.windows(2) {
+            assert!(
+                date_key(w[0]).unwrap() < date_key(w[1]).unwrap(),
+                "{} < {}",
+                w[0],
+                w[1]
+            );
+        }
+        assert_eq!(
+            date_key("2024-01-31T12:00:00+01:00"),
+            date_key("2024-01-31t11:00:00z")
+        );
+        assert_eq!(
+            date_key("2024-01-31T11:00:00Z").unwrap(),
+            "2024-01-31t11:00:00.000000000z"
+        );
+        assert_eq!(date_key("2024-01-31"), None);
+        assert_eq!(extension_text_key("Ünïcode ABC"), compare::key("Ünïcode ABC"));
+        assert!(extension_text_key("2024-01-31T11:00:00Z").starts_with("2024-01-31t11"));
     }
 
     #[test]

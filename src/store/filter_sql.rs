@@ -75,6 +75,10 @@ enum ColKind {
     Time,
     /// A number kept as its order-preserving key (`derived::number_key`) in `value_ci`.
     Number,
+    /// An RFC 3339 date-time kept as its order-preserving key (`derived::date_key`).
+    Date,
+    /// Text of an account extension, keyed by `derived::extension_text_key`.
+    ExtTextCi,
 }
 
 /// Builds the fragment; `params` continue the caller's numbering.
@@ -284,6 +288,8 @@ impl Translator<'_> {
             )));
         };
         let doc_path = &resolved.doc_path;
+        let ext = super::derived::is_account_extension(doc_path[0]);
+        let value_column = |def| value_column(def, ext);
         let key = |extra: Option<&str>| {
             let mut p = doc_path.clone();
             p.extend(extra);
@@ -488,20 +494,29 @@ impl Translator<'_> {
                 known.join(", ")
             )));
         };
+        let ext = self
+            .resolve(parent)
+            .is_ok_and(|r| super::derived::is_account_extension(r.doc_path[0]));
+        let (table, id_col) = super::user_values::values_table(self.kind);
         match sub.name {
             "value" => {
-                let (col, kind) = value_column(sub)?;
+                let (col, kind) = value_column(sub, ext)?;
                 self.compare(&format!("v.{col}"), kind, path, cmp)
             }
             "type" => self.compare("v.type_ci", ColKind::TextCi, path, cmp),
             "primary" => self.compare("v.is_primary", ColKind::Bool, path, cmp),
             name => {
-                let (col, kind) = value_column(sub)?;
-                let key = self.out.bind(SqlParam::Text(format!("{anchor}.{name}")));
+                let (col, kind) = value_column(sub, ext)?;
+                let key = if ext {
+                    format!("{anchor}.{name}").to_lowercase()
+                } else {
+                    format!("{anchor}.{name}")
+                };
+                let key = self.out.bind(SqlParam::Text(key));
                 let cond = self.compare(&format!("w.{col}"), kind, path, cmp)?;
                 Ok(format!(
-                    "EXISTS (SELECT 1 FROM user_values w WHERE w.account_id = v.account_id \
-                     AND w.user_id = v.user_id AND w.attr = {key} AND w.ord = v.ord AND {cond})"
+                    "EXISTS (SELECT 1 FROM {table} w WHERE w.account_id = v.account_id \
+                     AND w.{id_col} = v.{id_col} AND w.attr = {key} AND w.ord = v.ord AND {cond})"
                 ))
             }
         }
@@ -607,7 +622,9 @@ impl Translator<'_> {
         }
         let Some((op, value)) = cmp else {
             return Ok(match kind {
-                ColKind::Text | ColKind::TextCi | ColKind::BoolText => format!("({col} <> '')"),
+                ColKind::Text | ColKind::TextCi | ColKind::ExtTextCi | ColKind::BoolText => {
+                    format!("({col} <> '')")
+                }
                 _ => format!("({col} IS NOT NULL)"),
             });
         };
@@ -631,10 +648,12 @@ impl Translator<'_> {
             )));
         }
         let sql = match kind {
-            ColKind::Text | ColKind::TextCi => {
+            ColKind::Text | ColKind::TextCi | ColKind::ExtTextCi => {
                 let mut text = literal_text(value);
                 if kind == ColKind::TextCi {
                     text = crate::scim::compare::key(&text);
+                } else if kind == ColKind::ExtTextCi {
+                    text = super::derived::extension_text_key(&text);
                 }
                 match op {
                     CompareOp::Eq => format!("{col} = {}", self.out.bind(SqlParam::Text(text))),
@@ -678,6 +697,30 @@ impl Translator<'_> {
                         )));
                     }
                 }
+            }
+            ColKind::Date => {
+                let text = literal_text(value);
+                let key = super::derived::date_key(&text).ok_or_else(|| {
+                    FilterError(format!(
+                        "\"{name}\" is a dateTime: compare it with an RFC 3339 timestamp such as \
+                         \"2024-05-13T04:42:34Z\", not \"{text}\""
+                    ))
+                })?;
+                let p = self.out.bind(SqlParam::Text(key));
+                let sql_op = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Ne => "<>",
+                    CompareOp::Gt => ">",
+                    CompareOp::Ge => ">=",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    _ => {
+                        return Err(FilterError(format!(
+                            "\"{name}\" is a dateTime: co, sw and ew do not apply"
+                        )));
+                    }
+                };
+                format!("{col} {sql_op} {p}")
             }
             ColKind::Number => {
                 let key = match value {
@@ -825,8 +868,10 @@ fn is_value(path: &AttrPath) -> bool {
 
 /// The column of a `user_values` row compared for an attribute: `caseExact` decides between
 /// the value as written and its lower-cased form.
-fn value_column(def: &'static AttrDef) -> Result<(&'static str, ColKind), FilterError> {
-    if !text_comparable(def.ty) {
+/// The column of a value row that a filter on `def` compares, and how. `ext`: the attribute is
+/// of an account's own extension, whose rows are keyed by `derived::extension_key`.
+fn value_column(def: &'static AttrDef, ext: bool) -> Result<(&'static str, ColKind), FilterError> {
+    if !text_comparable(def.ty, ext) {
         return Err(FilterError(format!(
             "filtering on the {} attribute \"{}\" is not supported",
             def.ty.as_str(),
@@ -836,6 +881,8 @@ fn value_column(def: &'static AttrDef) -> Result<(&'static str, ColKind), Filter
     Ok(match (def.ty, def.case_exact) {
         (AttrType::Boolean, _) => ("value", ColKind::BoolText),
         (AttrType::Integer | AttrType::Decimal, _) => ("value_ci", ColKind::Number),
+        (AttrType::DateTime, _) => ("value_ci", ColKind::Date),
+        (_, false) if ext => ("value_ci", ColKind::ExtTextCi),
         (_, true) => ("value", ColKind::Text),
         (_, false) => ("value_ci", ColKind::TextCi),
     })

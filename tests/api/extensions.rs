@@ -30,7 +30,8 @@ fn custom_schema() -> Value {
             {"name": "office", "type": "complex", "subAttributes": [
                 {"name": "building", "type": "string"}, {"name": "floor", "type": "integer"}
             ]},
-            {"name": "secret", "type": "string", "returned": "never"}
+            {"name": "secret", "type": "string", "returned": "never"},
+            {"name": "hired", "type": "dateTime"}
         ]
     })
 }
@@ -85,7 +86,8 @@ async fn an_okta_custom_attribute_round_trips_once_declared() {
                 "emails": [{"value": "cc@example.com", "primary": true, "type": "work"}],
                 "active": true,
                 CUSTOM: {"costCenter": "CC-42", "level": "3", "badges": ["Gold"],
-                         "office": {"building": "B1", "floor": 2}, "secret": "s"}
+                         "office": {"building": "B1", "floor": 2}, "secret": "s",
+                         "hired": "2024-01-31T12:00:00+01:00"}
             }),
         )
         .await;
@@ -139,6 +141,16 @@ async fn an_okta_custom_attribute_round_trips_once_declared() {
     }
     let res = okta.get(&format!("/Users?filter={CUSTOM}:level%20sw%20%223%22")).await;
     res.assert_error(400, Some("invalidFilter"));
+    // Date-times compare as instants, whatever offset they were written with.
+    for (filter, expected) in [
+        ("eq%20%222024-01-31T11:00:00Z%22", 1),
+        ("gt%20%222024-01-31T10:59:59.5Z%22", 1),
+        ("lt%20%222024-01-31T12:30:00%2B01:00%22", 1),
+        ("gt%20%222024-01-31T11:00:00.001Z%22", 0),
+    ] {
+        let res = okta.get(&format!("/Users?filter={CUSTOM}:hired%20{filter}")).await;
+        assert_eq!(res.body["totalResults"], expected, "hired {filter}: {}", res.text);
+    }
 
     // Okta's PUT replaces the whole user: a new value, the old one no longer found.
     let mut put = got.body.clone();
