@@ -101,7 +101,8 @@ pub fn list_sql(
         placeholder(dialect, 1),
         filter.sql
     );
-    let order = filter_sql::order(kind, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
+    let order =
+        filter_sql::order(kind, query.resource_type, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
     let mut after = SqlBuilder::new(dialect, filter.params.len() + 2);
     let position = query
         .keyset
@@ -110,8 +111,14 @@ pub fn list_sql(
         .or(query.resume.as_ref());
     let page_from = match position {
         Some(position) => {
-            let cond = filter_sql::after_keyset(kind, query.sort.as_ref(), position, &mut after)
-                .map_err(StoreError::Unsortable)?;
+            let cond = filter_sql::after_keyset(
+                kind,
+                query.resource_type,
+                query.sort.as_ref(),
+                position,
+                &mut after,
+            )
+            .map_err(StoreError::Unsortable)?;
             format!("{from} AND {cond}")
         }
         None => from.clone(),

@@ -127,18 +127,47 @@ pub fn translate(
     Ok(())
 }
 
-/// The column to sort by for `path`; only attributes with a column of their own are sortable.
-fn sort_target(kind: ResourceKind, path: &AttrPath) -> Result<(&'static str, ColKind), String> {
+/// What to sort by for `path`: its column, or for an attribute kept in the value rows (an
+/// extension attribute, `name.familyName`, `emails`) the key of its first value (the primary
+/// one first), read by one index probe per resource. Nulls (no value) sort last.
+fn sort_target(
+    kind: ResourceKind,
+    rt: Option<&'static ResourceType>,
+    path: &AttrPath,
+) -> Result<(String, ColKind), String> {
     let mut scratch = SqlBuilder::new(Dialect::Postgres, 1);
     let translator = Translator {
         kind,
-        rt: None,
+        rt,
         out: &mut scratch,
     };
     match translator.target(path) {
-        Ok(Target::Column(col, col_kind)) => Ok((col, col_kind)),
+        Ok(Target::Column(col, col_kind)) => Ok((col.to_string(), col_kind)),
+        Ok(Target::Values {
+            keys,
+            col: Some((col, col_kind)),
+        }) if keys.len() == 1 => {
+            let (table, id_col) = super::user_values::values_table(kind);
+            // The key is inlined, not bound: it names an attribute of the catalogue or of a
+            // declared schema (checked characters), and a bound parameter would have to be
+            // numbered into every statement the order appears in.
+            let attr = keys[0].replace('\'', "''");
+            Ok((
+                format!(
+                    "(SELECT s.{col} FROM {table} s WHERE s.account_id = t.account_id \
+                     AND s.{id_col} = t.id AND s.attr = '{attr}' \
+                     ORDER BY s.is_primary DESC, s.ord LIMIT 1)"
+                ),
+                match col_kind {
+                    ColKind::BoolText => ColKind::Text,
+                    other => other,
+                },
+            ))
+        }
         _ => Err(format!(
-            "cannot sort by \"{}\"; sortable attributes are {}",
+            "cannot sort by \"{}\"; sortable attributes are {}, and the single-valued simple \
+             attributes (or sub-attributes) of the account's extensions and of the core schema \
+             that have no column of their own",
             display_path(path),
             match kind {
                 ResourceKind::User =>
@@ -159,10 +188,14 @@ pub struct Order {
 /// Ids are UUIDv7, so id order is creation order: stable across pages, and resources created
 /// during an import land at the end instead of shifting earlier pages. A requested order comes
 /// first, nulls last; id breaks its ties, always ascending.
-pub fn order(kind: ResourceKind, sort: Option<&Sort>) -> Result<Order, String> {
+pub fn order(
+    kind: ResourceKind,
+    rt: Option<&'static ResourceType>,
+    sort: Option<&Sort>,
+) -> Result<Order, String> {
     Ok(match sort {
         Some(sort) => {
-            let (col, _) = sort_target(kind, &sort.by)?;
+            let (col, _) = sort_target(kind, rt, &sort.by)?;
             let dir = if sort.descending { "DESC" } else { "ASC" };
             Order {
                 order_by: format!("{col} {dir} NULLS LAST, t.id"),
@@ -180,6 +213,7 @@ pub fn order(kind: ResourceKind, sort: Option<&Sort>) -> Result<Order, String> {
 /// the sort column's index (or the primary key), however deep the page.
 pub fn after_keyset(
     kind: ResourceKind,
+    rt: Option<&'static ResourceType>,
     sort: Option<&Sort>,
     after: &Keyset,
     out: &mut SqlBuilder,
@@ -188,7 +222,7 @@ pub fn after_keyset(
     let Some(sort) = sort else {
         return Ok(format!("t.id > {id}"));
     };
-    let (col, col_kind) = sort_target(kind, &sort.by)?;
+    let (col, col_kind) = sort_target(kind, rt, &sort.by)?;
     let Some(key) = &after.key else {
         // The last row had a null key: only null-keyed rows remain (nulls sort last).
         return Ok(format!("({col} IS NULL AND t.id > {id})"));
