@@ -1286,6 +1286,13 @@ fn print_comparison(c: &Comparison) {
             .map(|b| format!("{} on {} for {}", b.role, b.resource_group, b.group_identifier))
             .collect(),
     );
+    section(
+        "Extension data lost",
+        c.extension_data_lost
+            .iter()
+            .map(|l| format!("{} {}: {}:{}", l.resource_type, l.name, l.schema, l.attribute))
+            .collect(),
+    );
     println!(
         "{}",
         if c.clean {

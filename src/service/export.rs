@@ -456,6 +456,19 @@ pub struct LostBinding {
     pub resource_group: String,
 }
 
+/// Extension data a user or group had before and no longer has (JSON exports carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostExtensionData {
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// The user's userName or the group's identifier (in the first export).
+    pub name: String,
+    /// The extension URN.
+    pub schema: String,
+    /// The attribute that is gone.
+    pub attribute: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Nothing missing, duplicated or lost.
@@ -467,6 +480,10 @@ pub struct Comparison {
     pub duplicate_groups: Vec<Vec<GroupKey>>,
     pub memberships_lost: Vec<LostMembership>,
     pub role_bindings_lost: Vec<LostBinding>,
+    /// Attributes under extension schemas that a user or group present in both exports had
+    /// before and not after (JSON exports; a CSV export carries none).
+    #[serde(default)]
+    pub extension_data_lost: Vec<LostExtensionData>,
     pub users_added: usize,
     pub groups_added: usize,
     /// Users that are IdP-managed in the later export but were not in the first.
@@ -576,6 +593,31 @@ pub fn compare(before: &Export, after: &Export) -> Comparison {
         })
         .collect();
 
+    let mut extension_data_lost = Vec::new();
+    let after_users: HashMap<Uuid, &ExportUser> = after.users.iter().map(|u| (u.id, u)).collect();
+    for u in &before.users {
+        if let Some(a) = user_map.get(&u.id).and_then(|id| after_users.get(id)) {
+            lost_extension_data(
+                "User",
+                &u.user_name,
+                &u.extensions,
+                &a.extensions,
+                &mut extension_data_lost,
+            );
+        }
+    }
+    for g in &before.groups {
+        if let Some(a) = group_map.get(&g.id).and_then(|id| after_groups.get(id)) {
+            lost_extension_data(
+                "Group",
+                &g.identifier,
+                &g.extensions,
+                &a.extensions,
+                &mut extension_data_lost,
+            );
+        }
+    }
+
     let duplicate_users = duplicates(after, &user_map);
     let mut by_name: BTreeMap<&str, Vec<GroupKey>> = BTreeMap::new();
     for g in &after.groups {
@@ -617,14 +659,51 @@ pub fn compare(before: &Export, after: &Export) -> Comparison {
         duplicate_groups,
         memberships_lost,
         role_bindings_lost,
+        extension_data_lost,
     };
     c.clean = c.users_missing.is_empty()
         && c.groups_missing.is_empty()
         && c.duplicate_users.is_empty()
         && c.duplicate_groups.is_empty()
         && c.memberships_lost.is_empty()
-        && c.role_bindings_lost.is_empty();
+        && c.role_bindings_lost.is_empty()
+        && c.extension_data_lost.is_empty();
     c
+}
+
+/// The attributes of `before`'s extensions (URNs and names compared ignoring case) that
+/// `after` lacks.
+fn lost_extension_data(
+    resource_type: &str,
+    name: &str,
+    before: &Option<Map<String, Value>>,
+    after: &Option<Map<String, Value>>,
+    out: &mut Vec<LostExtensionData>,
+) {
+    let Some(before) = before else { return };
+    let get = |m: &Map<String, Value>, k: &str| -> Option<Value> {
+        m.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    for (urn, attrs) in before {
+        let Value::Object(attrs) = attrs else { continue };
+        let kept = after.as_ref().and_then(|a| get(a, urn));
+        for attr in attrs.keys() {
+            let still = kept
+                .as_ref()
+                .and_then(Value::as_object)
+                .is_some_and(|k| get(k, attr).is_some());
+            if !still {
+                out.push(LostExtensionData {
+                    resource_type: resource_type.to_string(),
+                    name: name.to_string(),
+                    schema: urn.clone(),
+                    attribute: attr.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// Users of `after` sharing an email, and users new since the first export whose full name a
@@ -749,6 +828,45 @@ mod tests {
             external_id: None,
             extensions: None,
         }
+    }
+
+    #[test]
+    fn extension_attributes_gone_after_the_migration_are_reported() {
+        let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let mut before_user = user("ann", "ann@example.com");
+        before_user.extensions = Some(
+            serde_json::json!({urn: {"costCenter": "A", "level": 3}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let mut after_user = before_user.clone();
+        after_user.extensions = Some(
+            serde_json::json!({urn.to_uppercase(): {"COSTCENTER": "B"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let c = compare(
+            &export(vec![before_user.clone()], vec![]),
+            &export(vec![after_user], vec![]),
+        );
+        assert!(!c.clean);
+        assert_eq!(
+            c.extension_data_lost,
+            vec![LostExtensionData {
+                resource_type: "User".into(),
+                name: "ann".into(),
+                schema: urn.into(),
+                attribute: "level".into(),
+            }],
+            "a changed value is not lost; names compare ignoring case"
+        );
+        let same = compare(
+            &export(vec![before_user.clone()], vec![]),
+            &export(vec![before_user], vec![]),
+        );
+        assert!(same.clean && same.extension_data_lost.is_empty());
     }
 
     #[test]

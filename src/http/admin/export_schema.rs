@@ -129,6 +129,18 @@ pub struct LostBinding {
     pub resource_group: String,
 }
 
+/// An attribute under an extension schema that a user or group had before and not after.
+#[derive(serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LostExtensionData {
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// The user's userName or the group's identifier.
+    pub name: String,
+    pub schema: String,
+    pub attribute: String,
+}
+
 #[derive(serde::Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct Comparison {
@@ -141,6 +153,8 @@ pub struct Comparison {
     pub duplicate_groups: Vec<Vec<GroupKey>>,
     pub memberships_lost: Vec<LostMembership>,
     pub role_bindings_lost: Vec<LostBinding>,
+    /// Extension attributes a resource in both exports had before and not after (JSON only).
+    pub extension_data_lost: Vec<LostExtensionData>,
     pub users_added: usize,
     pub groups_added: usize,
     /// Users that are IdP-managed in the later export but were not in the first.
