@@ -20,6 +20,10 @@ use crate::scim::schema::declare::{self, AccountTypes, Declared, Extends};
 use crate::scim::schema::{Schema, Undeclared, Uniqueness};
 use crate::store::{ReadTx, ResourceKind, SchemaRecord, StoreError};
 
+/// Extension schemas one account may declare: far more than any IdP mapping needs, and a bound
+/// on what a process keeps of them (`scim::schema::declare`).
+pub const MAX_SCHEMAS_PER_ACCOUNT: usize = 50;
+
 /// Accounts whose types a process keeps at most; past it the map starts over (each entry is a
 /// few words, and rebuilding one is one read).
 const MAX_ACCOUNTS: usize = 100_000;
@@ -158,8 +162,21 @@ impl Service {
         extends: Extends,
         required: bool,
     ) -> Result<DeclaredSchema> {
-        let schema = declare::declare(doc)?;
         let mut tx = self.store.begin().await?;
+        let declared_before = tx
+            .account_schemas(caller.account_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no account {}", caller.account_id)))?
+            .schemas
+            .len();
+        if declared_before >= MAX_SCHEMAS_PER_ACCOUNT {
+            return Err(ScimError::invalid_value(format!(
+                "this account already declares {declared_before} extension schemas, the most one account \
+                 may; remove one first"
+            ))
+            .into());
+        }
+        let schema = declare::declare(doc)?;
         let at = chrono::Utc::now();
         let record = SchemaRecord {
             urn: schema.id.to_string(),

@@ -594,3 +594,52 @@ async fn lists_sort_by_extension_attributes() {
     let res = app.get(&format!("/Users?sortBy={CUSTOM}:office")).await;
     res.assert_error(400, Some("invalidValue"));
 }
+
+/// The characteristics a schema declares bind SCIM writes: a `required` attribute must be sent
+/// with its extension, an `immutable` one set once, a `readOnly` one never written by a client
+/// (dropped from a body as core readOnly attributes are; a PATCH path to it is `mutability`).
+#[tokio::test]
+async fn declared_required_immutable_and_read_only_attributes_are_enforced() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let urn = "urn:example:hr:2.0:User";
+    declare(
+        &admin,
+        "User",
+        json!({"id": urn, "attributes": [
+            {"name": "employeeId", "type": "string", "required": true},
+            {"name": "badge", "type": "string", "mutability": "immutable"},
+            {"name": "computed", "type": "string", "mutability": "readOnly"}
+        ]}),
+    )
+    .await;
+    let res = app
+        .post("/Users", json!({"userName": "r1", urn: {"badge": "B1"}}))
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    assert!(res.text.contains("employeeId"), "{}", res.text);
+
+    let res = app
+        .post(
+            "/Users",
+            json!({"userName": "r1", urn: {"employeeId": "E1", "badge": "B1", "computed": "x"}}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body[urn], json!({"employeeId": "E1", "badge": "B1"}), "readOnly dropped");
+    let url = format!("/Users/{}", res.body["id"].as_str().unwrap());
+
+    let res = app
+        .patch(&url, ops(json!([{"op": "replace", "path": format!("{urn}:badge"), "value": "B2"}])))
+        .await;
+    res.assert_error(400, Some("mutability"));
+    let res = app
+        .patch(&url, ops(json!([{"op": "replace", "path": format!("{urn}:computed"), "value": "y"}])))
+        .await;
+    res.assert_error(400, Some("mutability"));
+    let res = app
+        .patch(&url, ops(json!([{"op": "remove", "path": format!("{urn}:employeeId")}])))
+        .await;
+    res.assert_error(400, Some("invalidValue"));
+    assert_eq!(app.get(&url).await.body[urn]["badge"], "B1", "nothing changed");
+}

@@ -164,7 +164,8 @@ pub async fn remove_schema(
     Path((_, urn)): Path<(String, String)>,
 ) -> Handler {
     let force = Query(&params).bool("force")?.unwrap_or(false);
-    if urn.len() > 200 {
+    // No declared URN is longer or holds U+0000 (which no store can even compare).
+    if urn.len() > 200 || urn.contains('\0') {
         return Err(ScimError::not_found("no such schema is declared in this account").into());
     }
     let report = st.service.remove_schema(&ctx.caller, &urn, force).await?;
