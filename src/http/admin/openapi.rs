@@ -28,6 +28,7 @@ const ERROR_SCHEMA: &str = "#/components/schemas/Problem";
 
 /// Adds the common answers, the string rules and the links to a generated document.
 pub fn finish(doc: &mut Value) {
+    describe_extension_data(doc);
     add_error_components(doc);
     let mut request_refs = Vec::new();
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -73,6 +74,39 @@ pub fn finish(doc: &mut Value) {
     }
     restrict_identifiers(doc);
     add_links(doc);
+}
+
+/// The `extensions` of an exported user or group: by URN, by attribute, a value of the shapes
+/// extension data has (RFC 7643 §2.3.8: complex attributes one level deep; what
+/// `scim::resource::undeclared` keeps too): a scalar, an object of scalars, or an array of
+/// scalars and such objects. utoipa cannot say this from the Rust type (a `serde_json::Value`);
+/// the string rules are added by `restrict_strings` like everywhere else.
+fn describe_extension_data(doc: &mut Value) {
+    let scalar = json!({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]});
+    let object_of_scalars = json!({
+        "type": "object", "propertyNames": {"type": "string"}, "additionalProperties": scalar
+    });
+    let value = json!({"anyOf": [
+        scalar,
+        object_of_scalars,
+        {"type": "array", "items": {"anyOf": [scalar, object_of_scalars]}}
+    ]});
+    let schema = json!({
+        "type": ["object", "null"],
+        "description": "Data under the account's own extension schemas, by URN, then by attribute; null when there is none (JSON exports only).",
+        "propertyNames": {"type": "string"},
+        "additionalProperties": {
+            "type": "object", "propertyNames": {"type": "string"}, "additionalProperties": value
+        }
+    });
+    for name in ["ExportUser", "ExportGroup"] {
+        if let Some(props) = doc
+            .pointer_mut(&format!("/components/schemas/{name}/properties"))
+            .and_then(Value::as_object_mut)
+        {
+            props.insert("extensions".into(), schema.clone());
+        }
+    }
 }
 
 /// A handler's `Option<T>` body is optional (`required` absent): no body means the default. A

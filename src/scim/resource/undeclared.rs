@@ -121,6 +121,15 @@ pub fn put(
         return Ok(());
     };
     let value = &value;
+    if let Place::Attr { urn, name } = place
+        && !rfc_shape(value, u8::from(name.contains('.')))
+    {
+        return Err(ScimError::invalid_value(format!(
+            "\"{urn}:{name}\" nests deeper than SCIM attributes do (RFC 7643 §2.3.8: a complex \
+             attribute's sub-attributes are simple): send a value, an object of values, or an array \
+             of values or of such objects"
+        )));
+    }
     match place {
         Place::Whole(urn) => {
             let Value::Object(attrs) = value else {
@@ -170,6 +179,23 @@ pub fn put(
             }
             Ok(())
         }
+    }
+}
+
+/// Whether an attribute's value has a shape SCIM attributes have: a simple value, an object of
+/// simple values (complex), or an array of simple values or of such objects (multi-valued).
+/// `depth` 0 is the attribute itself; a `name.sub` key writes at depth 1.
+fn rfc_shape(value: &Value, depth: u8) -> bool {
+    let simple = |v: &Value| !v.is_object() && !v.is_array();
+    match value {
+        Value::Object(m) => depth == 0 && m.values().all(simple),
+        Value::Array(items) => {
+            depth == 0
+                && items
+                    .iter()
+                    .all(|i| simple(i) || i.as_object().is_some_and(|m| m.values().all(simple)))
+        }
+        _ => true,
     }
 }
 
@@ -349,5 +375,35 @@ mod tests {
         assert!(doc.is_empty());
         let e = put(&USER, &mut doc, &Place::Whole(CUSTOM), &json!("x")).unwrap_err();
         assert!(e.detail.contains("must be an object"));
+    }
+
+    #[test]
+    fn kept_data_has_the_shapes_scim_attributes_have() {
+        let mut doc = Map::new();
+        for ok in [
+            json!({"a": 1, "b": "x", "c": [1, "y", {"d": true}], "e": {"f": 2}}),
+            json!({"g": [{"value": "v", "type": "work"}]}),
+        ] {
+            put(&USER, &mut doc, &Place::Whole(CUSTOM), &ok).unwrap();
+        }
+        for deep in [
+            json!({"a": {"b": {"c": 1}}}),
+            json!({"a": [[1]]}),
+            json!({"a": [{"b": [1]}]}),
+        ] {
+            let e = put(&USER, &mut doc, &Place::Whole(CUSTOM), &deep).unwrap_err();
+            assert!(e.detail.contains("nests deeper"), "{deep}: {}", e.detail);
+        }
+        let e = put(
+            &USER,
+            &mut doc,
+            &Place::Attr {
+                urn: CUSTOM,
+                name: "e.f",
+            },
+            &json!({"x": 1}),
+        )
+        .unwrap_err();
+        assert!(e.detail.contains("nests deeper"));
     }
 }
