@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::scim::schema::{AttrDef, AttrType, ResourceType, Schema};
+use crate::scim::schema::{AttrDef, ResourceType, Schema};
 
 pub const SERVICE_PROVIDER_CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -133,39 +133,12 @@ pub fn schema_document(base_url: &str, schema: &Schema) -> Value {
     out.insert("description".into(), json!(schema.description));
     out.insert(
         "attributes".into(),
-        Value::Array(schema.attributes.iter().map(attribute_json).collect()),
+        Value::Array(schema.attributes.iter().map(AttrDef::to_json).collect()),
     );
     out.insert(
         "meta".into(),
         json!({"resourceType": "Schema", "location": format!("{base_url}/Schemas/{}", schema.id)}),
     );
-    Value::Object(out)
-}
-
-/// One attribute with all of its characteristics (RFC 7643 §7).
-pub fn attribute_json(attr: &AttrDef) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), json!(attr.name));
-    out.insert("type".into(), json!(attr.ty.as_str()));
-    out.insert("multiValued".into(), json!(attr.multi_valued));
-    out.insert("description".into(), json!(attr.description));
-    out.insert("required".into(), json!(attr.required));
-    out.insert("caseExact".into(), json!(attr.case_exact));
-    out.insert("mutability".into(), json!(attr.mutability.as_str()));
-    out.insert("returned".into(), json!(attr.returned.as_str()));
-    out.insert("uniqueness".into(), json!(attr.uniqueness.as_str()));
-    if !attr.canonical_values.is_empty() {
-        out.insert("canonicalValues".into(), json!(attr.canonical_values));
-    }
-    if !attr.reference_types.is_empty() {
-        out.insert("referenceTypes".into(), json!(attr.reference_types));
-    }
-    if attr.ty == AttrType::Complex {
-        out.insert(
-            "subAttributes".into(),
-            Value::Array(attr.sub_attributes.iter().map(attribute_json).collect()),
-        );
-    }
     Value::Object(out)
 }
 

@@ -180,13 +180,7 @@ pub fn schema_json(schema: &Schema) -> Value {
     out.insert("description".into(), Value::from(schema.description));
     out.insert(
         "attributes".into(),
-        Value::Array(
-            schema
-                .attributes
-                .iter()
-                .map(crate::scim::discovery::attribute_json)
-                .collect(),
-        ),
+        Value::Array(schema.attributes.iter().map(AttrDef::to_json).collect()),
     );
     Value::Object(out)
 }

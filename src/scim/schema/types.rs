@@ -108,6 +108,34 @@ pub struct AttrDef {
 }
 
 impl AttrDef {
+    /// The attribute with all of its characteristics, as `/Schemas` shows it (RFC 7643 §7).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value, json};
+        let mut out = Map::new();
+        out.insert("name".into(), json!(self.name));
+        out.insert("type".into(), json!(self.ty.as_str()));
+        out.insert("multiValued".into(), json!(self.multi_valued));
+        out.insert("description".into(), json!(self.description));
+        out.insert("required".into(), json!(self.required));
+        out.insert("caseExact".into(), json!(self.case_exact));
+        out.insert("mutability".into(), json!(self.mutability.as_str()));
+        out.insert("returned".into(), json!(self.returned.as_str()));
+        out.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
+        if !self.canonical_values.is_empty() {
+            out.insert("canonicalValues".into(), json!(self.canonical_values));
+        }
+        if !self.reference_types.is_empty() {
+            out.insert("referenceTypes".into(), json!(self.reference_types));
+        }
+        if self.ty == AttrType::Complex {
+            out.insert(
+                "subAttributes".into(),
+                Value::Array(self.sub_attributes.iter().map(AttrDef::to_json).collect()),
+            );
+        }
+        Value::Object(out)
+    }
+
     /// The sub-attribute called `name`, compared case-insensitively (RFC 7643 §2.1).
     pub fn sub_attr(&self, name: &str) -> Option<&'static AttrDef> {
         find_attr(self.sub_attributes, name)
