@@ -11,7 +11,6 @@ use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::list::ListRequest;
 use crate::scim::render::{self, Meta};
 use crate::scim::schema::ResourceType;
-use crate::scim::schema::declare::AccountTypes;
 use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
 use crate::service::records::ResourceRow;
@@ -149,36 +148,38 @@ pub(super) fn list_response<T>(
     scim_json(StatusCode::OK, Value::Object(body))
 }
 
-fn user_response(
+async fn user_response(
+    st: &AppState,
     status: StatusCode,
     ctx: &Ctx,
-    types: AccountTypes,
     view: &UserView,
     projection: &Projection,
-) -> Response {
-    resource_response(
+) -> Handler {
+    let rt = st.service.types(&ctx.caller).await?.user;
+    Ok(resource_response(
         status,
-        types.user,
-        render_user(&ctx.base_url, types.user, view),
+        rt,
+        render_user(&ctx.base_url, rt, view),
         &view.row,
         projection,
-    )
+    ))
 }
 
-fn group_response(
+async fn group_response(
+    st: &AppState,
     status: StatusCode,
     ctx: &Ctx,
-    types: AccountTypes,
     view: &GroupView,
     projection: &Projection,
-) -> Response {
-    resource_response(
+) -> Handler {
+    let rt = st.service.types(&ctx.caller).await?.group;
+    Ok(resource_response(
         status,
-        types.group,
-        render_group(&ctx.base_url, types.group, view),
+        rt,
+        render_group(&ctx.base_url, rt, view),
         &view.row,
         projection,
-    )
+    ))
 }
 
 // ---- Users -------------------------------------------------------------------------------
@@ -205,13 +206,7 @@ pub async fn create_user(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_user(&ctx.caller, &body).await?;
-    Ok(user_response(
-        StatusCode::CREATED,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    user_response(&st, StatusCode::CREATED, &ctx, &view, &projection).await
 }
 
 pub async fn get_user(
@@ -226,13 +221,7 @@ pub async fn get_user(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    Ok(user_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 pub async fn replace_user(
@@ -248,13 +237,7 @@ pub async fn replace_user(
         .service
         .replace_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(user_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 pub async fn patch_user(
@@ -270,13 +253,7 @@ pub async fn patch_user(
         .service
         .patch_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(user_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 pub async fn delete_user(
@@ -319,13 +296,7 @@ pub async fn create_group(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_group(&ctx.caller, &body).await?;
-    Ok(group_response(
-        StatusCode::CREATED,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    group_response(&st, StatusCode::CREATED, &ctx, &view, &projection).await
 }
 
 pub async fn get_group(
@@ -343,13 +314,7 @@ pub async fn get_group(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    Ok(group_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 pub async fn replace_group(
@@ -365,13 +330,7 @@ pub async fn replace_group(
         .service
         .replace_group(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    Ok(group_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 /// A group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it; Okta accepts it),
@@ -404,13 +363,7 @@ pub async fn patch_group(
         }
         return Ok(res);
     }
-    Ok(group_response(
-        StatusCode::OK,
-        &ctx,
-        st.service.types(&ctx.caller).await?,
-        &view,
-        &projection,
-    ))
+    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
 }
 
 pub async fn delete_group(

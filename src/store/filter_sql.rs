@@ -741,19 +741,7 @@ impl Translator<'_> {
                     ))
                 })?;
                 let p = self.out.bind(SqlParam::Text(key));
-                let sql_op = match op {
-                    CompareOp::Eq => "=",
-                    CompareOp::Ne => "<>",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    _ => {
-                        return Err(FilterError(format!(
-                            "\"{name}\" is a dateTime: co, sw and ew do not apply"
-                        )));
-                    }
-                };
+                let sql_op = ordered_op(op, &name, "a dateTime")?;
                 format!("{col} {sql_op} {p}")
             }
             ColKind::Number => {
@@ -769,19 +757,7 @@ impl Translator<'_> {
                 }
                 .ok_or_else(|| FilterError(format!("\"{name}\" is a number: compare it with a number")))?;
                 let p = self.out.bind(SqlParam::Text(key));
-                let sql_op = match op {
-                    CompareOp::Eq => "=",
-                    CompareOp::Ne => "<>",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    _ => {
-                        return Err(FilterError(format!(
-                            "\"{name}\" is a number: co, sw and ew do not apply"
-                        )));
-                    }
-                };
+                let sql_op = ordered_op(op, &name, "a number")?;
                 format!("{col} {sql_op} {p}")
             }
             ColKind::Time => {
@@ -795,19 +771,7 @@ impl Translator<'_> {
                     })?
                     .with_timezone(&Utc);
                 let p = self.out.bind(SqlParam::Time(time));
-                let sql_op = match op {
-                    CompareOp::Eq => "=",
-                    CompareOp::Ne => "<>",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    _ => {
-                        return Err(FilterError(format!(
-                            "\"{name}\" is a dateTime: co, sw and ew do not apply"
-                        )));
-                    }
-                };
+                let sql_op = ordered_op(op, &name, "a dateTime")?;
                 format!("{col} {sql_op} {p}")
             }
         };
@@ -919,6 +883,24 @@ fn value_column(def: &'static AttrDef, ext: bool) -> Result<(&'static str, ColKi
         (_, false) if ext => ("value_ci", ColKind::ExtTextCi),
         (_, true) => ("value", ColKind::Text),
         (_, false) => ("value_ci", ColKind::TextCi),
+    })
+}
+
+/// The SQL operator of a comparison on an ordered value (a number, a date-time); substring
+/// operators do not apply to those.
+fn ordered_op(op: CompareOp, name: &str, what: &str) -> Result<&'static str, FilterError> {
+    Ok(match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+            return Err(FilterError(format!(
+                "\"{name}\" is {what}: co, sw and ew do not apply"
+            )));
+        }
     })
 }
 

@@ -228,6 +228,30 @@ fn text(obj: &Map<String, Value>, key: &str, at: &str, max: usize) -> Result<Opt
     }
 }
 
+/// One of `options` by its RFC 7643 spelling (case-sensitive, as the RFC's values are); `None`
+/// when the key is absent.
+fn choice<T: Copy>(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+    options: &[(&str, T)],
+) -> Result<Option<T>, ScimError> {
+    let Some(given) = text(obj, key, at, 20)? else {
+        return Ok(None);
+    };
+    options
+        .iter()
+        .find(|(name, _)| *name == given)
+        .map(|(_, v)| Some(*v))
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            bad(format!(
+                "{at}: \"{key}\" {given:?} is not one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
 fn flag(obj: &Map<String, Value>, key: &str, at: &str) -> Result<bool, ScimError> {
     match get(obj, key) {
         None => Ok(false),
@@ -370,38 +394,40 @@ fn build_attribute(obj: &Map<String, Value>, at: &str, top: bool) -> Result<Attr
         }
         None => return Err(bad(format!("{at}: \"type\" is required"))),
     };
-    let mutability = match text(obj, "mutability", at, 20)?.as_deref() {
-        None | Some("readWrite") => Mutability::ReadWrite,
-        Some("readOnly") => Mutability::ReadOnly,
-        Some("immutable") => Mutability::Immutable,
-        Some("writeOnly") => Mutability::WriteOnly,
-        Some(other) => {
-            return Err(bad(format!(
-                "{at}: \"mutability\" {other:?} is not one of readOnly, readWrite, immutable, writeOnly"
-            )));
-        }
-    };
-    let returned = match text(obj, "returned", at, 20)?.as_deref() {
-        None | Some("default") => Returned::Default,
-        Some("always") => Returned::Always,
-        Some("never") => Returned::Never,
-        Some("request") => Returned::Request,
-        Some(other) => {
-            return Err(bad(format!(
-                "{at}: \"returned\" {other:?} is not one of always, never, default, request"
-            )));
-        }
-    };
-    let uniqueness = match text(obj, "uniqueness", at, 20)?.as_deref() {
-        None | Some("none") => Uniqueness::None,
-        Some("server") => Uniqueness::Server,
-        Some("global") => Uniqueness::Global,
-        Some(other) => {
-            return Err(bad(format!(
-                "{at}: \"uniqueness\" {other:?} is not one of none, server, global"
-            )));
-        }
-    };
+    use Mutability as M;
+    let mutability = choice(
+        obj,
+        "mutability",
+        at,
+        &[
+            ("readWrite", M::ReadWrite),
+            ("readOnly", M::ReadOnly),
+            ("immutable", M::Immutable),
+            ("writeOnly", M::WriteOnly),
+        ],
+    )?
+    .unwrap_or(M::ReadWrite);
+    use Returned as R;
+    let returned = choice(
+        obj,
+        "returned",
+        at,
+        &[
+            ("default", R::Default),
+            ("always", R::Always),
+            ("never", R::Never),
+            ("request", R::Request),
+        ],
+    )?
+    .unwrap_or(R::Default);
+    use Uniqueness as U;
+    let uniqueness = choice(
+        obj,
+        "uniqueness",
+        at,
+        &[("none", U::None), ("server", U::Server), ("global", U::Global)],
+    )?
+    .unwrap_or(U::None);
     let multi_valued = flag(obj, "multiValued", at)?;
     if uniqueness != Uniqueness::None && (multi_valued || ty == AttrType::Complex) {
         return Err(bad(format!(
