@@ -76,8 +76,10 @@ pub fn render(
             );
         }
     }
+    // Kept data has no schema to order it: by name, so both stores answer alike (Postgres's
+    // jsonb keeps keys by length, SQLite as written).
     for k in kept {
-        out.insert(k.clone(), doc[k.as_str()].clone());
+        out.insert(k.clone(), keys_by_name(&doc[k.as_str()]));
     }
     for (k, v) in derived {
         out.insert(k.to_string(), v);

@@ -180,7 +180,7 @@ impl Service {
 
 /// One CSV file holds all four record types; the `record` column says which, and each row
 /// fills the columns of its type. Spreadsheet-friendly, and read back by `from_csv`.
-const CSV_COLUMNS: [&str; 18] = [
+const CSV_COLUMNS: [&str; 19] = [
     "record",
     "id",
     "user_name",
@@ -199,7 +199,17 @@ const CSV_COLUMNS: [&str; 18] = [
     "origin",
     "role",
     "resource_group",
+    // A user's or group's extension data as one JSON object (keys by name), empty when none.
+    "extensions",
 ];
+
+/// The `extensions` cell: compact JSON with keys in name order, so one export reads the same
+/// from either store.
+fn extensions_cell(e: &Option<Map<String, Value>>) -> String {
+    e.as_ref()
+        .map(|m| crate::scim::render::keys_by_name(&Value::Object(m.clone())).to_string())
+        .unwrap_or_default()
+}
 
 /// OWASP's CSV injection guidance: a cell a spreadsheet would read as a formula (`=`, `+`, `-`,
 /// `@`) or that starts with a tab or carriage return (which some spreadsheets skip before
@@ -260,6 +270,7 @@ impl Export {
                 ("source", u.source.clone()),
                 ("idp_managed", u.idp_managed.to_string()),
                 ("external_id", opt(&u.external_id)),
+                ("extensions", extensions_cell(&u.extensions)),
             ]);
             csv_row(&mut out, &cells);
         }
@@ -272,6 +283,7 @@ impl Export {
                 ("idp_managed", g.idp_managed.to_string()),
                 ("external_id", opt(&g.external_id)),
                 ("identifier", g.identifier.clone()),
+                ("extensions", extensions_cell(&g.extensions)),
             ]);
             csv_row(&mut out, &cells);
         }
@@ -334,6 +346,15 @@ impl Export {
                     .unwrap_or("")
             };
             let some = |c: &str| Some(get(c).to_string()).filter(|v| !v.is_empty());
+            let extensions = || -> std::result::Result<Option<Map<String, Value>>, String> {
+                match some("extensions") {
+                    None => Ok(None),
+                    Some(text) => match serde_json::from_str::<Value>(&text) {
+                        Ok(Value::Object(m)) => Ok(Some(m)),
+                        _ => Err(format!("line {line}: extensions is not a JSON object")),
+                    },
+                }
+            };
             let uuid = |c: &str| {
                 Uuid::parse_str(get(c)).map_err(|_| format!("line {line}: {c} is not a UUID: {:?}", get(c)))
             };
@@ -349,7 +370,7 @@ impl Export {
                     source: get("source").into(),
                     idp_managed: get("idp_managed") == "true",
                     external_id: some("external_id"),
-                    extensions: None,
+                    extensions: extensions()?,
                 }),
                 "group" => export.groups.push(ExportGroup {
                     id: uuid("id")?,
@@ -358,7 +379,7 @@ impl Export {
                     source: get("source").into(),
                     idp_managed: get("idp_managed") == "true",
                     external_id: some("external_id"),
-                    extensions: None,
+                    extensions: extensions()?,
                 }),
                 "membership" => export.memberships.push(ExportMembership {
                     group_id: uuid("group_id")?,
@@ -871,8 +892,20 @@ mod tests {
 
     #[test]
     fn an_unchanged_account_compares_clean_and_csv_round_trips() {
-        let u = user("jane", "Jane@x.org");
-        let g = group("eng, \"core\"");
+        let mut u = user("jane", "Jane@x.org");
+        u.extensions = Some(
+            serde_json::json!({"urn:acme:2.0:User": {"costCenter": "=1, \"x\"", "level": 3, "tags": ["a"]}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let mut g = group("eng, \"core\"");
+        g.extensions = Some(
+            serde_json::json!({"urn:acme:2.0:Group": {"code": "G"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let mut e = export(vec![u.clone()], vec![g.clone()]);
         e.memberships.push(ExportMembership {
             group_id: g.id,
