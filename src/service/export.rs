@@ -47,7 +47,7 @@ pub struct ExportUser {
     pub idp_managed: bool,
     pub external_id: Option<String>,
     /// The user's data under the account's own extension schemas (declared or kept), by URN;
-    /// null when there is none. JSON exports only: CSV has no column for it.
+    /// null when there is none. CSV holds it as JSON in its `extensions` column.
     #[serde(default)]
     pub extensions: Option<Map<String, Value>>,
 }

@@ -47,7 +47,7 @@ pub struct ExportUser {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
-    /// Data under the account's own extension schemas, by URN (JSON exports only).
+    /// Data under the account's own extension schemas, by URN; null when there is none.
     #[schema(value_type = Option<Object>)]
     pub extensions: Option<serde_json::Value>,
 }
@@ -62,7 +62,7 @@ pub struct ExportGroup {
     pub source: String,
     pub idp_managed: bool,
     pub external_id: Option<String>,
-    /// Data under the account's own extension schemas, by URN (JSON exports only).
+    /// Data under the account's own extension schemas, by URN; null when there is none.
     #[schema(value_type = Option<Object>)]
     pub extensions: Option<serde_json::Value>,
 }
@@ -153,7 +153,7 @@ pub struct Comparison {
     pub duplicate_groups: Vec<Vec<GroupKey>>,
     pub memberships_lost: Vec<LostMembership>,
     pub role_bindings_lost: Vec<LostBinding>,
-    /// Extension attributes a resource in both exports had before and not after (JSON only).
+    /// Extension attributes a resource in both exports had before and not after.
     pub extension_data_lost: Vec<LostExtensionData>,
     pub users_added: usize,
     pub groups_added: usize,

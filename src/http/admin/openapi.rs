@@ -93,7 +93,7 @@ fn describe_extension_data(doc: &mut Value) {
     ]});
     let schema = json!({
         "type": ["object", "null"],
-        "description": "Data under the account's own extension schemas, by URN, then by attribute; null when there is none (JSON exports only).",
+        "description": "Data under the account's own extension schemas, by URN, then by attribute; null when there is none.",
         "propertyNames": {"type": "string"},
         "additionalProperties": {
             "type": "object", "propertyNames": {"type": "string"}, "additionalProperties": value
