@@ -153,8 +153,9 @@ impl Service {
 
     /// Declares an extension of `extends`; `required`: every write of that resource type must
     /// carry it (resources written before are not checked until their next write). 400 for a
-    /// bad schema, 409 for a URN the account already declared. Data the account kept under that URN before (undeclared) becomes
-    /// filterable at once: its filter rows were derived when it was written.
+    /// bad schema, 409 for a URN the account already declared. Data the account kept under that
+    /// URN before (undeclared) becomes filterable at once: its filter rows were derived when it
+    /// was written.
     pub async fn declare_schema(
         &self,
         caller: &Caller,

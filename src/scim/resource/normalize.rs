@@ -13,8 +13,9 @@ use super::undeclared;
 /// Turn a POST or PUT body into a canonical document. Accepts and drops what IdPs send but
 /// scimd does not keep (readOnly `id`, `meta`, `groups`, `schemas`, `password`, unknown keys
 /// without a URN, nulls). Data under an extension URN the resource type does not declare is
-/// kept verbatim or refused, as `rt.undeclared` says (`undeclared`). Errors: 400 `invalidSyntax` for a body that is not an object,
-/// 400 `invalidValue` for a value that cannot be coerced, naming the attribute.
+/// kept verbatim or refused, as `rt.undeclared` says (`undeclared`). Errors: 400
+/// `invalidSyntax` for a body that is not an object, 400 `invalidValue` for a value that cannot
+/// be coerced, naming the attribute.
 ///
 /// Besides the RFC shape it reads extension attributes given as top-level URN-qualified keys
 /// (`"urn:…:enterprise:2.0:User:department"`), dotted keys (`"name.givenName"`), extension
