@@ -643,3 +643,41 @@ async fn declared_required_immutable_and_read_only_attributes_are_enforced() {
     res.assert_error(400, Some("invalidValue"));
     assert_eq!(app.get(&url).await.body[urn]["badge"], "B1", "nothing changed");
 }
+
+/// `/Bulk` carries extension data like the single endpoints: validated (a bad value fails its
+/// operation with the same error), unique within the account across operations of one request.
+#[tokio::test]
+async fn bulk_operations_carry_extension_data() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    let res = app
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "a",
+                 "data": {"userName": "b1", CUSTOM: {"costCenter": "BK-1", "level": 1}}},
+                {"method": "POST", "path": "/Users", "bulkId": "b",
+                 "data": {"userName": "b2", CUSTOM: {"costCenter": "bk-1"}}},
+                {"method": "POST", "path": "/Users", "bulkId": "c",
+                 "data": {"userName": "b3", CUSTOM: {"level": "many"}}},
+                {"method": "PATCH", "path": "/Users/bulkId:a",
+                 "data": {"schemas": [PATCH], "Operations": [
+                     {"op": "replace", "path": format!("{CUSTOM}:level"), "value": 2}]}}
+            ]}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let statuses: Vec<&str> = res.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["201", "409", "400", "200"], "{}", res.text);
+    let found = app
+        .get(&format!("/Users?filter={CUSTOM}:level%20eq%202"))
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.text);
+    assert_eq!(found.body["Resources"][0][CUSTOM]["costCenter"], "BK-1");
+}
