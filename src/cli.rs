@@ -894,7 +894,7 @@ async fn schema_command(
     operator: &Option<String>,
     command: SchemaCommand,
 ) -> Result<(), String> {
-    use crate::scim::schema::declare::{Extends, schema_json};
+    use crate::scim::schema::declare::Extends;
     use serde_json::Value;
     let err = cli_error;
     let json_out = output == Output::Json;
@@ -923,11 +923,7 @@ async fn schema_command(
                 .await
                 .map_err(err)?;
             if json_out {
-                println!(
-                    "{}",
-                    json!({"id": declared.schema.id, "resource_type": extends.as_str(),
-                           "required": required, "schema": schema_json(declared.schema)})
-                );
+                println!("{}", declared.to_json());
             } else if output == Output::Quiet {
                 println!("{}", declared.schema.id);
             } else {
@@ -943,13 +939,7 @@ async fn schema_command(
             let caller = Caller::operator(account, operator_name(operator));
             let schemas = svc.list_schemas(&caller).await.map_err(err)?;
             if json_out {
-                let items: Vec<Value> = schemas
-                    .iter()
-                    .map(|d| {
-                        json!({"id": d.schema.id, "resource_type": d.extends.as_str(), "required": d.required,
-                               "created_at": d.created_at, "schema": schema_json(d.schema)})
-                    })
-                    .collect();
+                let items: Vec<Value> = schemas.iter().map(|d| d.to_json()).collect();
                 println!("{}", json!({ "items": items }));
             } else if schemas.is_empty() {
                 println!("No extension schemas are declared.");

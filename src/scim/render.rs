@@ -55,7 +55,7 @@ pub fn render(
     // lists the schemas of what the representation holds (RFC 7643 §3).
     let kept: Vec<&String> = doc
         .keys()
-        .filter(|k| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) && rt.extension(k).is_none())
+        .filter(|k| crate::scim::resource::undeclared::is_undeclared_urn(rt, k))
         .collect();
     schemas.extend(kept.iter().map(|k| json!(k)));
     let mut out = Map::new();

@@ -59,6 +59,20 @@ pub struct DeclaredSchema {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl DeclaredSchema {
+    /// As the CLI prints it and the admin API answers it (`SchemaOut`): id, resource type,
+    /// required, when, and the schema with every characteristic.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.schema.id,
+            "resource_type": self.extends.as_str(),
+            "required": self.required,
+            "created_at": self.created_at,
+            "schema": declare::schema_json(self.schema),
+        })
+    }
+}
+
 /// What removing a schema took away (or, refused without `force`, would take away).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemovalReport {

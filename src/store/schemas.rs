@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::common::table;
 use super::db::{DbConn, DbRow, params};
 use super::filter_sql::Dialect;
 use super::{ResourceKind, StoreResult};
@@ -143,28 +144,23 @@ pub async fn bump(db: &mut DbConn<'_>, account: Uuid) -> StoreResult<()> {
     Ok(())
 }
 
-fn table(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "users",
-        ResourceKind::Group => "groups",
+/// A document key in each dialect: the condition "`doc` holds the key bound at `?2`", the
+/// expression of `doc` without it, and the value to bind (Postgres takes the key itself,
+/// SQLite a JSON path to it).
+fn doc_key(dialect: Dialect, urn: &str) -> (&'static str, &'static str, String) {
+    match dialect {
+        Dialect::Postgres => ("jsonb_exists(doc, ?2)", "doc - ?2::text", urn.to_string()),
+        Dialect::Sqlite => (
+            "json_type(doc, ?2) IS NOT NULL",
+            "json_remove(doc, ?2)",
+            format!("$.\"{}\"", urn.replace('"', "\\\"")),
+        ),
     }
-}
-
-/// The JSON path of a top-level key of `doc`, quoted for SQLite's json functions.
-fn sqlite_key_path(key: &str) -> String {
-    format!("$.\"{}\"", key.replace('"', "\\\""))
 }
 
 /// How many users or groups hold data under the key `urn` of their document.
 pub async fn usage(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<i64> {
-    let holds = match db.dialect() {
-        Dialect::Postgres => "jsonb_exists(doc, ?2)".to_string(),
-        Dialect::Sqlite => "json_type(doc, ?2) IS NOT NULL".to_string(),
-    };
-    let key = match db.dialect() {
-        Dialect::Postgres => urn.to_string(),
-        Dialect::Sqlite => sqlite_key_path(urn),
-    };
+    let (holds, _, key) = doc_key(db.dialect(), urn);
     let sql = format!(
         "SELECT COUNT(*) AS n FROM {} WHERE account_id = ?1 AND {holds}",
         table(kind)
@@ -176,14 +172,7 @@ pub async fn usage(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, urn: 
 /// with a new version and lastModified (the representation changed), and the filter rows
 /// derived from it. How many resources changed.
 pub async fn strip(db: &mut DbConn<'_>, kind: ResourceKind, account: Uuid, urn: &str) -> StoreResult<u64> {
-    let (holds, without, key) = match db.dialect() {
-        Dialect::Postgres => ("jsonb_exists(doc, ?2)", "doc - ?2::text", urn.to_string()),
-        Dialect::Sqlite => (
-            "json_type(doc, ?2) IS NOT NULL",
-            "json_remove(doc, ?2)",
-            sqlite_key_path(urn),
-        ),
-    };
+    let (holds, without, key) = doc_key(db.dialect(), urn);
     let now = db.now();
     let sql = format!(
         "UPDATE {} SET doc = {without}, version = version + 1,

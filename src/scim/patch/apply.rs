@@ -87,12 +87,8 @@ pub(super) fn apply_key(
     };
     let Ok(resolved) = rt.resolve(&attr_path) else {
         if undeclared::is_undeclared_urn(rt, key) {
-            let beside: Vec<String> = undeclared::kept_urns(doc)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
-            return undeclared::put(rt, doc, &undeclared::locate(key, value, &beside), value);
+            let place = undeclared::locate(key, value, &undeclared::kept_urns(doc));
+            return undeclared::put(rt, doc, &place, value);
         }
         return Ok(());
     };
@@ -222,18 +218,14 @@ fn apply_undeclared(
              the attribute's schema: an account admin can declare it (POST /api/accounts/{{accountId}}/schemas)"
         )));
     }
-    let beside: Vec<String> = undeclared::kept_urns(doc)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let beside: Vec<&str> = beside.iter().map(String::as_str).collect();
     match (kind, value) {
         (OpKind::Remove, _) => {
-            undeclared::remove(doc, &undeclared::locate(written, &Value::Null, &beside));
+            let place = undeclared::locate(written, &Value::Null, &undeclared::kept_urns(doc));
+            undeclared::remove(doc, &place);
             Ok(())
         }
         (_, Some(v)) => {
-            let place = undeclared::locate(written, v, &beside);
+            let place = undeclared::locate(written, v, &undeclared::kept_urns(doc));
             if kind == OpKind::Add
                 && let (undeclared::Place::Whole(_), Value::Object(_)) = (&place, v)
             {
