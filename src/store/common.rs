@@ -69,6 +69,20 @@ pub struct ListSql {
     pub page: String,
     pub params: Vec<SqlParam>,
     pub page_params: Vec<SqlParam>,
+    /// Set when the list is ordered by a value row: `page` then reads only the resources that
+    /// have a value, and this the rest.
+    pub value_row: Option<ValueRowList>,
+}
+
+/// The second half of a list ordered by a value row ([`filter_sql::ValueRowSort`]).
+pub struct ValueRowList {
+    /// The resources without a value, in id order: placeholder 1 is the account, then the
+    /// filter's parameters, `without_params`, LIMIT and OFFSET.
+    pub without: String,
+    pub without_params: Vec<SqlParam>,
+    /// How many resources of the list have a value (filter parameters only): what a page by
+    /// position past them all skips of them.
+    pub with_count: String,
 }
 
 pub fn list_sql(
@@ -103,36 +117,35 @@ pub fn list_sql(
     );
     let order =
         filter_sql::order(kind, query.resource_type, query.sort.as_ref()).map_err(StoreError::Unsortable)?;
-    let mut after = SqlBuilder::new(dialect, filter.params.len() + 2);
     let position = query
         .keyset
         .as_ref()
         .and_then(|k| k.after.as_ref())
         .or(query.resume.as_ref());
-    let page_from = match position {
-        Some(position) => {
-            let cond = filter_sql::after_keyset(
+    let mut after = SqlBuilder::new(dialect, filter.params.len() + 2);
+    let after_cond = position
+        .map(|position| {
+            filter_sql::after_keyset(
                 kind,
                 query.resource_type,
                 query.sort.as_ref(),
                 position,
                 &mut after,
             )
-            .map_err(StoreError::Unsortable)?;
-            format!("{from} AND {cond}")
-        }
+            .map_err(StoreError::Unsortable)
+        })
+        .transpose()?;
+    let page_from = match &after_cond {
+        Some(cond) => format!("{from} AND {cond}"),
         None => from.clone(),
     };
-    let n = filter.params.len() + after.params.len() + 2;
+    let limit_offset_at = |n: usize| (placeholder(dialect, n), placeholder(dialect, n + 1));
+    let (limit, offset) = limit_offset_at(filter.params.len() + after.params.len() + 2);
     let mut columns: Vec<String> = GROUP_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
     if kind == ResourceKind::User {
         columns.pop();
         columns.push("CAST(NULL AS TEXT) AS identifier".to_string());
     }
-    columns.push(format!(
-        "{} AS sort_key",
-        order.key_expr.as_deref().unwrap_or("CAST(NULL AS TEXT)")
-    ));
     // Every resource of the account is in the list: its size is the account's count, kept by
     // the database beside each insert and delete (migration 0008; the count columns are named
     // after the tables), read in the page's own statement (evaluated once) and on its own when
@@ -150,7 +163,55 @@ pub fn list_sql(
     if counted {
         columns.push(format!("({count}) AS counted_total"));
     }
-    let (limit, offset) = (placeholder(dialect, n), placeholder(dialect, n + 1));
+    let key_column = |expr: &str| format!("{expr} AS sort_key");
+    if let Some(v) = &order.value_row {
+        // Read in the value index's order: the resources with a value by a join from the
+        // index (a page costs its rows, not the account's), then, once those run out, the
+        // ones without in id order (`ValueRowList`).
+        let account = placeholder(dialect, 1);
+        let valued_from = format!(
+            "FROM {vt} s JOIN {t} t ON {row} WHERE s.account_id = {account} AND t.account_id = {account} AND {f}",
+            vt = v.table,
+            t = table(kind),
+            row = v.row_of("t"),
+            f = filter.sql,
+        );
+        let page = format!(
+            "SELECT {}, {} {valued_from}{} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            columns.join(", "),
+            key_column(order.key_expr.as_deref().unwrap_or_default()),
+            after_cond.map(|c| format!(" AND {c}")).unwrap_or_default(),
+            order.order_by,
+        );
+        let mut after_null = SqlBuilder::new(dialect, filter.params.len() + 2);
+        let null_cond = position
+            .map(|p| filter_sql::after_null_keyset(p, &mut after_null))
+            .unwrap_or_else(|| "TRUE".to_string());
+        let (limit, offset) = limit_offset_at(filter.params.len() + after_null.params.len() + 2);
+        let without = format!(
+            "SELECT {}, {} {from} AND NOT EXISTS (SELECT 1 FROM {} s WHERE {}) AND {null_cond} \
+             ORDER BY t.id LIMIT {limit} OFFSET {offset}",
+            columns.join(", "),
+            key_column("CAST(NULL AS TEXT)"),
+            v.table,
+            v.row_of("t"),
+        );
+        return Ok(ListSql {
+            count,
+            counted,
+            page,
+            params: filter.params,
+            page_params: after.params,
+            value_row: Some(ValueRowList {
+                without,
+                without_params: after_null.params,
+                with_count: format!("SELECT count(*) AS total {valued_from}"),
+            }),
+        });
+    }
+    columns.push(key_column(
+        order.key_expr.as_deref().unwrap_or("CAST(NULL AS TEXT)"),
+    ));
     let page = if position.is_none() && query.keyset.is_none() && query.start_index > 1 {
         // A page by position: the rows before it are skipped reading ids only (an index-only
         // scan where the order is the primary key's, as an unfiltered list's is), and only the
@@ -186,6 +247,7 @@ pub fn list_sql(
         page,
         params: filter.params,
         page_params: after.params,
+        value_row: None,
     })
 }
 

@@ -127,14 +127,50 @@ pub fn translate(
     Ok(())
 }
 
-/// What to sort by for `path`: its column, or for an attribute kept in the value rows (an
-/// extension attribute, `name.familyName`, `emails`) the key of its first value (the primary
-/// one first), read by one index probe per resource. Nulls (no value) sort last.
-fn sort_target(
+/// Where a list's sort key is read from.
+enum SortKey {
+    /// A column of the resource's own table (an expression over `t`).
+    Column(String, ColKind),
+    /// The value row of a single-valued attribute kept in the value rows (an extension
+    /// attribute, `name.familyName`, `title`): the list is read in that index's order.
+    ValueRow(ValueRowSort),
+    /// The first value of a multi-valued attribute (`emails`; the primary one first): read by
+    /// one index probe per resource, as no index holds the resources in that order.
+    Probe(String, ColKind),
+}
+
+/// A list ordered by a value row (`SortKey::ValueRow`): `table` aliased `s`, its rows of
+/// `attr` with `ord` 0 — exactly one per resource that has a value, so the resources that
+/// have one are read in the order of the index on `(account_id, attr, col)`, and the ones
+/// that have none come after them, in id order (nulls last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueRowSort {
+    pub table: &'static str,
+    pub id_col: &'static str,
+    /// The row key, checked characters (it names an attribute of the catalogue or of a
+    /// declared schema), inlined with quotes doubled: a bound parameter would have to be
+    /// numbered into every statement the order appears in.
+    pub attr: String,
+    pub col: &'static str,
+    pub descending: bool,
+}
+
+impl ValueRowSort {
+    /// The rows `s` of resource `t` that hold its key (join or correlation condition).
+    pub fn row_of(&self, resource: &str) -> String {
+        format!(
+            "s.account_id = {resource}.account_id AND s.{} = {resource}.id AND s.attr = '{}' AND s.ord = 0",
+            self.id_col, self.attr
+        )
+    }
+}
+
+/// What to sort by for `path`. Nulls (no value) sort last.
+fn sort_key(
     kind: ResourceKind,
     rt: Option<&'static ResourceType>,
     path: &AttrPath,
-) -> Result<(String, ColKind), String> {
+) -> Result<SortKey, String> {
     let mut scratch = SqlBuilder::new(Dialect::Postgres, 1);
     let translator = Translator {
         kind,
@@ -142,17 +178,26 @@ fn sort_target(
         out: &mut scratch,
     };
     match translator.target(path) {
-        Ok(Target::Column(col, col_kind)) => Ok((col.to_string(), col_kind)),
+        Ok(Target::Column(col, col_kind)) => Ok(SortKey::Column(col.to_string(), col_kind)),
         Ok(Target::Values {
             keys,
             col: Some((col, col_kind)),
         }) if keys.len() == 1 => {
             let (table, id_col) = super::user_values::values_table(kind);
-            // The key is inlined, not bound: it names an attribute of the catalogue or of a
-            // declared schema (checked characters), and a bound parameter would have to be
-            // numbered into every statement the order appears in.
             let attr = keys[0].replace('\'', "''");
-            Ok((
+            let single = translator.resolve(path).is_ok_and(|r| {
+                r.attr.is_some_and(|a| !a.multi_valued) && r.sub.is_none_or(|s| !s.multi_valued)
+            });
+            if single {
+                return Ok(SortKey::ValueRow(ValueRowSort {
+                    table,
+                    id_col,
+                    attr,
+                    col,
+                    descending: false,
+                }));
+            }
+            Ok(SortKey::Probe(
                 format!(
                     "(SELECT s.{col} FROM {table} s WHERE s.account_id = t.account_id \
                      AND s.{id_col} = t.id AND s.attr = '{attr}' \
@@ -179,10 +224,12 @@ fn sort_target(
 }
 
 /// How a list is ordered: `ORDER BY` text, and the expression of the sort key as text (what a
-/// cursor remembers), `None` in the default order.
+/// cursor remembers), `None` in the default order; or, for a value-row key, how to read it in
+/// its index's order (`value_row`, with `order_by` and `key_expr` over its rows `s`).
 pub struct Order {
     pub order_by: String,
     pub key_expr: Option<String>,
+    pub value_row: Option<ValueRowSort>,
 }
 
 /// Ids are UUIDv7, so id order is creation order: stable across pages, and resources created
@@ -193,24 +240,35 @@ pub fn order(
     rt: Option<&'static ResourceType>,
     sort: Option<&Sort>,
 ) -> Result<Order, String> {
-    Ok(match sort {
-        Some(sort) => {
-            let (col, _) = sort_target(kind, rt, &sort.by)?;
-            let dir = if sort.descending { "DESC" } else { "ASC" };
-            Order {
-                order_by: format!("{col} {dir} NULLS LAST, t.id"),
-                key_expr: Some(format!("CAST({col} AS TEXT)")),
-            }
-        }
-        None => Order {
+    let Some(sort) = sort else {
+        return Ok(Order {
             order_by: "t.id".to_string(),
             key_expr: None,
+            value_row: None,
+        });
+    };
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    Ok(match sort_key(kind, rt, &sort.by)? {
+        SortKey::Column(col, _) | SortKey::Probe(col, _) => Order {
+            order_by: format!("{col} {dir} NULLS LAST, t.id"),
+            key_expr: Some(format!("CAST({col} AS TEXT)")),
+            value_row: None,
+        },
+        SortKey::ValueRow(v) => Order {
+            order_by: format!("s.{} {dir}, s.{}", v.col, v.id_col),
+            key_expr: Some(format!("s.{}", v.col)),
+            value_row: Some(ValueRowSort {
+                descending: sort.descending,
+                ..v
+            }),
         },
     })
 }
 
 /// The predicate "comes after `after` in `order(kind, sort)`", for cursor paging: a range on
-/// the sort column's index (or the primary key), however deep the page.
+/// the sort column's index (or the primary key), however deep the page. For a value-row order
+/// it is the predicate of the rows that have a value (`s`); [`after_null_keyset`] is the
+/// other half's.
 pub fn after_keyset(
     kind: ResourceKind,
     rt: Option<&'static ResourceType>,
@@ -218,11 +276,28 @@ pub fn after_keyset(
     after: &Keyset,
     out: &mut SqlBuilder,
 ) -> Result<String, String> {
-    let id = out.bind(SqlParam::Uuid(after.id));
     let Some(sort) = sort else {
+        let id = out.bind(SqlParam::Uuid(after.id));
         return Ok(format!("t.id > {id}"));
     };
-    let (col, col_kind) = sort_target(kind, rt, &sort.by)?;
+    let op = if sort.descending { "<" } else { ">" };
+    let (col, col_kind) = match sort_key(kind, rt, &sort.by)? {
+        SortKey::ValueRow(v) => {
+            // Past the last row with a value, no row with one remains.
+            let Some(key) = &after.key else {
+                return Ok("FALSE".to_string());
+            };
+            let id = out.bind(SqlParam::Uuid(after.id));
+            let key = out.bind(SqlParam::Text(key.clone()));
+            let (col, id_col) = (v.col, v.id_col);
+            // The bound on its own is what the index range starts from; the rest breaks ties.
+            return Ok(format!(
+                "s.{col} {op}= {key} AND (s.{col} {op} {key} OR s.{id_col} > {id})"
+            ));
+        }
+        SortKey::Column(col, kind) | SortKey::Probe(col, kind) => (col, kind),
+    };
+    let id = out.bind(SqlParam::Uuid(after.id));
     let Some(key) = &after.key else {
         // The last row had a null key: only null-keyed rows remain (nulls sort last).
         return Ok(format!("({col} IS NULL AND t.id > {id})"));
@@ -235,10 +310,18 @@ pub fn after_keyset(
         // SQLite compares a text parameter with the column's own affinity.
         _ => p,
     };
-    let op = if sort.descending { "<" } else { ">" };
     Ok(format!(
         "({col} {op} {key} OR ({col} = {key} AND t.id > {id}) OR {col} IS NULL)"
     ))
+}
+
+/// For a value-row order, the predicate "comes after `after`" over the resources without a
+/// value (`t`), which follow every one with a value in id order.
+pub fn after_null_keyset(after: &Keyset, out: &mut SqlBuilder) -> String {
+    match after.key {
+        Some(_) => "TRUE".to_string(),
+        None => format!("t.id > {}", out.bind(SqlParam::Uuid(after.id))),
+    }
 }
 
 struct Translator<'a> {

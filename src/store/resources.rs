@@ -316,7 +316,25 @@ pub async fn list(
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
         binds.extend([limit.into(), offset.into()]);
-        let rows = db.fetch_all_planned(&sql.page, &binds).await?;
+        let mut rows = db.fetch_all_planned(&sql.page, &binds).await?;
+        if let Some(rest) = &sql.value_row
+            && (rows.len() as i64) < limit
+        {
+            // The resources with a value ran out within this page: the ones without follow.
+            // A page by position past all of them skips those it has not yet skipped, which
+            // takes their number (counted on the index, only for a page beyond them).
+            let skip = if rows.is_empty() && offset > 0 {
+                let with = db.fetch_all_planned(&rest.with_count, &filter_binds).await?;
+                let with = with.first().map(|r| r.i64("total")).transpose()?.unwrap_or(0);
+                (offset - with).max(0)
+            } else {
+                0
+            };
+            let mut binds = filter_binds.clone();
+            binds.extend(rest.without_params.iter().map(Param::from));
+            binds.extend([(limit - rows.len() as i64).into(), skip.into()]);
+            rows.extend(db.fetch_all_planned(&rest.without, &binds).await?);
+        }
         items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
         let position = |row: &DbRow| -> StoreResult<Keyset> {
             Ok(Keyset {

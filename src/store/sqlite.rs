@@ -859,6 +859,28 @@ mod tests {
                 query(None, None, Some(Keyset { key: None, id })),
                 &["sqlite_autoindex_users_1 (account_id=? AND id>?)"],
             ),
+            // A sort by a value row reads that index in order, then each user by key; a cursor
+            // page starts its range at the cursor's key.
+            (
+                ResourceKind::User,
+                query(None, Some("name.familyName"), None),
+                &[
+                    "user_values_value_ci_pattern_idx (account_id=? AND attr=?)",
+                    "sqlite_autoindex_users_1 (account_id=? AND id=?)",
+                ],
+            ),
+            (
+                ResourceKind::User,
+                query(
+                    None,
+                    Some("name.familyName"),
+                    Some(Keyset {
+                        key: Some("family5".to_string()),
+                        id,
+                    }),
+                ),
+                &["user_values_value_ci_pattern_idx (account_id=? AND attr=? AND value_ci>?)"],
+            ),
             (
                 ResourceKind::Group,
                 query(Some(r#"displayName eq "group 1""#), None, None),

@@ -595,6 +595,100 @@ async fn lists_sort_by_extension_attributes() {
     res.assert_error(400, Some("invalidValue"));
 }
 
+/// A list sorted by a single-valued value-row attribute is read in the value index's order,
+/// and the resources without a value follow in id order: every way of paging through it —
+/// pages by position of every size (including pages that straddle the two halves and pages
+/// wholly past the resources with a value), cursor pages, either direction, with a filter —
+/// gives the one order, and a group extension sorts the same way.
+#[tokio::test]
+async fn value_row_sorts_page_through_resources_with_and_without_a_value() {
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    declare(&admin, "User", custom_schema()).await;
+    declare(
+        &admin,
+        "Group",
+        json!({"id": GROUP_EXT, "attributes": [{"name": "rank", "type": "integer"}]}),
+    )
+    .await;
+    let mut names = std::collections::HashMap::new();
+    let mut created = Vec::new();
+    for (name, level) in [
+        ("u1", Some(5)), ("u2", None), ("u3", Some(3)), ("u4", None), ("u5", Some(5)),
+        ("u6", None), ("u7", Some(1)), ("x8", Some(0)), ("x9", None),
+    ] {
+        let mut body = json!({"userName": name});
+        if let Some(level) = level {
+            body[CUSTOM] = json!({"level": level});
+        }
+        let res = app.post("/Users", body).await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        let id = res.body["id"].as_str().unwrap().to_string();
+        names.insert(id.clone(), name);
+        created.push(id);
+    }
+    let named = |ids: Vec<String>| -> Vec<&str> { ids.iter().map(|id| names[id]).collect() };
+    let by = format!("sortBy={CUSTOM}:level");
+    for (query, expected) in [
+        (by.clone(), vec!["x8", "u7", "u3", "u1", "u5", "u2", "u4", "u6", "x9"]),
+        (format!("{by}&sortOrder=descending"), vec!["u1", "u5", "u3", "u7", "x8", "u2", "u4", "u6", "x9"]),
+        (format!("{by}&filter=userName%20sw%20%22u%22"), vec!["u7", "u3", "u1", "u5", "u2", "u4", "u6"]),
+    ] {
+        let res = app.get(&format!("/Users?{query}")).await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(named(ids(&res.body)), expected, "{query}");
+        assert_eq!(res.body["totalResults"], expected.len(), "{query}");
+        for count in 1..=4 {
+            let mut seen = Vec::new();
+            let mut start = 1;
+            loop {
+                let res = app.get(&format!("/Users?{query}&count={count}&startIndex={start}")).await;
+                assert_eq!(res.status, 200, "{}", res.text);
+                assert_eq!(res.body["totalResults"], expected.len(), "{query} from {start}");
+                let page = ids(&res.body);
+                if page.is_empty() {
+                    break;
+                }
+                start += page.len();
+                seen.extend(page);
+            }
+            assert_eq!(named(seen), expected, "{query}, pages of {count} by position");
+            let mut seen = Vec::new();
+            let mut url = format!("/Users?{query}&count={count}&cursor");
+            loop {
+                let res = app.get(&url).await;
+                assert_eq!(res.status, 200, "{}", res.text);
+                seen.extend(ids(&res.body));
+                match res.body["nextCursor"].as_str() {
+                    Some(next) => url = format!("/Users?{query}&count={count}&cursor={next}"),
+                    None => break,
+                }
+            }
+            assert_eq!(named(seen), expected, "{query}, cursor pages of {count}");
+        }
+    }
+    // A page wholly past the resources with a value skips them by their count.
+    let res = app.get(&format!("/Users?{by}&startIndex=7&count=2")).await;
+    assert_eq!(named(ids(&res.body)), vec!["u4", "u6"], "{}", res.text);
+    assert_eq!(res.body["totalResults"], 9);
+
+    let mut group_names = std::collections::HashMap::new();
+    for (name, rank) in [("g1", Some(2)), ("g2", None), ("g3", Some(1))] {
+        let mut body = json!({"displayName": name});
+        if let Some(rank) = rank {
+            body[GROUP_EXT] = json!({"rank": rank});
+        }
+        let res = app.post("/Groups", body).await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        group_names.insert(res.body["id"].as_str().unwrap().to_string(), name);
+    }
+    let res = app.get(&format!("/Groups?sortBy={GROUP_EXT}:rank&count=2&startIndex=2")).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let got: Vec<&str> = ids(&res.body).iter().map(|id| group_names[id]).collect();
+    assert_eq!(got, vec!["g1", "g2"]);
+    assert_eq!(res.body["totalResults"], 3);
+}
+
 /// The characteristics a schema declares bind SCIM writes: a `required` attribute must be sent
 /// with its extension, an `immutable` one set once, a `readOnly` one never written by a client
 /// (dropped from a body as core readOnly attributes are; a PATCH path to it is `mutability`).

@@ -229,30 +229,69 @@ async fn declared_extension_filters_use_the_value_index_at_100000_users() {
             "{filter}: not the value index\n{plan}"
         );
     }
-    // Sorting by it reads each user's key by one probe of the value index (no index gives
-    // the users in that order): the cost grows with the account, and is measured here.
-    let query = ListQuery {
-        filter: None,
-        sort: Some(scimd::store::Sort {
-            by: scimd::scim::path::parse_attr_path(&format!("{urn}:costCenter")).unwrap(),
-            descending: false,
+    // Sorting by it reads the users in the value index's order, joined to their rows by
+    // primary key: a page costs its own rows — the first in either direction, and a cursor
+    // page half-way through — not the account's.
+    let halfway = scimd::store::KeysetPage {
+        after: Some(scimd::store::Keyset {
+            key: Some("cc-5".to_string()),
+            id: uuid::Uuid::nil(),
         }),
-        start_index: 1,
-        count: 100,
-        keyset: None,
-        resume: None,
-        resource_type: Some(types.user),
     };
-    let plan = app
-        .app
-        .store
-        .explain_list(ResourceKind::User, app.account, &query)
-        .await
-        .unwrap();
-    println!("sortBy {urn}:costCenter\n{plan}\n");
-    assert!(
-        plan.contains("Index Scan using user_values_pkey on user_values s"),
-        "{plan}"
+    for (keyset, descending) in [(None, false), (None, true), (Some(halfway), false)] {
+        let query = ListQuery {
+            filter: None,
+            sort: Some(scimd::store::Sort {
+                by: scimd::scim::path::parse_attr_path(&format!("{urn}:costCenter")).unwrap(),
+                descending,
+            }),
+            start_index: 1,
+            count: 100,
+            keyset,
+            resume: None,
+            resource_type: Some(types.user),
+        };
+        let plan = app
+            .app
+            .store
+            .explain_list(ResourceKind::User, app.account, &query)
+            .await
+            .unwrap();
+        println!("sortBy {urn}:costCenter, descending {descending}\n{plan}\n");
+        // (resource_counts, a row per account and store process, is read whole: the total.)
+        assert!(
+            !plan.contains("Seq Scan on users") && !plan.contains("Seq Scan on user_values"),
+            "a sequential scan\n{plan}"
+        );
+        assert!(
+            plan.contains("Index Scan using user_values_value_ci_idx on user_values s")
+                || plan.contains("Index Scan Backward using user_values_value_ci_idx on user_values s"),
+            "not read in the value index's order\n{plan}"
+        );
+        assert!(plan.contains("Index Scan using users_pkey on users t"), "{plan}");
+        if let Some(halfway) = &query.keyset {
+            assert!(
+                halfway.after.is_some() && plan.contains("(value_ci >= 'cc-5'::text))"),
+                "not a range\n{plan}"
+            );
+        }
+    }
+    let res = app
+        .get(&format!(
+            "/Users?sortBy={urn}:costCenter&sortOrder=descending&count=2"
+        ))
+        .await;
+    assert_eq!(res.body["totalResults"], 100000, "{}", res.text);
+    // Text order of the lower-cased keys: "cc-99999" is the greatest.
+    assert_eq!(
+        res.body["Resources"][0][urn]["costCenter"], "CC-99999",
+        "{}",
+        res.text
+    );
+    assert_eq!(
+        res.body["Resources"][1][urn]["costCenter"], "CC-99998",
+        "{}",
+        res.text
     );
 
     // And through HTTP, the answers.
