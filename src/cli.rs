@@ -640,6 +640,7 @@ async fn serve(
         (None, false, false) => {}
     }
     let router = app.router(&config);
+    let background = app.spawn_background(&config);
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let result = server::serve_with(
         listener,
@@ -649,6 +650,7 @@ async fn serve(
         server::Limits::from_config(&config),
     )
     .await;
+    background.abort();
     app.store.close().await;
     drop(serve_lock);
     tracing::info!("scimd stopped");

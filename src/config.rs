@@ -38,6 +38,8 @@ pub struct Config {
     pub max_results: i64,
     pub default_count: i64,
     pub cursor_timeout_seconds: i64,
+    /// Days the change feed keeps an event (docs/events.md).
+    pub event_retention_days: u32,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub token_ttl: String,
@@ -235,6 +237,11 @@ impl Config {
         }
         if self.cursor_timeout_seconds < 1 {
             return Err(ConfigError("cursor_timeout_seconds must be at least 1".into()));
+        }
+        if !(1..=3650).contains(&self.event_retention_days) {
+            return Err(ConfigError(
+                "event_retention_days must be between 1 and 3650".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));

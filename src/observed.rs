@@ -98,4 +98,8 @@ impl Store for ObservedStore {
     fn pool_stats(&self) -> PoolStats {
         self.inner.pool_stats()
     }
+
+    async fn sequence_events(&self) -> StoreResult<u64> {
+        self.wait_for(self.inner.sequence_events()).await
+    }
 }

@@ -125,6 +125,30 @@ impl App {
         })
     }
 
+    /// The work a serving process does beside requests: every ten minutes (the first time a
+    /// minute after start) it removes the change feed's events older than the retention. Any
+    /// number of processes may run it: a removal is one transaction, and a second one finds
+    /// nothing left to remove. Stopped by aborting the handle.
+    pub fn spawn_background(&self, config: &Config) -> tokio::task::JoinHandle<()> {
+        let service = self.service.clone();
+        let retention = Duration::from_secs(u64::from(config.event_retention_days) * 86_400);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(60),
+                Duration::from_secs(600),
+            );
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match service.prune_events(retention).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "removed events past the retention"),
+                    Err(err) => tracing::warn!(error = %err, "removing old events failed; retried later"),
+                }
+            }
+        })
+    }
+
     pub fn router(&self, config: &Config) -> axum::Router {
         let http = HttpSettings {
             public_url: (!config.public_url.is_empty()).then(|| config.public_url.clone()),

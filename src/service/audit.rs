@@ -1,6 +1,6 @@
 //! The audit log (docs/rules.md, "Audit log"): every change by every surface — SCIM, admin API,
 //! CLI — recorded in the transaction of the change, so a change and its record commit or roll
-//! back together. Writing it stays cheap: a membership change records the ids that changed,
+//! back together; so are its events for the change feed (`service/events.rs`). Writing it stays cheap: a membership change records the ids that changed,
 //! never the member list.
 
 use serde_json::{Map, Value, json};
@@ -85,18 +85,24 @@ pub(crate) fn snapshot(row: &ResourceRow) -> Value {
 /// Puts the keys of an event's documents in an order of their own: Postgres's jsonb keeps
 /// keys ordered by length and SQLite as written, and the log must read the same on both.
 fn in_canonical_order(event: &mut AuditRecord) {
-    let rt = match event.resource_type.as_str() {
+    for doc in [&mut event.before, &mut event.after] {
+        *doc = doc.take().map(|value| canonical(&event.resource_type, value));
+    }
+    event.delta = event.delta.take().map(|d| render::keys_by_name(&d));
+}
+
+/// A document of the log (`snapshot`, or another record) in the one key order both stores
+/// read back: a user's or group's in its schema's order, anything else by name.
+pub(crate) fn canonical(resource_type: &str, value: Value) -> Value {
+    let rt = match resource_type {
         "User" => Some(&schema::USER),
         "Group" => Some(&schema::GROUP),
         _ => None,
     };
-    for doc in [&mut event.before, &mut event.after] {
-        *doc = doc.take().map(|value| match (rt, value) {
-            (Some(rt), Value::Object(map)) => Value::Object(render::in_canonical_order(rt, &map)),
-            (_, other) => render::keys_by_name(&other),
-        });
+    match (rt, value) {
+        (Some(rt), Value::Object(map)) => Value::Object(render::in_canonical_order(rt, &map)),
+        (_, other) => render::keys_by_name(&other),
     }
-    event.delta = event.delta.take().map(|d| render::keys_by_name(&d));
 }
 
 /// Writes `change` as done by `caller`, inside `tx`.
@@ -111,6 +117,8 @@ pub(crate) async fn record(tx: &mut dyn Tx, caller: &Caller, change: Change) -> 
         ),
         (None, TokenKind::Admin) => ("admin", Some(caller.token_id), None, None),
     };
+    // The change feed's events of this change, written beside it (service/events.rs).
+    let typed = super::events::derive(&change);
     let event = AuditRecord {
         id: Uuid::now_v7(),
         at: None,
@@ -126,6 +134,7 @@ pub(crate) async fn record(tx: &mut dyn Tx, caller: &Caller, change: Change) -> 
         delta: change.delta,
     };
     tx.insert_audit(caller.account_id, &event).await?;
+    tx.insert_events(caller.account_id, event.id, &typed).await?;
     Ok(())
 }
 

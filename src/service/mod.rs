@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod bulk;
+pub mod events;
 pub mod export;
 pub mod groups;
 pub mod identifier;

@@ -9,6 +9,7 @@ mod common;
 pub mod copy;
 mod db;
 pub mod derived;
+mod events;
 mod filter_sql;
 pub mod health;
 mod memberships;
@@ -448,6 +449,10 @@ pub trait Store: Send + Sync + 'static {
     fn health(&self) -> &Arc<health::Health>;
     /// The connection pool now, for `/metrics`.
     fn pool_stats(&self) -> PoolStats;
+    /// Gives the committed events their feed positions where the store does not at insertion
+    /// (Postgres, `store/events.rs`); how many it numbered. A no-op on SQLite. (No default:
+    /// a wrapping store that forgot to forward it would leave Postgres's feed empty.)
+    async fn sequence_events(&self) -> StoreResult<u64>;
 }
 
 /// Connections a store's pool holds open, and how many of them are idle (the rest are in use).
@@ -556,6 +561,12 @@ pub trait ReadTx: Send {
     // Audit log.
     /// Newest first.
     async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+
+    // Change feed.
+    /// The account's events after `query.after` in feed order (up to `limit + 1`), with the
+    /// account's last position and the position retention removed events through, all read at
+    /// one snapshot.
+    async fn list_events(&mut self, account: Uuid, query: &EventQuery) -> StoreResult<EventPage>;
 }
 
 /// A write transaction ([`Store::begin`]): everything a [`ReadTx`] reads, and the writes.
@@ -692,6 +703,12 @@ pub trait Tx: ReadTx {
 
     // Audit log.
     async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
+
+    // Change feed.
+    /// The typed events of the change audited as `audit_id`, in one statement.
+    async fn insert_events(&mut self, account: Uuid, audit_id: Uuid, events: &[NewEvent]) -> StoreResult<()>;
+    /// Removes every account's events written before `before` (see `store/events.rs`).
+    async fn prune_events(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// What authenticating a request reads of the token's account.
@@ -751,6 +768,58 @@ pub struct Membership {
     pub user_id: Uuid,
     /// `idp` or `native`.
     pub origin: String,
+}
+
+/// A typed event of the change feed, as written (`service/events.rs` derives them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// `user.created`, `group.member_added`, …
+    pub kind: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: Option<String>,
+    pub external_id: Option<String>,
+    /// The user a membership event is about.
+    pub member_id: Option<Uuid>,
+    /// The top-level attributes an update changed.
+    pub changed: Option<Vec<String>>,
+}
+
+/// A page request of the change feed.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    /// Events after this position (0: from the oldest kept).
+    pub after: i64,
+    pub limit: i64,
+    /// Only events of these types.
+    pub types: Option<Vec<String>>,
+}
+
+/// An event as read back, with its change's actor and state (from the audit event).
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub external_id: Option<String>,
+    pub member_id: Option<Uuid>,
+    pub changed: Option<Vec<String>>,
+    pub at: DateTime<Utc>,
+    pub actor_kind: Option<String>,
+    pub actor_token_id: Option<Uuid>,
+    pub actor_idp: Option<String>,
+    pub actor_name: Option<String>,
+    /// The state after the change (before it, for a deletion); none for a membership event.
+    pub data: Option<Value>,
+}
+
+/// A page of the feed: its events, the account's last position, and the position retention
+/// removed events through (all at one snapshot).
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<EventRecord>,
+    pub head: i64,
+    pub pruned_through: i64,
 }
 
 /// One audit event. `at` is set by the database on insert.

@@ -242,6 +242,18 @@ impl Store for PgStore {
         &self.health
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.sequence_events")]
+    async fn sequence_events(&self) -> StoreResult<u64> {
+        let mut conn = self.health.acquire(self.pool.acquire()).await?;
+        if !super::events::pending(&mut DbConn::postgres(&mut conn)).await? {
+            return Ok(0);
+        }
+        let mut session = Session::begin(conn, "BEGIN", None).await?;
+        let numbered = super::events::sequence(&mut DbConn::postgres(session.conn())).await?;
+        session.commit().await?;
+        Ok(numbered)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.ping")]
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.health.acquire(self.pool.acquire()).await?;

@@ -16,11 +16,11 @@ use super::db::{DbConn, now_micros};
 use super::health::Health;
 use super::session::Session;
 use super::{
-    Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, GroupRef,
-    ListQuery, MemberRef, Membership, NewResource, NewRoleBinding, Origin, Page, ReadTx, ResourceKind,
-    ResourceRow, RoleBinding, SchemaRecord, StoreResult, TokenRecord, Tx,
+    Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, EventPage,
+    EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent, NewResource, NewRoleBinding, Origin,
+    Page, ReadTx, ResourceKind, ResourceRow, RoleBinding, SchemaRecord, StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, memberships, resources, role_bindings, schemas, settings, tokens};
+use super::{accounts, audit, events, memberships, resources, role_bindings, schemas, settings, tokens};
 
 /// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
 /// back; see `store/session.rs`), or in autocommit mode for a reader.
@@ -233,6 +233,16 @@ impl ReadTx for SqlTx {
     async fn list_audit(&mut self, account: Uuid, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
         audit::list(&mut self.db(), account, q).await
     }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_events")]
+    async fn list_events(&mut self, account: Uuid, q: &EventQuery) -> StoreResult<EventPage> {
+        let (events, head, pruned_through) = events::list(&mut self.db(), account, q).await?;
+        Ok(EventPage {
+            events,
+            head,
+            pruned_through,
+        })
+    }
 }
 
 #[async_trait]
@@ -429,5 +439,15 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
         audit::insert(&mut self.db(), account, e).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_events")]
+    async fn insert_events(&mut self, account: Uuid, audit_id: Uuid, new: &[NewEvent]) -> StoreResult<()> {
+        events::insert(&mut self.db(), account, audit_id, new).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.prune_events")]
+    async fn prune_events(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+        events::prune(&mut self.db(), before).await
     }
 }

@@ -72,6 +72,7 @@ fn sample(key: &str) -> (&'static str, Value) {
         "max_results" => n("500"),
         "default_count" => n("50"),
         "cursor_timeout_seconds" => n("60"),
+        "event_retention_days" => n("7"),
         "rate_limit_per_second" => n("0"),
         "rate_limit_burst" => n("10"),
         "token_ttl" => s("90d"),

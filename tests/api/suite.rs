@@ -15,6 +15,7 @@ mod comparison;
 mod container;
 mod edge;
 mod etag;
+mod events;
 mod extensions;
 mod filters;
 mod groups;

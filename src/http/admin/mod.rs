@@ -8,6 +8,7 @@
 
 mod account;
 mod dto;
+mod events;
 mod export_schema;
 mod groups;
 mod openapi;
@@ -93,6 +94,7 @@ fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(schemas::list_schemas, schemas::declare_schema))
         .routes(routes!(schemas::remove_schema))
         .routes(routes!(account::list_audit))
+        .routes(routes!(events::list_events))
         .routes(routes!(account::export))
         .routes(routes!(account::compare).layer(DefaultBodyLimit::max(max_export_bytes)))
 }
