@@ -13,3 +13,7 @@ mod copy;
 
 // The query plans of filters, which only Postgres's collations can spoil.
 mod plans_postgres;
+
+// The change feed's ordering against transactions that commit out of order, which only
+// Postgres's concurrent writers can do.
+mod events_postgres;
