@@ -181,6 +181,17 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Manage an account's OAuth clients: an IdP exchanges a client's id and secret at the
+    /// account's token endpoint for SCIM tokens that last an hour (RFC 6749 client credentials;
+    /// docs/idp-setup.md).
+    #[command(after_help = "Examples:
+  scimd oauth-client create --account ID --idp entra
+  scimd oauth-client list --account ID
+  scimd oauth-client revoke --account ID --client CLIENT_ID")]
+    OauthClient {
+        #[command(subcommand)]
+        command: OAuthClientCommand,
+    },
     /// Show the effective settings and where each comes from (default, file, SCIMD_<KEY>,
     /// DATABASE_URL); secrets are masked. Exits 1 on an invalid configuration.
     #[command(after_help = "Examples:
@@ -204,6 +215,41 @@ enum Command {
     Man {
         /// A command, e.g. `token create`; none: the page of scimd itself.
         command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OAuthClientCommand {
+    /// Register a client for an IdP and print its id, secret (shown once) and token endpoint.
+    #[command(after_help = "Example:
+  scimd oauth-client create --account ID --idp entra --description \"Entra provisioning\"")]
+    Create {
+        #[arg(long)]
+        account: Uuid,
+        /// okta, entra, onelogin or scim (any other client): the source of what it provisions.
+        #[arg(long, value_parser = Idp::from_str)]
+        idp: Idp,
+        #[arg(long)]
+        description: Option<String>,
+        /// Lifetime of each access token in seconds (60 to 86400; default 3600).
+        #[arg(long)]
+        access_token_seconds: Option<i64>,
+    },
+    /// List the account's OAuth clients.
+    #[command(after_help = "Example:
+  scimd --json oauth-client list --account ID")]
+    List {
+        #[arg(long)]
+        account: Uuid,
+    },
+    /// Revoke a client: it gets no more access tokens, and those it has stop working at once.
+    #[command(after_help = "Example:
+  scimd oauth-client revoke --account ID --client CLIENT_ID")]
+    Revoke {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        client: Uuid,
     },
 }
 
@@ -890,6 +936,85 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
+async fn oauth_client_command(
+    svc: &crate::service::Service,
+    config: &Config,
+    output: Output,
+    operator: &Option<String>,
+    command: OAuthClientCommand,
+) -> Result<(), String> {
+    use crate::service::oauth::client_json;
+    let err = cli_error;
+    match command {
+        OAuthClientCommand::Create {
+            account,
+            idp,
+            description,
+            access_token_seconds,
+        } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let issued = svc
+                .create_oauth_client(&caller, idp, description, access_token_seconds)
+                .await
+                .map_err(err)?;
+            let base = base_url(config, account);
+            let endpoint = format!("{base}/oauth/token");
+            match output {
+                Output::Quiet => println!("{} {}", issued.record.id, issued.secret),
+                Output::Json => {
+                    let mut out = client_json(&issued.record);
+                    out["client_secret"] = json!(issued.secret);
+                    out["token_endpoint"] = json!(endpoint);
+                    out["scim_base_url"] = json!(base);
+                    println!("{out}");
+                }
+                Output::Human => {
+                    println!("SCIM base URL:   {base}");
+                    println!("Token endpoint:  {endpoint}");
+                    println!("Client id:       {}", issued.record.id);
+                    println!("Client secret:   {}", issued.secret);
+                    println!("IdP:             {}", Idp::normalise(&issued.record.idp));
+                    println!("Access tokens:   {} s each", issued.record.access_token_seconds);
+                    println!();
+                    println!("The secret is shown only this once. See docs/idp-setup.md for the IdP's side.");
+                }
+            }
+        }
+        OAuthClientCommand::List { account } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let clients = svc.list_oauth_clients(&caller).await.map_err(err)?;
+            if output == Output::Json {
+                let items: Vec<_> = clients.iter().map(client_json).collect();
+                println!("{}", json!({ "items": items }));
+            } else if clients.is_empty() {
+                println!("No OAuth clients.");
+            } else {
+                for c in &clients {
+                    println!(
+                        "{}  {:<8}  {}  {}",
+                        c.id,
+                        Idp::normalise(&c.idp),
+                        c.revoked_at
+                            .map(|t| format!("revoked {}", t.to_rfc3339()))
+                            .unwrap_or_else(|| "active".to_string()),
+                        c.description.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        OAuthClientCommand::Revoke { account, client } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            svc.revoke_oauth_client(&caller, client).await.map_err(err)?;
+            if output == Output::Json {
+                println!("{}", json!({"revoked": client}));
+            } else {
+                println!("OAuth client {client} revoked; its access tokens no longer work.");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn schema_command(
     svc: &crate::service::Service,
     output: Output,
@@ -1058,6 +1183,9 @@ async fn one_shot(
             }
         }
         Command::Schema { command } => schema_command(svc, output, &operator, command).await?,
+        Command::OauthClient { command } => {
+            oauth_client_command(svc, config, output, &operator, command).await?
+        }
         Command::Migrate => {
             if json_out {
                 println!("{}", json!({"migrated": true}));

@@ -8,6 +8,7 @@ mod discovery;
 pub mod error;
 mod extract;
 pub mod metrics;
+mod oauth;
 pub mod ratelimit;
 mod resources;
 mod retry;
@@ -101,7 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_scim_token,
-        ));
+        ))
+        // After the token check's layer, so outside it: how an IdP gets a SCIM token.
+        .route(oauth::TOKEN_PATH, post(oauth::token))
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata));
 
     let max_body = state.http.max_body_bytes;
     Router::new()
@@ -319,6 +323,10 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
     // The admin API speaks plain JSON; its errors become problem details (error::problem_details).
     let admin_api = req.uri().path().starts_with("/api/");
+    // OAuth's endpoints answer in OAuth's own JSON, which its clients parse (http/oauth.rs).
+    if req.uri().path().contains("/oauth/") || req.uri().path().contains("/.well-known/") {
+        return next.run(req).await;
+    }
     let plain_json_only = admin_api
         || req
             .headers()

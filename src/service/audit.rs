@@ -3,73 +3,14 @@
 //! back together; so are its events for the change feed (`service/events.rs`). Writing it stays cheap: a membership change records the ids that changed,
 //! never the member list.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Caller, Result, Service, TokenKind};
 use crate::scim::{ScimError, render, schema};
 use crate::store::{AuditQuery, AuditRecord, ResourceRow, Tx};
 
-/// One change, as the rule that made it describes it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Change {
-    /// `user.create`, `group.link`, `scim.disable`, …
-    pub action: &'static str,
-    /// `User`, `Group`, `Account`, `Token`, `RoleBinding`.
-    pub resource_type: &'static str,
-    pub resource_id: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub delta: Option<Value>,
-}
-
-impl Change {
-    pub fn new(action: &'static str, resource_type: &'static str, id: impl ToString) -> Change {
-        Change {
-            action,
-            resource_type,
-            resource_id: Some(id.to_string()),
-            ..Change::default()
-        }
-    }
-
-    pub fn before(mut self, v: Value) -> Change {
-        self.before = Some(v);
-        self
-    }
-
-    pub fn after(mut self, v: Value) -> Change {
-        self.after = Some(v);
-        self
-    }
-
-    /// Membership delta: only the ids that changed, and only when something did.
-    pub fn members(mut self, added: &[Uuid], removed: &[Uuid]) -> Change {
-        if added.is_empty() && removed.is_empty() {
-            return self;
-        }
-        // Sorted: the stores return changed rows in the order they found them.
-        let sorted = |ids: &[Uuid]| {
-            let mut ids = ids.to_vec();
-            ids.sort();
-            ids
-        };
-        let mut d = Map::new();
-        if !added.is_empty() {
-            d.insert("members_added".into(), json!(sorted(added)));
-        }
-        if !removed.is_empty() {
-            d.insert("members_removed".into(), json!(sorted(removed)));
-        }
-        self.delta = Some(Value::Object(d));
-        self
-    }
-
-    pub fn delta(mut self, v: Value) -> Change {
-        self.delta = Some(v);
-        self
-    }
-}
+pub(crate) use super::change::Change;
 
 /// What the log keeps of a user or group: its document and the ownership fields beside it.
 pub(crate) fn snapshot(row: &ResourceRow) -> Value {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::audit::Change;
+use super::change::Change;
 use super::{Caller, Result, Service};
 use crate::scim::ScimError;
 use crate::store::{EventQuery, EventRecord, NewEvent};
@@ -35,6 +35,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "token.created",
     "token.revoked",
     "token.regenerated",
+    "oauth_client.created",
+    "oauth_client.revoked",
     "role_binding.created",
     "role_binding.deleted",
     "schema.declared",
@@ -176,6 +178,8 @@ pub(crate) fn derive(change: &Change) -> Vec<NewEvent> {
                 "token.create" => "token.created",
                 "token.revoke" => "token.revoked",
                 "token.regenerate" => "token.regenerated",
+                "oauth_client.create" => "oauth_client.created",
+                "oauth_client.revoke" => "oauth_client.revoked",
                 "role_binding.create" => "role_binding.created",
                 "role_binding.delete" => "role_binding.deleted",
                 "schema.declare" => "schema.declared",
@@ -199,22 +203,20 @@ pub struct EventsPage {
     pub has_more: bool,
 }
 
-/// Parses a cursor (`after`): a feed position as returned in `next_cursor`; `None` when absent.
+/// Parses a cursor (`after`): a feed position as returned in `next_cursor` (decimal digits
+/// only); `None` when absent.
 pub fn parse_cursor(raw: Option<&str>) -> Result<Option<i64>> {
-    match raw.map(str::trim).filter(|r| !r.is_empty()) {
-        None => Ok(None),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!(
-                    "after must be a next_cursor of an earlier page (or absent to start from the oldest \
-                 event kept), not {raw:?}"
-                ))
-                .into()
-            }),
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let digits = !raw.is_empty() && raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit());
+    match digits.then(|| raw.parse::<i64>().ok()).flatten() {
+        Some(n) => Ok(Some(n)),
+        None => Err(ScimError::invalid_value(format!(
+            "after must be a next_cursor of an earlier page (or absent to start from the oldest event \
+             kept), not {raw:?}"
+        ))
+        .into()),
     }
 }
 
@@ -393,7 +395,10 @@ mod tests {
             assert!(EVENT_TYPES.contains(&kind.kind));
         }
         assert_eq!(parse_cursor(None).unwrap(), None);
-        assert_eq!(parse_cursor(Some(" 42 ")).unwrap(), Some(42));
+        assert_eq!(parse_cursor(Some("42")).unwrap(), Some(42));
+        for bad in ["", " 42", "+4", "4.0", "1234567890123456789"] {
+            assert!(parse_cursor(Some(bad)).is_err(), "{bad:?}");
+        }
         assert!(parse_cursor(Some("-1")).is_err());
         assert!(parse_cursor(Some("abc")).is_err());
     }

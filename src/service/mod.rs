@@ -5,11 +5,13 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod bulk;
+mod change;
 pub mod events;
 pub mod export;
 pub mod groups;
 pub mod identifier;
 pub mod lists;
+pub mod oauth;
 pub mod ownership;
 pub mod schemas;
 pub mod search;
@@ -257,7 +259,8 @@ pub mod records {
     pub use crate::store::health::Condition as DatabaseCondition;
     pub use crate::store::health::count_commits;
     pub use crate::store::{
-        AdminFilter, AuditRecord, MemberRef, PoolStats, ResourceRow, RoleBinding, TokenRecord,
+        AdminFilter, AuditRecord, EventRecord, MemberRef, OAuthClientRecord, PoolStats, ResourceRow,
+        RoleBinding, TokenRecord,
     };
 
     /// The connection pool of `store` now, for `/metrics`.

@@ -165,6 +165,8 @@ pub struct DisableReport {
     pub groups_converted: u64,
     pub groups_renamed: u64,
     pub tokens_revoked: u64,
+    /// OAuth clients revoked (their access tokens are among `tokens_revoked`).
+    pub oauth_clients_revoked: u64,
 }
 
 /// The account's profile, read inside `tx`.
@@ -287,6 +289,7 @@ impl Service {
             groups_converted: tx.release_idp_managed(ResourceKind::Group, account).await?,
             groups_renamed,
             tokens_revoked: tx.revoke_tokens_of_kind(account, "scim").await?,
+            oauth_clients_revoked: tx.revoke_oauth_clients(account).await?,
         };
         audit::record(
             tx.as_mut(),
@@ -296,6 +299,7 @@ impl Service {
                 "groups_converted": report.groups_converted,
                 "groups_renamed": report.groups_renamed,
                 "tokens_revoked": report.tokens_revoked,
+                "oauth_clients_revoked": report.oauth_clients_revoked,
             })),
         )
         .await?;

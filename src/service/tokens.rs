@@ -406,6 +406,7 @@ impl Service {
             expires_at,
             revoked_at: None,
             last_used_at: None,
+            oauth_client_id: None,
         };
         Ok(IssuedToken { record, token })
     }

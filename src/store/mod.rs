@@ -13,6 +13,7 @@ mod events;
 mod filter_sql;
 pub mod health;
 mod memberships;
+mod oauth;
 pub mod postgres;
 mod rekey;
 mod resources;
@@ -227,6 +228,23 @@ pub struct TokenRecord {
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// An OAuth access token's client (`oauth_clients`), revoked with it.
+    pub oauth_client_id: Option<Uuid>,
+}
+
+/// An OAuth 2.0 client of an account (client-credentials grant, docs/idp-setup.md).
+#[derive(Debug, Clone)]
+pub struct OAuthClientRecord {
+    pub account_id: Uuid,
+    /// The `client_id`.
+    pub id: Uuid,
+    /// The IdP label its access tokens carry (as stored: `okta`, `entra`, `onelogin`, `other`).
+    pub idp: String,
+    pub description: Option<String>,
+    pub secret_sha256: Vec<u8>,
+    pub access_token_seconds: i64,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A stored user or group: the canonical SCIM document and what the server keeps beside it.
@@ -562,6 +580,10 @@ pub trait ReadTx: Send {
     /// Newest first.
     async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
 
+    // OAuth clients.
+    async fn list_oauth_clients(&mut self, account: Uuid) -> StoreResult<Vec<OAuthClientRecord>>;
+    async fn get_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<OAuthClientRecord>>;
+
     // Change feed.
     /// The account's events after `query.after` in feed order (up to `limit + 1`), with the
     /// account's last position and the position retention removed events through, all read at
@@ -703,6 +725,13 @@ pub trait Tx: ReadTx {
 
     // Audit log.
     async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
+
+    // OAuth clients.
+    async fn insert_oauth_client(&mut self, client: &OAuthClientRecord) -> StoreResult<()>;
+    /// Revokes a live client and every live access token issued to it; whether it was live.
+    async fn revoke_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Revokes every live client of the account (R7, disabling SCIM); how many.
+    async fn revoke_oauth_clients(&mut self, account: Uuid) -> StoreResult<u64>;
 
     // Change feed.
     /// The typed events of the change audited as `audit_id`, in one statement.

@@ -566,6 +566,8 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("group_values", "group_values_value_idx", "30000 3000 1000 2"),
     ("group_values", "group_values_value_ci_idx", "30000 3000 1000 2"),
     ("tokens", "tokens", "1000 100 1"),
+    ("tokens", "tokens_oauth_client_idx", "100 10 5"),
+    ("oauth_clients", "oauth_clients", "100 10 1"),
     ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
     ("users", "users_external_id_idx", "1000000 100000 1 1"),

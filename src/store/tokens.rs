@@ -18,13 +18,15 @@ fn token(row: &DbRow) -> StoreResult<TokenRecord> {
         expires_at: row.time("expires_at")?,
         revoked_at: row.opt_time("revoked_at")?,
         last_used_at: row.opt_time("last_used_at")?,
+        oauth_client_id: row.opt_uuid("oauth_client_id")?,
     })
 }
 
 pub async fn insert(db: &mut DbConn<'_>, t: &TokenRecord) -> StoreResult<()> {
     db.execute(
-        "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO tokens (account_id, id, kind, idp, description, token_sha256, created_at, expires_at,
+             oauth_client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         &params![
             t.account_id,
             t.id,
@@ -33,7 +35,8 @@ pub async fn insert(db: &mut DbConn<'_>, t: &TokenRecord) -> StoreResult<()> {
             &t.description,
             &t.token_sha256,
             t.created_at,
-            t.expires_at
+            t.expires_at,
+            t.oauth_client_id
         ],
     )
     .await?;
@@ -79,7 +82,8 @@ pub async fn get_for_auth(
 pub async fn list(db: &mut DbConn<'_>, account: Uuid) -> StoreResult<Vec<TokenRecord>> {
     let rows = db
         .fetch_all(
-            "SELECT * FROM tokens WHERE account_id = ?1 ORDER BY created_at, id",
+            // OAuth access tokens (an hour each, many) are listed with their client, not here.
+            "SELECT * FROM tokens WHERE account_id = ?1 AND oauth_client_id IS NULL ORDER BY created_at, id",
             &params![account],
         )
         .await?;

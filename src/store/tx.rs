@@ -17,10 +17,13 @@ use super::health::Health;
 use super::session::Session;
 use super::{
     Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, EventPage,
-    EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent, NewResource, NewRoleBinding, Origin,
-    Page, ReadTx, ResourceKind, ResourceRow, RoleBinding, SchemaRecord, StoreResult, TokenRecord, Tx,
+    EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent, NewResource, NewRoleBinding,
+    OAuthClientRecord, Origin, Page, ReadTx, ResourceKind, ResourceRow, RoleBinding, SchemaRecord,
+    StoreResult, TokenRecord, Tx,
 };
-use super::{accounts, audit, events, memberships, resources, role_bindings, schemas, settings, tokens};
+use super::{
+    accounts, audit, events, memberships, oauth, resources, role_bindings, schemas, settings, tokens,
+};
 
 /// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
 /// back; see `store/session.rs`), or in autocommit mode for a reader.
@@ -234,6 +237,16 @@ impl ReadTx for SqlTx {
         audit::list(&mut self.db(), account, q).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_oauth_clients")]
+    async fn list_oauth_clients(&mut self, account: Uuid) -> StoreResult<Vec<OAuthClientRecord>> {
+        oauth::list(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_oauth_client")]
+    async fn get_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<OAuthClientRecord>> {
+        oauth::get(&mut self.db(), account, id).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_events")]
     async fn list_events(&mut self, account: Uuid, q: &EventQuery) -> StoreResult<EventPage> {
         let (events, head, pruned_through) = events::list(&mut self.db(), account, q).await?;
@@ -439,6 +452,21 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
         audit::insert(&mut self.db(), account, e).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_oauth_client")]
+    async fn insert_oauth_client(&mut self, client: &OAuthClientRecord) -> StoreResult<()> {
+        oauth::insert(&mut self.db(), client).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_oauth_client")]
+    async fn revoke_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        oauth::revoke(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_oauth_clients")]
+    async fn revoke_oauth_clients(&mut self, account: Uuid) -> StoreResult<u64> {
+        oauth::revoke_all(&mut self.db(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_events")]

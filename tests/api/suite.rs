@@ -27,6 +27,7 @@ mod kills;
 mod lookalike;
 mod migration;
 mod mutability;
+mod oauth;
 mod observability;
 mod ops;
 mod overload;

@@ -590,6 +590,32 @@ impl Validate for TokenCreate {
     }
 }
 
+/// An OAuth client to register (client-credentials grant, docs/idp-setup.md).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientCreate {
+    /// The IdP that will use it: its access tokens provision with this source (R9).
+    pub idp: IdpIn,
+    #[schema(max_length = 1024)]
+    pub description: Option<String>,
+    /// Lifetime of each access token, in seconds; default 3600.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 86400)]
+    pub access_token_seconds: Option<u32>,
+}
+
+impl Validate for OAuthClientCreate {
+    fn validate(&self) -> Result<(), ScimError> {
+        check_opt_len("description", &self.description, MAX_DESCRIPTION)?;
+        match self.access_token_seconds {
+            Some(s) if !(60..=86_400).contains(&s) => Err(bad(format!(
+                "access_token_seconds must be from 60 to 86400, not {s}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// No body at all is the same as `{}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

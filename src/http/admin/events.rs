@@ -20,7 +20,7 @@ use crate::http::extract::{Ctx, Params};
 use crate::scim::ScimError;
 use crate::service::audit::canonical;
 use crate::service::events::{MAX_EVENT_PAGE, MAX_WAIT, parse_cursor};
-use crate::store::EventRecord;
+use crate::service::records::EventRecord;
 
 type Handler = Result<axum::response::Response, ApiError>;
 
@@ -52,6 +52,7 @@ pub struct EventOut {
     /// `group.created`, `group.updated`, `group.renamed`, `group.deleted`,
     /// `group.member_added`, `group.member_removed`, `scim.enabled`, `scim.disabled`,
     /// `account.updated`, `token.created`, `token.revoked`, `token.regenerated`,
+    /// `oauth_client.created`, `oauth_client.revoked`,
     /// `role_binding.created`, `role_binding.deleted`, `schema.declared`, `schema.removed`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -112,10 +113,10 @@ pub struct EventList {
     tag = "events",
     params(
         ("account_id" = Uuid, Path),
-        ("after" = Option<String>, Query, description = "A `next_cursor` of an earlier page; absent: from the oldest event kept."),
-        ("types" = Option<String>, Query, description = "Comma-separated event types: only those."),
+        ("after" = Option<String>, Query, pattern = "^[0-9]{1,18}$", description = "A `next_cursor` of an earlier page; absent: from the oldest event kept."),
+        ("types" = Option<String>, Query, pattern = "^(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed)(,(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed))*$", description = "Comma-separated event types: only those."),
         ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Events per page; default 100. 0 reads no event, only the current end of the feed as `next_cursor`."),
-        ("wait" = Option<String>, Query, description = "Seconds (`30` or `30s`, at most 60) to wait for an event when there is none yet; default 0."),
+        ("wait" = Option<String>, Query, pattern = "^([0-9]|[1-5][0-9]|60)s?$", description = "Seconds (`30` or `30s`, at most 60) to wait for an event when there is none yet; default 0."),
     ),
     responses(
         (status = 200, body = EventList),
@@ -126,18 +127,19 @@ pub struct EventList {
 pub async fn list_events(State(st): State<AppState>, ctx: Ctx, params: Params) -> Handler {
     let q = Query(&params);
     let after = parse_cursor(q.text("after", 40)?)?;
-    let types = q.text("types", 2000)?.map(|t| {
-        t.split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    });
+    // Strict, as the document's pattern: an empty name (`types=`, `a,,b`) is refused.
+    let types = q
+        .text("types", 2000)?
+        .map(|t| t.split(',').map(str::to_string).collect::<Vec<_>>());
     let limit = q.int("limit", 0, MAX_EVENT_PAGE)?;
     let wait = match q.text("wait", 10)? {
         None => Duration::ZERO,
         Some(raw) => {
-            let secs = raw.strip_suffix('s').unwrap_or(raw).parse::<u64>().ok();
+            let digits = raw.strip_suffix('s').unwrap_or(raw);
+            let secs =
+                (!digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| digits.parse::<u64>().ok())
+                    .flatten();
             match secs.filter(|s| *s <= MAX_WAIT.as_secs()) {
                 Some(secs) => Duration::from_secs(secs),
                 None => {

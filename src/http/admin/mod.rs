@@ -11,6 +11,7 @@ mod dto;
 mod events;
 mod export_schema;
 mod groups;
+mod oauth;
 mod openapi;
 mod query;
 mod schemas;
@@ -95,6 +96,8 @@ fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(schemas::remove_schema))
         .routes(routes!(account::list_audit))
         .routes(routes!(events::list_events))
+        .routes(routes!(oauth::list_oauth_clients, oauth::create_oauth_client))
+        .routes(routes!(oauth::revoke_oauth_client))
         .routes(routes!(account::export))
         .routes(routes!(account::compare).layer(DefaultBodyLimit::max(max_export_bytes)))
 }
