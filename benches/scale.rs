@@ -188,6 +188,7 @@ async fn main() {
         .unwrap()
         .token;
     let base = format!("{origin}/scim/account/{account}");
+    scimd::install_tls_provider();
     let client = reqwest::Client::new();
     let auth = format!("Bearer {token}");
 

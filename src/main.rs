@@ -2,5 +2,6 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    scimd::install_tls_provider();
     scimd::cli::main().await
 }

@@ -97,6 +97,7 @@ impl App {
 
     /// [`App::open`], its rules reading the time from `clock` (tests pass a manual one).
     pub async fn open_with_clock(config: &Config, clock: Clock) -> Result<App, StartError> {
+        crate::install_tls_provider();
         let store = store::connect(&config.database_url, &config.store_options())
             .await
             .map_err(|source| StartError::Database {

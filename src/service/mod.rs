@@ -18,6 +18,7 @@ pub mod search;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod webhook_send;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `scimd copy --to postgres://…`: moves a whole SQLite deployment to Postgres — accounts,
 //! tokens and the signing secret (so the IdPs' tokens keep working), users, groups,
-//! memberships, role bindings, settings and the audit log — in one Postgres transaction.
+//! memberships, role bindings, settings, the audit log, the change feed, OAuth clients and
+//! webhooks — in one Postgres transaction.
 //!
 //! Both schemas have the same tables and columns (migrations/sqlite mirrors
 //! migrations/postgres); only the types differ. Each SQLite row is read as one JSON object and
@@ -82,12 +83,25 @@ pub async fn copy_to_postgres(from: &str, to: &str) -> Result<CopyReport, String
         ));
     }
 
-    let tables = copy_order(&mut pg).await?;
+    let mut tables = copy_order(&mut pg).await?;
     // One snapshot of the source, one transaction on the target: all or nothing.
     sqlx::raw_sql("BEGIN")
         .execute(&mut source)
         .await
         .map_err(|e| e.to_string())?;
+    // Only what both sides hold: a table or column that only Postgres has (the change feed's
+    // sequencer row, its insertion-order `id`) keeps what the target's migrations gave it.
+    for (table, columns) in &mut tables {
+        let present: BTreeSet<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?1)")
+            .bind(table.as_str())
+            .fetch_all(&mut source)
+            .await
+            .map_err(|e| format!("reading {table}'s columns: {e}"))?
+            .into_iter()
+            .collect();
+        columns.retain(|(c, _)| present.contains(c));
+    }
+    tables.retain(|(_, columns)| !columns.is_empty());
     let mut tx = pg.begin().await.map_err(|e| e.to_string())?;
     let mut report = CopyReport::new();
     for (table, columns) in &tables {
@@ -106,6 +120,30 @@ pub async fn copy_to_postgres(from: &str, to: &str) -> Result<CopyReport, String
             ));
         }
     }
+    // Numbers the target hands out next follow the copied ones: identity columns, and the change
+    // feed's sequencer (store/events.rs), which must number new events after the copied feed.
+    let identities: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND is_identity = 'YES'",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?;
+    for (table, column) in identities {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), \
+             COALESCE((SELECT max(\"{column}\") FROM \"{table}\"), 0) + 1, false)"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| format!("continuing {table}.{column}: {e}"))?;
+    }
+    sqlx::query(
+        "UPDATE event_sequence SET last = GREATEST(last, (SELECT COALESCE(max(seq), 0) FROM events))",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| format!("continuing the change feed: {e}"))?;
     tx.commit()
         .await
         .map_err(|e| format!("the copy could not be committed: {e}"))?;

@@ -26,6 +26,7 @@ pub mod sqlite;
 mod tokens;
 mod tx;
 mod user_values;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -584,6 +585,17 @@ pub trait ReadTx: Send {
     async fn list_oauth_clients(&mut self, account: Uuid) -> StoreResult<Vec<OAuthClientRecord>>;
     async fn get_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<OAuthClientRecord>>;
 
+    // Webhooks.
+    async fn list_webhooks(&mut self, account: Uuid) -> StoreResult<Vec<WebhookEndpoint>>;
+    async fn get_webhook(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<WebhookEndpoint>>;
+    /// Newest first.
+    async fn list_webhook_deliveries(
+        &mut self,
+        account: Uuid,
+        endpoint: Uuid,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+
     // Change feed.
     /// The account's events after `query.after` in feed order (up to `limit + 1`), with the
     /// account's last position and the position retention removed events through, all read at
@@ -733,6 +745,28 @@ pub trait Tx: ReadTx {
     /// Revokes every live client of the account (R7, disabling SCIM); how many.
     async fn revoke_oauth_clients(&mut self, account: Uuid) -> StoreResult<u64>;
 
+    // Webhooks (see `store/webhooks.rs`).
+    async fn insert_webhook(&mut self, endpoint: &WebhookEndpoint) -> StoreResult<WebhookEndpoint>;
+    async fn save_webhook(&mut self, endpoint: &WebhookEndpoint) -> StoreResult<bool>;
+    async fn delete_webhook(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool>;
+    async fn claim_webhooks(
+        &mut self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookEndpoint>>;
+    async fn advance_webhook(
+        &mut self,
+        endpoint: &WebhookEndpoint,
+        owner: Uuid,
+        seq: i64,
+    ) -> StoreResult<bool>;
+    async fn fail_webhook(&mut self, endpoint: &WebhookEndpoint, owner: Uuid) -> StoreResult<bool>;
+    async fn release_webhook(&mut self, endpoint: &WebhookEndpoint, owner: Uuid) -> StoreResult<()>;
+    async fn log_webhook_delivery(&mut self, delivery: &WebhookDelivery) -> StoreResult<()>;
+    async fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
+
     // Change feed.
     /// The typed events of the change audited as `audit_id`, in one statement.
     async fn insert_events(&mut self, account: Uuid, audit_id: Uuid, events: &[NewEvent]) -> StoreResult<()>;
@@ -797,6 +831,42 @@ pub struct Membership {
     pub user_id: Uuid,
     /// `idp` or `native`.
     pub origin: String,
+}
+
+/// A webhook endpoint of an account and where its delivery stands.
+#[derive(Debug, Clone)]
+pub struct WebhookEndpoint {
+    pub account_id: Uuid,
+    pub id: Uuid,
+    pub url: String,
+    /// Only these event types; `None`: every type.
+    pub types: Option<Vec<String>>,
+    /// `whsec_…` (Standard Webhooks), what deliveries are signed with.
+    pub secret: String,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The feed position delivered through.
+    pub position: i64,
+    /// Failed attempts at the next event.
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// One delivery attempt, for the endpoint's log.
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub account_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_seq: i64,
+    pub attempt: i64,
+    /// The HTTP status answered; `None` without an answer (`error` says why).
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub at: DateTime<Utc>,
 }
 
 /// A typed event of the change feed, as written (`service/events.rs` derives them).

@@ -568,6 +568,14 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("tokens", "tokens", "1000 100 1"),
     ("tokens", "tokens_oauth_client_idx", "100 10 5"),
     ("oauth_clients", "oauth_clients", "100 10 1"),
+    ("webhook_endpoints", "webhook_endpoints", "100 10 1"),
+    ("webhook_endpoints", "webhook_endpoints_due_idx", "100 10"),
+    (
+        "webhook_deliveries",
+        "webhook_deliveries_endpoint_idx",
+        "1000000 100000 10000 1",
+    ),
+    ("webhook_deliveries", "webhook_deliveries_at_idx", "1000000 10"),
     ("users", "sqlite_autoindex_users_1", "1000000 100000 1"),
     ("users", "users_user_name_ci_key", "1000000 100000 1"),
     ("users", "users_external_id_idx", "1000000 100000 1 1"),
@@ -675,6 +683,11 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     (
         "account_schemas.account_id, account_schemas.urn_ci",
         "account_schemas_pkey",
+    ),
+    ("oauth_clients.account_id, oauth_clients.id", "oauth_clients_pkey"),
+    (
+        "webhook_endpoints.account_id, webhook_endpoints.id",
+        "webhook_endpoints_pkey",
     ),
     (
         "group_values.account_id, group_values.group_id, group_values.attr, group_values.ord",

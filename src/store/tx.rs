@@ -19,10 +19,11 @@ use super::{
     Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, EventPage,
     EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent, NewResource, NewRoleBinding,
     OAuthClientRecord, Origin, Page, ReadTx, ResourceKind, ResourceRow, RoleBinding, SchemaRecord,
-    StoreResult, TokenRecord, Tx,
+    StoreResult, TokenRecord, Tx, WebhookDelivery, WebhookEndpoint,
 };
 use super::{
     accounts, audit, events, memberships, oauth, resources, role_bindings, schemas, settings, tokens,
+    webhooks,
 };
 
 /// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
@@ -247,6 +248,26 @@ impl ReadTx for SqlTx {
         oauth::get(&mut self.db(), account, id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_webhooks")]
+    async fn list_webhooks(&mut self, account: Uuid) -> StoreResult<Vec<WebhookEndpoint>> {
+        webhooks::list(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_webhook")]
+    async fn get_webhook(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<WebhookEndpoint>> {
+        webhooks::get(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_webhook_deliveries")]
+    async fn list_webhook_deliveries(
+        &mut self,
+        account: Uuid,
+        endpoint: Uuid,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookDelivery>> {
+        webhooks::deliveries(&mut self.db(), account, endpoint, limit).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_events")]
     async fn list_events(&mut self, account: Uuid, q: &EventQuery) -> StoreResult<EventPage> {
         let (events, head, pruned_through) = events::list(&mut self.db(), account, q).await?;
@@ -467,6 +488,57 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_oauth_clients")]
     async fn revoke_oauth_clients(&mut self, account: Uuid) -> StoreResult<u64> {
         oauth::revoke_all(&mut self.db(), account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_webhook")]
+    async fn insert_webhook(&mut self, e: &WebhookEndpoint) -> StoreResult<WebhookEndpoint> {
+        webhooks::insert(&mut self.db(), e).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.save_webhook")]
+    async fn save_webhook(&mut self, e: &WebhookEndpoint) -> StoreResult<bool> {
+        webhooks::save(&mut self.db(), e).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_webhook")]
+    async fn delete_webhook(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
+        webhooks::delete(&mut self.db(), account, id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.claim_webhooks")]
+    async fn claim_webhooks(
+        &mut self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
+        webhooks::claim_due(&mut self.db(), owner, now, until, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.advance_webhook")]
+    async fn advance_webhook(&mut self, e: &WebhookEndpoint, owner: Uuid, seq: i64) -> StoreResult<bool> {
+        webhooks::advance(&mut self.db(), e, owner, seq).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.fail_webhook")]
+    async fn fail_webhook(&mut self, e: &WebhookEndpoint, owner: Uuid) -> StoreResult<bool> {
+        webhooks::failed(&mut self.db(), e, owner).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.release_webhook")]
+    async fn release_webhook(&mut self, e: &WebhookEndpoint, owner: Uuid) -> StoreResult<()> {
+        webhooks::release(&mut self.db(), e, owner).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.log_webhook_delivery")]
+    async fn log_webhook_delivery(&mut self, d: &WebhookDelivery) -> StoreResult<()> {
+        webhooks::log(&mut self.db(), d).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.prune_webhook_deliveries")]
+    async fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+        webhooks::prune_deliveries(&mut self.db(), before).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_events")]

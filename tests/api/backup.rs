@@ -114,7 +114,7 @@ async fn a_backup_under_write_load_holds_every_acknowledged_write_and_restores()
     let (_scratch, url) = Scratch::new();
     let work = tempdir();
     let (server, base, token) = bootstrapped(&url, &work).await;
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
 
     // A write load that records each acknowledged userName.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -109,7 +109,7 @@ async fn the_image_settings_start_scimd_and_pass_its_health_check() {
     for line in server.logs().lines() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
     }
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     for path in ["/healthz", "/readyz"] {
         let res = client
             .get(format!("{}{path}", server.origin))

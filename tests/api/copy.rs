@@ -37,7 +37,7 @@ async fn copy_moves_a_sqlite_deployment_to_postgres_with_its_tokens() {
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite_url = format!("sqlite://{}/scimd.db", dir.display());
     let (server, base, token) = bootstrapped(&sqlite_url, &dir).await;
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let mut ids = Vec::new();
     for i in 0..25 {
         let res = post_user(

@@ -222,7 +222,7 @@ async fn a_long_poll_returns_the_change_it_waited_for() {
         let url = admin.url(&format!("/events?after={start}&wait=30"));
         let token = admin.token.clone();
         tokio::spawn(async move {
-            let res = reqwest::Client::new()
+            let res = crate::harness::http_client()
                 .get(url)
                 .bearer_auth(token)
                 .send()
@@ -298,7 +298,7 @@ async fn a_reader_following_concurrent_writers_misses_nothing() {
     for w in 0..WRITERS {
         let (url, token) = (app.scim("/Users"), app.token.clone());
         writers.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::harness::http_client();
             let mut ids = Vec::new();
             for i in 0..EACH {
                 let res = client

@@ -34,7 +34,7 @@ async fn an_event_committed_late_is_not_skipped() {
     let slow = {
         let (url, token) = (app.scim("/Users"), app.token.clone());
         tokio::spawn(async move {
-            let res = reqwest::Client::new()
+            let res = crate::harness::http_client()
                 .post(url)
                 .bearer_auth(token)
                 .header("content-type", "application/scim+json")

@@ -137,6 +137,17 @@ where
     }
 }
 
+/// An HTTP client for a test: scimd's rustls provider installed first (`scimd::install_tls_provider`),
+/// which every reqwest client of the process needs.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client builds")
+}
+
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    scimd::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 pub struct TestApp {
     pub origin: String,
     pub account: Uuid,
@@ -243,7 +254,7 @@ impl TestApp {
             config,
             app,
             clock,
-            client: reqwest::Client::new(),
+            client: http_client(),
             shutdown: Some(tx),
             _scratch: scratch,
         }

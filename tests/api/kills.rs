@@ -14,7 +14,7 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
     let (_scratch, url) = Scratch::new();
     let dir = std::env::temp_dir();
     let (mut server, base, token) = bootstrapped(&url, &dir).await;
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -86,7 +86,7 @@ async fn invented_methods_do_not_grow_the_metrics_or_the_memory() {
         &std::env::temp_dir(),
     )
     .await;
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     // Warm up: connections, buffers and the series every later request lands in.
     send_invented(&client, &server.origin, 0, 1_000).await;
     scrape(&client, &server.origin).await;
@@ -235,7 +235,7 @@ async fn a_scim_request_is_traced_to_the_collector_under_the_callers_trace() {
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let res = client
         .post(format!("{base}/Users"))
         .bearer_auth(&token)
@@ -317,7 +317,7 @@ async fn pool_metrics_show_a_request_waiting_for_the_only_connection() {
         let url = app.scim("/Users");
         let token = app.token.clone();
         async move {
-            reqwest::Client::new()
+            crate::harness::http_client()
                 .get(url)
                 .bearer_auth(token)
                 .send()

@@ -212,7 +212,7 @@ async fn bootstrap_creates_one_account_and_tokens_that_work_once() {
             first["account_id"].as_str().unwrap()
         )
     );
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let get = |token: &str| {
         client
             .get(format!("{base}/Users"))
@@ -292,7 +292,7 @@ async fn human_bootstrap_output_is_shell_lines_that_work() {
             .unwrap_or_else(|| panic!("no {name} in {block}"))
             .to_string()
     };
-    let res = reqwest::Client::new()
+    let res = crate::harness::http_client()
         .get(format!("{}/Users", exported("SCIM_BASE")))
         .header("Authorization", format!("Bearer {}", exported("SCIM_TOKEN")))
         .send()
@@ -381,7 +381,7 @@ async fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_ones() {
     conn.write_all(head).await.unwrap();
     // Until the server is answering it: two requests in flight, it and the scrape that asks.
     // The child process reads the request when it does: wall time is inherent.
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     eventually("the server is answering the request", WAIT, || async {
         let metrics = client
             .get(format!("{}/metrics", server.origin))

@@ -317,7 +317,7 @@ async fn the_kept_count_follows_every_create_and_delete() {
         }
     };
     // Concurrent creates, then concurrent deletes, as an IdP's parallel workers send them.
-    let client = reqwest::Client::new();
+    let client = crate::harness::http_client();
     let concurrently = |requests: Vec<reqwest::RequestBuilder>| async move {
         let mut tasks = tokio::task::JoinSet::new();
         for request in requests {
