@@ -696,7 +696,9 @@ async fn serve(
         server::Limits::from_config(&config),
     )
     .await;
-    background.abort();
+    for task in background {
+        task.abort();
+    }
     app.store.close().await;
     drop(serve_lock);
     tracing::info!("scimd stopped");

@@ -40,6 +40,10 @@ pub struct Config {
     pub cursor_timeout_seconds: i64,
     /// Days the change feed keeps an event (docs/events.md).
     pub event_retention_days: u32,
+    /// Webhooks may be delivered to loopback, private and link-local addresses.
+    pub webhook_allow_private_networks: bool,
+    /// Seconds one webhook delivery may take.
+    pub webhook_timeout_seconds: u64,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub token_ttl: String,
@@ -237,6 +241,11 @@ impl Config {
         }
         if self.cursor_timeout_seconds < 1 {
             return Err(ConfigError("cursor_timeout_seconds must be at least 1".into()));
+        }
+        if !(1..=60).contains(&self.webhook_timeout_seconds) {
+            return Err(ConfigError(
+                "webhook_timeout_seconds must be between 1 and 60".into(),
+            ));
         }
         if !(1..=3650).contains(&self.event_retention_days) {
             return Err(ConfigError(

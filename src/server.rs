@@ -117,6 +117,8 @@ impl App {
             default_count: config.default_count,
             cursor_timeout_secs: config.cursor_timeout_seconds,
             clock,
+            webhook_allow_private_networks: config.webhook_allow_private_networks,
+            webhook_timeout: Duration::from_secs(config.webhook_timeout_seconds),
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
         Ok(App {
@@ -126,14 +128,15 @@ impl App {
         })
     }
 
-    /// The work a serving process does beside requests: every ten minutes (the first time a
-    /// minute after start) it removes the change feed's events older than the retention. Any
-    /// number of processes may run it: a removal is one transaction, and a second one finds
-    /// nothing left to remove. Stopped by aborting the handle.
-    pub fn spawn_background(&self, config: &Config) -> tokio::task::JoinHandle<()> {
+    /// The work a serving process does beside requests: every second, a round of webhook
+    /// deliveries (`Service::deliver_webhooks`: endpoints are leased, so replicas share them);
+    /// every ten minutes (the first time a minute after start), the removal of change-feed events
+    /// and webhook delivery-log rows older than the retention. Any number of processes may run
+    /// this. Stopped by aborting the handles.
+    pub fn spawn_background(&self, config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
         let service = self.service.clone();
         let retention = Duration::from_secs(u64::from(config.event_retention_days) * 86_400);
-        tokio::spawn(async move {
+        let janitor = tokio::spawn(async move {
             let mut every = tokio::time::interval_at(
                 tokio::time::Instant::now() + Duration::from_secs(60),
                 Duration::from_secs(600),
@@ -147,7 +150,19 @@ impl App {
                     Err(err) => tracing::warn!(error = %err, "removing old events failed; retried later"),
                 }
             }
-        })
+        });
+        let service = self.service.clone();
+        let deliveries = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(err) = service.deliver_webhooks().await {
+                    tracing::warn!(error = %err, "a round of webhook deliveries failed; retried in a second");
+                }
+            }
+        });
+        vec![janitor, deliveries]
     }
 
     pub fn router(&self, config: &Config) -> axum::Router {

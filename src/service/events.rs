@@ -41,6 +41,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "role_binding.deleted",
     "schema.declared",
     "schema.removed",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.disabled",
 ];
 
 /// Most events one page returns.
@@ -184,12 +188,44 @@ pub(crate) fn derive(change: &Change) -> Vec<NewEvent> {
                 "role_binding.delete" => "role_binding.deleted",
                 "schema.declare" => "schema.declared",
                 "schema.remove" => "schema.removed",
+                "webhook.create" => "webhook.created",
+                "webhook.update" | "webhook.redeliver" => "webhook.updated",
+                "webhook.delete" => "webhook.deleted",
+                "webhook.disable" => "webhook.disabled",
                 // A lock override accompanies the deletion it allowed, which has its event.
                 _ => return Vec::new(),
             };
             vec![event(kind, change)]
         }
     }
+}
+
+/// An event as the events API and webhooks show it (the admin API's `EventOut` has the same
+/// fields; a test compares the two): position as `id`, type, time, actor, resource, member,
+/// changed attributes and the state after.
+pub fn event_json(e: &EventRecord) -> Value {
+    let mut out = serde_json::json!({
+        "id": e.seq.to_string(),
+        "type": e.kind,
+        "occurred_at": e.at,
+        "actor": {
+            "kind": e.actor_kind.clone().unwrap_or_default(),
+            "token_id": e.actor_token_id,
+            "idp": e.actor_idp,
+            "name": e.actor_name,
+        },
+        "resource": {"type": e.resource_type, "id": e.resource_id, "external_id": e.external_id},
+    });
+    if let Some(member) = e.member_id {
+        out["member"] = serde_json::json!({"type": "User", "id": member});
+    }
+    if let Some(changed) = &e.changed {
+        out["changed"] = serde_json::json!(changed);
+    }
+    if let Some(data) = &e.data {
+        out["data"] = super::audit::canonical(&e.resource_type, data.clone());
+    }
+    out
 }
 
 /// A page of the feed, and where the next one starts.
@@ -297,12 +333,14 @@ impl Service {
         }
     }
 
-    /// Removes events older than `retention` (by the service's clock); how many went.
+    /// Removes events, and webhook delivery-log rows, older than `retention` (by the service's
+    /// clock); how many events went.
     pub async fn prune_events(&self, retention: Duration) -> Result<u64> {
         let before = self.settings.clock.now()
             - chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
         let mut tx = self.store.begin().await?;
         let removed = tx.prune_events(before).await?;
+        tx.prune_webhook_deliveries(before).await?;
         tx.commit().await?;
         Ok(removed)
     }

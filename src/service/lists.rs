@@ -306,6 +306,8 @@ mod tests {
             default_count: 100,
             cursor_timeout_secs: 600,
             clock: crate::clock::Clock::system(),
+            webhook_allow_private_networks: false,
+            webhook_timeout: Duration::from_secs(10),
         };
         list_query(
             ResourceKind::User,

@@ -19,6 +19,7 @@ pub mod settings;
 pub mod tokens;
 pub mod users;
 pub mod webhook_send;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +156,10 @@ pub struct Settings {
     pub cursor_timeout_secs: i64,
     /// What the rules read the time from (docs/decisions.md, "Time is injected").
     pub clock: crate::clock::Clock,
+    /// Webhook deliveries may reach loopback and private networks (tests, private setups).
+    pub webhook_allow_private_networks: bool,
+    /// How long one webhook delivery may take.
+    pub webhook_timeout: Duration,
 }
 
 /// The service layer: rules over a store.
@@ -171,6 +176,10 @@ pub struct Service {
     pub(crate) resumes: lists::Resumes,
     /// Accounts' resource types with their extension schemas, by schema version.
     pub(crate) types: schemas::TypesCache,
+    /// The HTTP client webhook deliveries go through.
+    pub(crate) webhook_sender: webhook_send::Sender,
+    /// This process's name in webhook leases (`store/webhooks.rs`).
+    pub(crate) webhook_owner: Uuid,
 }
 
 impl Service {
@@ -182,7 +191,12 @@ impl Service {
         configured_key: Option<Vec<u8>>,
     ) -> Result<Service> {
         let signing_key = tokens::SigningKey::load(store.as_ref(), configured_key).await?;
+        let webhook_sender =
+            webhook_send::Sender::new(settings.webhook_allow_private_networks, settings.webhook_timeout)
+                .map_err(Error::Failed)?;
         Ok(Service {
+            webhook_sender,
+            webhook_owner: Uuid::new_v4(),
             touched: Default::default(),
             revoked: Default::default(),
             resumes: Default::default(),
@@ -261,7 +275,7 @@ pub mod records {
     pub use crate::store::health::count_commits;
     pub use crate::store::{
         AdminFilter, AuditRecord, EventRecord, MemberRef, OAuthClientRecord, PoolStats, ResourceRow,
-        RoleBinding, TokenRecord,
+        RoleBinding, TokenRecord, WebhookDelivery, WebhookEndpoint,
     };
 
     /// The connection pool of `store` now, for `/metrics`.

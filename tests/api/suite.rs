@@ -38,3 +38,4 @@ mod sequences;
 mod slow_clients;
 mod stores;
 mod users;
+mod webhooks;

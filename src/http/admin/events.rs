@@ -53,7 +53,8 @@ pub struct EventOut {
     /// `group.member_added`, `group.member_removed`, `scim.enabled`, `scim.disabled`,
     /// `account.updated`, `token.created`, `token.revoked`, `token.regenerated`,
     /// `oauth_client.created`, `oauth_client.revoked`,
-    /// `role_binding.created`, `role_binding.deleted`, `schema.declared`, `schema.removed`.
+    /// `role_binding.created`, `role_binding.deleted`, `schema.declared`, `schema.removed`,
+    /// `webhook.created`, `webhook.updated`, `webhook.deleted`, `webhook.disabled`.
     #[serde(rename = "type")]
     pub kind: String,
     pub occurred_at: DateTime<Utc>,
@@ -114,7 +115,7 @@ pub struct EventList {
     params(
         ("account_id" = Uuid, Path),
         ("after" = Option<String>, Query, pattern = "^[0-9]{1,18}$", description = "A `next_cursor` of an earlier page; absent: from the oldest event kept."),
-        ("types" = Option<String>, Query, pattern = "^(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed)(,(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed))*$", description = "Comma-separated event types: only those."),
+        ("types" = Option<String>, Query, pattern = "^(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed|webhook\\.created|webhook\\.updated|webhook\\.deleted|webhook\\.disabled)(,(user\\.created|user\\.updated|user\\.deactivated|user\\.reactivated|user\\.deleted|group\\.created|group\\.updated|group\\.renamed|group\\.deleted|group\\.member_added|group\\.member_removed|scim\\.enabled|scim\\.disabled|account\\.updated|token\\.created|token\\.revoked|token\\.regenerated|oauth_client\\.created|oauth_client\\.revoked|role_binding\\.created|role_binding\\.deleted|schema\\.declared|schema\\.removed|webhook\\.created|webhook\\.updated|webhook\\.deleted|webhook\\.disabled))*$", description = "Comma-separated event types: only those."),
         ("limit" = Option<i64>, Query, minimum = 0, maximum = 1000, description = "Events per page; default 100. 0 reads no event, only the current end of the feed as `next_cursor`."),
         ("wait" = Option<String>, Query, pattern = "^([0-9]|[1-5][0-9]|60)s?$", description = "Seconds (`30` or `30s`, at most 60) to wait for an event when there is none yet; default 0."),
     ),

@@ -16,6 +16,7 @@ mod openapi;
 mod query;
 mod schemas;
 mod users;
+mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
@@ -98,6 +99,14 @@ fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(events::list_events))
         .routes(routes!(oauth::list_oauth_clients, oauth::create_oauth_client))
         .routes(routes!(oauth::revoke_oauth_client))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver_webhook))
         .routes(routes!(account::export))
         .routes(routes!(account::compare).layer(DefaultBodyLimit::max(max_export_bytes)))
 }
