@@ -192,6 +192,17 @@ enum Command {
         #[command(subcommand)]
         command: OAuthClientCommand,
     },
+    /// Manage an account's webhook endpoints: its change feed POSTed to a URL, signed per
+    /// Standard Webhooks (docs/events.md).
+    #[command(after_help = "Examples:
+  scimd webhook create --account ID --url https://app.example.com/scim-events
+  scimd webhook create --account ID --url https://app.example.com/hook --types user.deactivated,user.deleted
+  scimd webhook list --account ID
+  scimd webhook delete --account ID --webhook WEBHOOK_ID")]
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Show the effective settings and where each comes from (default, file, SCIMD_<KEY>,
     /// DATABASE_URL); secrets are masked. Exits 1 on an invalid configuration.
     #[command(after_help = "Examples:
@@ -215,6 +226,40 @@ enum Command {
     Man {
         /// A command, e.g. `token create`; none: the page of scimd itself.
         command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Register an endpoint and print its id and signing secret (shown once).
+    #[command(after_help = "Example:
+  scimd webhook create --account ID --url https://app.example.com/scim-events")]
+    Create {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event types; none: every type.
+        #[arg(long, value_delimiter = ',')]
+        types: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the account's endpoints and where their delivery stands.
+    #[command(after_help = "Example:
+  scimd --json webhook list --account ID")]
+    List {
+        #[arg(long)]
+        account: Uuid,
+    },
+    /// Delete an endpoint and its delivery log.
+    #[command(after_help = "Example:
+  scimd webhook delete --account ID --webhook WEBHOOK_ID")]
+    Delete {
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long)]
+        webhook: Uuid,
     },
 }
 
@@ -938,6 +983,85 @@ fn print_token(config: &Config, output: Output, issued: &IssuedToken) {
     println!("The token is shown only this once: paste it into the IdP now.");
 }
 
+async fn webhook_command(
+    svc: &crate::service::Service,
+    output: Output,
+    operator: &Option<String>,
+    command: WebhookCommand,
+) -> Result<(), String> {
+    use crate::service::webhooks::endpoint_json;
+    let err = cli_error;
+    match command {
+        WebhookCommand::Create {
+            account,
+            url,
+            types,
+            description,
+        } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let e = svc
+                .create_webhook(&caller, &url, types, description)
+                .await
+                .map_err(err)?;
+            match output {
+                Output::Quiet => println!("{} {}", e.id, e.secret),
+                Output::Json => {
+                    let mut out = endpoint_json(&e);
+                    out["secret"] = json!(e.secret);
+                    println!("{out}");
+                }
+                Output::Human => {
+                    println!("Webhook id:      {}", e.id);
+                    println!("URL:             {}", e.url);
+                    println!("Signing secret:  {}", e.secret);
+                    println!();
+                    println!(
+                        "The secret is shown only this once. Deliveries are signed per Standard Webhooks; \
+                         see docs/events.md to verify them."
+                    );
+                }
+            }
+        }
+        WebhookCommand::List { account } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            let endpoints = svc.list_webhooks(&caller).await.map_err(err)?;
+            if output == Output::Json {
+                let items: Vec<_> = endpoints
+                    .iter()
+                    .map(|e| {
+                        let mut out = endpoint_json(e);
+                        out["position"] = json!(e.position.to_string());
+                        out["attempts"] = json!(e.attempts);
+                        out
+                    })
+                    .collect();
+                println!("{}", json!({ "items": items }));
+            } else if endpoints.is_empty() {
+                println!("No webhook endpoints.");
+            } else {
+                for e in &endpoints {
+                    let state = match (&e.disabled_reason, e.attempts) {
+                        (Some(why), _) => format!("disabled: {why}"),
+                        (None, 0) => format!("delivered through {}", e.position),
+                        (None, n) => format!("failing ({n} attempts)"),
+                    };
+                    println!("{}  {}  {state}", e.id, e.url);
+                }
+            }
+        }
+        WebhookCommand::Delete { account, webhook } => {
+            let caller = Caller::operator(account, operator_name(operator));
+            svc.delete_webhook(&caller, webhook).await.map_err(err)?;
+            if output == Output::Json {
+                println!("{}", json!({"deleted": webhook}));
+            } else {
+                println!("Webhook {webhook} deleted.");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn oauth_client_command(
     svc: &crate::service::Service,
     config: &Config,
@@ -1185,6 +1309,7 @@ async fn one_shot(
             }
         }
         Command::Schema { command } => schema_command(svc, output, &operator, command).await?,
+        Command::Webhook { command } => webhook_command(svc, output, &operator, command).await?,
         Command::OauthClient { command } => {
             oauth_client_command(svc, config, output, &operator, command).await?
         }

@@ -112,8 +112,13 @@ impl Service {
         {
             return Ok(());
         }
-        let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), 0))
-            .await
+        let lookup = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::lookup_host((host.as_str(), 0)),
+        )
+        .await
+        .map_err(|_| ScimError::invalid_value(format!("the url's host {host} did not resolve within 3 s")))?;
+        let addrs: Vec<_> = lookup
             .map_err(|e| ScimError::invalid_value(format!("the url's host {host} does not resolve: {e}")))?
             .collect();
         if let Some(why) = addrs.iter().find_map(|a| forbidden(a.ip()))

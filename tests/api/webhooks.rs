@@ -362,3 +362,59 @@ async fn two_processes_share_deliveries_without_sending_twice() {
     }
     second.store.close().await;
 }
+
+/// The CLI manages endpoints and OAuth clients as the admin API does: an endpoint created there
+/// is delivered to by the server; a client created there gets tokens at the token endpoint.
+#[tokio::test]
+async fn the_cli_manages_webhooks_and_oauth_clients() {
+    let app = TestApp::spawn().await;
+    let account = app.account.to_string();
+    let scimd = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(args)
+            .env("DATABASE_URL", &app.config.database_url)
+            .env("SCIMD_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+            .output()
+            .expect("scimd runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, out) = scimd(&[
+        "--json", "webhook", "create", "--account", &account, "--url", "http://127.0.0.1:9/hook", "--types",
+        "user.created,user.deleted",
+    ]);
+    assert!(ok, "{out}");
+    let created: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"), "{out}");
+    assert_eq!(created["types"], json!(["user.created", "user.deleted"]));
+    let id = created["id"].as_str().unwrap();
+    let (ok, out) = scimd(&["webhook", "list", "--account", &account]);
+    assert!(ok && out.contains(id) && out.contains("127.0.0.1:9"), "{out}");
+    let (ok, out) = scimd(&["webhook", "create", "--account", &account, "--url", "http://127.0.0.1:9/", "--types", "nope"]);
+    assert!(!ok && out.contains("unknown event type"), "{out}");
+    let (ok, out) = scimd(&["webhook", "delete", "--account", &account, "--webhook", id]);
+    assert!(ok, "{out}");
+
+    let (ok, out) = scimd(&["--json", "oauth-client", "create", "--account", &account, "--idp", "entra"]);
+    assert!(ok, "{out}");
+    let client: Value = serde_json::from_str(out.trim()).unwrap();
+    let (client_id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let form = format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    let res = app
+        .raw(
+            reqwest::Method::POST,
+            &app.scim("/oauth/token"),
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(form.into_bytes()),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let (ok, out) = scimd(&["oauth-client", "revoke", "--account", &account, "--client", client_id]);
+    assert!(ok, "{out}");
+    let (ok, out) = scimd(&["oauth-client", "list", "--account", &account]);
+    assert!(ok && out.contains("revoked"), "{out}");
+}
