@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Caller, Result, Service, TokenKind};
-use crate::scim::{ScimError, render, schema};
+use crate::scim::{ScimError, render};
 use crate::store::{AuditQuery, AuditRecord, ResourceRow, Tx};
 
-pub(crate) use super::change::Change;
+pub(crate) use super::change::{Change, canonical};
 
 /// What the log keeps of a user or group: its document and the ownership fields beside it.
 pub(crate) fn snapshot(row: &ResourceRow) -> Value {
@@ -30,20 +30,6 @@ fn in_canonical_order(event: &mut AuditRecord) {
         *doc = doc.take().map(|value| canonical(&event.resource_type, value));
     }
     event.delta = event.delta.take().map(|d| render::keys_by_name(&d));
-}
-
-/// A document of the log (`snapshot`, or another record) in the one key order both stores
-/// read back: a user's or group's in its schema's order, anything else by name.
-pub(crate) fn canonical(resource_type: &str, value: Value) -> Value {
-    let rt = match resource_type {
-        "User" => Some(&schema::USER),
-        "Group" => Some(&schema::GROUP),
-        _ => None,
-    };
-    match (rt, value) {
-        (Some(rt), Value::Object(map)) => Value::Object(render::in_canonical_order(rt, &map)),
-        (_, other) => render::keys_by_name(&other),
-    }
 }
 
 /// Writes `change` as done by `caller`, inside `tx`.

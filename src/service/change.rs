@@ -3,6 +3,8 @@
 //! (`service/events.rs`).
 
 use serde_json::{Map, Value, json};
+
+use crate::scim::{render, schema};
 use uuid::Uuid;
 
 /// One change, as the rule that made it describes it.
@@ -63,5 +65,19 @@ impl Change {
     pub fn delta(mut self, v: Value) -> Change {
         self.delta = Some(v);
         self
+    }
+}
+
+/// A document of the log (`snapshot`, or another record) in the one key order both stores
+/// read back: a user's or group's in its schema's order, anything else by name.
+pub(crate) fn canonical(resource_type: &str, value: Value) -> Value {
+    let rt = match resource_type {
+        "User" => Some(&schema::USER),
+        "Group" => Some(&schema::GROUP),
+        _ => None,
+    };
+    match (rt, value) {
+        (Some(rt), Value::Object(map)) => Value::Object(render::in_canonical_order(rt, &map)),
+        (_, other) => render::keys_by_name(&other),
     }
 }

@@ -223,7 +223,7 @@ pub fn event_json(e: &EventRecord) -> Value {
         out["changed"] = serde_json::json!(changed);
     }
     if let Some(data) = &e.data {
-        out["data"] = super::audit::canonical(&e.resource_type, data.clone());
+        out["data"] = super::change::canonical(&e.resource_type, data.clone());
     }
     out
 }
