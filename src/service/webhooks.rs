@@ -216,10 +216,7 @@ impl Service {
             self.check_webhook_url(url).await?;
         }
         let mut tx = self.store.begin().await?;
-        let before = tx
-            .get_webhook(caller.account_id, id)
-            .await?
-            .ok_or_else(|| no_webhook(caller, id))?;
+        let before = existing(tx.as_mut(), caller, id).await?;
         let mut e = before.clone();
         if let Some(url) = update.url {
             e.url = url;
@@ -231,13 +228,7 @@ impl Service {
             e.description = description;
         }
         match update.enabled {
-            Some(true) if !e.enabled => {
-                e.enabled = true;
-                e.disabled_reason = None;
-                e.attempts = 0;
-                e.next_attempt_at = None;
-                e.failing_since = None;
-            }
+            Some(true) if !e.enabled => enable(&mut e),
             Some(false) => {
                 e.enabled = false;
                 e.disabled_reason = Some("disabled by an admin".to_string());
@@ -259,10 +250,7 @@ impl Service {
 
     pub async fn delete_webhook(&self, caller: &Caller, id: Uuid) -> Result<()> {
         let mut tx = self.store.begin().await?;
-        let before = tx
-            .get_webhook(caller.account_id, id)
-            .await?
-            .ok_or_else(|| no_webhook(caller, id))?;
+        let before = existing(tx.as_mut(), caller, id).await?;
         tx.delete_webhook(caller.account_id, id).await?;
         audit::record(
             tx.as_mut(),
@@ -302,17 +290,10 @@ impl Service {
             .into());
         }
         let mut tx = self.store.begin().await?;
-        let before = tx
-            .get_webhook(caller.account_id, id)
-            .await?
-            .ok_or_else(|| no_webhook(caller, id))?;
+        let before = existing(tx.as_mut(), caller, id).await?;
         let mut e = before.clone();
         e.position = after.min(page.head);
-        e.enabled = true;
-        e.disabled_reason = None;
-        e.attempts = 0;
-        e.next_attempt_at = None;
-        e.failing_since = None;
+        enable(&mut e);
         tx.save_webhook(&e).await?;
         audit::record(
             tx.as_mut(),
@@ -485,6 +466,22 @@ impl Service {
         tx.commit().await?;
         outcome.map(|()| attempts)
     }
+}
+
+/// Enabled, with its failure state cleared: the next round tries the next event at once.
+fn enable(e: &mut WebhookEndpoint) {
+    e.enabled = true;
+    e.disabled_reason = None;
+    e.attempts = 0;
+    e.next_attempt_at = None;
+    e.failing_since = None;
+}
+
+/// The caller's endpoint `id`, else 404.
+async fn existing(tx: &mut dyn crate::store::Tx, caller: &Caller, id: Uuid) -> Result<WebhookEndpoint> {
+    tx.get_webhook(caller.account_id, id)
+        .await?
+        .ok_or_else(|| no_webhook(caller, id))
 }
 
 fn no_webhook(caller: &Caller, id: Uuid) -> Error {

@@ -393,3 +393,152 @@ async fn a_large_membership_change_is_read_in_pages() {
     assert_eq!(added.len(), 2500);
     assert_eq!(pages, 3);
 }
+
+/// An application follows the feed (long-polling) while an Okta-like and an Entra-like client
+/// provision at the same time; applying the events it read, it ends with exactly the users
+/// (name, active) and group memberships the full lists show.
+#[tokio::test]
+async fn an_application_following_the_feed_ends_equal_to_the_full_lists() {
+    use std::collections::HashMap;
+    let app = TestApp::spawn_with(|c| c.rate_limit_per_second = 0).await;
+    let admin = Admin::new(&app).await;
+    let entra = crate::adminkit::scim_token(&app, scimd::service::Idp::Entra).await;
+    let (_, start) = read_all(&admin, "", None).await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // The application: applies every event to its own copy.
+    let consumer = {
+        let (url, token, done) = (admin.url("/events"), admin.token.clone(), done.clone());
+        tokio::spawn(async move {
+            let client = crate::harness::http_client();
+            let mut users: HashMap<String, Value> = HashMap::new();
+            let mut groups: HashMap<String, HashSet<String>> = HashMap::new();
+            let mut cursor = start;
+            loop {
+                let finishing = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page: Value = client
+                    .get(format!("{url}?after={cursor}&limit=50&wait=1"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let events = page["events"].as_array().unwrap();
+                for e in events {
+                    let id = e["resource"]["id"].as_str().unwrap_or_default().to_string();
+                    match e["type"].as_str().unwrap() {
+                        "user.created" | "user.updated" | "user.deactivated" | "user.reactivated" => {
+                            users.insert(id, e["data"].clone());
+                        }
+                        "user.deleted" => {
+                            users.remove(&id);
+                        }
+                        "group.created" => {
+                            groups.entry(id).or_default();
+                        }
+                        "group.deleted" => {
+                            groups.remove(&id);
+                        }
+                        "group.member_added" => {
+                            groups.entry(id).or_default().insert(e["member"]["id"].as_str().unwrap().into());
+                        }
+                        "group.member_removed" => {
+                            groups.entry(id).or_default().remove(e["member"]["id"].as_str().unwrap());
+                        }
+                        _ => {}
+                    }
+                }
+                cursor = page["next_cursor"].as_str().unwrap().to_string();
+                if finishing && events.is_empty() {
+                    return (users, groups);
+                }
+            }
+        })
+    };
+
+    let ops = |ops: Value| json!({"schemas": [PATCH], "Operations": ops});
+    let send = |token: String, method: reqwest::Method, path: String, body: Option<Value>| {
+        let app = &app;
+        async move {
+            let res = app.send(method, &app.scim(&path), Some(&token), body.as_ref(), &[]).await;
+            assert!(res.status < 300, "{path}: {}", res.text);
+            res
+        }
+    };
+    let okta = async {
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let res = send(app.token.clone(), reqwest::Method::POST, "/Users".into(),
+                Some(json!({"userName": format!("okta{i}@example.com"), "externalId": format!("00u{i}")}))).await;
+            ids.push(res.body["id"].as_str().unwrap().to_string());
+        }
+        for id in &ids[..5] {
+            send(app.token.clone(), reqwest::Method::PATCH, format!("/Users/{id}"),
+                Some(ops(json!([{"op": "replace", "value": {"active": false}}])))).await;
+        }
+        let members: Vec<Value> = ids[..10].iter().map(|id| json!({"value": id})).collect();
+        let group = send(app.token.clone(), reqwest::Method::POST, "/Groups".into(),
+            Some(json!({"displayName": "Engineering", "members": members}))).await;
+        let gid = group.body["id"].as_str().unwrap().to_string();
+        send(app.token.clone(), reqwest::Method::PATCH, format!("/Groups/{gid}"), Some(ops(json!([
+            {"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])},
+            {"op": "add", "path": "members", "value": [{"value": ids[15]}, {"value": ids[16]}]},
+            {"op": "replace", "path": "displayName", "value": "Eng"}
+        ])))).await;
+    };
+    let entra_writes = async {
+        let mut ids = Vec::new();
+        for i in 0..15 {
+            let res = send(entra.clone(), reqwest::Method::POST, "/Users".into(),
+                Some(json!({"userName": format!("entra{i}@example.com"), "externalId": format!("e{i}")}))).await;
+            ids.push(res.body["id"].as_str().unwrap().to_string());
+        }
+        let members: Vec<Value> = ids[..6].iter().map(|id| json!({"value": id})).collect();
+        send(entra.clone(), reqwest::Method::POST, "/Groups".into(),
+            Some(json!({"displayName": "Sales", "members": members}))).await;
+        for id in &ids[..4] {
+            send(entra.clone(), reqwest::Method::PATCH, format!("/Users/{id}"), Some(ops(json!([
+                {"op": "Replace", "path": "displayName", "value": "Renamed"},
+                {"op": "Replace", "path": "active", "value": "False"}
+            ])))).await;
+        }
+        for id in &ids[10..] {
+            send(entra.clone(), reqwest::Method::DELETE, format!("/Users/{id}"), None).await;
+        }
+        for id in &ids[..2] {
+            send(entra.clone(), reqwest::Method::DELETE, format!("/Users/{id}"), None).await;
+        }
+    };
+    tokio::join!(okta, entra_writes);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (users, groups) = tokio::time::timeout(Duration::from_secs(60), consumer)
+        .await
+        .expect("the application catches up")
+        .unwrap();
+
+    // The full lists.
+    let list = admin.get("/users?count=500").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let listed: HashMap<String, (String, bool)> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), (u["user_name"].as_str().unwrap().to_string(), u["active"].as_bool().unwrap())))
+        .collect();
+    let followed: HashMap<String, (String, bool)> = users
+        .iter()
+        .map(|(id, d)| (id.clone(), (d["userName"].as_str().unwrap().to_string(), d["active"].as_bool().unwrap_or(true))))
+        .collect();
+    assert_eq!(followed, listed);
+    assert_eq!(listed.len(), 20 + 15 - 7);
+    let glist = admin.get("/groups?count=500").await;
+    let listed_groups: Vec<String> = glist.body["items"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed_groups.len(), groups.len());
+    for gid in listed_groups {
+        let members = admin.get(&format!("/groups/{gid}/members")).await;
+        let members: HashSet<String> = members.body["items"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(groups[&gid], members, "group {gid}");
+    }
+}
