@@ -358,6 +358,7 @@ impl Service {
         let owner = self.webhook_owner;
         let started = Instant::now();
         let mut attempts = 0;
+        let mut pending: Vec<WebhookDelivery> = Vec::new();
         let outcome: Result<()> = async {
             loop {
                 let page = self
@@ -388,8 +389,7 @@ impl Service {
                         .send(&e.url, &e.secret, &msg_id, body.as_bytes())
                         .await;
                     let now = self.clock().now();
-                    let mut tx = self.store.begin().await?;
-                    tx.log_webhook_delivery(&WebhookDelivery {
+                    let delivery = WebhookDelivery {
                         account_id: e.account_id,
                         endpoint_id: e.id,
                         event_seq: event.seq,
@@ -398,15 +398,21 @@ impl Service {
                         error: attempt.error.clone(),
                         latency_ms: i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX),
                         at: now,
-                    })
-                    .await?;
+                    };
                     if attempt.succeeded() {
-                        tx.advance_webhook(&e, owner, event.seq).await?;
-                        tx.commit().await?;
+                        // Written with the next failure or at the end of the round, in one
+                        // transaction: a commit per event would cost more than the POST.
+                        pending.push(delivery);
                         e.position = event.seq;
                         e.attempts = 0;
                         e.failing_since = None;
                     } else {
+                        let mut tx = self.store.begin().await?;
+                        for done in pending.drain(..) {
+                            tx.log_webhook_delivery(&done).await?;
+                        }
+                        tx.advance_webhook(&e, owner, e.position).await?;
+                        tx.log_webhook_delivery(&delivery).await?;
                         e.attempts += 1;
                         e.failing_since = e.failing_since.or(Some(now));
                         match retry_delay(e.attempts) {
@@ -450,18 +456,19 @@ impl Service {
                 if !full {
                     // Every matching event is delivered: pass over the rest (types not asked
                     // for) up to the feed's end as this page saw it.
-                    if page.head > e.position {
-                        let mut tx = self.store.begin().await?;
-                        tx.advance_webhook(&e, owner, page.head).await?;
-                        tx.commit().await?;
-                        e.position = page.head;
-                    }
+                    e.position = e.position.max(page.head);
                     return Ok(());
                 }
             }
         }
         .await;
+        // The round's deliveries, its position and the lease given back, in one transaction.
+        // A process that dies before it leaves those events to be sent again: at least once.
         let mut tx = self.store.begin().await?;
+        for done in pending.drain(..) {
+            tx.log_webhook_delivery(&done).await?;
+        }
+        tx.advance_webhook(&e, owner, e.position).await?;
         tx.release_webhook(&e, owner).await?;
         tx.commit().await?;
         outcome.map(|()| attempts)

@@ -418,3 +418,28 @@ async fn the_cli_manages_webhooks_and_oauth_clients() {
     let (ok, out) = scimd(&["oauth-client", "list", "--account", &account]);
     assert!(ok && out.contains("revoked"), "{out}");
 }
+
+/// A restarted server (a new process on the same database: new pools, a new lease owner) goes on
+/// from where the last one stopped: the events delivered before are not sent again, the later
+/// ones are.
+#[tokio::test]
+async fn deliveries_go_on_after_a_restart() {
+    let app = spawn().await;
+    let admin = Admin::new(&app).await;
+    let (url, inbox) = receiver().await;
+    endpoint(&admin, &url).await;
+    app.post("/Users", json!({"userName": "before.restart"})).await;
+    deliver(&app).await;
+    let before = inbox.ids();
+    app.post("/Users", json!({"userName": "after.restart"})).await;
+    let restarted = scimd::server::App::open_with_clock(&app.config, app.clock.clock())
+        .await
+        .unwrap();
+    while restarted.service.deliver_webhooks().await.unwrap() > 0 {}
+    let ids = inbox.ids();
+    assert_eq!(&ids[..before.len()], &before[..]);
+    assert_eq!(ids.len(), before.len() + 1, "{ids:?}");
+    let last = &inbox.messages()[ids.len() - 1].1;
+    assert_eq!(last["data"]["data"]["userName"], "after.restart");
+    restarted.store.close().await;
+}
