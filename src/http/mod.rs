@@ -324,7 +324,8 @@ async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
     // The admin API speaks plain JSON; its errors become problem details (error::problem_details).
     let admin_api = req.uri().path().starts_with("/api/");
     // OAuth's endpoints answer in OAuth's own JSON, which its clients parse (http/oauth.rs).
-    if req.uri().path().contains("/oauth/") || req.uri().path().contains("/.well-known/") {
+    let path = req.uri().path();
+    if path.starts_with("/scim/") && (path.ends_with(oauth::TOKEN_PATH) || path.contains("/.well-known/")) {
         return next.run(req).await;
     }
     let plain_json_only = admin_api

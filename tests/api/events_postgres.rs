@@ -1,7 +1,7 @@
 //! The outbox gap, forced: a write whose event row was inserted first commits after a write
 //! whose event row was inserted later. A feed ordered by insertion would hand the reader the
 //! later one and never the earlier; scimd's feed (numbered after commit, `store/events.rs`)
-//! hands both, each once.
+//! hands both, each once. And two serving processes on one database share webhook deliveries.
 
 use std::time::Duration;
 
@@ -85,4 +85,63 @@ async fn an_event_committed_late_is_not_skipped() {
     let page = admin.get(&format!("/events?after={cursor}&wait=5")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert_eq!(external(&page.body), ["slow"], "{}", page.text);
+}
+
+/// Two `scimd serve` processes on one Postgres database, each running its own delivery rounds
+/// every second: every event reaches the endpoint, and none twice (the endpoint's lease keeps
+/// one process at a time on it).
+#[tokio::test]
+async fn two_serving_processes_deliver_every_event_once() {
+    use crate::ops::{Scimd, database_env};
+    let app = TestApp::spawn().await;
+    let admin = Admin::new(&app).await;
+    let (url, inbox) = crate::webhooks::receiver().await;
+    // Both processes may deliver to the receiver on loopback.
+    let mut env = database_env(&app.config.database_url);
+    env.push(("SCIMD_WEBHOOK_ALLOW_PRIVATE_NETWORKS".into(), "true".into()));
+    let dir = std::env::temp_dir();
+    let first = Scimd::start(&["serve", "--listen", "127.0.0.1:0"], &env, false, &dir).await;
+    let second = Scimd::start(&["serve", "--listen", "127.0.0.1:0"], &env, false, &dir).await;
+    let res = crate::harness::http_client()
+        .post(format!("{}/api/accounts/{}/webhooks", first.origin, app.account))
+        .bearer_auth(&admin.token)
+        .json(&json!({"url": url, "types": ["user.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    for i in 0..30 {
+        let origin = if i % 2 == 0 { &first.origin } else { &second.origin };
+        let res = crate::harness::http_client()
+            .post(format!("{origin}/scim/account/{}/Users", app.account))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/scim+json")
+            .body(json!({"userName": format!("replica{i}")}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+    }
+    eventually(
+        "every event is delivered by the two processes",
+        Duration::from_secs(60),
+        || {
+            let n = inbox.ids().len();
+            async move {
+                if n >= 30 {
+                    Ok(())
+                } else {
+                    Err(format!("{n} delivered"))
+                }
+            }
+        },
+    )
+    .await;
+    let ids = inbox.ids();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(ids.len(), distinct.len(), "an event sent twice: {ids:?}");
+    assert_eq!(ids.len(), 30);
+    drop((first, second));
 }

@@ -28,7 +28,7 @@ enum Answer {
 }
 
 #[derive(Clone, Default)]
-struct Inbox {
+pub(crate) struct Inbox {
     got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     /// When the script is empty.
@@ -36,7 +36,7 @@ struct Inbox {
 }
 
 impl Inbox {
-    fn messages(&self) -> Vec<(HeaderMap, Value)> {
+    pub(crate) fn messages(&self) -> Vec<(HeaderMap, Value)> {
         self.got
             .lock()
             .unwrap()
@@ -45,7 +45,7 @@ impl Inbox {
             .collect()
     }
 
-    fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         self.messages()
             .iter()
             .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_string())
@@ -54,7 +54,7 @@ impl Inbox {
 }
 
 /// A receiver on loopback: records every request, answers as scripted.
-async fn receiver() -> (String, Inbox) {
+pub(crate) async fn receiver() -> (String, Inbox) {
     let inbox = Inbox::default();
     *inbox.default.lock().unwrap() = 204;
     let state = inbox.clone();
@@ -91,7 +91,7 @@ async fn spawn() -> TestApp {
     .await
 }
 
-async fn endpoint(admin: &Admin<'_>, url: &str) -> (String, String) {
+pub(crate) async fn endpoint(admin: &Admin<'_>, url: &str) -> (String, String) {
     let res = admin.post("/webhooks", json!({"url": url, "description": "app"})).await;
     assert_eq!(res.status, 201, "{}", res.text);
     (
