@@ -42,6 +42,8 @@ struct State {
 pub struct Health {
     state: Mutex<State>,
     probing: AtomicBool,
+    /// A pool time-out is being checked with a fresh connection (one check at a time).
+    checking: AtomicBool,
     reach: Mutex<Option<Probe>>,
     write: Mutex<Option<Probe>>,
 }
@@ -59,6 +61,7 @@ impl Health {
         Arc::new(Health {
             state: Mutex::new(State::default()),
             probing: AtomicBool::new(false),
+            checking: AtomicBool::new(false),
             reach: Mutex::new(None),
             write: Mutex::new(None),
         })
@@ -109,12 +112,40 @@ impl Health {
             Ok(conn) => Ok(conn),
             Err(err) => {
                 let err = StoreError::from(err);
-                if err.is_connect_failure() {
+                if err.is_connect_failure() && self.confirm_unreachable(&err).await {
                     self.mark_unreachable(&err.to_string());
                 }
                 Err(err)
             }
         }
+    }
+
+    /// A refused connection is proof enough that the database is unreachable; a pool time-out
+    /// is not: every connection may simply be busy (a burst, a slow query, a loaded machine),
+    /// and calling a busy database unreachable would refuse every request until the probe's
+    /// next round. So a time-out is checked with one fresh connection: if it opens, the pool
+    /// was saturated, this request's 503 says so, and later requests queue as usual. One check
+    /// runs at a time, so a saturated pool is not met with a connection per waiting request.
+    async fn confirm_unreachable(&self, err: &StoreError) -> bool {
+        if !matches!(err, StoreError::Database(sqlx::Error::PoolTimedOut)) {
+            return true;
+        }
+        if self.checking.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let probe = self.reach.lock().expect("health lock").clone();
+        let reachable = match probe {
+            Some(probe) => matches!(tokio::time::timeout(PROBE_TIMEOUT, probe()).await, Ok(Ok(()))),
+            None => false,
+        };
+        self.checking.store(false, Ordering::Release);
+        if reachable {
+            tracing::warn!(
+                "no pooled database connection became free in time, but the database answers: \
+                 the pool is saturated (consider database_max_connections)"
+            );
+        }
+        !reachable
     }
 
     pub fn mark_unreachable(self: &Arc<Self>, cause: &str) {
@@ -241,4 +272,70 @@ pub async fn count_commits<F: Future>(f: F) -> (F::Output, u32) {
 /// Called by the stores when a COMMIT has been sent.
 pub(super) fn commit_sent() {
     let _ = COMMITS.try_with(|c| c.set(c.get() + 1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn probe_answering(ok: bool, calls: Arc<AtomicUsize>) -> Probe {
+        Arc::new(move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(StoreError::Database(sqlx::Error::PoolTimedOut))
+                }
+            })
+        })
+    }
+
+    async fn timed_out() -> Result<(), sqlx::Error> {
+        Err(sqlx::Error::PoolTimedOut)
+    }
+
+    /// A saturated pool is not an unreachable database: the request that waited too long gets
+    /// its 503, and the next one is not refused (a CI run under load met exactly this).
+    #[tokio::test]
+    async fn a_pool_time_out_with_the_database_answering_is_saturation_not_unreachable() {
+        let health = Health::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let probe = probe_answering(true, calls.clone());
+        health.set_probes(probe.clone(), probe);
+        let err = health.acquire(timed_out()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(sqlx::Error::PoolTimedOut)));
+        assert!(!health.unreachable());
+        assert_eq!(health.condition(), Condition::Ok);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one fresh connection checked it");
+        assert!(health.acquire(async { Ok(()) }).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_pool_time_out_with_the_database_silent_marks_it_unreachable() {
+        let health = Health::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let probe = probe_answering(false, calls);
+        health.set_probes(probe.clone(), probe);
+        health.acquire(timed_out()).await.unwrap_err();
+        assert!(health.unreachable());
+        let err = health.acquire(async { Ok(()) }).await.unwrap_err();
+        assert!(matches!(err, StoreError::Down), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_marks_it_unreachable_without_a_check() {
+        let health = Health::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let probe = probe_answering(true, calls.clone());
+        health.set_probes(probe.clone(), probe);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        health
+            .acquire(async { Err::<(), _>(sqlx::Error::Io(refused)) })
+            .await
+            .unwrap_err();
+        assert!(health.unreachable());
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
 }
