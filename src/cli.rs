@@ -681,7 +681,7 @@ async fn serve(
         Err(err) => {
             if let Some(path) = new_file {
                 drop(serve_lock.take());
-                for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+                for suffix in ["", "-wal", "-shm", "-journal", ".lock", ".auth"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);

@@ -44,6 +44,8 @@ pub struct Config {
     pub webhook_allow_private_networks: bool,
     /// Seconds one webhook delivery may take.
     pub webhook_timeout_seconds: u64,
+    /// Seconds a verified token may be trusted from this process's cache; 0: never cached.
+    pub token_cache_seconds: u64,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub token_ttl: String,
@@ -245,6 +247,11 @@ impl Config {
         if !(1..=60).contains(&self.webhook_timeout_seconds) {
             return Err(ConfigError(
                 "webhook_timeout_seconds must be between 1 and 60".into(),
+            ));
+        }
+        if self.token_cache_seconds > 60 {
+            return Err(ConfigError(
+                "token_cache_seconds must be between 0 (no cache) and 60".into(),
             ));
         }
         if !(1..=3650).contains(&self.event_retention_days) {

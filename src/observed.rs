@@ -99,6 +99,10 @@ impl Store for ObservedStore {
         self.inner.pool_stats()
     }
 
+    fn auth_generation(&self) -> Option<crate::store::auth_signal::Generation> {
+        self.inner.auth_generation()
+    }
+
     async fn sequence_events(&self) -> StoreResult<u64> {
         self.wait_for(self.inner.sequence_events()).await
     }

@@ -119,6 +119,7 @@ impl App {
             clock,
             webhook_allow_private_networks: config.webhook_allow_private_networks,
             webhook_timeout: Duration::from_secs(config.webhook_timeout_seconds),
+            token_cache: Duration::from_secs(config.token_cache_seconds),
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
         Ok(App {
@@ -187,7 +188,10 @@ impl App {
         http::router(AppState {
             service: self.service.clone(),
             http: Arc::new(http),
-            metrics: Arc::new(http::metrics::Metrics::new(self.observed.clone())),
+            metrics: Arc::new(http::metrics::Metrics::new(
+                self.observed.clone(),
+                self.service.clone(),
+            )),
             limiter: AccountLimiter::new(
                 config.rate_limit_per_second,
                 config.rate_limit_burst,

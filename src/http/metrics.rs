@@ -80,7 +80,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(store: Arc<ObservedStore>) -> Self {
+    pub fn new(store: Arc<ObservedStore>, service: Arc<crate::service::Service>) -> Self {
         let mut root = Registry::default();
         // The usual unprefixed `process_*` names, which dashboards and alerts expect.
         root.register_collector(Box::new(ProcessCollector));
@@ -94,6 +94,7 @@ impl Metrics {
             }),
         );
         registry.register_collector(Box::new(PoolCollector(store)));
+        registry.register_collector(Box::new(TokenCacheCollector(service)));
         let requests = Family::<RequestLabels, Counter>::default();
         let duration =
             Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
@@ -313,6 +314,43 @@ impl Collector for PoolCollector {
             "db_pool_waiting",
             "Callers waiting now to start a unit of work (a connection, or on SQLite the writer's turn)",
             i64::from(self.0.waiting()),
+        )
+    }
+}
+
+/// `scimd_token_cache_*`: how often a request's token check read no database, and whether the
+/// cache may be used now (docs/scaling.md, "Tokens").
+struct TokenCacheCollector(Arc<crate::service::Service>);
+
+impl std::fmt::Debug for TokenCacheCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCacheCollector")
+    }
+}
+
+impl Collector for TokenCacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.token_cache_stats();
+        for (name, help, value) in [
+            (
+                "token_cache_hits",
+                "Token checks answered from this process's cache",
+                stats.hits,
+            ),
+            (
+                "token_cache_misses",
+                "Token checks that read the database",
+                stats.misses,
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        gauge(
+            &mut encoder,
+            "token_cache_active",
+            "1 while this process hears every token change (the cache may be used), else 0",
+            i64::from(stats.active),
         )
     }
 }

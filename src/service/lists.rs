@@ -308,6 +308,7 @@ mod tests {
             clock: crate::clock::Clock::system(),
             webhook_allow_private_networks: false,
             webhook_timeout: Duration::from_secs(10),
+            token_cache: Duration::from_secs(5),
         };
         list_query(
             ResourceKind::User,

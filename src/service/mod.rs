@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod auth_cache;
 pub mod bulk;
 mod change;
 pub mod events;
@@ -160,6 +161,8 @@ pub struct Settings {
     pub webhook_allow_private_networks: bool,
     /// How long one webhook delivery may take.
     pub webhook_timeout: Duration,
+    /// Longest a verified token is trusted from the cache (`auth_cache`); zero: never.
+    pub token_cache: Duration,
 }
 
 /// The service layer: rules over a store.
@@ -172,6 +175,8 @@ pub struct Service {
     pub(crate) touched: tokens::RecentlyTouched,
     /// Tokens found revoked, refused again without a database read.
     pub(crate) revoked: tokens::RevokedTokens,
+    /// Verified tokens, used while nothing they relied on has changed.
+    pub(crate) auth_cache: auth_cache::AuthCache,
     /// Where callers' index-paged lists left off, so the next page is a range read.
     pub(crate) resumes: lists::Resumes,
     /// Accounts' resource types with their extension schemas, by schema version.
@@ -199,12 +204,18 @@ impl Service {
             webhook_owner: Uuid::new_v4(),
             touched: Default::default(),
             revoked: Default::default(),
+            auth_cache: auth_cache::AuthCache::new(settings.token_cache),
             resumes: Default::default(),
             types: Default::default(),
             store,
             settings,
             signing_key,
         })
+    }
+
+    /// The token cache's counts, and whether it may be used now (`/metrics`).
+    pub fn token_cache_stats(&self) -> auth_cache::TokenCacheStats {
+        self.auth_cache.stats(self.store.auth_generation().is_some())
     }
 
     pub fn settings(&self) -> &Settings {

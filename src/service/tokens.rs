@@ -537,12 +537,13 @@ impl Service {
         if let Some(revoked) = self.revoked.get(token_id) {
             return Err(revoked_error(revoked));
         }
-        let mut conn = self.store.reader().await?;
-        let (record, account_row) = conn
-            .get_token_for_auth(account, token_id)
-            .await?
-            .filter(|(r, _)| r.token_sha256 == sha256(token.trim()))
-            .ok_or_else(|| unauthorized("the bearer token is not known: it may have been deleted"))?;
+        let checked = self.checked_token(account, token_id).await?;
+        let (record, account_row) = (&checked.0, checked.1);
+        if record.token_sha256 != sha256(token.trim()) {
+            return Err(unauthorized(
+                "the bearer token is not known: it may have been deleted",
+            ));
+        }
         // Before revocation: disabling SCIM revokes every SCIM token (R7), and the IdP must be
         // told that provisioning is off (403), not sent looking for a replacement token.
         if kind == TokenKind::Scim && !account_row.scim_enabled {
@@ -589,6 +590,29 @@ impl Service {
             operator: None,
             schema_version: Some(account_row.schema_version),
         })
+    }
+
+    /// The token's row and what a check needs of its account: from this process's cache while
+    /// nothing they hold has changed (`auth_cache`), else from the database.
+    async fn checked_token(&self, account: Uuid, token_id: Uuid) -> Result<super::auth_cache::Checked> {
+        let now = self.clock().monotonic();
+        // Taken before the read: a change committed during it leaves the entry stale.
+        let generation = self.store.auth_generation();
+        if let Some(checked) = self.auth_cache.get(token_id, generation, now)
+            && checked.0.account_id == account
+        {
+            return Ok(checked);
+        }
+        let checked = self
+            .store
+            .reader()
+            .await?
+            .get_token_for_auth(account, token_id)
+            .await?
+            .ok_or_else(|| unauthorized("the bearer token is not known: it may have been deleted"))?;
+        let checked = std::sync::Arc::new(checked);
+        self.auth_cache.put(checked.clone(), generation, now);
+        Ok(checked)
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+pub mod auth_signal;
 pub mod backup;
 mod common;
 pub mod copy;
@@ -466,6 +467,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// What the store knows of the database's health (see `health`).
     fn health(&self) -> &Arc<health::Health>;
+    /// The generation a cached token check must have been filled under to be used, `None`
+    /// while a change could go unheard (see `auth_signal`).
+    fn auth_generation(&self) -> Option<auth_signal::Generation>;
     /// The connection pool now, for `/metrics`.
     fn pool_stats(&self) -> PoolStats;
     /// Gives the committed events their feed positions where the store does not at insertion

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::auth_signal::AuthSignal;
 use super::common::{limit_offset, list_sql};
 use super::db::{DbConn, Param};
 use super::filter_sql::Dialect;
@@ -28,6 +29,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PgStore {
     pool: PgPool,
     health: Arc<Health>,
+    auth: Arc<AuthSignal>,
 }
 
 impl PgStore {
@@ -55,6 +57,7 @@ impl PgStore {
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(options.clone())
             .await?;
+        let auth = Arc::new(AuthSignal::postgres(options.clone()));
         let health = Health::new();
         // Both probes open a connection of their own: the pool's queue may be full of
         // requests waiting for the same database.
@@ -68,7 +71,7 @@ impl PgStore {
             })
         });
         health.set_probes(probe.clone(), probe);
-        Ok(PgStore { pool, health })
+        Ok(PgStore { pool, health, auth })
     }
 
     async fn run_migrations(&self) -> StoreResult<()> {
@@ -188,6 +191,10 @@ impl Store for PgStore {
         Backend::Postgres
     }
 
+    fn auth_generation(&self) -> Option<super::auth_signal::Generation> {
+        self.auth.generation()
+    }
+
     fn pool_stats(&self) -> crate::store::PoolStats {
         crate::store::PoolStats {
             size: self.pool.size(),
@@ -202,6 +209,7 @@ impl Store for PgStore {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.close")]
     async fn close(&self) {
+        self.auth.stop();
         self.pool.close().await;
     }
 
@@ -218,9 +226,9 @@ impl Store for PgStore {
     #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
-        Ok(Box::new(SqlTx::new(Link::PostgresTx(
-            Session::begin(conn, "BEGIN", None).await?,
-        ))))
+        Ok(Box::new(
+            SqlTx::new(Link::PostgresTx(Session::begin(conn, "BEGIN", None).await?)).signalling(&self.auth),
+        ))
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.reader")]

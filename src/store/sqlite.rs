@@ -50,6 +50,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use super::auth_signal::AuthSignal;
 use super::common::{limit_offset, list_sql};
 use super::db::{DbConn, Param, now_micros, params, time_text};
 use super::filter_sql::Dialect;
@@ -92,6 +93,7 @@ pub struct SqliteStore {
     /// Writers of this process, in arrival order (see the module comment).
     writer: Arc<Mutex<()>>,
     health: Arc<Health>,
+    auth: Arc<AuthSignal>,
 }
 
 impl SqliteStore {
@@ -164,11 +166,19 @@ impl SqliteStore {
             Arc::new(move || Box::pin(write_probe(pool.clone(), writer.clone())))
         };
         health.set_probes(reach, write);
+        let auth = Arc::new(if in_memory {
+            AuthSignal::local()
+        } else {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(".auth");
+            AuthSignal::sidecar(sidecar.into())
+        });
         Ok(SqliteStore {
             pool,
             options,
             writer,
             health,
+            auth,
         })
     }
 
@@ -261,7 +271,7 @@ impl SqliteStore {
         };
         // Postgres's now() is the transaction's start; the lock is taken, so times of
         // successive writes never go backwards.
-        Ok(SqlTx::sqlite_writer(tx, now_micros(), self.health.clone()))
+        Ok(SqlTx::sqlite_writer(tx, now_micros(), self.health.clone()).signalling(&self.auth))
     }
 
     /// `EXPLAIN QUERY PLAN` of the page query a list request runs, one line per step,
@@ -298,6 +308,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn auth_generation(&self) -> Option<super::auth_signal::Generation> {
+        self.auth.generation()
     }
 
     fn pool_stats(&self) -> crate::store::PoolStats {

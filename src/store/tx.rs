@@ -12,6 +12,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
 use uuid::Uuid;
 
+use super::auth_signal::AuthSignal;
 use super::db::{DbConn, now_micros};
 use super::health::Health;
 use super::session::Session;
@@ -46,6 +47,10 @@ pub(super) struct SqlTx {
     /// A SQLite write transaction's view of the store's health: a commit that fails for lack
     /// of space marks writes failing, one that succeeds ends it.
     health: Option<Arc<Health>>,
+    /// Told when a transaction that changed what token checks read has committed.
+    auth: Option<Arc<AuthSignal>>,
+    /// This transaction changed a token or what a token check reads of its account.
+    auth_changed: bool,
 }
 
 impl SqlTx {
@@ -54,7 +59,21 @@ impl SqlTx {
             link,
             now: None,
             health: None,
+            auth: None,
+            auth_changed: false,
         }
+    }
+
+    /// A transaction that tells `auth` when it changed what token checks read.
+    pub fn signalling(mut self, auth: &Arc<AuthSignal>) -> SqlTx {
+        self.auth = Some(auth.clone());
+        self
+    }
+
+    /// Called by the statements that change tokens or their accounts' SCIM switch or schemas.
+    fn auth_changes(&mut self) -> DbConn<'_> {
+        self.auth_changed = true;
+        self.db()
     }
 
     /// A SQLite write transaction begun at `now` (its lock is held, so the times of
@@ -64,6 +83,8 @@ impl SqlTx {
             link: Link::SqliteTx(session),
             now: Some(now),
             health: Some(health),
+            auth: None,
+            auth_changed: false,
         }
     }
 
@@ -84,6 +105,13 @@ impl SqlTx {
             Link::SqliteTx(s) => s.commit().await,
             Link::Postgres(_) | Link::Sqlite(_) => return Ok(()),
         };
+        // Whatever the COMMIT's answer: one whose fate is unknown may have committed, and a
+        // needless signal only costs cached checks a database read.
+        if self.auth_changed
+            && let Some(auth) = &self.auth
+        {
+            auth.changed();
+        }
         if let Some(health) = self.health {
             match &committed {
                 Ok(()) => health.wrote(),
@@ -303,7 +331,7 @@ impl Tx for SqlTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_token")]
     async fn revoke_token(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        tokens::revoke(&mut self.db(), account, id).await
+        tokens::revoke(&mut self.auth_changes(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.touch_token")]
@@ -380,17 +408,17 @@ impl Tx for SqlTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_settings")]
     async fn update_settings(&mut self, account: Uuid, st: &AccountSettings) -> StoreResult<()> {
-        settings::update(&mut self.db(), account, st).await
+        settings::update(&mut self.auth_changes(), account, st).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_schema")]
     async fn insert_schema(&mut self, account: Uuid, schema: &SchemaRecord) -> StoreResult<()> {
-        schemas::insert(&mut self.db(), account, schema).await
+        schemas::insert(&mut self.auth_changes(), account, schema).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.delete_schema")]
     async fn delete_schema(&mut self, account: Uuid, urn: &str) -> StoreResult<bool> {
-        schemas::delete(&mut self.db(), account, urn).await
+        schemas::delete(&mut self.auth_changes(), account, urn).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.extension_value_owners")]
@@ -413,12 +441,12 @@ impl Tx for SqlTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.set_scim_enabled")]
     async fn set_scim_enabled(&mut self, account: Uuid, enabled: bool) -> StoreResult<bool> {
-        settings::set_scim_enabled(&mut self.db(), account, enabled).await
+        settings::set_scim_enabled(&mut self.auth_changes(), account, enabled).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_tokens_of_kind")]
     async fn revoke_tokens_of_kind(&mut self, account: Uuid, kind: &str) -> StoreResult<u64> {
-        tokens::revoke_of_kind(&mut self.db(), account, kind).await
+        tokens::revoke_of_kind(&mut self.auth_changes(), account, kind).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.release_idp_managed")]
@@ -482,12 +510,12 @@ impl Tx for SqlTx {
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_oauth_client")]
     async fn revoke_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<bool> {
-        oauth::revoke(&mut self.db(), account, id).await
+        oauth::revoke(&mut self.auth_changes(), account, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.revoke_oauth_clients")]
     async fn revoke_oauth_clients(&mut self, account: Uuid) -> StoreResult<u64> {
-        oauth::revoke_all(&mut self.db(), account).await
+        oauth::revoke_all(&mut self.auth_changes(), account).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_webhook")]

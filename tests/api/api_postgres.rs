@@ -17,3 +17,6 @@ mod plans_postgres;
 // The change feed's ordering against transactions that commit out of order, which only
 // Postgres's concurrent writers can do.
 mod events_postgres;
+
+// The token cache across two serving processes, and a lost listening connection.
+mod token_cache_postgres;

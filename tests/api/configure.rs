@@ -74,6 +74,7 @@ fn sample(key: &str) -> (&'static str, Value) {
         "cursor_timeout_seconds" => n("60"),
         "event_retention_days" => n("7"),
         "webhook_timeout_seconds" => n("3"),
+        "token_cache_seconds" => n("7"),
         "webhook_allow_private_networks" => ("true", Value::Bool(true)),
         "rate_limit_per_second" => n("0"),
         "rate_limit_burst" => n("10"),

@@ -37,5 +37,6 @@ mod search;
 mod sequences;
 mod slow_clients;
 mod stores;
+mod token_cache;
 mod users;
 mod webhooks;
