@@ -75,6 +75,10 @@ impl Store for ObservedStore {
         self.inner.explain_list(kind, account, query).await
     }
 
+    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
+        self.inner.explain_groups_of(account, users).await
+    }
+
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         self.wait_for(self.inner.begin()).await
     }

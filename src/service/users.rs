@@ -191,7 +191,13 @@ impl Service {
 
     pub async fn list_users(&self, caller: &Caller, params: &ListRequest) -> Result<ListPage<UserView>> {
         let mut scope = crate::store::AdminFilter::default();
-        if caller.kind == TokenKind::Scim {
+        // Only a filter on `groups` depends on the profile: the lookups IdPs make most
+        // (`userName eq`) do not read it.
+        let on_groups = params
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.filter.any_path(&|p| p.name.eq_ignore_ascii_case("groups")));
+        if caller.kind == TokenKind::Scim && on_groups {
             let mut conn = self.store.reader().await?;
             let profile = settings::profile(conn.as_mut(), caller.account_id).await?;
             // A filter on `groups` must agree with the `groups` attribute (R4, keep_both).

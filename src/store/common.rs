@@ -72,6 +72,9 @@ pub struct ListSql {
     /// Set when the list is ordered by a value row: `page` then reads only the resources that
     /// have a value, and this the rest.
     pub value_row: Option<ValueRowList>,
+    /// The filter is one equality on a unique key ([`filter_sql::SqlBuilder::unique_point`]):
+    /// the page's plan does not depend on the account's size, so it is prepared.
+    pub unique_point: bool,
 }
 
 /// The second half of a list ordered by a value row ([`filter_sql::ValueRowSort`]).
@@ -207,6 +210,7 @@ pub fn list_sql(
                 without_params: after_null.params,
                 with_count: format!("SELECT count(*) AS total {valued_from}"),
             }),
+            unique_point: false,
         });
     }
     columns.push(key_column(
@@ -248,6 +252,7 @@ pub fn list_sql(
         params: filter.params,
         page_params: after.params,
         value_row: None,
+        unique_point: filter.unique_point,
     })
 }
 

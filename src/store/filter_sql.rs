@@ -90,6 +90,10 @@ pub struct SqlBuilder {
     /// A user's `groups` counts only IdP-managed groups: what SCIM sees under `keep_both`
     /// (R4), so `groups.value eq "<native group>"` and `groups pr` agree with `User.groups`.
     pub idp_groups_only: bool,
+    /// Set by [`translate`] when the filter is one equality on a unique key (`id eq`,
+    /// `userName eq`): at most one row, found by the same index probe whatever the account's
+    /// size, so the statement can be prepared once and its generic plan kept.
+    pub unique_point: bool,
 }
 
 impl SqlBuilder {
@@ -101,6 +105,7 @@ impl SqlBuilder {
             params: Vec::new(),
             first_param,
             idp_groups_only: false,
+            unique_point: false,
         }
     }
 
@@ -122,8 +127,21 @@ pub fn translate(
     filter: &Filter,
     out: &mut SqlBuilder,
 ) -> Result<(), FilterError> {
-    let sql = Translator { kind, rt, out }.node(filter)?;
+    let mut translator = Translator { kind, rt, out };
+    let unique_point = match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if !matches!(value, CompValue::Null) => matches!(
+            translator.target(path),
+            Ok(Target::Column("t.id" | "t.user_name_ci", _))
+        ),
+        _ => false,
+    };
+    let sql = translator.node(filter)?;
     out.sql = sql;
+    out.unique_point = unique_point;
     Ok(())
 }
 

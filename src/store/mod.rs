@@ -453,6 +453,9 @@ pub trait Store: Send + Sync + 'static {
     /// asking why a filter is slow.
     async fn explain_list(&self, kind: ResourceKind, account: Uuid, query: &ListQuery)
     -> StoreResult<String>;
+    /// The plan of the statement that reads users' groups (every user a SCIM GET or list
+    /// returns): on Postgres the generic plan a prepared statement settles on, run.
+    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String>;
     /// A transaction: nothing it wrote is visible until `commit`; dropping it rolls back.
     /// Never begin a second one while holding one: SQLite has one writer, so the second would
     /// wait for the first (and fail after 10 s).

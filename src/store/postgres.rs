@@ -12,7 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::auth_signal::AuthSignal;
-use super::common::{limit_offset, list_sql};
+use super::common::{in_dialect, limit_offset, list_sql};
 use super::db::{DbConn, Param};
 use super::filter_sql::Dialect;
 use super::health::{Health, Probe};
@@ -221,6 +221,35 @@ impl Store for PgStore {
         query: &ListQuery,
     ) -> StoreResult<String> {
         self.explain(kind, account, query).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_groups_of")]
+    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
+        // A connection of its own, closed after: the plan mode and the prepared statement
+        // must not outlive the question. The values are UUIDs, written as literals.
+        let mut conn = self.pool.acquire().await?.detach();
+        let sql = in_dialect(
+            Dialect::Postgres,
+            &super::memberships::groups_of_sql(Dialect::Postgres),
+        );
+        let users: Vec<String> = users.iter().map(Uuid::to_string).collect();
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE scimd_explain AS {sql}"
+        )))
+        .execute(&mut conn)
+        .await?;
+        let plan: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE scimd_explain('{account}', '{{{}}}')",
+            users.join(",")
+        )))
+        .fetch_all(&mut conn)
+        .await?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(plan
+            .into_iter()
+            .map(|(line,)| line)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]

@@ -316,7 +316,11 @@ pub async fn list(
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
         binds.extend([limit.into(), offset.into()]);
-        let mut rows = db.fetch_all_planned(&sql.page, &binds).await?;
+        let mut rows = if sql.unique_point {
+            db.fetch_all(&sql.page, &binds).await?
+        } else {
+            db.fetch_all_planned(&sql.page, &binds).await?
+        };
         if let Some(rest) = &sql.value_row
             && (rows.len() as i64) < limit
         {

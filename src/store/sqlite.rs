@@ -346,6 +346,20 @@ impl Store for SqliteStore {
         self.explain(kind, account, query, &AdminFilter::default()).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_groups_of")]
+    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
+        let sql = super::memberships::groups_of_sql(Dialect::Sqlite);
+        let mut conn = self.pool.acquire().await?;
+        let rows = DbConn::sqlite(&mut conn, now_micros())
+            .fetch_all(
+                &format!("EXPLAIN QUERY PLAN {sql}"),
+                &super::db::params![account, users],
+            )
+            .await?;
+        let lines: Vec<String> = rows.iter().map(|r| r.text("detail")).collect::<Result<_, _>>()?;
+        Ok(lines.join("\n"))
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.begin")]
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         Ok(Box::new(self.write_tx().await?))

@@ -13,15 +13,8 @@ use crate::harness::{TestApp, backend, eventually};
 use scimd::store::Backend;
 
 /// The `scimd_token_cache_*` figure `name` from `/metrics`.
-async fn cache_figure(app: &TestApp, name: &str) -> f64 {
-    let text = crate::harness::http_client()
-        .get(format!("{}/metrics", app.origin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+pub(crate) async fn cache_figure(origin: &str, name: &str) -> f64 {
+    let text = crate::harness::metrics_text(origin).await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("scimd_token_cache_{name} ")))
         .unwrap_or_else(|| panic!("no scimd_token_cache_{name} in /metrics:\n{text}"))
@@ -35,13 +28,13 @@ async fn cache_figure(app: &TestApp, name: &str) -> f64 {
 async fn warm(app: &TestApp) {
     eventually("the token check is cached", Duration::from_secs(5), || async {
         assert_eq!(app.get("/Users").await.status, 200);
-        let before = cache_figure(app, "hits_total").await;
+        let before = cache_figure(&app.origin, "hits_total").await;
         assert_eq!(app.get("/Users").await.status, 200);
-        let after = cache_figure(app, "hits_total").await;
+        let after = cache_figure(&app.origin, "hits_total").await;
         if after > before { Ok(()) } else { Err(format!("hits {before} → {after}")) }
     })
     .await;
-    assert_eq!(cache_figure(app, "active").await, 1.0);
+    assert_eq!(cache_figure(&app.origin, "active").await, 1.0);
 }
 
 #[tokio::test]
@@ -177,6 +170,6 @@ async fn a_zero_cache_age_turns_the_cache_off() {
     for _ in 0..3 {
         assert_eq!(app.get("/Users").await.status, 200);
     }
-    assert_eq!(cache_figure(&app, "hits_total").await, 0.0);
-    assert_eq!(cache_figure(&app, "active").await, 0.0);
+    assert_eq!(cache_figure(&app.origin, "hits_total").await, 0.0);
+    assert_eq!(cache_figure(&app.origin, "active").await, 0.0);
 }

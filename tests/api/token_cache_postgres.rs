@@ -21,20 +21,7 @@ async fn status(origin: &str, account: uuid::Uuid, token: &str) -> u16 {
 }
 
 async fn hits(origin: &str) -> f64 {
-    let text = crate::harness::http_client()
-        .get(format!("{origin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("scimd_token_cache_hits_total "))
-        .expect("scimd_token_cache_hits_total")
-        .trim()
-        .parse()
-        .unwrap()
+    crate::token_cache::cache_figure(origin, "hits_total").await
 }
 
 /// Two `scimd serve` processes; the token is cached on both; revoked through the first, it
@@ -130,54 +117,36 @@ async fn a_change_made_while_the_listener_was_down_is_not_missed() {
         .execute(&mut db)
         .await
         .unwrap();
-    eventually("the listener's backend is gone", Duration::from_secs(5), || {
-        let url = app.config.database_url.clone();
-        async move {
-            let mut db = sqlx::PgConnection::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE pid = $1")
-                .bind(pid)
-                .fetch_one(&mut db)
-                .await
-                .map_err(|e| e.to_string())?;
-            if n == 0 { Ok(()) } else { Err("still there".into()) }
-        }
-    })
+    let url = &app.config.database_url;
+    eventually(
+        "the listener's backend is gone",
+        Duration::from_secs(5),
+        || async move {
+            match backends(url, pid).await? {
+                (0, _) => Ok(()),
+                _ => Err("still there".into()),
+            }
+        },
+    )
     .await;
     // Changed while nobody listens, and no request comes until the process listens again.
     sqlx::query("UPDATE accounts SET scim_enabled = false")
         .execute(&mut db)
         .await
         .unwrap();
-    eventually("a new listening connection", Duration::from_secs(10), || {
-        let url = app.config.database_url.clone();
-        async move {
-            let mut db = sqlx::PgConnection::connect(&url)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (n,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                 AND application_name = $1 AND pid <> $2",
-            )
-            .bind(scimd::store::auth_signal::LISTENER_NAME)
-            .bind(pid)
-            .fetch_one(&mut db)
-            .await
-            .map_err(|e| e.to_string())?;
-            if n == 1 { Ok(()) } else { Err(format!("{n}")) }
-        }
-    })
+    eventually(
+        "a new listening connection",
+        Duration::from_secs(10),
+        || async move {
+            match backends(url, pid).await? {
+                (_, 1) => Ok(()),
+                (_, n) => Err(format!("{n}")),
+            }
+        },
+    )
     .await;
     eventually("listening again", Duration::from_secs(10), || async {
-        let metrics = crate::harness::http_client()
-            .get(format!("{}/metrics", app.origin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = crate::harness::metrics_text(&app.origin).await;
         if metrics.contains("scimd_token_cache_active 1") {
             Ok(())
         } else {
@@ -186,4 +155,22 @@ async fn a_change_made_while_the_listener_was_down_is_not_missed() {
     })
     .await;
     app.get("/Users").await.assert_error(403, None);
+}
+
+/// Of the test database's backends: how many have `pid` (0 once it is gone), and how many
+/// other ones are a token listener.
+async fn backends(url: &str, pid: i32) -> Result<(i64, i64), String> {
+    let mut db = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE pid = $1),
+                count(*) FILTER (WHERE application_name = $2 AND pid <> $1)
+         FROM pg_stat_activity WHERE datname = current_database()",
+    )
+    .bind(pid)
+    .bind(scimd::store::auth_signal::LISTENER_NAME)
+    .fetch_one(&mut db)
+    .await
+    .map_err(|e| e.to_string())
 }

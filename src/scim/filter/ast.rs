@@ -53,6 +53,19 @@ pub enum Filter {
     },
 }
 
+impl Filter {
+    /// Whether some attribute path of the filter (a value filter's `attr` included) satisfies
+    /// `pred`. Paths inside a value filter are relative to its attribute.
+    pub fn any_path(&self, pred: &impl Fn(&AttrPath) -> bool) -> bool {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => a.any_path(pred) || b.any_path(pred),
+            Filter::Not(a) => a.any_path(pred),
+            Filter::Compare { path, .. } | Filter::Present(path) => pred(path),
+            Filter::ValuePath { attr, filter } => pred(attr) || filter.any_path(pred),
+        }
+    }
+}
+
 impl CompareOp {
     /// The operator as written in a filter, lowercase.
     pub fn as_str(self) -> &'static str {
