@@ -110,7 +110,7 @@ pub(super) fn groups_of_sql(dialect: Dialect) -> String {
                  WHERE m.account_id = ?1 AND m.member_id = w.id OFFSET 0) m
              CROSS JOIN LATERAL (
                  SELECT g.id, g.display_name, g.idp_managed FROM groups g
-                 WHERE g.account_id = $1 AND g.id = m.group_id OFFSET 0) g
+                 WHERE g.account_id = ?1 AND g.id = m.group_id OFFSET 0) g
              ORDER BY g.display_name, g.id"
             .to_string(),
         // SQLite plans each statement when it prepares it, from the values' own index probes.
