@@ -9,7 +9,7 @@
 #   DURATION=15s CONNECTIONS=16 bash benches/load.sh
 #   SCIMD_BIN=/path/to/other/scimd bash benches/load.sh   # another build, for before/after
 #   WORKLOADS="post id" bash benches/load.sh   # some workloads only (post eq id page small big
-#                                              # groups floor); SCIMD_* settings reach scimd
+#                                              # spread groups floor); SCIMD_* settings reach scimd
 # Rate limiting is off: this measures the server, not the overload guard. It fails if the
 # server logs an error. See docs/benchmarks.md.
 set -euo pipefail
@@ -19,7 +19,7 @@ stores=${1:-both}
 duration=${DURATION:-10s}
 seconds=${duration%s}
 conns=${CONNECTIONS:-16}
-workloads=" ${WORKLOADS:-post eq id page small big groups floor} "
+workloads=" ${WORKLOADS:-post eq id page small big spread groups floor} "
 pg_admin=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "load: needs wrk (apt-get install wrk)" >&2; exit 1; }
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1 || true)
@@ -75,9 +75,9 @@ for start in range(0, 5100, 1000):
     ids += [o["location"].rsplit("/", 1)[1] for o in out["Operations"]]
 small = call("POST", "/Groups", {"displayName": "small", "members": [{"value": i} for i in ids[:10]]})
 big = call("POST", "/Groups", {"displayName": "big", "members": [{"value": i} for i in ids[:5000]]})
-for g in range(200):
-    call("POST", "/Groups", {"displayName": f"g{g}"})
+groups = [call("POST", "/Groups", {"displayName": f"g{g}"})["id"] for g in range(200)]
 open(work + "/ids", "w").write("\n".join(ids[5000:5100]) + "\n")
+open(work + "/groups", "w").write("\n".join(groups) + "\n")
 open(work + "/env", "w").write(f"user={ids[5]}\nsmall={small['id']}\nbig={big['id']}\n")
 PY
     # shellcheck disable=SC1091
@@ -99,6 +99,28 @@ request = function()
   local id = ids[tid * half + (n % half) + 1]
   local op = (math.floor(n / half) % 2 == 0) and "add" or "remove"
   return wrk.format(nil, nil, nil,
+    '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"' .. op ..
+    '","path":"members","value":[{"value":"' .. id .. '"}]}]}')
+end
+LUA
+    cat >"$work/spread.lua" <<LUA
+-- The membership PATCH of the small workload, spread over the 200 groups: consecutive requests
+-- change different groups, so they do not wait for one another's row lock. Each thread adds
+-- its own half of the 100 users (a new membership each time, 10,000 per thread), then removes.
+local ids, groups = {}, {}
+for line in io.lines("$work/ids") do ids[#ids + 1] = line end
+for line in io.lines("$work/groups") do groups[#groups + 1] = line end
+local threads = 0
+setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/scim+json"
+request = function()
+  local g = groups[(n % #groups) + 1]
+  local id = ids[tid * 50 + (math.floor(n / #groups) % 50) + 1]
+  local op = (math.floor(n / 10000) % 2 == 0) and "add" or "remove"
+  n = n + 1
+  return wrk.format(nil, "$SCIM_BASE/Groups/" .. g, nil,
     '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"' .. op ..
     '","path":"members","value":[{"value":"' .. id .. '"}]}]}')
 end
@@ -126,6 +148,7 @@ LUA
     run page "$SCIM_BASE/Users?startIndex=1&count=100"
     run small -s "$work/member.lua" "$SCIM_BASE/Groups/$small"
     run big -s "$work/member.lua" "$SCIM_BASE/Groups/$big"
+    run spread -s "$work/spread.lua" "$SCIM_BASE/Groups"
     run groups "$SCIM_BASE/Groups?count=100&excludedAttributes=members"
     # The ceiling of HTTP itself on this machine: a route through the same server and
     # middleware that touches no database and no token. No request can be faster than this.
@@ -190,6 +213,7 @@ SQL
     row "GET /Users?startIndex=1&count=100" page
     row "PATCH ±1 member, 10-member group" small
     row "PATCH ±1 member, 5,000-member group" big
+    row "PATCH +1 member, spread over 200 groups" spread
     row "GET /Groups?count=100, no members" groups
     row "HTTP floor: GET /healthz (no database)" floor "$raw_lookup"
 }

@@ -60,8 +60,7 @@ pub(crate) async fn record(tx: &mut dyn Tx, caller: &Caller, change: Change) -> 
         after: change.after,
         delta: change.delta,
     };
-    tx.insert_audit(caller.account_id, &event).await?;
-    tx.insert_events(caller.account_id, event.id, &typed).await?;
+    tx.insert_audit(caller.account_id, &event, &typed).await?;
     Ok(())
 }
 

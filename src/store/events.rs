@@ -25,27 +25,43 @@ pub async fn insert(
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "type": e.kind,
-                "resource_type": e.resource_type,
-                "resource_id": e.resource_id,
-                "external_id": e.external_id,
-                "member_id": e.member_id,
-                "changed": e.changed.as_ref().map(|c| json!(c).to_string()),
+    let sql = insert_sql(db.dialect(), 3, 4);
+    let now = db.now();
+    db.execute(&sql, &params![account, audit_id, &Some(rows(events)), now])
+        .await?;
+    Ok(())
+}
+
+/// The events as the JSON rows [`insert_sql`] reads.
+pub(super) fn rows(events: &[NewEvent]) -> Value {
+    Value::Array(
+        events
+            .iter()
+            .map(|e| {
+                json!({
+                    "type": e.kind,
+                    "resource_type": e.resource_type,
+                    "resource_id": e.resource_id,
+                    "external_id": e.external_id,
+                    "member_id": e.member_id,
+                    "changed": e.changed.as_ref().map(|c| json!(c).to_string()),
+                })
             })
-        })
-        .collect();
-    let sql = format!(
+            .collect(),
+    )
+}
+
+/// The insert of [`rows`] bound at `?rows`: placeholder 1 is the account, 2 the audit event,
+/// `?at` the transaction's time where the store keeps it.
+pub(super) fn insert_sql(dialect: Dialect, rows: usize, at: usize) -> String {
+    format!(
         "INSERT INTO events (account_id, audit_id, type, resource_type, resource_id, external_id, member_id,
              changed, at)
          SELECT ?1, ?2, x.type, x.resource_type, x.resource_id, x.external_id, x.member_id, x.changed,
-             COALESCE(?4, CURRENT_TIMESTAMP)
+             COALESCE(?{at}, CURRENT_TIMESTAMP)
          FROM {}",
-        db.dialect().json_rows(
-            3,
+        dialect.json_rows(
+            rows,
             "x",
             &[
                 ("type", "text"),
@@ -56,11 +72,7 @@ pub async fn insert(
                 ("changed", "text"),
             ],
         )
-    );
-    let now = db.now();
-    db.execute(&sql, &params![account, audit_id, &Some(Value::Array(rows)), now])
-        .await?;
-    Ok(())
+    )
 }
 
 /// Most events one round of the sequencer numbers; the next round takes the rest.

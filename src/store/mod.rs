@@ -743,7 +743,13 @@ pub trait Tx: ReadTx {
     ) -> StoreResult<Option<RoleBinding>>;
 
     // Audit log.
-    async fn insert_audit(&mut self, account: Uuid, event: &AuditRecord) -> StoreResult<()>;
+    /// An audit event and the change feed's typed events of the same change.
+    async fn insert_audit(
+        &mut self,
+        account: Uuid,
+        event: &AuditRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()>;
 
     // OAuth clients.
     async fn insert_oauth_client(&mut self, client: &OAuthClientRecord) -> StoreResult<()>;
@@ -775,8 +781,6 @@ pub trait Tx: ReadTx {
     async fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     // Change feed.
-    /// The typed events of the change audited as `audit_id`, in one statement.
-    async fn insert_events(&mut self, account: Uuid, audit_id: Uuid, events: &[NewEvent]) -> StoreResult<()>;
     /// Removes every account's events written before `before` (see `store/events.rs`).
     async fn prune_events(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

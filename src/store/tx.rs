@@ -499,8 +499,8 @@ impl Tx for SqlTx {
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
-    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
-        audit::insert(&mut self.db(), account, e).await
+    async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord, new: &[NewEvent]) -> StoreResult<()> {
+        audit::insert_with_events(&mut self.db(), account, e, new).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_oauth_client")]
@@ -567,11 +567,6 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.prune_webhook_deliveries")]
     async fn prune_webhook_deliveries(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
         webhooks::prune_deliveries(&mut self.db(), before).await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_events")]
-    async fn insert_events(&mut self, account: Uuid, audit_id: Uuid, new: &[NewEvent]) -> StoreResult<()> {
-        events::insert(&mut self.db(), account, audit_id, new).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.prune_events")]
