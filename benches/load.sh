@@ -82,49 +82,38 @@ open(work + "/env", "w").write(f"user={ids[5]}\nsmall={small['id']}\nbig={big['i
 PY
     # shellcheck disable=SC1091
     . "$work/env"
-    cat >"$work/member.lua" <<LUA
--- Each request adds one of 100 users outside the group or removes it again, as Okta and Entra
--- send it (a value list): every PATCH changes exactly one membership. Each wrk thread has its
--- own half of the users, so two threads never add or remove the same one.
-local ids = {}
-for line in io.lines("$work/ids") do ids[#ids + 1] = line end
-local threads = 0
-setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
-local n = 0
-wrk.method = "PATCH"
-wrk.headers["Content-Type"] = "application/scim+json"
-request = function()
-  n = n + 1
-  local half = #ids / 2
-  local id = ids[tid * half + (n % half) + 1]
-  local op = (math.floor(n / half) % 2 == 0) and "add" or "remove"
-  return wrk.format(nil, nil, nil,
-    '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"' .. op ..
-    '","path":"members","value":[{"value":"' .. id .. '"}]}]}')
-end
-LUA
-    cat >"$work/spread.lua" <<LUA
--- The membership PATCH of the small workload, spread over the 200 groups: consecutive requests
--- change different groups, so they do not wait for one another's row lock. Each thread adds
--- its own half of the 100 users (a new membership each time, 10,000 per thread), then removes.
+    # A membership PATCH per request, as Okta and Entra send it (a value list), over the groups
+    # listed in the file $1: request n changes group n mod #groups, so with several groups the
+    # requests in flight together change different groups. Each wrk thread has its own half of
+    # the 100 users, so two threads never add or remove the same membership; each adds its half
+    # to every group in turn (a new membership each time), then removes them again.
+    member_lua() {
+        cat <<LUA
 local ids, groups = {}, {}
 for line in io.lines("$work/ids") do ids[#ids + 1] = line end
-for line in io.lines("$work/groups") do groups[#groups + 1] = line end
+for line in io.lines("$1") do groups[#groups + 1] = line end
 local threads = 0
 setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
 local n = 0
 wrk.method = "PATCH"
 wrk.headers["Content-Type"] = "application/scim+json"
 request = function()
+  local half = #ids / 2
   local g = groups[(n % #groups) + 1]
-  local id = ids[tid * 50 + (math.floor(n / #groups) % 50) + 1]
-  local op = (math.floor(n / 10000) % 2 == 0) and "add" or "remove"
+  local id = ids[tid * half + (math.floor(n / #groups) % half) + 1]
+  local op = (math.floor(n / (#groups * half)) % 2 == 0) and "add" or "remove"
   n = n + 1
   return wrk.format(nil, "$SCIM_BASE/Groups/" .. g, nil,
     '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"' .. op ..
     '","path":"members","value":[{"value":"' .. id .. '"}]}]}')
 end
 LUA
+    }
+    echo "$small" >"$work/small"
+    echo "$big" >"$work/big"
+    member_lua "$work/small" >"$work/small.lua"
+    member_lua "$work/big" >"$work/big.lua"
+    member_lua "$work/groups" >"$work/spread.lua"
     cat >"$work/post.lua" <<'LUA'
 local n = 0
 setup = function(thread) n = n + 1; thread:set("tid", n) end
@@ -146,8 +135,8 @@ LUA
     run eq "$SCIM_BASE/Users?filter=userName%20eq%20%22u777@example.com%22"
     run id "$SCIM_BASE/Users/$user"
     run page "$SCIM_BASE/Users?startIndex=1&count=100"
-    run small -s "$work/member.lua" "$SCIM_BASE/Groups/$small"
-    run big -s "$work/member.lua" "$SCIM_BASE/Groups/$big"
+    run small -s "$work/small.lua" "$SCIM_BASE/Groups/$small"
+    run big -s "$work/big.lua" "$SCIM_BASE/Groups/$big"
     run spread -s "$work/spread.lua" "$SCIM_BASE/Groups"
     run groups "$SCIM_BASE/Groups?count=100&excludedAttributes=members"
     # The ceiling of HTTP itself on this machine: a route through the same server and
