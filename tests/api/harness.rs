@@ -143,18 +143,6 @@ pub fn http_client() -> reqwest::Client {
     http_client_builder().build().expect("an HTTP client builds")
 }
 
-/// The text `/metrics` serves at `origin` now.
-pub async fn metrics_text(origin: &str) -> String {
-    http_client()
-        .get(format!("{origin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 pub fn http_client_builder() -> reqwest::ClientBuilder {
     scimd::install_tls_provider();
     reqwest::Client::builder()

@@ -40,7 +40,8 @@ pub(crate) fn sample(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {name}:\n{text}"))
 }
 
-async fn scrape(client: &reqwest::Client, origin: &str) -> String {
+/// The text `/metrics` serves at `origin` now.
+pub(crate) async fn scrape(client: &reqwest::Client, origin: &str) -> String {
     let res = client.get(format!("{origin}/metrics")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     res.text().await.unwrap()

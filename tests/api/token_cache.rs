@@ -10,17 +10,13 @@ use serde_json::json;
 
 use crate::adminkit::Admin;
 use crate::harness::{TestApp, backend, eventually};
+use crate::observability::{sample, scrape};
 use scimd::store::Backend;
 
 /// The `scimd_token_cache_*` figure `name` from `/metrics`.
 pub(crate) async fn cache_figure(origin: &str, name: &str) -> f64 {
-    let text = crate::harness::metrics_text(origin).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("scimd_token_cache_{name} ")))
-        .unwrap_or_else(|| panic!("no scimd_token_cache_{name} in /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+    let text = scrape(&crate::harness::http_client(), origin).await;
+    sample(&text, &format!("scimd_token_cache_{name}"))
 }
 
 /// Uses the app's token until its check is answered from the cache (on Postgres the cache

@@ -146,8 +146,7 @@ async fn a_change_made_while_the_listener_was_down_is_not_missed() {
     )
     .await;
     eventually("listening again", Duration::from_secs(10), || async {
-        let metrics = crate::harness::metrics_text(&app.origin).await;
-        if metrics.contains("scimd_token_cache_active 1") {
+        if crate::token_cache::cache_figure(&app.origin, "active").await == 1.0 {
             Ok(())
         } else {
             Err("not active".into())
