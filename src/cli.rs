@@ -384,6 +384,23 @@ enum AccountCommand {
     #[command(after_help = "Example:
   scimd --json account list")]
     List,
+    /// Make a single-use link that signs someone into the account's web console (/ui) once,
+    /// without an admin token — for a customer's IT admin who sets up the identity provider.
+    #[command(
+        name = "setup-link",
+        after_help = "Examples:
+  scimd account setup-link --account ID
+  scimd account setup-link --account ID --ttl 24h
+  LINK=$(scimd -q account setup-link --account ID)"
+    )]
+    SetupLink {
+        #[arg(long)]
+        account: Uuid,
+        /// How long the link can be used, e.g. 72h (the default, console_setup_link_hours), 30m;
+        /// at most 30d.
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1341,6 +1358,26 @@ async fn one_shot(
                     "Next: scimd token create --account {} --kind scim --idp okta",
                     account.id
                 );
+            }
+        }
+        Command::Account {
+            command: AccountCommand::SetupLink { account, ttl },
+        } => {
+            let caller = Caller::operator(account, operator_name(&operator));
+            let issued = svc.create_setup_link(&caller, ttl).await.map_err(err)?;
+            let url = format!("{}/ui/setup?code={}", config.public_origin(), issued.code);
+            match output {
+                Output::Quiet => println!("{url}"),
+                Output::Json => println!(
+                    "{}",
+                    json!({"id": issued.record.id, "url": url, "expires_at": issued.record.expires_at.to_rfc3339()})
+                ),
+                Output::Human => {
+                    println!("Setup link:  {url}");
+                    println!("Expires:     {}", issued.record.expires_at.to_rfc3339());
+                    println!();
+                    println!("It signs one person into this account's console once; it is shown only now.");
+                }
             }
         }
         Command::Account {

@@ -46,6 +46,12 @@ pub struct Config {
     pub webhook_timeout_seconds: u64,
     /// Seconds a verified token may be trusted from this process's cache; 0: never cached.
     pub token_cache_seconds: u64,
+    /// Minutes a web-console session lives without a request (docs/console.md).
+    pub console_idle_minutes: u64,
+    /// Hours a web-console session lives at most, however used.
+    pub console_session_hours: u64,
+    /// Hours a setup link lives when its maker asks for no other lifetime.
+    pub console_setup_link_hours: u64,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub token_ttl: String,
@@ -252,6 +258,21 @@ impl Config {
         if self.token_cache_seconds > 60 {
             return Err(ConfigError(
                 "token_cache_seconds must be between 0 (no cache) and 60".into(),
+            ));
+        }
+        if !(1..=1440).contains(&self.console_idle_minutes) {
+            return Err(ConfigError(
+                "console_idle_minutes must be between 1 and 1440 (a day)".into(),
+            ));
+        }
+        if !(1..=720).contains(&self.console_session_hours) {
+            return Err(ConfigError(
+                "console_session_hours must be between 1 and 720 (30 days)".into(),
+            ));
+        }
+        if !(1..=720).contains(&self.console_setup_link_hours) {
+            return Err(ConfigError(
+                "console_setup_link_hours must be between 1 and 720 (30 days)".into(),
             ));
         }
         if !(1..=3650).contains(&self.event_retention_days) {

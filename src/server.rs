@@ -120,6 +120,9 @@ impl App {
             webhook_allow_private_networks: config.webhook_allow_private_networks,
             webhook_timeout: Duration::from_secs(config.webhook_timeout_seconds),
             token_cache: Duration::from_secs(config.token_cache_seconds),
+            console_idle: Duration::from_secs(config.console_idle_minutes * 60),
+            console_lifetime: Duration::from_secs(config.console_session_hours * 3600),
+            console_setup_link: Duration::from_secs(config.console_setup_link_hours * 3600),
         };
         let service = Service::new(store.clone(), settings, config.signing_key()?).await?;
         Ok(App {

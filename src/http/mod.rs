@@ -15,6 +15,7 @@ mod retry;
 mod search;
 mod slow;
 mod spans;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/account/{account_id}", scim)
         .merge(admin::router(state.clone()))
+        .merge(ui::router(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::serve))
@@ -323,9 +325,13 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 async fn negotiate_and_normalise(req: Request, next: Next) -> Response {
     // The admin API speaks plain JSON; its errors become problem details (error::problem_details).
     let admin_api = req.uri().path().starts_with("/api/");
-    // OAuth's endpoints answer in OAuth's own JSON, which its clients parse (http/oauth.rs).
+    // OAuth's endpoints answer in OAuth's own JSON, which its clients parse (http/oauth.rs);
+    // the console answers people, in HTML (http/ui).
     let path = req.uri().path();
-    if path.starts_with("/scim/") && (path.ends_with(oauth::TOKEN_PATH) || path.contains("/.well-known/")) {
+    if (path.starts_with("/scim/") && (path.ends_with(oauth::TOKEN_PATH) || path.contains("/.well-known/")))
+        || path == "/ui"
+        || path.starts_with("/ui/")
+    {
         return next.run(req).await;
     }
     let plain_json_only = admin_api

@@ -55,6 +55,66 @@ impl UserChanges {
 }
 
 /// What R3 locks; the detail names the IdP and the way out.
+// R3's messages: what the writes answer, and what the console shows beside a locked field.
+const DEACTIVATE_MANAGED: &str = "Cannot deactivate a user provisioned through SCIM";
+const REACTIVATE_MANAGED: &str = "Cannot reactivate a user provisioned through SCIM";
+const DETAILS_OF_MEMBER: &str =
+    "Cannot edit the email or name of a user who belongs to a group imported from SCIM";
+const IDENTITY_OF_MANAGED: &str = "Cannot change the userName or email of a user provisioned through SCIM (the \
+     identity provider identifies the user by them and could not change them back)";
+const RENAME_MANAGED: &str = "Cannot rename a group imported from SCIM";
+const DELETE_MANAGED_GROUP: &str = "Cannot delete a group imported from SCIM";
+const DELETE_MANAGED_USER: &str = "Cannot delete a user provisioned through SCIM";
+const ADD_TO_MANAGED: &str = "Cannot add members to a group imported from SCIM";
+const REMOVE_FROM_MANAGED: &str = "Cannot remove members from a group imported from SCIM";
+
+/// What R3 keeps an admin from changing on one user or group, each with the reason the write
+/// would be refused with: the console shows these read-only. The writes check again.
+#[derive(Debug, Clone, Default)]
+pub struct Locks {
+    /// userName and email.
+    pub identity: Option<String>,
+    /// email and the names.
+    pub details: Option<String>,
+    pub active: Option<String>,
+    pub delete: Option<String>,
+    pub rename: Option<String>,
+    pub members: Option<String>,
+}
+
+/// R3's locks on a user, from the user and the groups it is in.
+pub fn user_locks(view: &UserView) -> Locks {
+    let row = &view.row;
+    let managed = |what: &str| row.idp_managed.then(|| locked(what, row).to_string());
+    let active = row.doc.get("active") != Some(&Value::Bool(false));
+    Locks {
+        identity: managed(IDENTITY_OF_MANAGED),
+        details: view
+            .groups
+            .iter()
+            .any(|g| g.idp_managed)
+            .then(|| locked(DETAILS_OF_MEMBER, row).to_string()),
+        active: managed(if active {
+            DEACTIVATE_MANAGED
+        } else {
+            REACTIVATE_MANAGED
+        }),
+        delete: managed(DELETE_MANAGED_USER),
+        ..Locks::default()
+    }
+}
+
+/// R3's locks on a group.
+pub fn group_locks(row: &ResourceRow) -> Locks {
+    let managed = |what: &str| row.idp_managed.then(|| locked(what, row).to_string());
+    Locks {
+        rename: managed(RENAME_MANAGED),
+        delete: managed(DELETE_MANAGED_GROUP),
+        members: managed(ADD_TO_MANAGED),
+        ..Locks::default()
+    }
+}
+
 fn locked(what: &str, row: &ResourceRow) -> super::Error {
     super::Error::LockedByIdp(format!(
         "{what}: it is managed by the identity provider {:?}; make the change there (an operator \
@@ -215,9 +275,9 @@ impl Service {
             if current.idp_managed && changes.active.is_some_and(|a| a != was_active) {
                 return Err(locked(
                     if was_active {
-                        "Cannot deactivate a user provisioned through SCIM"
+                        DEACTIVATE_MANAGED
                     } else {
-                        "Cannot reactivate a user provisioned through SCIM"
+                        REACTIVATE_MANAGED
                     },
                     &current,
                 ));
@@ -226,19 +286,12 @@ impl Service {
                 && details_changed(&current.doc, &doc)
                 && !tx.in_idp_managed_groups(account, &[uid]).await?.is_empty()
             {
-                return Err(locked(
-                    "Cannot edit the email or name of a user who belongs to a group imported from SCIM",
-                    &current,
-                ));
+                return Err(locked(DETAILS_OF_MEMBER, &current));
             }
             // R3 for every IdP-managed user, whatever its groups: the IdP matches the user by
             // userName and email and R2 keeps it from changing them back.
             if current.idp_managed && identity_changed(&current.doc, &doc) {
-                return Err(locked(
-                    "Cannot change the userName or email of a user provisioned through SCIM (the \
-                     identity provider identifies the user by them and could not change them back)",
-                    &current,
-                ));
+                return Err(locked(IDENTITY_OF_MANAGED, &current));
             }
         }
         let row = tx
@@ -333,7 +386,7 @@ impl Service {
             });
         }
         if current.idp_managed && !force {
-            return Err(locked("Cannot rename a group imported from SCIM", &current));
+            return Err(locked(RENAME_MANAGED, &current));
         }
         settings::profile(tx.as_mut(), account)
             .await?
@@ -398,8 +451,8 @@ impl Service {
         if current.idp_managed && !force {
             return Err(locked(
                 match kind {
-                    ResourceKind::Group => "Cannot delete a group imported from SCIM",
-                    ResourceKind::User => "Cannot delete a user provisioned through SCIM",
+                    ResourceKind::Group => DELETE_MANAGED_GROUP,
+                    ResourceKind::User => DELETE_MANAGED_USER,
                 },
                 &current,
             ));
@@ -482,11 +535,7 @@ impl Service {
             .ok_or_else(|| not_found("Group", id))?;
         if group.idp_managed && !force {
             return Err(locked(
-                if add {
-                    "Cannot add members to a group imported from SCIM"
-                } else {
-                    "Cannot remove members from a group imported from SCIM"
-                },
+                if add { ADD_TO_MANAGED } else { REMOVE_FROM_MANAGED },
                 &group,
             ));
         }

@@ -74,13 +74,32 @@ pub struct AuditPage {
 /// Most events one page returns.
 pub const MAX_AUDIT_PAGE: i64 = 500;
 
+/// Which events of the log to list (all when empty).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// `scim`, `admin` or `operator`.
+    pub actor_kind: Option<String>,
+    /// Events at or after this time…
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// …and before this one.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The smallest UUIDv7 of the millisecond `t`: event ids are UUIDv7, so `id >= floor(t)` is
+/// "at or after t", a range of the primary key rather than a scan of the `at` column.
+pub(crate) fn v7_floor(t: chrono::DateTime<chrono::Utc>) -> Uuid {
+    let ms = t.timestamp_millis().max(0) as u128 & ((1 << 48) - 1);
+    Uuid::from_u128((ms << 80) | (0x7 << 76) | (0b10 << 62))
+}
+
 impl Service {
     /// The account's audit log, newest first. `before` is the `next` of the previous page.
     pub async fn list_audit(
         &self,
         caller: &Caller,
-        resource_type: Option<String>,
-        resource_id: Option<String>,
+        filter: AuditFilter,
         before: Option<&str>,
         limit: Option<i64>,
     ) -> Result<AuditPage> {
@@ -98,10 +117,24 @@ impl Service {
                 ScimError::invalid_value(format!("limit must be between 1 and {MAX_AUDIT_PAGE}")).into(),
             );
         }
+        if let Some(kind) = &filter.actor_kind
+            && !["scim", "admin", "operator"].contains(&kind.as_str())
+        {
+            return Err(ScimError::invalid_value(format!(
+                "the actor kind is scim, admin or operator, not {kind:?}"
+            ))
+            .into());
+        }
+        let until = filter.until.map(v7_floor);
         let query = AuditQuery {
-            resource_type,
-            resource_id,
-            before,
+            resource_type: filter.resource_type,
+            resource_id: filter.resource_id,
+            actor_kind: filter.actor_kind,
+            before: match (before, until) {
+                (Some(b), Some(u)) => Some(b.min(u)),
+                (b, u) => b.or(u),
+            },
+            from: filter.from.map(v7_floor),
             // One more than asked, to know whether an older page exists.
             limit: limit + 1,
         };

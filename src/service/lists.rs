@@ -309,6 +309,9 @@ mod tests {
             webhook_allow_private_networks: false,
             webhook_timeout: Duration::from_secs(10),
             token_cache: Duration::from_secs(5),
+            console_idle: Duration::from_secs(1800),
+            console_lifetime: Duration::from_secs(43_200),
+            console_setup_link: Duration::from_secs(259_200),
         };
         list_query(
             ResourceKind::User,

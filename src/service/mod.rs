@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth_cache;
 pub mod bulk;
 mod change;
+pub mod console;
 pub mod events;
 pub mod export;
 pub mod groups;
@@ -163,6 +164,12 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// Longest a verified token is trusted from the cache (`auth_cache`); zero: never.
     pub token_cache: Duration,
+    /// A console session ends after this long without a request…
+    pub console_idle: Duration,
+    /// …and this long after sign-in, whatever the use.
+    pub console_lifetime: Duration,
+    /// A setup link's lifetime when none is asked for.
+    pub console_setup_link: Duration,
 }
 
 /// The service layer: rules over a store.
@@ -286,7 +293,7 @@ pub mod records {
     pub use crate::store::health::count_commits;
     pub use crate::store::{
         AdminFilter, AuditRecord, EventRecord, MemberRef, OAuthClientRecord, PoolStats, ResourceRow,
-        RoleBinding, TokenRecord, WebhookDelivery, WebhookEndpoint,
+        RoleBinding, SetupLinkRecord, TokenRecord, WebhookDelivery, WebhookEndpoint,
     };
 
     /// The connection pool of `store` now, for `/metrics`.

@@ -495,24 +495,7 @@ impl Service {
     /// detail that says what to fix, and reveals nothing about other accounts: a token of
     /// another account and an account that does not exist get the same answer.
     pub async fn authenticate(&self, token: &str, kind: TokenKind, path_account: &str) -> Result<Caller> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-        validation.leeway = 0;
-        // `exp` is checked below against the service's clock, not the system's.
-        validation.validate_exp = false;
-        let claims =
-            match jsonwebtoken::decode::<Claims>(token.trim(), &self.signing_key.decoding, &validation) {
-                Ok(data) => data.claims,
-                Err(err) => {
-                    return Err(unauthorized(match err.kind() {
-                        ErrorKind::InvalidSignature => {
-                            "the bearer token's signature is not valid".to_string()
-                        }
-                        _ => "the bearer token is malformed: expected a token issued by scimd".to_string(),
-                    }));
-                }
-            };
+        let claims = self.claims(token)?;
         let now = self.clock().now();
         if claims.exp <= now.timestamp() {
             return Err(unauthorized(
@@ -587,6 +570,62 @@ impl Service {
             token_id,
             kind,
             idp,
+            operator: None,
+            schema_version: Some(account_row.schema_version),
+        })
+    }
+
+    /// A token's claims, its signature checked (its row and expiry are not).
+    fn claims(&self, token: &str) -> Result<Claims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 0;
+        // `exp` is checked against the service's clock, not the system's.
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<Claims>(token.trim(), &self.signing_key.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| {
+                unauthorized(match err.kind() {
+                    ErrorKind::InvalidSignature => "the bearer token's signature is not valid",
+                    _ => "the bearer token is malformed: expected a token issued by scimd",
+                })
+            })
+    }
+
+    /// The account a token of scimd's names (its signature checked, nothing else): where a
+    /// token pasted without an account (the console's sign-in) is to be checked.
+    pub(crate) fn token_account(&self, token: &str) -> Result<String> {
+        Ok(self.claims(token)?.sub)
+    }
+
+    /// The admin token `token_id` of `account`, checked as a request's token is (revoked,
+    /// expired, deleted), from the cache while nothing it relies on has changed: a console
+    /// session lives only while the admin token it was opened with does.
+    pub(crate) async fn check_admin_token_id(&self, account: Uuid, token_id: Uuid) -> Result<Caller> {
+        if let Some(revoked) = self.revoked.get(token_id) {
+            return Err(revoked_error(revoked));
+        }
+        let checked = self.checked_token(account, token_id).await?;
+        let (record, account_row) = (&checked.0, checked.1);
+        if record.kind != TokenKind::Admin.as_str() {
+            return Err(unauthorized("the session's token is not an admin token"));
+        }
+        if let Some(revoked) = record.revoked_at {
+            self.revoked.remember(token_id, revoked);
+            return Err(revoked_error(revoked));
+        }
+        if record.expires_at <= self.clock().now() {
+            return Err(unauthorized(format!(
+                "the admin token expired at {}",
+                record.expires_at.to_rfc3339()
+            )));
+        }
+        Ok(Caller {
+            account_id: account,
+            token_id,
+            kind: TokenKind::Admin,
+            idp: None,
             operator: None,
             schema_version: Some(account_row.schema_version),
         })

@@ -340,8 +340,14 @@ pub fn list_audit(query: &AuditQuery) -> (String, Vec<SqlParam>) {
     if let Some(r) = &query.resource_id {
         cond("resource_id", "=", SqlParam::Text(r.clone()));
     }
+    if let Some(kind) = &query.actor_kind {
+        cond("actor_kind", "=", SqlParam::Text(kind.clone()));
+    }
     if let Some(before) = query.before {
         cond("id", "<", SqlParam::Uuid(before));
+    }
+    if let Some(from) = query.from {
+        cond("id", ">=", SqlParam::Uuid(from));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len() + 2));
     (sql, params)

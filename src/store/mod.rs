@@ -7,6 +7,7 @@ mod audit;
 pub mod auth_signal;
 pub mod backup;
 mod common;
+mod console;
 pub mod copy;
 mod db;
 pub mod derived;
@@ -232,6 +233,36 @@ pub struct TokenRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     /// An OAuth access token's client (`oauth_clients`), revoked with it.
     pub oauth_client_id: Option<Uuid>,
+}
+
+/// A web-console session (docs/console.md): the browser holds a secret, the row its SHA-256.
+#[derive(Debug, Clone)]
+pub struct ConsoleSessionRecord {
+    pub id_sha256: Vec<u8>,
+    pub account_id: Uuid,
+    /// The admin token the session was opened with; checked on every request.
+    pub token_id: Option<Uuid>,
+    /// Or the setup link it was opened with.
+    pub setup_link_id: Option<Uuid>,
+    /// The session's anti-forgery token, sent back with every form.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The absolute end, whatever the use.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A single-use link into one account's console (docs/console.md).
+#[derive(Debug, Clone)]
+pub struct SetupLinkRecord {
+    pub account_id: Uuid,
+    pub id: Uuid,
+    pub code_sha256: Vec<u8>,
+    /// Who made it (an operator's name, or `admin-token:<id>`).
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 /// An OAuth 2.0 client of an account (client-credentials grant, docs/idp-setup.md).
@@ -588,6 +619,23 @@ pub trait ReadTx: Send {
     /// Newest first.
     async fn list_audit(&mut self, account: Uuid, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
 
+    // Web-console sessions and setup links, and what its overview counts.
+    /// Users or groups of the account per provisioning source (R9).
+    async fn counts_by_source(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+    ) -> StoreResult<Vec<(String, i64)>>;
+    /// Audit events per UTC day (`YYYY-MM-DD`) and source from the event id `since` on.
+    async fn activity_by_day(
+        &mut self,
+        account: Uuid,
+        since: Uuid,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+    async fn get_console_session(&mut self, id_sha256: &[u8]) -> StoreResult<Option<ConsoleSessionRecord>>;
+    /// Newest first.
+    async fn list_setup_links(&mut self, account: Uuid) -> StoreResult<Vec<SetupLinkRecord>>;
+
     // OAuth clients.
     async fn list_oauth_clients(&mut self, account: Uuid) -> StoreResult<Vec<OAuthClientRecord>>;
     async fn get_oauth_client(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<OAuthClientRecord>>;
@@ -750,6 +798,26 @@ pub trait Tx: ReadTx {
         event: &AuditRecord,
         events: &[NewEvent],
     ) -> StoreResult<()>;
+
+    // Web-console sessions and setup links.
+    /// Stores a session and drops the account's sessions past their absolute end at `now`.
+    async fn insert_console_session(
+        &mut self,
+        session: &ConsoleSessionRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Records a use of the session at `at`.
+    async fn touch_console_session(&mut self, id_sha256: &[u8], at: DateTime<Utc>) -> StoreResult<()>;
+    /// Whether there was such a session.
+    async fn delete_console_session(&mut self, id_sha256: &[u8]) -> StoreResult<bool>;
+    async fn insert_setup_link(&mut self, link: &SetupLinkRecord) -> StoreResult<()>;
+    /// Marks the unused link with this code used at `now`, in one statement; `None` when there
+    /// is none or it was used.
+    async fn use_setup_link(
+        &mut self,
+        code_sha256: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SetupLinkRecord>>;
 
     // OAuth clients.
     async fn insert_oauth_client(&mut self, client: &OAuthClientRecord) -> StoreResult<()>;
@@ -955,6 +1023,10 @@ pub struct AuditRecord {
 pub struct AuditQuery {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// `scim`, `admin` or `operator`.
+    pub actor_kind: Option<String>,
     pub before: Option<Uuid>,
+    /// Only events from this id on (a UUIDv7 made from a time is a time bound).
+    pub from: Option<Uuid>,
     pub limit: i64,
 }

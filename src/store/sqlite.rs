@@ -596,6 +596,11 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("tokens", "tokens", "1000 100 1"),
     ("tokens", "tokens_oauth_client_idx", "100 10 5"),
     ("oauth_clients", "oauth_clients", "100 10 1"),
+    // A few console sessions and setup links per account.
+    ("console_sessions", "console_sessions", "1000 1"),
+    ("console_sessions", "console_sessions_account_idx", "1000 100 1"),
+    ("console_setup_links", "console_setup_links", "100 10 1"),
+    ("console_setup_links", "console_setup_links_code_idx", "100 1"),
     ("webhook_endpoints", "webhook_endpoints", "100 10 1"),
     ("webhook_endpoints", "webhook_endpoints_due_idx", "100 10"),
     (
@@ -713,6 +718,12 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
         "account_schemas_pkey",
     ),
     ("oauth_clients.account_id, oauth_clients.id", "oauth_clients_pkey"),
+    ("console_sessions.id_sha256", "console_sessions_pkey"),
+    (
+        "console_setup_links.account_id, console_setup_links.id",
+        "console_setup_links_pkey",
+    ),
+    ("console_setup_links.code_sha256", "console_setup_links_code_idx"),
     (
         "webhook_endpoints.account_id, webhook_endpoints.id",
         "webhook_endpoints_pkey",

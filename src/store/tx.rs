@@ -17,14 +17,15 @@ use super::db::{DbConn, now_micros};
 use super::health::Health;
 use super::session::Session;
 use super::{
-    Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount, EventPage,
-    EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent, NewResource, NewRoleBinding,
-    OAuthClientRecord, Origin, Page, ReadTx, ResourceKind, ResourceRow, RoleBinding, SchemaRecord,
-    StoreResult, TokenRecord, Tx, WebhookDelivery, WebhookEndpoint,
+    Account, AccountSchemas, AccountSettings, AdminFilter, AuditQuery, AuditRecord, AuthAccount,
+    ConsoleSessionRecord, EventPage, EventQuery, GroupRef, ListQuery, MemberRef, Membership, NewEvent,
+    NewResource, NewRoleBinding, OAuthClientRecord, Origin, Page, ReadTx, ResourceKind, ResourceRow,
+    RoleBinding, SchemaRecord, SetupLinkRecord, StoreResult, TokenRecord, Tx, WebhookDelivery,
+    WebhookEndpoint,
 };
 use super::{
-    accounts, audit, events, memberships, oauth, resources, role_bindings, schemas, settings, tokens,
-    webhooks,
+    accounts, audit, console, events, memberships, oauth, resources, role_bindings, schemas, settings,
+    tokens, webhooks,
 };
 
 /// A connection of either database: in a transaction (ended by `commit` or, dropped, rolled
@@ -266,6 +267,34 @@ impl ReadTx for SqlTx {
         audit::list(&mut self.db(), account, q).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, name = "store.counts_by_source")]
+    async fn counts_by_source(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        console::counts_by_source(&mut self.db(), kind, account).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.activity_by_day")]
+    async fn activity_by_day(
+        &mut self,
+        account: Uuid,
+        since: Uuid,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        console::activity_by_day(&mut self.db(), account, since).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.get_console_session")]
+    async fn get_console_session(&mut self, id_sha256: &[u8]) -> StoreResult<Option<ConsoleSessionRecord>> {
+        console::get_session(&mut self.db(), id_sha256).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.list_setup_links")]
+    async fn list_setup_links(&mut self, account: Uuid) -> StoreResult<Vec<SetupLinkRecord>> {
+        console::list_setup_links(&mut self.db(), account).await
+    }
+
     #[tracing::instrument(level = "debug", skip_all, name = "store.list_oauth_clients")]
     async fn list_oauth_clients(&mut self, account: Uuid) -> StoreResult<Vec<OAuthClientRecord>> {
         oauth::list(&mut self.db(), account).await
@@ -501,6 +530,39 @@ impl Tx for SqlTx {
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_audit")]
     async fn insert_audit(&mut self, account: Uuid, e: &AuditRecord, new: &[NewEvent]) -> StoreResult<()> {
         audit::insert_with_events(&mut self.db(), account, e, new).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_console_session")]
+    async fn insert_console_session(
+        &mut self,
+        session: &ConsoleSessionRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        console::insert_session(&mut self.db(), session, now).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.touch_console_session")]
+    async fn touch_console_session(&mut self, id_sha256: &[u8], at: DateTime<Utc>) -> StoreResult<()> {
+        console::touch_session(&mut self.db(), id_sha256, at).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.delete_console_session")]
+    async fn delete_console_session(&mut self, id_sha256: &[u8]) -> StoreResult<bool> {
+        console::delete_session(&mut self.db(), id_sha256).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.insert_setup_link")]
+    async fn insert_setup_link(&mut self, link: &SetupLinkRecord) -> StoreResult<()> {
+        console::insert_setup_link(&mut self.db(), link).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.use_setup_link")]
+    async fn use_setup_link(
+        &mut self,
+        code_sha256: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<SetupLinkRecord>> {
+        console::use_setup_link(&mut self.db(), code_sha256, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.insert_oauth_client")]

@@ -8,8 +8,10 @@ mod harness;
 
 mod admin;
 mod auth;
+mod browser;
 mod bulk;
 mod configure;
+mod console;
 mod cli;
 mod comparison;
 mod container;

@@ -236,7 +236,16 @@ pub async fn list_audit(State(st): State<AppState>, ctx: Ctx, params: Params) ->
     let limit = q.int("limit", 1, MAX_AUDIT_PAGE)?;
     let page = st
         .service
-        .list_audit(&ctx.caller, resource_type, resource_id, before.as_deref(), limit)
+        .list_audit(
+            &ctx.caller,
+            crate::service::audit::AuditFilter {
+                resource_type,
+                resource_id,
+                ..Default::default()
+            },
+            before.as_deref(),
+            limit,
+        )
         .await?;
     let body = AuditList {
         items: page.events.into_iter().map(AuditEventOut::from).collect(),

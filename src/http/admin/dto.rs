@@ -82,7 +82,7 @@ fn whole_u32(n: &Number) -> Option<u32> {
     (f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
 }
 
-fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+pub(super) fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     match Option::<Number>::deserialize(d)? {
         None => Ok(None),
         Some(n) => whole_u32(&n).map(Some).ok_or_else(|| {

@@ -7,6 +7,7 @@
 //! in `service`.
 
 mod account;
+mod console;
 mod dto;
 mod events;
 mod export_schema;
@@ -96,6 +97,7 @@ fn api(max_export_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(schemas::list_schemas, schemas::declare_schema))
         .routes(routes!(schemas::remove_schema))
         .routes(routes!(account::list_audit))
+        .routes(routes!(console::create_setup_link))
         .routes(routes!(events::list_events))
         .routes(routes!(oauth::list_oauth_clients, oauth::create_oauth_client))
         .routes(routes!(oauth::revoke_oauth_client))
