@@ -12,6 +12,7 @@ mod browser;
 mod bulk;
 mod configure;
 mod console;
+mod console_browser;
 mod cli;
 mod comparison;
 mod container;

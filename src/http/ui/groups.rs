@@ -9,7 +9,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::layout::{self, csrf, managed_badge, source_badge};
+use super::layout::{self, csrf, lock, managed_badge, source_badge};
 use super::users::{ListQuery, admin_filter, list_request, literal, pager, source_filters, trail};
 use super::{account_path, error_page, see_other};
 use crate::http::AppState;
@@ -155,7 +155,7 @@ pub(super) async fn detail(
             p.hint { "The identifier is made once from the first name and never changes (R1): role bindings and your application refer to it." }
             h2 { "Name" }
             @if let Some(reason) = &locks.rename {
-                p.hint { "🔒 " (reason) }
+                p.hint { (lock()) " " (reason) }
             } @else {
                 form.row method="post" action=(here) {
                     (csrf(&session))
@@ -169,7 +169,7 @@ pub(super) async fn detail(
             }
             h2 { "Members" }
             @if let Some(reason) = &locks.members {
-                p.hint { "🔒 " (reason) }
+                p.hint { (lock()) " " (reason) }
             } @else {
                 form.row method="post" action={ (here) "/members" } {
                     (csrf(&session))
@@ -226,7 +226,7 @@ pub(super) async fn detail(
                 summary { "Delete this group…" }
                 form method="post" action={ (here) "/delete" } {
                     (csrf(&session))
-                    @if let Some(reason) = &locks.delete { p.hint { "🔒 " (reason) } }
+                    @if let Some(reason) = &locks.delete { p.hint { (lock()) " " (reason) } }
                     p { "Its memberships and role bindings go with it." }
                     button.danger #delete-group type="submit" { "Delete group" }
                 }

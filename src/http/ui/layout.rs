@@ -82,7 +82,7 @@ pub fn managed_badge(source: &str, managed: bool) -> Markup {
     html! {
         @if managed {
             span.badge.locked title="Changes come from the identity provider; the console cannot change what it manages" {
-                "🔒 Managed by " (idp_name(source))
+                (lock()) " Managed by " (idp_name(source))
             }
         }
     }
@@ -98,6 +98,16 @@ pub fn idp_name(source: &str) -> &str {
     }
 }
 
+/// A padlock beside what the identity provider manages (R3): drawn here, since no emoji font
+/// can be counted on.
+pub fn lock() -> Markup {
+    html! {
+        svg.lock aria-hidden="true" focusable="false" viewBox="0 0 16 16" width="12" height="12" {
+            path fill="currentColor" d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 0 0-4 0v2z" {}
+        }
+    }
+}
+
 /// A time as people read it, in UTC.
 pub fn when(t: chrono::DateTime<chrono::Utc>) -> Markup {
     html! { time datetime=(t.to_rfc3339()) { (t.format("%Y-%m-%d %H:%M UTC")) } }
@@ -108,7 +118,7 @@ pub fn copyable(id: &str, text: &str, label: &str) -> Markup {
     html! {
         div.copyable {
             code #(id) { (text) }
-            button type="button" data-copy=(id) aria-label={ "Copy " (label) } { "Copy" }
+            button type="button" data-copy=(id) { span.state { "Copy" } span.visually-hidden { " " (label) } }
         }
     }
 }

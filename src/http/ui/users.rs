@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::layout::{self, csrf, managed_badge, source_badge, when};
+use super::layout::{self, csrf, lock, managed_badge, source_badge, when};
 use super::{account_path, error_page, see_other};
 use crate::http::AppState;
 use crate::scim::list::ListRequest;
@@ -242,12 +242,12 @@ pub(super) fn trail(events: &[AuditRecord]) -> Markup {
 }
 
 /// A text field, read-only with the lock's reason when R3 locks it.
-fn field(id: &str, label: &str, value: &str, lock: Option<&String>, kind: &str) -> Markup {
+fn field(id: &str, label: &str, value: &str, locked: Option<&String>, kind: &str) -> Markup {
     html! {
         label for=(id) { (label) }
-        @if let Some(reason) = lock {
+        @if let Some(reason) = locked {
             input id=(id) type=(kind) name=(id) value=(value) readonly aria-describedby={ (id) "-lock" };
-            p.hint id={ (id) "-lock" } { "🔒 " (reason) }
+            p.hint id={ (id) "-lock" } { (lock()) " " (reason) }
         } @else {
             input id=(id) type=(kind) name=(id) value=(value);
         }
@@ -314,7 +314,7 @@ pub(super) async fn detail(
                         input #active type="checkbox" name="active" value="true" checked[active(doc)] disabled aria-describedby="active-lock";
                         " " label for="active" { "Active" }
                         input type="hidden" name="active" value=(if active(doc) { "true" } else { "" });
-                        p.hint #active-lock { "🔒 " (reason) }
+                        p.hint #active-lock { (lock()) " " (reason) }
                     } @else {
                         input #active type="checkbox" name="active" value="true" checked[active(doc)];
                         " " label for="active" { "Active" }
@@ -326,12 +326,12 @@ pub(super) async fn detail(
             @if view.groups.is_empty() { p { "In no group." } } @else {
                 ul { @for g in &view.groups {
                     li { a href=(account_path(&session, &format!("/groups/{}", g.group_id))) { (g.display_name) }
-                         @if g.idp_managed { " " span.badge.locked { "🔒 IdP group" } } }
+                         @if g.idp_managed { " " span.badge.locked { (lock()) " IdP group" } } }
                 } }
             }
             h2 { "Delete" }
             @if let Some(reason) = &locks.delete {
-                p.hint { "🔒 " (reason) }
+                p.hint { (lock()) " " (reason) }
             } @else {
                 details.confirm {
                     summary { "Delete this user…" }

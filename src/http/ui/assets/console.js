@@ -20,6 +20,7 @@ document.addEventListener("click", async (event) => {
     selection.addRange(range);
     copied = document.execCommand && document.execCommand("copy");
   }
-  button.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
+  const state = button.querySelector(".state") || button;
+  state.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
   if (live) live.textContent = copied ? "Copied to the clipboard" : "Text selected; press Ctrl+C to copy";
 });
