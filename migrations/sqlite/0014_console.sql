@@ -23,3 +23,18 @@ CREATE TABLE console_setup_links (
     PRIMARY KEY (account_id, id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX console_setup_links_code_idx ON console_setup_links (code_sha256);
+
+-- Audited changes per account, UTC day and source, for the console's chart (see the Postgres
+-- twin). SQLite has one writer, so one row per day and source (shard 0).
+CREATE TABLE audit_activity (
+    account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    day        TEXT    NOT NULL,
+    source     TEXT    NOT NULL,
+    shard      INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (account_id, day, source, shard)
+) WITHOUT ROWID;
+INSERT INTO audit_activity (account_id, day, source, shard, n)
+SELECT account_id, substr(at, 1, 10),
+       CASE WHEN actor_kind = 'scim' THEN COALESCE(actor_idp, 'scim') ELSE 'manual' END, 0, count(*)
+FROM audit_events GROUP BY 1, 2, 3;

@@ -285,9 +285,7 @@ impl Service {
             groups_by_source: read
                 .counts_by_source(crate::store::ResourceKind::Group, account)
                 .await?,
-            activity: read
-                .activity_by_day(account, super::audit::v7_floor(since))
-                .await?,
+            activity: read.activity_by_day(account, first).await?,
             since,
         })
     }

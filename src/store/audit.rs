@@ -32,33 +32,66 @@ fn insert_params(db: &DbConn<'_>, account: Uuid, e: &AuditRecord) -> Vec<Param> 
     .to_vec()
 }
 
-/// Writes one event, at the transaction's time.
-pub async fn insert(db: &mut DbConn<'_>, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
-    let params = insert_params(db, account, e);
-    db.execute(INSERT, &params).await?;
-    Ok(())
+/// The source an event counts for in `audit_activity`: the IdP of a SCIM token, else `manual`.
+fn source_of(kind: &str, idp: &str) -> String {
+    format!("CASE WHEN {kind} = 'scim' THEN COALESCE({idp}, 'scim') ELSE 'manual' END")
 }
 
-/// Writes an audit event and the change feed's events of the same change. On Postgres that is
-/// one statement (the audit row in a data-modifying `WITH`), so every audited write makes one
-/// round trip fewer while it holds its locks. SQLite runs statements in its own process, so
-/// it keeps the two.
+/// One more event of the day and source in `audit_activity`, in the statement that writes the
+/// event on Postgres (placeholders as [`INSERT`]'s). Each day and source is spread over 16 rows
+/// by connection, as `resource_counts` is, so concurrent writers rarely meet on one row.
+fn activity_upsert_postgres() -> String {
+    format!(
+        "INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
+         VALUES (?1, (COALESCE(?3, CURRENT_TIMESTAMP) AT TIME ZONE 'UTC')::date, {}, pg_backend_pid() % 16, 1)
+         ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1",
+        source_of("?4", "?6")
+    )
+}
+
+/// The same on SQLite, a statement of its own: one writer, so one row per day and source.
+/// Placeholders: 1 the account, 2 the transaction's time, 3 the actor's kind, 4 its IdP.
+fn activity_upsert_sqlite() -> String {
+    format!(
+        "INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
+         VALUES (?1, substr(COALESCE(?2, strftime('%Y-%m-%dT%H:%M:%f', 'now')), 1, 10), {}, 0, 1)
+         ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1",
+        source_of("?3", "?4")
+    )
+}
+
+/// Writes one event, at the transaction's time, and counts it in `audit_activity`.
+pub async fn insert(db: &mut DbConn<'_>, account: Uuid, e: &AuditRecord) -> StoreResult<()> {
+    insert_with_events(db, account, e, &[]).await
+}
+
+/// Writes an audit event, its count in `audit_activity` and the change feed's events of the
+/// same change. On Postgres that is one statement (the audit row and the count in
+/// data-modifying `WITH`s), so every audited write makes two round trips fewer while it holds
+/// its locks. SQLite runs statements in its own process, so it keeps them apart.
 pub async fn insert_with_events(
     db: &mut DbConn<'_>,
     account: Uuid,
     e: &AuditRecord,
     events: &[NewEvent],
 ) -> StoreResult<()> {
-    if events.is_empty() || db.dialect() == Dialect::Sqlite {
-        insert(db, account, e).await?;
+    let mut params = insert_params(db, account, e);
+    if db.dialect() == Dialect::Sqlite {
+        db.execute(INSERT, &params).await?;
+        let counted = params![account, db.now(), &e.actor_kind, &e.actor_idp];
+        db.execute(&activity_upsert_sqlite(), &counted).await?;
         return super::events::insert(db, account, e.id, events).await;
     }
-    let sql = format!(
-        "WITH audit AS ({INSERT}) {}",
+    let last = if events.is_empty() {
+        "SELECT 1".to_string()
+    } else {
+        params.push(Param::from(&Some(super::events::rows(events))));
         super::events::insert_sql(Dialect::Postgres, 14, 3)
+    };
+    let sql = format!(
+        "WITH audit AS ({INSERT}), activity AS ({}) {last}",
+        activity_upsert_postgres()
     );
-    let mut params = insert_params(db, account, e);
-    params.push(Param::from(&Some(super::events::rows(events))));
     db.execute(&sql, &params).await?;
     Ok(())
 }

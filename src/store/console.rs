@@ -158,26 +158,24 @@ pub async fn counts_by_source(
         .collect()
 }
 
-/// Audit events per UTC day and provisioning source (the IdP label of a SCIM token, else
-/// `manual`) from the event `since` on (an id: UUIDv7 ids are in time order, so this is a range
-/// of the primary key).
+/// Audited changes per UTC day (`YYYY-MM-DD`) and provisioning source from the day `since`
+/// on, from the counts written with each event (`audit_activity`), not the log itself.
 pub async fn activity_by_day(
     db: &mut DbConn<'_>,
     account: Uuid,
-    since: Uuid,
+    since: chrono::NaiveDate,
 ) -> StoreResult<Vec<(String, String, i64)>> {
-    let day = match db.dialect() {
-        super::filter_sql::Dialect::Postgres => "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        super::filter_sql::Dialect::Sqlite => "substr(at, 1, 10)",
+    let (day, from) = match db.dialect() {
+        super::filter_sql::Dialect::Postgres => ("to_char(day, 'YYYY-MM-DD')", "CAST(?2 AS date)"),
+        super::filter_sql::Dialect::Sqlite => ("day", "?2"),
     };
     let sql = format!(
-        "SELECT {day} AS day,
-                CASE WHEN actor_kind = 'scim' THEN COALESCE(actor_idp, 'scim') ELSE 'manual' END AS source,
-                count(*) AS n
-         FROM audit_events WHERE account_id = ?1 AND id >= ?2
-         GROUP BY 1, 2 ORDER BY 1, 2"
+        "SELECT {day} AS day, source, CAST(sum(n) AS BIGINT) AS n
+         FROM audit_activity WHERE account_id = ?1 AND day >= {from}
+         GROUP BY day, source ORDER BY day, source"
     );
-    let rows = db.fetch_all(&sql, &params![account, since]).await?;
+    let since = since.format("%Y-%m-%d").to_string();
+    let rows = db.fetch_all(&sql, &params![account, &since]).await?;
     rows.iter()
         .map(|r| Ok((r.text("day")?, r.text("source")?, r.i64("n")?)))
         .collect()

@@ -626,11 +626,11 @@ pub trait ReadTx: Send {
         kind: ResourceKind,
         account: Uuid,
     ) -> StoreResult<Vec<(String, i64)>>;
-    /// Audit events per UTC day (`YYYY-MM-DD`) and source from the event id `since` on.
+    /// Audited changes per UTC day (`YYYY-MM-DD`) and source from the day `since` on.
     async fn activity_by_day(
         &mut self,
         account: Uuid,
-        since: Uuid,
+        since: chrono::NaiveDate,
     ) -> StoreResult<Vec<(String, String, i64)>>;
     async fn get_console_session(&mut self, id_sha256: &[u8]) -> StoreResult<Option<ConsoleSessionRecord>>;
     /// Newest first.

@@ -596,6 +596,8 @@ const PLANNER_STATS: &[(&str, &str, &str)] = &[
     ("tokens", "tokens", "1000 100 1"),
     ("tokens", "tokens_oauth_client_idx", "100 10 5"),
     ("oauth_clients", "oauth_clients", "100 10 1"),
+    // Audited changes per account, day (a year of them) and source.
+    ("audit_activity", "audit_activity", "36500 3650 10 2 1"),
     // A few console sessions and setup links per account.
     ("console_sessions", "console_sessions", "1000 1"),
     ("console_sessions", "console_sessions_account_idx", "1000 100 1"),
@@ -719,6 +721,10 @@ const UNIQUE_KEYS: &[(&str, &str)] = &[
     ),
     ("oauth_clients.account_id, oauth_clients.id", "oauth_clients_pkey"),
     ("console_sessions.id_sha256", "console_sessions_pkey"),
+    (
+        "audit_activity.account_id, audit_activity.day, audit_activity.source, audit_activity.shard",
+        "audit_activity_pkey",
+    ),
     (
         "console_setup_links.account_id, console_setup_links.id",
         "console_setup_links_pkey",

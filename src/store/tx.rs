@@ -280,7 +280,7 @@ impl ReadTx for SqlTx {
     async fn activity_by_day(
         &mut self,
         account: Uuid,
-        since: Uuid,
+        since: chrono::NaiveDate,
     ) -> StoreResult<Vec<(String, String, i64)>> {
         console::activity_by_day(&mut self.db(), account, since).await
     }

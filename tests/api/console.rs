@@ -342,3 +342,36 @@ async fn deleting_an_idp_managed_group_shows_the_r3_message_and_deletes_nothing(
     assert!(page.body.contains("Managed by Okta"), "{}", page.body);
     assert!(page.body.contains("Cannot rename a group imported from SCIM"));
 }
+
+#[tokio::test]
+async fn the_overview_counts_changes_per_day_and_source() {
+    let app = TestApp::spawn().await;
+    let (mut c, _) = signed_in(&app).await;
+    let today = app.clock.now().format("%Y-%m-%d").to_string();
+    let manual_before = c.get(&c.at("/")).await.body;
+    assert!(!manual_before.contains("by Okta"), "{manual_before}");
+    for name in ["a", "b", "c"] {
+        app.user(name).await;
+    }
+    let csrf = c.csrf().await;
+    assert_eq!(c.post(&c.at("/groups"), &[("name", "Native"), ("csrf", &csrf)]).await.status, 303);
+    let page = c.get(&c.at("/")).await.body;
+    assert!(page.contains(&format!("{today}: 3 by Okta")), "{page}");
+    let admins = |body: &str| -> i64 {
+        let at = body.find(&format!("{today}: ")).map(|_| ()).and(body.find(" by admins"));
+        at.map(|end| {
+            let start = body[..end].rfind(": ").unwrap() + 2;
+            body[start..end].parse().unwrap()
+        })
+        .unwrap_or(0)
+    };
+    assert_eq!(admins(&page), admins(&manual_before) + 1, "the group created counts for admins");
+    // 30 days on, that day has left the chart. (A change's day is the database's time, as the
+    // audit log's; only the service's clock is injected, so days beyond the first are not.)
+    app.advance(Duration::from_secs(30 * 86_400));
+    let (token, _) = admin_token(&app).await;
+    assert_eq!(c.sign_in(&token).await.status, 303);
+    let page = c.get(&c.at("/")).await.body;
+    assert!(!page.contains(&format!("{today}: ")), "{page}");
+    assert!(page.contains(": 0 in all") || page.contains(" 0 in all"), "{page}");
+}

@@ -33,6 +33,15 @@ pub(super) fn scim_base_url(st: &AppState, headers: &HeaderMap, session: &Consol
 
 const SOURCES: &[&str] = &["okta", "entra", "onelogin", "scim", "manual"];
 
+/// Who a chart's source stands for.
+fn source_label(source: &str) -> &str {
+    match source {
+        "manual" => "admins (console, admin API, CLI)",
+        "scim" => "other SCIM clients",
+        other => layout::idp_name(other),
+    }
+}
+
 /// Changes per day for the last 30 days, stacked by source, as inline SVG drawn here (no
 /// script, no image request): one bar per day, its height the day's changes.
 fn activity_chart(o: &Overview) -> Markup {
@@ -75,7 +84,7 @@ fn activity_chart(o: &Overview) -> Markup {
                 @for (x, y, bh, source, day, n) in &bars {
                     rect class={ "bar " (source) } x=(format!("{x:.1}")) y=(format!("{y:.1}"))
                         width=(format!("{:.1}", bar - 2.0)) height=(format!("{bh:.1}")) {
-                        title { (day) ": " (n) " by " (layout::idp_name(source)) }
+                        title { (day) ": " (n) " by " (source_label(source)) }
                     }
                 }
                 line x1="0" y1=(h) x2=(w) y2=(h) stroke="#8d96a6" {}
@@ -84,7 +93,7 @@ fn activity_chart(o: &Overview) -> Markup {
             }
             p.legend {
                 @for source in SOURCES {
-                    span { span class={ "sw " (source) } {} (if *source == "manual" { "Admins (console, admin API, CLI)" } else { layout::idp_name(source) }) }
+                    span { span class={ "sw " (source) } {} (source_label(source)) }
                 }
             }
         }
