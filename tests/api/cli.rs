@@ -489,3 +489,38 @@ fn completions_and_man_pages() {
     assert!(page.contains("\\-\\-idp"), "{page}");
     assert!(page.contains(env!("CARGO_PKG_VERSION")), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_link_from_the_cli_opens_the_console_once() {
+    let app = TestApp::spawn().await;
+    let account = app.account.to_string();
+    let (ok, link, out) = scimd(
+        &app,
+        &["--json", "account", "setup-link", "--account", &account, "--ttl", "2h"],
+    );
+    assert!(ok, "{out}");
+    let url = link["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&format!("{}/ui/setup?code=scimd_sl_", app.origin)), "{url}");
+    let code = url.split("code=").nth(1).unwrap().to_string();
+    let client = crate::harness::http_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = || {
+        client
+            .post(format!("{}/ui/setup", app.origin))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("code", code.as_str())])
+            .send()
+    };
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        format!("/ui/a/{account}/").as_str()
+    );
+    assert_eq!(post().await.unwrap().status(), 401, "a setup link works once");
+    // A lifetime past the bound is refused, naming it.
+    let (ok, _, out) = scimd(&app, &["account", "setup-link", "--account", &account, "--ttl", "40d"]);
+    assert!(!ok && out.contains("30 days"), "{out}");
+}

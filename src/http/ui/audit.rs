@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, when};
-use super::{account_path, error_page};
+use super::{account_path, error_page, with_query};
 use crate::http::AppState;
 use crate::service::audit::AuditFilter;
 use crate::service::console::ConsoleSession;
@@ -56,20 +56,17 @@ fn day(raw: &str, what: &str) -> Result<Option<chrono::DateTime<Utc>>, crate::se
 }
 
 fn link(base: &str, q: &AuditQuery, before: &str) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("actor", &q.actor),
-        ("resource_type", &q.resource_type),
-        ("resource_id", &q.resource_id),
-        ("from", &q.from),
-        ("until", &q.until),
-    ] {
-        if !v.is_empty() {
-            out.append_pair(k, v);
-        }
-    }
-    out.append_pair("before", before);
-    format!("{base}?{}", out.finish())
+    with_query(
+        base,
+        &[
+            ("actor", &q.actor),
+            ("resource_type", &q.resource_type),
+            ("resource_id", &q.resource_id),
+            ("from", &q.from),
+            ("until", &q.until),
+            ("before", before),
+        ],
+    )
 }
 
 fn resource_link(session: &ConsoleSession, e: &AuditRecord) -> Markup {

@@ -101,6 +101,20 @@ pub(super) fn account_path(session: &ConsoleSession, rest: &str) -> String {
     format!("/ui/a/{}{rest}", session.caller.account_id)
 }
 
+/// `base` with the non-empty `pairs` as its query: a list's link to another page of itself.
+pub(super) fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.append_pair(k, v);
+    }
+    let query = out.finish();
+    if query.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{query}")
+    }
+}
+
 /// A redirect after a form's success (303, so reloading the next page repeats nothing).
 pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{self, csrf, lock, managed_badge, source_badge, when};
-use super::{account_path, error_page, see_other};
+use super::{account_path, error_page, see_other, with_query};
 use crate::http::AppState;
 use crate::scim::list::ListRequest;
 use crate::scim::search::SearchRequest;
@@ -74,26 +74,16 @@ pub(super) fn admin_filter(q: &ListQuery) -> AdminFilter {
 
 /// The URL of the same list at another cursor.
 pub(super) fn page_link(base: &str, q: &ListQuery, cursor: Option<&str>) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in [
-        ("q", &q.q),
-        ("field", &q.field),
-        ("source", &q.source),
-        ("managed", &q.managed),
-    ] {
-        if !v.is_empty() {
-            out.append_pair(k, v);
-        }
-    }
-    if let Some(c) = cursor {
-        out.append_pair("cursor", c);
-    }
-    let query = out.finish();
-    if query.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{query}")
-    }
+    with_query(
+        base,
+        &[
+            ("q", &q.q),
+            ("field", &q.field),
+            ("source", &q.source),
+            ("managed", &q.managed),
+            ("cursor", cursor.unwrap_or_default()),
+        ],
+    )
 }
 
 pub(super) fn source_filters(q: &ListQuery) -> Markup {
