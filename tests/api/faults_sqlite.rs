@@ -244,3 +244,37 @@ async fn a_full_disk_is_503_not_ready_and_writes_resume_once_space_is_freed() {
         assert!(stored.contains(name), "acknowledged {name} is stored");
     }
 }
+
+/// The console answers a database that cannot write as the APIs do: 503 with `Retry-After`, a
+/// page that says to try again, nothing half-written; and it works again once the lock is gone.
+#[tokio::test]
+async fn a_console_form_during_a_write_lock_is_503_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .app
+        .service
+        .create_token(app.account, scimd::service::TokenKind::Admin, None, None, None)
+        .await
+        .unwrap()
+        .token;
+    let mut console = crate::console::Console::new(&app);
+    assert_eq!(console.sign_in(&token).await.status, 303);
+    let csrf = console.csrf().await;
+    let mut other = app.sql().await;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    let page = console
+        .post(&console.at("/groups"), &[("name", "Blocked"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert_eq!(page.headers["retry-after"], "5");
+    assert!(page.body.contains("Try again in a moment"), "{}", page.body);
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(
+        app.get("/Groups?filter=displayName eq \"Blocked\"").await.body["totalResults"],
+        0
+    );
+    let page = console
+        .post(&console.at("/groups"), &[("name", "Blocked"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}

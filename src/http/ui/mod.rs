@@ -146,7 +146,13 @@ pub(super) fn error_page(session: Option<&ConsoleSession>, err: impl Into<ApiErr
             p { a href=(back) { "Back" } }
         },
     );
-    (status, body).into_response()
+    let mut res = (status, body).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // As the APIs answer a database fault: the browser (or a person) may simply retry.
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    res
 }
 
 /// Whether the request is a form post from this origin's pages: a browser that says where a
