@@ -139,6 +139,9 @@ pages = [
         + "&until=" + time.strftime("%Y-%m-%d", time.gmtime(time.time() - 20 * 86400))),
     ("Audit log, one user's events", f"/audit?resource_type=User&resource_id={psql(f'SELECT id FROM users WHERE account_id = {chr(39)}{aid}{chr(39)} AND user_name = {chr(39)}template@console.example{chr(39)}')}"),
     ("Migration", "/migration"),
+    ("Schemas", "/schemas"),
+    ("Webhooks", "/webhooks"),
+    ("Change feed, first page", "/events"),
     ("Settings", "/settings"),
 ]
 print(f"{'page':58} {'median ms':>10} {'max ms':>8}")

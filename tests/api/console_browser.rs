@@ -117,7 +117,11 @@ async fn export_with_session(b: &Browser, app: &TestApp) -> String {
 #[tokio::test]
 async fn an_admins_journey_through_the_console() {
     let Some(b) = Browser::start().await else { return };
-    let app = TestApp::spawn_with(|c| c.rate_limit_per_second = 0).await;
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_per_second = 0;
+        c.webhook_allow_private_networks = true;
+    })
+    .await;
     // Start with SCIM off, as a new account of an application that has not set it up.
     app.app
         .service
@@ -259,6 +263,23 @@ async fn an_admins_journey_through_the_console() {
     accessible(&b, "comparison").await;
     b.screenshot("comparison").await;
     let _ = std::fs::remove_dir_all(&dir);
+
+    // What the application builds on: an extension schema, a webhook, the change feed.
+    visit(&b, &app, &at(&app, "/schemas"), None).await;
+    submit(&b, "main form.stack button").await;
+    assert!(b.text("#schemas").await.contains("costCenter"));
+    accessible(&b, "schemas").await;
+    b.screenshot("schemas").await;
+    visit(&b, &app, &at(&app, "/webhooks"), None).await;
+    b.fill("#webhook-url", "http://127.0.0.1:9/hooks").await;
+    submit(&b, "main form.stack button").await;
+    assert!(b.text("#webhook-secret").await.starts_with("whsec_"));
+    accessible(&b, "webhooks with a new secret").await;
+    b.screenshot("webhooks").await;
+    submit(&b, "#webhooks a").await;
+    accessible(&b, "a webhook").await;
+    visit(&b, &app, &at(&app, "/events"), None).await;
+    assert!(b.text("#events").await.contains("user.created"));
 
     // The remaining pages, checked and pictured.
     visit(&b, &app, &at(&app, "/idp/okta"), Some("idp-setup")).await;

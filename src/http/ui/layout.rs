@@ -13,6 +13,8 @@ const NAV: &[(&str, &str)] = &[
     ("/idp/okta", "Set up your IdP"),
     ("/audit", "Audit log"),
     ("/migration", "Migration"),
+    ("/schemas", "Schemas"),
+    ("/webhooks", "Webhooks"),
     ("/settings", "Settings"),
 ];
 

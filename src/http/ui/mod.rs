@@ -10,6 +10,7 @@ mod account;
 mod assets;
 mod audit;
 mod groups;
+mod integrations;
 mod layout;
 mod migration;
 mod session;
@@ -62,6 +63,19 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(groups::delete_binding),
         )
         .route("/audit", get(audit::list))
+        .route(
+            "/schemas",
+            get(integrations::schemas).post(integrations::declare_schema),
+        )
+        .route("/schemas/remove", post(integrations::remove_schema))
+        .route(
+            "/webhooks",
+            get(integrations::webhooks).post(integrations::create_webhook),
+        )
+        .route("/webhooks/{id}", get(integrations::webhook))
+        .route("/webhooks/{id}/delete", post(integrations::delete_webhook))
+        .route("/webhooks/{id}/redeliver", post(integrations::redeliver_webhook))
+        .route("/events", get(integrations::events))
         .route("/migration", get(migration::page))
         .route("/migration/export.json", get(migration::export_json))
         .route("/migration/export.csv", get(migration::export_csv))
