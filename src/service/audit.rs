@@ -156,3 +156,25 @@ impl Service {
         Ok(AuditPage { events, next })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event made at `t` sorts at or after `v7_floor(t)` and before `v7_floor(t + 1 ms)`:
+    /// a time range is a range of ids.
+    #[test]
+    fn a_time_bound_is_an_id_bound() {
+        let t = chrono::Utc::now();
+        let ms = t.timestamp_millis() as u64;
+        let made = Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            ms / 1000,
+            ((ms % 1000) * 1_000_000) as u32,
+        ));
+        assert!(v7_floor(t) <= made, "{} > {made}", v7_floor(t));
+        assert!(made < v7_floor(t + chrono::TimeDelta::milliseconds(1)));
+        assert_eq!(v7_floor(t).get_version_num(), 7);
+        assert!(v7_floor(t - chrono::TimeDelta::days(1)) < v7_floor(t));
+    }
+}

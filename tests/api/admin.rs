@@ -545,6 +545,7 @@ async fn the_openapi_document_matches_the_routes() {
         ("POST", "/webhooks/{webhook_id}/redeliver"),
         ("GET", "/export"),
         ("POST", "/compare"),
+        ("POST", "/console/setup-links"),
     ];
     for (method, path) in expected {
         let full = format!("/api/accounts/{{account_id}}{path}");
@@ -679,7 +680,7 @@ async fn the_openapi_document_declares_every_answer_and_constraint() {
             }
         }
     }
-    assert_eq!(operations, 42);
+    assert_eq!(operations, 43);
     // Request bodies: every free-text string has its pattern, ids are UUIDs, bounds are there.
     let schema = |name: &str| doc["components"]["schemas"][name].clone();
     let user = schema("UserCreate");

@@ -4,13 +4,13 @@
 //!
 //! Where chromium or chromedriver is missing a browser test skips itself with one loud line,
 //! so `cargo test` still runs on a laptop without them; CI (`.ci/browser-deps`) installs both
-//! and sets `SCIMD_BROWSER_TESTS=required`, which turns every skip into a failure.
+//! and sets `TEST_BROWSER=required`, which turns every skip into a failure.
 //!
 //! Environment:
-//! - `SCIMD_BROWSER_TESTS=required`: missing browser or axe-core fails instead of skipping;
-//! - `SCIMD_CHROMIUM`, `SCIMD_CHROMEDRIVER`: the binaries (else /usr/bin, else PATH);
-//! - `SCIMD_AXE_JS`: axe.min.js (else the CI cache, `$SCIMD_CI_CACHE` or ~/.cache/scimd-ci);
-//! - `SCIMD_UPDATE_SCREENSHOTS=1`: [`Browser::screenshot`] writes docs/screenshots/.
+//! - `TEST_BROWSER=required`: missing browser or axe-core fails instead of skipping;
+//! - `TEST_CHROMIUM`, `TEST_CHROMEDRIVER`: the binaries (else /usr/bin, else PATH);
+//! - `TEST_AXE_JS`: axe.min.js (else the CI cache, `$SCIMD_CI_CACHE` or ~/.cache/scimd-ci);
+//! - `TEST_UPDATE_SCREENSHOTS=1`: [`Browser::screenshot`] writes docs/screenshots/.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ fn loud(line: &str) {
 }
 
 fn required() -> bool {
-    std::env::var("SCIMD_BROWSER_TESTS").is_ok_and(|v| v == "required")
+    std::env::var("TEST_BROWSER").is_ok_and(|v| v == "required")
 }
 
 /// `env`'s path when set, else `default` when it exists, else `name` on PATH.
@@ -162,11 +162,11 @@ fn alive(pid: u32) -> bool {
 
 impl Browser {
     /// A headless chromium of this test's own, or `None` (after one loud line on stderr) when
-    /// chromium or chromedriver is missing and `SCIMD_BROWSER_TESTS` is not `required`; with
+    /// chromium or chromedriver is missing and `TEST_BROWSER` is not `required`; with
     /// `required`, a missing one panics with how to install it.
     pub async fn start() -> Option<Browser> {
-        let chromium = locate("SCIMD_CHROMIUM", "/usr/bin/chromium", "chromium");
-        let chromedriver = locate("SCIMD_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver");
+        let chromium = locate("TEST_CHROMIUM", "/usr/bin/chromium", "chromium");
+        let chromedriver = locate("TEST_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver");
         let (chromium, chromedriver) = match (chromium, chromedriver) {
             (Ok(chromium), Ok(chromedriver)) => (chromium, chromedriver),
             (chromium, chromedriver) => {
@@ -176,15 +176,15 @@ impl Browser {
                         .flatten()
                         .collect();
                     panic!(
-                        "browser tests are required (SCIMD_BROWSER_TESTS=required) but {}; \
+                        "browser tests are required (TEST_BROWSER=required) but {}; \
                          install Debian's packages (`apt-get install chromium chromium-driver`, \
-                         or `source .ci/browser-deps`), or set SCIMD_CHROMIUM / \
-                         SCIMD_CHROMEDRIVER to the binaries",
+                         or `source .ci/browser-deps`), or set TEST_CHROMIUM / \
+                         TEST_CHROMEDRIVER to the binaries",
                         missing.join(" and ")
                     );
                 }
                 loud(
-                    "browser test SKIPPED: chromium/chromedriver not installed; CI sets SCIMD_BROWSER_TESTS=required",
+                    "browser test SKIPPED: chromium/chromedriver not installed; CI sets TEST_BROWSER=required",
                 );
                 return None;
             }
@@ -485,7 +485,7 @@ impl Browser {
         png
     }
 
-    /// Saves the viewport as docs/screenshots/`name`.png with `SCIMD_UPDATE_SCREENSHOTS=1`;
+    /// Saves the viewport as docs/screenshots/`name`.png with `TEST_UPDATE_SCREENSHOTS=1`;
     /// otherwise the screenshot is taken and discarded, so a broken page still fails here
     /// rather than only when the pictures are refreshed.
     #[allow(
@@ -501,7 +501,7 @@ impl Browser {
             "screenshot name {name:?}: use [a-z0-9_-]"
         );
         let png = self.viewport_png().await;
-        if std::env::var("SCIMD_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        if std::env::var("TEST_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
             std::fs::create_dir_all(&dir).expect("creates docs/screenshots");
             let path = dir.join(format!("{name}.png"));
@@ -575,7 +575,7 @@ impl Drop for Browser {
 fn axe_source() -> Option<&'static str> {
     static AXE: OnceLock<Result<String, String>> = OnceLock::new();
     let source = AXE.get_or_init(|| {
-        let path = match std::env::var_os("SCIMD_AXE_JS").filter(|v| !v.is_empty()) {
+        let path = match std::env::var_os("TEST_AXE_JS").filter(|v| !v.is_empty()) {
             Some(path) => PathBuf::from(path),
             None => {
                 let cache = std::env::var_os("SCIMD_CI_CACHE")
@@ -592,13 +592,13 @@ fn axe_source() -> Option<&'static str> {
     match source {
         Ok(source) => Some(source),
         Err(e) if required() => panic!(
-            "browser tests are required (SCIMD_BROWSER_TESTS=required) but axe-core cannot be \
-             loaded ({e}); install it with `source .ci/browser-deps`, or set SCIMD_AXE_JS to \
+            "browser tests are required (TEST_BROWSER=required) but axe-core cannot be \
+             loaded ({e}); install it with `source .ci/browser-deps`, or set TEST_AXE_JS to \
              an axe.min.js"
         ),
         Err(e) => {
             loud(&format!(
-                "axe check SKIPPED: axe-core not installed ({e}); `source .ci/browser-deps` installs it, CI sets SCIMD_BROWSER_TESTS=required"
+                "axe check SKIPPED: axe-core not installed ({e}); `source .ci/browser-deps` installs it, CI sets TEST_BROWSER=required"
             ));
             None
         }

@@ -1,7 +1,7 @@
 //! The web console in a real browser (Debian's chromium over WebDriver, `browser.rs`), on each
 //! store: the journey an account admin takes (docs/console.md), every page checked by axe-core
 //! for serious and critical accessibility violations, the main flow by keyboard alone, and the
-//! screenshots in docs/screenshots (written with `SCIMD_UPDATE_SCREENSHOTS=1`).
+//! screenshots in docs/screenshots (written with `TEST_UPDATE_SCREENSHOTS=1`).
 
 use std::time::Duration;
 
