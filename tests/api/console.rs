@@ -243,7 +243,11 @@ async fn sign_out_ends_the_session_on_the_server() {
     let app = TestApp::spawn().await;
     let (mut c, _) = signed_in(&app).await;
     let kept = c.cookie.clone();
-    let page = c.post("/ui/sign-out", &[]).await;
+    // Without the session's anti-forgery token, nothing happens.
+    assert_eq!(c.post("/ui/sign-out", &[]).await.status, 403);
+    assert_eq!(c.get(&c.at("/")).await.status, 200);
+    let csrf = c.csrf().await;
+    let page = c.post("/ui/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(page.location.as_deref(), Some("/ui/sign-in"));
     assert!(page.set_cookie.unwrap().contains("Max-Age=0"));
     // The old cookie, replayed, opens nothing.

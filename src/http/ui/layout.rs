@@ -50,6 +50,7 @@ pub fn page(session: Option<&ConsoleSession>, title: &str, active: &str, content
                             }
                         }
                         form.signout method="post" action="/ui/sign-out" {
+                            (csrf(s))
                             button.link type="submit" { "Sign out" }
                         }
                     }

@@ -285,13 +285,33 @@ pub(super) async fn setup(State(st): State<AppState>, req: Request) -> Response 
     }
 }
 
-/// Ends the session. No anti-forgery token is needed to leave: the worst a forged sign-out does
-/// is sign someone out.
-pub(super) async fn sign_out(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(secret) = session_secret(&st, &headers)
-        && let Err(err) = st.service.close_console_session(&secret).await
+#[derive(Deserialize)]
+pub(super) struct SignOut {
+    csrf: Option<String>,
+}
+
+/// Ends the session: a state-changing form like the others, so it carries the session's
+/// anti-forgery token (a forged sign-out would be a nuisance, not a breach, but it is refused
+/// all the same). Without a live session there is nothing to end, and the browser is sent to
+/// sign in.
+pub(super) async fn sign_out(State(st): State<AppState>, req: Request) -> Response {
+    let secret = session_secret(&st, req.headers());
+    if let Some(secret) = secret
+        && let Ok(session) = st.service.console_session(&secret).await
     {
-        return error_page(None, err, "/ui");
+        if !same_origin(&req) {
+            return forged(&session);
+        }
+        let sent = Form::<SignOut>::from_request_limited(req, &st)
+            .await
+            .ok()
+            .and_then(|Form(f)| f.csrf);
+        if !csrf_ok(&session, sent.as_deref()) {
+            return forged(&session);
+        }
+        if let Err(err) = st.service.close_console_session(&secret).await {
+            return error_page(None, err, "/ui");
+        }
     }
     let mut res = see_other("/ui/sign-in");
     res.headers_mut().insert(header::SET_COOKIE, cleared_cookie(&st));
