@@ -110,9 +110,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-/// The authenticated caller and the account's SCIM base URL.
+/// The origin (`https://scim.example.com`) links to this server are made of: `public_url`
+/// when set, else the request's `Host`.
+pub fn public_origin(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    match &state.http.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| !h.is_empty())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+/// The authenticated caller, this server's public origin and the account's SCIM base URL.
 pub struct Ctx {
     pub caller: Caller,
+    pub origin: String,
     pub base_url: String,
 }
 
@@ -125,20 +142,13 @@ impl FromRequestParts<AppState> for Ctx {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| crate::service::Error::Unauthorized("authentication required".into()))?;
-        let origin = match &state.http.public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
+        let origin = public_origin(state, &parts.headers);
         let base_url = format!("{origin}/scim/account/{}", caller.account_id);
-        Ok(Ctx { caller, base_url })
+        Ok(Ctx {
+            caller,
+            origin,
+            base_url,
+        })
     }
 }
 

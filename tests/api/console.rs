@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::adminkit::Admin;
 use crate::harness::{TestApp, http_client_builder};
-use scimd::service::TokenKind;
 
 /// A browser-like client of the console: no redirects followed, the session cookie kept by
 /// hand so a test can see and tamper with it.
@@ -97,14 +96,10 @@ impl Console {
     }
 }
 
+/// An admin token of the test's account and its id (`adminkit::Admin`).
 async fn admin_token(app: &TestApp) -> (String, uuid::Uuid) {
-    let issued = app
-        .app
-        .service
-        .create_token(app.account, TokenKind::Admin, None, None, None)
-        .await
-        .unwrap();
-    (issued.token, issued.record.id)
+    let admin = Admin::new(app).await;
+    (admin.token, admin.token_id)
 }
 
 async fn signed_in(app: &TestApp) -> (Console, uuid::Uuid) {

@@ -12,15 +12,10 @@ use serde_json::{Value, json};
 use crate::browser::Browser;
 use crate::harness::{TestApp, http_client};
 use scimd::service::settings::DISABLE_CONFIRMATION;
-use scimd::service::{Caller, TokenKind};
+use scimd::service::Caller;
 
 async fn admin_token(app: &TestApp) -> String {
-    app.app
-        .service
-        .create_token(app.account, TokenKind::Admin, None, None, None)
-        .await
-        .unwrap()
-        .token
+    crate::adminkit::Admin::new(app).await.token
 }
 
 /// Marks the current document, so `new_page` can tell when the browser has replaced it.

@@ -250,13 +250,7 @@ async fn a_full_disk_is_503_not_ready_and_writes_resume_once_space_is_freed() {
 #[tokio::test]
 async fn a_console_form_during_a_write_lock_is_503_with_retry_after() {
     let app = TestApp::spawn().await;
-    let token = app
-        .app
-        .service
-        .create_token(app.account, scimd::service::TokenKind::Admin, None, None, None)
-        .await
-        .unwrap()
-        .token;
+    let token = crate::adminkit::Admin::new(&app).await.token;
     let mut console = crate::console::Console::new(&app);
     assert_eq!(console.sign_in(&token).await.status, 303);
     let csrf = console.csrf().await;

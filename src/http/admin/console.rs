@@ -73,10 +73,9 @@ pub async fn create_setup_link(
                 .map(|s| std::time::Duration::from_secs(u64::from(s))),
         )
         .await?;
-    let origin = ctx.base_url.split("/scim/account/").next().unwrap_or_default();
     let body = SetupLinkOut {
         id: issued.record.id,
-        url: format!("{origin}/ui/setup?code={}", issued.code),
+        url: format!("{}/ui/setup?code={}", ctx.origin, issued.code),
         expires_at: issued.record.expires_at,
     };
     Ok(json(StatusCode::CREATED, &body, None))

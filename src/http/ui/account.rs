@@ -13,22 +13,17 @@ use serde::Deserialize;
 use super::layout::{self, copyable, csrf, source_badge, when};
 use super::{account_path, error_page, see_other};
 use crate::http::AppState;
+use crate::http::extract::public_origin;
 use crate::service::console::{ACTIVITY_DAYS, ConsoleSession, Overview};
 use crate::service::settings::{DISABLE_CONFIRMATION, GroupNameConflict, ProfileUpdate};
 
 /// The account's SCIM base URL, as an IdP is to be given it.
 pub(super) fn scim_base_url(st: &AppState, headers: &HeaderMap, session: &ConsoleSession) -> String {
-    let origin = match &st.http.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!(
-            "http://{}",
-            headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-        ),
-    };
-    format!("{origin}/scim/account/{}", session.caller.account_id)
+    format!(
+        "{}/scim/account/{}",
+        public_origin(st, headers),
+        session.caller.account_id
+    )
 }
 
 const SOURCES: &[&str] = &["okta", "entra", "onelogin", "scim", "manual"];
@@ -419,9 +414,7 @@ pub(super) async fn create_setup_link(
     };
     match st.service.create_setup_link(&session.caller, lifetime).await {
         Ok(issued) => {
-            let origin = scim_base_url(&st, &headers, &session);
-            let origin = origin.split("/scim/").next().unwrap_or_default();
-            let url = format!("{origin}/ui/setup?code={}", issued.code);
+            let url = format!("{}/ui/setup?code={}", public_origin(&st, &headers), issued.code);
             layout::page(
                 Some(&session),
                 "Setup link",

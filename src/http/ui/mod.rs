@@ -136,13 +136,13 @@ pub(super) fn see_other(to: &str) -> Response {
 
 /// A service error as a page: its status, and the detail the service wrote for people.
 pub(super) fn error_page(session: Option<&ConsoleSession>, err: impl Into<ApiError>, back: &str) -> Response {
-    let (status, _, detail) = err.into().parts();
+    let err = err.into();
+    let locked = matches!(err.0, crate::service::Error::LockedByIdp(_));
+    let (status, _, detail) = err.parts();
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let title = match status.as_u16() {
+        _ if locked => "Managed by your identity provider",
         401 => "Not signed in",
-        403 | 409 if detail.contains("identity provider") || detail.contains("IdP") => {
-            "Managed by your identity provider"
-        }
         404 => "Not found",
         400 => "Check what you entered",
         409 => "Conflict",
