@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::store::{Backend, ListQuery, PoolStats, ReadTx, ResourceKind, Store, StoreResult, Tx};
+use crate::store::{Backend, ListQuery, Lookup, PoolStats, ReadTx, ResourceKind, Store, StoreResult, Tx};
 
 pub struct ObservedStore {
     inner: Arc<dyn Store>,
@@ -75,8 +75,8 @@ impl Store for ObservedStore {
         self.inner.explain_list(kind, account, query).await
     }
 
-    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
-        self.inner.explain_groups_of(account, users).await
+    async fn explain_lookup(&self, account: Uuid, lookup: Lookup<'_>) -> StoreResult<String> {
+        self.inner.explain_lookup(account, lookup).await
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {

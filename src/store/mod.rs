@@ -472,6 +472,16 @@ impl StoreOptions {
     }
 }
 
+/// A point lookup whose plan must be index probes whatever the statistics say (tests and
+/// benchmarks read it through [`Store::explain_lookup`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'a> {
+    /// The groups of these users: every user a SCIM GET or list returns.
+    GroupsOf(&'a [Uuid]),
+    /// R4's adoption lookup before a create: users by these userName or primary-email keys.
+    UsersByNameOrEmail(&'a [String]),
+}
+
 /// A database: hands out units of work.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -484,9 +494,9 @@ pub trait Store: Send + Sync + 'static {
     /// asking why a filter is slow.
     async fn explain_list(&self, kind: ResourceKind, account: Uuid, query: &ListQuery)
     -> StoreResult<String>;
-    /// The plan of the statement that reads users' groups (every user a SCIM GET or list
-    /// returns): on Postgres the generic plan a prepared statement settles on, run.
-    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String>;
+    /// The plan of one of the point lookups every SCIM request makes (`lookup`): on Postgres
+    /// the generic plan a prepared statement settles on, run; on SQLite its query plan.
+    async fn explain_lookup(&self, account: Uuid, lookup: Lookup<'_>) -> StoreResult<String>;
     /// A transaction: nothing it wrote is visible until `commit`; dropping it rolls back.
     /// Never begin a second one while holding one: SQLite has one writer, so the second would
     /// wait for the first (and fail after 10 s).

@@ -21,7 +21,8 @@ use super::session::Session;
 use super::tx::{Link, SqlTx};
 use super::user_values;
 use super::{
-    AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx,
+    AdminFilter, Backend, ListQuery, Lookup, ReadTx, ResourceKind, Store, StoreError, StoreOptions,
+    StoreResult, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -223,24 +224,36 @@ impl Store for PgStore {
         self.explain(kind, account, query).await
     }
 
-    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_groups_of")]
-    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_lookup")]
+    async fn explain_lookup(&self, account: Uuid, lookup: Lookup<'_>) -> StoreResult<String> {
         // A connection of its own, closed after: the plan mode and the prepared statement
-        // must not outlive the question. The values are UUIDs, written as literals.
+        // must not outlive the question. The values are written as literals (UUIDs, and texts
+        // with their quotes doubled).
         let mut conn = self.pool.acquire().await?.detach();
-        let sql = in_dialect(
-            Dialect::Postgres,
-            &super::memberships::groups_of_sql(Dialect::Postgres),
-        );
-        let users: Vec<String> = users.iter().map(Uuid::to_string).collect();
+        let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        let (sql, values) = match lookup {
+            Lookup::GroupsOf(users) => (
+                super::memberships::groups_of_sql(Dialect::Postgres),
+                users.iter().map(|u| literal(&u.to_string())).collect::<Vec<_>>(),
+            ),
+            Lookup::UsersByNameOrEmail(keys) => (
+                super::resources::users_by_name_or_email_sql(Dialect::Postgres),
+                keys.iter().map(|k| literal(k)).collect(),
+            ),
+        };
+        let element = match lookup {
+            Lookup::GroupsOf(_) => "uuid",
+            Lookup::UsersByNameOrEmail(_) => "text",
+        };
+        let sql = in_dialect(Dialect::Postgres, &sql);
         sqlx::raw_sql(AssertSqlSafe(format!(
             "SET plan_cache_mode = force_generic_plan; PREPARE scimd_explain AS {sql}"
         )))
         .execute(&mut conn)
         .await?;
         let plan: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
-            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE scimd_explain('{account}', '{{{}}}')",
-            users.join(",")
+            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE scimd_explain('{account}', CAST(ARRAY[{}] AS {element}[]))",
+            values.join(", ")
         )))
         .fetch_all(&mut conn)
         .await?;

@@ -61,7 +61,8 @@ use super::session::{Held, Session};
 use super::tx::{Link, SqlTx};
 use super::user_values;
 use super::{
-    AdminFilter, Backend, ListQuery, ReadTx, ResourceKind, Store, StoreError, StoreOptions, StoreResult, Tx,
+    AdminFilter, Backend, ListQuery, Lookup, ReadTx, ResourceKind, Store, StoreError, StoreOptions,
+    StoreResult, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -346,14 +347,23 @@ impl Store for SqliteStore {
         self.explain(kind, account, query, &AdminFilter::default()).await
     }
 
-    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_groups_of")]
-    async fn explain_groups_of(&self, account: Uuid, users: &[Uuid]) -> StoreResult<String> {
-        let sql = super::memberships::groups_of_sql(Dialect::Sqlite);
+    #[tracing::instrument(level = "debug", skip_all, name = "store.explain_lookup")]
+    async fn explain_lookup(&self, account: Uuid, lookup: Lookup<'_>) -> StoreResult<String> {
+        let (sql, values) = match lookup {
+            Lookup::GroupsOf(users) => (
+                super::memberships::groups_of_sql(Dialect::Sqlite),
+                super::db::Param::from(users),
+            ),
+            Lookup::UsersByNameOrEmail(keys) => (
+                resources::users_by_name_or_email_sql(Dialect::Sqlite),
+                super::db::Param::from(keys),
+            ),
+        };
         let mut conn = self.pool.acquire().await?;
         let rows = DbConn::sqlite(&mut conn, now_micros())
             .fetch_all(
                 &format!("EXPLAIN QUERY PLAN {sql}"),
-                &super::db::params![account, users],
+                &[Param::from(account), values],
             )
             .await?;
         let lines: Vec<String> = rows.iter().map(|r| r.text("detail")).collect::<Result<_, _>>()?;
