@@ -231,19 +231,17 @@ impl Store for PgStore {
         // with their quotes doubled).
         let mut conn = self.pool.acquire().await?.detach();
         let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
-        let (sql, values) = match lookup {
+        let (sql, values, element) = match lookup {
             Lookup::GroupsOf(users) => (
                 super::memberships::groups_of_sql(Dialect::Postgres),
                 users.iter().map(|u| literal(&u.to_string())).collect::<Vec<_>>(),
+                "uuid",
             ),
             Lookup::UsersByNameOrEmail(keys) => (
                 super::resources::users_by_name_or_email_sql(Dialect::Postgres),
                 keys.iter().map(|k| literal(k)).collect(),
+                "text",
             ),
-        };
-        let element = match lookup {
-            Lookup::GroupsOf(_) => "uuid",
-            Lookup::UsersByNameOrEmail(_) => "text",
         };
         let sql = in_dialect(Dialect::Postgres, &sql);
         sqlx::raw_sql(AssertSqlSafe(format!(

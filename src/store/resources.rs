@@ -551,7 +551,7 @@ pub async fn release_user(db: &mut DbConn<'_>, account: Uuid, id: Uuid) -> Store
 }
 
 /// `?2`: comparison keys (`scim::compare`) of userNames and emails.
-pub fn users_by_name_or_email_sql(dialect: super::filter_sql::Dialect) -> String {
+pub fn users_by_name_or_email_sql(dialect: Dialect) -> String {
     match dialect {
         // One probe of each unique-key index per key, whatever the statistics say: each is a
         // LATERAL subquery behind `OFFSET 0`, an equality on every column of its index. As one
@@ -559,7 +559,7 @@ pub fn users_by_name_or_email_sql(dialect: super::filter_sql::Dialect) -> String
         // statistics of a table not yet analysed (an IdP's first import), read every user of
         // the account to find none — 1.3 ms a create at 9,000 users, growing with the account,
         // so an import cost O(n²) (docs/benchmarks.md, "The write path").
-        super::filter_sql::Dialect::Postgres => {
+        Dialect::Postgres => {
             let probe = |column: &str| {
                 format!(
                     "SELECT u.* FROM unnest(CAST(?2 AS text[])) AS k(key)
@@ -574,7 +574,7 @@ pub fn users_by_name_or_email_sql(dialect: super::filter_sql::Dialect) -> String
                 probe("primary_email_ci")
             )
         }
-        super::filter_sql::Dialect::Sqlite => format!(
+        Dialect::Sqlite => format!(
             "SELECT {USER_COLUMNS} FROM users
              WHERE account_id = ?1 AND ({} OR {})
              ORDER BY id",

@@ -352,11 +352,11 @@ impl Store for SqliteStore {
         let (sql, values) = match lookup {
             Lookup::GroupsOf(users) => (
                 super::memberships::groups_of_sql(Dialect::Sqlite),
-                super::db::Param::from(users),
+                Param::from(users),
             ),
             Lookup::UsersByNameOrEmail(keys) => (
                 resources::users_by_name_or_email_sql(Dialect::Sqlite),
-                super::db::Param::from(keys),
+                Param::from(keys),
             ),
         };
         let mut conn = self.pool.acquire().await?;
