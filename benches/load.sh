@@ -10,6 +10,9 @@
 #   SCIMD_BIN=/path/to/other/scimd bash benches/load.sh   # another build, for before/after
 #   WORKLOADS="post id" bash benches/load.sh   # some workloads only (post eq id page small big
 #                                              # spread groups floor); SCIMD_* settings reach scimd
+#   PROFILE=dir bash benches/load.sh   # also, per workload: the CPU each process used (scimd,
+#                                      # Postgres, the rest) and scimd's profile (perf record,
+#                                      # Debian's linux-perf) with its top costs, into dir
 # Rate limiting is off: this measures the server, not the overload guard. It fails if the
 # server logs an error. See docs/benchmarks.md.
 set -euo pipefail
@@ -22,6 +25,10 @@ conns=${CONNECTIONS:-16}
 workloads=" ${WORKLOADS:-post eq id page small big spread groups floor} "
 pg_admin=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 command -v wrk >/dev/null || { echo "load: needs wrk (apt-get install wrk)" >&2; exit 1; }
+if [ -n "${PROFILE:-}" ]; then
+    command -v perf >/dev/null || { echo "load: PROFILE needs perf (apt-get install linux-perf)" >&2; exit 1; }
+    mkdir -p "$PROFILE"
+fi
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -n1 || true)
 [ -n "${SCIMD_BIN:-}" ] || cargo build --release --quiet
 cargo bench --quiet --bench raw_sqlite --no-run 2>/dev/null
@@ -36,6 +43,39 @@ wrk_run() {
         "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
         "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
         "$(awk '/Non-2xx/ {print $5}' <<<"$out" | grep . || echo 0)"
+}
+
+# Clock ticks used so far: "all scimd postgres" (all = every process on the machine), from /proc.
+cpu_ticks() {
+    local pg=0 t
+    for t in $(pgrep -x postgres); do
+        pg=$((pg + $(awk '{print $14 + $15}' "/proc/$t/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)" \
+        "$(awk '{print $14 + $15}' "/proc/$pid/stat")" "$pg"
+}
+
+# PROFILE: the share of the two cores each process used during one workload, and the top of
+# scimd's profile by library and by function, into $PROFILE/<store>-<workload>.txt.
+profile_summary() {
+    local key=$1 out="$PROFILE/$store-$key.txt"
+    read -r a0 s0 p0 <<<"$2"
+    read -r a1 s1 p1 <<<"$3"
+    kill -INT "$4" 2>/dev/null; wait "$4" 2>/dev/null || true
+    local hz; hz=$(getconf CLK_TCK)
+    {
+        echo "$store $key: ${r[$key]%% *} req/s; CPU over the run, in % of one core (this machine has $(nproc)):"
+        awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$hz" -v secs="$seconds" \
+            'BEGIN { printf "  scimd %.0f %%, postgres %.0f %%, everything else (wrk, kernel threads) %.0f %%\n",
+                     100*s/hz/secs, 100*p/hz/secs, 100*(a-s-p)/hz/secs }'
+        echo "scimd's samples by library:"
+        perf report -i "$PROFILE/$store-$key.perf" --no-children --sort dso --stdio 2>/dev/null |
+            grep -v '^#' | grep -E '^ +[0-9]' | head -n 6
+        echo "scimd's top functions (self):"
+        perf report -i "$PROFILE/$store-$key.perf" --no-children --sort sym --stdio -g none 2>/dev/null |
+            grep -v '^#' | grep -E '^ +[0-9]' | head -n 15
+    } >"$out"
+    cat "$out" >&2
 }
 
 one_store() {
@@ -128,8 +168,17 @@ LUA
     declare -A r
     run() { # key, then wrk's arguments; only the workloads asked for
         local key=$1; shift
-        [[ $workloads == *" $key "* ]] && r[$key]=$(wrk_run "$@")
-        return 0
+        [[ $workloads == *" $key "* ]] || return 0
+        if [ -z "${PROFILE:-}" ]; then
+            r[$key]=$(wrk_run "$@")
+            return 0
+        fi
+        local perf_pid before
+        perf record -q -F 499 -g -p "$pid" -o "$PROFILE/$store-$key.perf" >/dev/null 2>&1 &
+        perf_pid=$!
+        before=$(cpu_ticks)
+        r[$key]=$(wrk_run "$@")
+        profile_summary "$key" "$before" "$(cpu_ticks)" "$perf_pid"
     }
     run post -s "$work/post.lua" "$SCIM_BASE/Users"
     run eq "$SCIM_BASE/Users?filter=userName%20eq%20%22u777@example.com%22"

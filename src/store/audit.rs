@@ -37,15 +37,26 @@ fn source_of(kind: &str, idp: &str) -> String {
     format!("CASE WHEN {kind} = 'scim' THEN COALESCE({idp}, 'scim') ELSE 'manual' END")
 }
 
-/// One more event of the day and source in `audit_activity`, in the statement that writes the
-/// event on Postgres (placeholders as [`INSERT`]'s). Each day and source is spread over 16 rows
-/// by connection, as `resource_counts` is, so concurrent writers rarely meet on one row.
+/// One more event of the day and source in `audit_activity`: the `WITH` clauses the statement
+/// that writes the event carries on Postgres (placeholders as [`INSERT`]'s). Each day and source
+/// has as many rows as it ever had writers at once: the count goes to the first row no other
+/// transaction holds (`SKIP LOCKED`), and to a new row keyed past the largest only when every
+/// row is held, so concurrent writers do not queue for one row here (migration 0015 keeps
+/// `resource_counts` the same way and says why).
 fn activity_upsert_postgres() -> String {
+    let this_day = "account_id = ?1 AND day = (COALESCE(?3, CURRENT_TIMESTAMP) AT TIME ZONE 'UTC')::date";
+    let source = source_of("?4", "?6");
     format!(
-        "INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
-         VALUES (?1, (COALESCE(?3, CURRENT_TIMESTAMP) AT TIME ZONE 'UTC')::date, {}, pg_backend_pid() % 16, 1)
-         ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1",
-        source_of("?4", "?6")
+        "free AS (SELECT shard FROM audit_activity WHERE {this_day} AND source = {source}
+                  ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED),
+         activity AS (INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
+                  VALUES (?1, (COALESCE(?3, CURRENT_TIMESTAMP) AT TIME ZONE 'UTC')::date, {source},
+                          COALESCE((SELECT shard FROM free),
+                                   ((SELECT COALESCE(max(shard), -1) + 1 + pg_backend_pid() % 16
+                                     FROM audit_activity WHERE {this_day} AND source = {source})
+                                    % 32767)::smallint),
+                          1)
+                  ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1)"
     )
 }
 
@@ -88,10 +99,7 @@ pub async fn insert_with_events(
         params.push(Param::from(&Some(super::events::rows(events))));
         super::events::insert_sql(Dialect::Postgres, 14, 3)
     };
-    let sql = format!(
-        "WITH audit AS ({INSERT}), activity AS ({}) {last}",
-        activity_upsert_postgres()
-    );
+    let sql = format!("WITH audit AS ({INSERT}), {} {last}", activity_upsert_postgres());
     db.execute(&sql, &params).await?;
     Ok(())
 }

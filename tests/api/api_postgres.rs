@@ -18,5 +18,8 @@ mod plans_postgres;
 // Postgres's concurrent writers can do.
 mod events_postgres;
 
+// The kept counters' rows, which concurrent writers must not queue for.
+mod counters_postgres;
+
 // The token cache across two serving processes, and a lost listening connection.
 mod token_cache_postgres;
