@@ -46,13 +46,25 @@ wrk_run() {
 }
 
 # Clock ticks used so far: "all scimd postgres" (all = every process on the machine), from /proc.
+# Postgres's are its postmaster's own and those of the backends it has reaped (cutime, cstime),
+# plus its live processes': so a backend that exits during the run is still counted.
 cpu_ticks() {
-    local pg=0 t
-    for t in $(pgrep -x postgres); do
-        pg=$((pg + $(awk '{print $14 + $15}' "/proc/$t/stat" 2>/dev/null || echo 0)))
-    done
+    local pg=0 postmaster t
+    postmaster=$(pgrep -o -x postgres || true)
+    if [ -n "$postmaster" ]; then
+        pg=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat" 2>/dev/null || echo 0)
+        for t in $(pgrep -P "$postmaster"); do
+            pg=$((pg + $(awk '{print $14 + $15}' "/proc/$t/stat" 2>/dev/null || echo 0)))
+        done
+    fi
     echo "$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)" \
         "$(awk '{print $14 + $15}' "/proc/$pid/stat")" "$pg"
+}
+
+# The first $2 lines of the profile's report sorted by $1 (dso or sym), long names cut.
+perf_top() {
+    { perf report -i "$PROFILE/$store-$key.perf" --no-children --sort "$1" --stdio -g none 2>/dev/null || true; } |
+        awk -v n="$2" '/^ +[0-9]/ && shown++ < n {print substr($0, 1, 140)}'
 }
 
 # PROFILE: the share of the two cores each process used during one workload, and the top of
@@ -66,14 +78,16 @@ profile_summary() {
     {
         echo "$store $key: ${r[$key]%% *} req/s; CPU over the run, in % of one core (this machine has $(nproc)):"
         awk -v a=$((a1 - a0)) -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$hz" -v secs="$seconds" \
+            -v rate="${r[$key]%% *}" -v store="$store" \
             'BEGIN { printf "  scimd %.0f %%, postgres %.0f %%, everything else (wrk, kernel threads) %.0f %%\n",
-                     100*s/hz/secs, 100*p/hz/secs, 100*(a-s-p)/hz/secs }'
+                     100*s/hz/secs, 100*p/hz/secs, 100*(a-s-p)/hz/secs
+                     printf "  CPU per request: scimd %.0f us", 1e6*s/hz/(rate*secs)
+                     if (store == "postgres") printf ", postgres %.0f us", 1e6*p/hz/(rate*secs)
+                     printf "\n" }'
         echo "scimd's samples by library:"
-        perf report -i "$PROFILE/$store-$key.perf" --no-children --sort dso --stdio 2>/dev/null |
-            grep -v '^#' | grep -E '^ +[0-9]' | head -n 6
+        perf_top dso 6
         echo "scimd's top functions (self):"
-        perf report -i "$PROFILE/$store-$key.perf" --no-children --sort sym --stdio -g none 2>/dev/null |
-            grep -v '^#' | grep -E '^ +[0-9]' | head -n 15
+        perf_top sym 20
     } >"$out"
     cat "$out" >&2
 }
@@ -174,6 +188,7 @@ LUA
             return 0
         fi
         local perf_pid before
+        rm -f "$PROFILE/$store-$key.perf"
         perf record -q -F 499 -g -p "$pid" -o "$PROFILE/$store-$key.perf" >/dev/null 2>&1 &
         perf_pid=$!
         before=$(cpu_ticks)

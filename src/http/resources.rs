@@ -28,7 +28,7 @@ fn meta(row: &ResourceRow, location: String) -> Meta {
     }
 }
 
-pub(super) fn render_user(base: &str, rt: &ResourceType, view: &UserView) -> Map<String, Value> {
+pub(super) fn render_user(base: &str, rt: &ResourceType, view: UserView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if !view.groups.is_empty() {
@@ -47,16 +47,11 @@ pub(super) fn render_user(base: &str, rt: &ResourceType, view: &UserView) -> Map
             .collect();
         derived.push(("groups", Value::Array(groups)));
     }
-    render::render(
-        rt,
-        &id,
-        &view.row.doc,
-        derived,
-        &meta(&view.row, format!("{base}/Users/{id}")),
-    )
+    let meta = meta(&view.row, format!("{base}/Users/{id}"));
+    render::render(rt, &id, view.row.doc, derived, &meta)
 }
 
-pub(super) fn render_group(base: &str, rt: &ResourceType, view: &GroupView) -> Map<String, Value> {
+pub(super) fn render_group(base: &str, rt: &ResourceType, view: GroupView) -> Map<String, Value> {
     let id = view.row.id.to_string();
     let mut derived = Vec::new();
     if let Some(members) = &view.members {
@@ -74,13 +69,8 @@ pub(super) fn render_group(base: &str, rt: &ResourceType, view: &GroupView) -> M
             .collect();
         derived.push(("members", Value::Array(members)));
     }
-    render::render(
-        rt,
-        &id,
-        &view.row.doc,
-        derived,
-        &meta(&view.row, format!("{base}/Groups/{id}")),
-    )
+    let meta = meta(&view.row, format!("{base}/Groups/{id}"));
+    render::render(rt, &id, view.row.doc, derived, &meta)
 }
 
 /// One resource, projected, with its `ETag` (and `Location` on creation).
@@ -88,7 +78,7 @@ fn resource_response(
     status: StatusCode,
     rt: &ResourceType,
     mut body: Map<String, Value>,
-    row: &ResourceRow,
+    version: i64,
     projection: &Projection,
 ) -> Response {
     let location = body
@@ -100,7 +90,7 @@ fn resource_response(
         resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
     }
     let mut res = scim_json(status, Value::Object(body));
-    if let Ok(v) = HeaderValue::from_str(&render::etag(row.version)) {
+    if let Ok(v) = HeaderValue::from_str(&render::etag(version)) {
         res.headers_mut().insert(header::ETAG, v);
     }
     if status == StatusCode::CREATED
@@ -116,11 +106,11 @@ fn resource_response(
 pub(super) fn list_response<T>(
     page: ListPage<T>,
     projection: &Projection,
-    render: impl Fn(&T) -> (&'static ResourceType, Map<String, Value>),
+    render: impl Fn(T) -> (&'static ResourceType, Map<String, Value>),
 ) -> Response {
     let resources: Vec<Value> = page
         .items
-        .iter()
+        .into_iter()
         .map(|item| {
             let (rt, mut body) = render(item);
             if !projection.is_empty() || resource::hides_attributes(rt) {
@@ -152,15 +142,16 @@ async fn user_response(
     st: &AppState,
     status: StatusCode,
     ctx: &Ctx,
-    view: &UserView,
+    view: UserView,
     projection: &Projection,
 ) -> Handler {
     let rt = st.service.types(&ctx.caller).await?.user;
+    let version = view.row.version;
     Ok(resource_response(
         status,
         rt,
         render_user(&ctx.base_url, rt, view),
-        &view.row,
+        version,
         projection,
     ))
 }
@@ -169,15 +160,16 @@ async fn group_response(
     st: &AppState,
     status: StatusCode,
     ctx: &Ctx,
-    view: &GroupView,
+    view: GroupView,
     projection: &Projection,
 ) -> Handler {
     let rt = st.service.types(&ctx.caller).await?.group;
+    let version = view.row.version;
     Ok(resource_response(
         status,
         rt,
         render_group(&ctx.base_url, rt, view),
-        &view.row,
+        version,
         projection,
     ))
 }
@@ -206,7 +198,7 @@ pub async fn create_user(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_user(&ctx.caller, &body).await?;
-    user_response(&st, StatusCode::CREATED, &ctx, &view, &projection).await
+    user_response(&st, StatusCode::CREATED, &ctx, view, &projection).await
 }
 
 pub async fn get_user(
@@ -221,7 +213,7 @@ pub async fn get_user(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    user_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 pub async fn replace_user(
@@ -237,7 +229,7 @@ pub async fn replace_user(
         .service
         .replace_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    user_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 pub async fn patch_user(
@@ -253,7 +245,7 @@ pub async fn patch_user(
         .service
         .patch_user(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    user_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    user_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 pub async fn delete_user(
@@ -296,7 +288,7 @@ pub async fn create_group(
 ) -> Handler {
     let projection = params.projection()?;
     let view = st.service.create_group(&ctx.caller, &body).await?;
-    group_response(&st, StatusCode::CREATED, &ctx, &view, &projection).await
+    group_response(&st, StatusCode::CREATED, &ctx, view, &projection).await
 }
 
 pub async fn get_group(
@@ -314,7 +306,7 @@ pub async fn get_group(
     if cond.not_modified(view.row.version) {
         return Ok(not_modified(view.row.version));
     }
-    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    group_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 pub async fn replace_group(
@@ -330,7 +322,7 @@ pub async fn replace_group(
         .service
         .replace_group(&ctx.caller, &id, &body, &cond.precondition())
         .await?;
-    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    group_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 /// A group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra prefers it; Okta accepts it),
@@ -363,7 +355,7 @@ pub async fn patch_group(
         }
         return Ok(res);
     }
-    group_response(&st, StatusCode::OK, &ctx, &view, &projection).await
+    group_response(&st, StatusCode::OK, &ctx, view, &projection).await
 }
 
 pub async fn delete_group(

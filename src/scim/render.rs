@@ -36,40 +36,46 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Renders a resource. `derived` holds read-only attributes computed elsewhere (`groups`,
-/// `members`); `None` values are left out.
+/// Renders a resource from its stored document, which it takes apart: a list of 100 resources
+/// moves each value into the answer instead of copying it (copies were a fifth of a list's
+/// CPU). `derived` holds read-only attributes computed elsewhere (`groups`, `members`).
 pub fn render(
     rt: &ResourceType,
     id: &str,
-    doc: &Map<String, Value>,
+    mut doc: Map<String, Value>,
     derived: Vec<(&str, Value)>,
     meta: &Meta,
 ) -> Map<String, Value> {
     let mut schemas = vec![json!(rt.schema.id)];
+    // The extensions, taken out of the document, in the order the resource type lists them.
+    let mut extensions = Vec::new();
     for (ext, _) in rt.extensions {
-        if doc.contains_key(ext.id) {
+        if let Some(value) = doc.shift_remove(ext.id) {
             schemas.push(json!(ext.id));
+            extensions.push((ext, value));
         }
     }
     // Extensions kept without a declaration (`resource::undeclared`) are named too: `schemas`
     // lists the schemas of what the representation holds (RFC 7643 §3).
-    let kept: Vec<&String> = doc
+    let kept_keys: Vec<String> = doc
         .keys()
         .filter(|k| crate::scim::resource::undeclared::is_undeclared_urn(rt, k))
+        .cloned()
         .collect();
-    schemas.extend(kept.iter().map(|k| json!(k)));
+    let mut kept = Vec::with_capacity(kept_keys.len());
+    for k in kept_keys {
+        schemas.push(json!(k));
+        let value = doc.shift_remove(&k).unwrap_or(Value::Null);
+        kept.push((k, value));
+    }
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(id));
-    let is_extension = |key: &str| rt.extensions.iter().any(|(ext, _)| ext.id == key);
-    for (k, v) in in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc) {
-        if !is_extension(&k) && !kept.contains(&&k) {
-            out.insert(k, v);
-        }
-    }
-    // Extensions after the core attributes, in the order the resource type lists them.
-    for (ext, _) in rt.extensions {
-        if let Some(Value::Object(inner)) = doc.get(ext.id) {
+    out.extend(in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc));
+    // Extensions after the core attributes (a declared extension's value is an object; the
+    // schemas name anything else, but it has no attributes to show).
+    for (ext, value) in extensions {
+        if let Value::Object(inner) = value {
             out.insert(
                 ext.id.to_string(),
                 Value::Object(in_schema_order(&[ext.attributes], inner)),
@@ -78,8 +84,8 @@ pub fn render(
     }
     // Kept data has no schema to order it: by name, so both stores answer alike (Postgres's
     // jsonb keeps keys by length, SQLite as written).
-    for k in kept {
-        out.insert(k.clone(), keys_by_name(&doc[k.as_str()]));
+    for (k, value) in kept {
+        out.insert(k, keys_by_name(&value));
     }
     for (k, v) in derived {
         out.insert(k.to_string(), v);
@@ -100,33 +106,31 @@ pub fn render(
 /// `obj`'s attributes in the order the schema lists them, sub-attributes and the elements of
 /// multi-valued attributes too, then any others as they were. A response reads the same
 /// whichever order the client wrote the attributes in and whichever store kept them (Postgres's
-/// jsonb orders keys by length, SQLite keeps them as written).
-fn in_schema_order(defs: &[&[AttrDef]], obj: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
+/// jsonb orders keys by length, SQLite keeps them as written). The values are moved, not copied.
+fn in_schema_order(defs: &[&[AttrDef]], mut obj: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::with_capacity(obj.len());
     for def in defs.iter().flat_map(|d| d.iter()) {
-        let Some(value) = obj.get(def.name) else { continue };
+        let Some(value) = obj.shift_remove(def.name) else {
+            continue;
+        };
         let value = match value {
             Value::Object(inner) if !def.sub_attributes.is_empty() => {
                 Value::Object(in_schema_order(&[def.sub_attributes], inner))
             }
             Value::Array(items) if !def.sub_attributes.is_empty() => Value::Array(
                 items
-                    .iter()
+                    .into_iter()
                     .map(|item| match item {
                         Value::Object(inner) => Value::Object(in_schema_order(&[def.sub_attributes], inner)),
-                        other => other.clone(),
+                        other => other,
                     })
                     .collect(),
             ),
-            other => other.clone(),
+            other => other,
         };
         out.insert(def.name.to_string(), value);
     }
-    for (k, v) in obj {
-        if !out.contains_key(k) {
-            out.insert(k.clone(), v.clone());
-        }
-    }
+    out.extend(obj);
     out
 }
 
@@ -139,15 +143,16 @@ pub fn in_canonical_order(rt: &ResourceType, doc: &Map<String, Value>) -> Map<St
         .chain(rt.schema.attributes)
         .map(|d| d.name)
         .collect();
-    let mut out: Map<String, Value> = in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc)
-        .into_iter()
-        .filter(|(k, _)| core.contains(&k.as_str()))
-        .collect();
+    let mut out: Map<String, Value> =
+        in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc.clone())
+            .into_iter()
+            .filter(|(k, _)| core.contains(&k.as_str()))
+            .collect();
     for (ext, _) in rt.extensions {
         if let Some(Value::Object(inner)) = doc.get(ext.id) {
             out.insert(
                 ext.id.to_string(),
-                Value::Object(in_schema_order(&[ext.attributes], inner)),
+                Value::Object(in_schema_order(&[ext.attributes], inner.clone())),
             );
         }
     }
