@@ -210,7 +210,7 @@ LUA
     rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
 
     # The raw database, on the same machine in the same run.
-    local raw_insert raw_lookup
+    local raw_insert raw_lookup raw_cpu=""
     case $store in
         sqlite)
             local raw
@@ -233,10 +233,18 @@ SQL
             local one_id
             one_id=$(psql "$url" -Atqc "SELECT id FROM raw_users LIMIT 1")
             printf "SELECT doc FROM raw_users WHERE account_id = '00000000-0000-0000-0000-000000000001' AND id = '%s';\n" "$one_id" >"$work/lookup.sql"
+            local t0 t1 t2
+            t0=$(cpu_ticks)
             raw_insert=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/insert.sql" "$url" 2>/dev/null |
                 awk '/^tps/ {print $3}' | head -n1)
+            t1=$(cpu_ticks)
             raw_lookup=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/lookup.sql" "$url" 2>/dev/null |
                 awk '/^tps/ {print $3}' | head -n1)
+            t2=$(cpu_ticks)
+            # Postgres's own CPU per raw operation, to set beside scimd's (PROFILE's summaries).
+            raw_cpu=$(awk -v a="${t0##* }" -v b="${t1##* }" -v c="${t2##* }" -v i="$raw_insert" -v l="$raw_lookup" \
+                -v hz="$(getconf CLK_TCK)" -v secs="$seconds" \
+                'BEGIN { printf "; Postgres CPU per insert %.0f us, per lookup %.0f us", 1e6*(b-a)/hz/(i*secs), 1e6*(c-b)/hz/(l*secs) }')
             ;;
     esac
     if grep -qE '"level":"ERROR"|panicked' "$work/server.log"; then
@@ -250,7 +258,7 @@ SQL
 
     echo
     echo "store: $store — wrk -t2 -c$conns -d$duration, 5,100 users, rate limit off, database_max_connections ${SCIMD_DATABASE_MAX_CONNECTIONS:-10}; scimd resident memory after the run: ${rss} MB"
-    echo "raw $store: single-row insert ${raw_insert%.*}/s, primary-key lookup ${raw_lookup%.*}/s"
+    echo "raw $store: single-row insert ${raw_insert%.*}/s, primary-key lookup ${raw_lookup%.*}/s${raw_cpu:-}"
     printf '%-46s %9s %8s %8s %7s %s\n' workload "req/s" p50 p99 non-2xx "scimd/raw"
     row() {
         local label=$1 key=$2 raw=${3:-}
