@@ -854,12 +854,23 @@ async fn restore(config: &Config, from: &std::path::Path, output: Output) -> Res
     Ok(())
 }
 
+/// Logs the store's advice on the database's settings as warnings; a database that cannot
+/// say (a fault just after start-up) is not a reason to stop.
+async fn say_advice(app: &App) {
+    if let Ok(advice) = app.store.advice().await {
+        for line in advice {
+            tracing::warn!("{line}");
+        }
+    }
+}
+
 /// Opens (creates, migrates) the database and, with `--bootstrap`, makes the first account.
 async fn open_and_bootstrap(
     config: &Config,
     bootstrap: bool,
 ) -> Result<(App, Option<Bootstrap>), StartError> {
     let app = App::open(config).await?;
+    say_advice(&app).await;
     let created = match bootstrap {
         true => match app.service.bootstrap("Default").await {
             Ok(created) => created,
@@ -1331,6 +1342,7 @@ async fn one_shot(
             oauth_client_command(svc, config, output, &operator, command).await?
         }
         Command::Migrate => {
+            say_advice(app).await;
             if json_out {
                 println!("{}", json!({"migrated": true}));
             } else {

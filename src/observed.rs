@@ -62,6 +62,10 @@ impl Store for ObservedStore {
         self.inner.migrate().await
     }
 
+    async fn advice(&self) -> StoreResult<Vec<String>> {
+        self.inner.advice().await
+    }
+
     async fn close(&self) {
         self.inner.close().await
     }

@@ -488,6 +488,11 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations and rebuilds derived rows written by older code.
     async fn migrate(&self) -> StoreResult<()>;
+    /// What an operator should change in the database's own settings, one sentence each, said
+    /// when `scimd serve` and `scimd migrate` start (none by default).
+    async fn advice(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Closes every connection (waits for those in use to be returned).
     async fn close(&self);
     /// The plan of the page query a list request runs, for benchmarks, tests and operators

@@ -524,3 +524,30 @@ async fn a_setup_link_from_the_cli_opens_the_console_once() {
     let (ok, _, out) = scimd(&app, &["account", "setup-link", "--account", &account, "--ttl", "40d"]);
     assert!(!ok && out.contains("30 days"), "{out}");
 }
+
+/// A Postgres that never analyses its tables (autovacuum off) is named at start-up, with the
+/// fix: list pages planned without statistics read whole accounts. The test reads the server's
+/// own setting, so it checks the warning where autovacuum is off and its absence where it is on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_says_when_postgres_never_analyses_tables() {
+    let app = TestApp::spawn().await;
+    let autovacuum_off = match crate::harness::backend() {
+        scimd::store::Backend::Sqlite => false,
+        scimd::store::Backend::Postgres => {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&app.config.database_url)
+                .await
+                .unwrap();
+            !sqlx::query_scalar::<_, bool>("SELECT current_setting('autovacuum')::boolean")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let (ok, _, out) = scimd(&app, &["migrate"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.contains("autovacuum off"), autovacuum_off, "{out}");
+    if autovacuum_off {
+        assert!(out.contains("ANALYZE"), "the warning names the fix: {out}");
+    }
+}
