@@ -36,9 +36,9 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Renders a resource from its stored document, which it takes apart: a list of 100 resources
-/// moves each value into the answer instead of copying it (copies were a fifth of a list's
-/// CPU). `derived` holds read-only attributes computed elsewhere (`groups`, `members`).
+/// Renders a resource from its stored document, which it takes apart: each value moves into
+/// the answer instead of being copied, so a page of 100 resources allocates its documents once.
+/// `derived` holds read-only attributes computed elsewhere (`groups`, `members`).
 pub fn render(
     rt: &ResourceType,
     id: &str,
