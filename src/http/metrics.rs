@@ -314,7 +314,26 @@ impl Collector for PoolCollector {
             "db_pool_waiting",
             "Callers waiting now to start a unit of work (a connection, or on SQLite the writer's turn)",
             i64::from(self.0.waiting()),
-        )
+        )?;
+        // SQLite only: writes per COMMIT is these two's ratio (docs/operations.md).
+        if let Some((commits, writes)) = stats.group_commit {
+            for (name, help, value) in [
+                (
+                    "db_commits",
+                    "COMMITs of write transactions sent to SQLite (one WAL sync each)",
+                    commits,
+                ),
+                (
+                    "db_committed_writes",
+                    "Write transactions those COMMITs carried (group commit: several per COMMIT)",
+                    writes,
+                ),
+            ] {
+                let counter = ConstCounter::new(value);
+                counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+            }
+        }
+        Ok(())
     }
 }
 

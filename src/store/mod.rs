@@ -13,6 +13,7 @@ mod db;
 pub mod derived;
 mod events;
 mod filter_sql;
+mod group_commit;
 pub mod health;
 mod memberships;
 mod oauth;
@@ -68,6 +69,16 @@ pub enum StoreError {
     /// committed, so the request must not be replayed as if it had not.
     #[error("the connection failed while committing: {0}")]
     CommitUnknown(#[source] sqlx::Error),
+    /// The error of a `COMMIT` that carried several writes (SQLite's group commit,
+    /// `store/group_commit.rs`), told to each of them: every predicate below answers as for
+    /// the error itself.
+    #[error("{0}")]
+    Shared(#[source] Arc<StoreError>),
+    /// A write in a SQLite batch was rolled back with the batch: another write's failure ended
+    /// the transaction they shared (SQLite rolls a whole transaction back after some errors,
+    /// such as a full disk). Nothing of it was applied, so it may be sent again.
+    #[error("the write was rolled back with the writes committed with it: {0}")]
+    BatchLost(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -98,8 +109,11 @@ impl StoreError {
     /// connection to spare, a serialization failure or deadlock, no space left, and on SQLite
     /// another process holding the write lock for the whole busy timeout.
     pub fn is_unavailable(&self) -> bool {
+        if let StoreError::Shared(err) = self {
+            return err.is_unavailable();
+        }
         match self {
-            StoreError::Down | StoreError::CommitUnknown(_) => true,
+            StoreError::Down | StoreError::CommitUnknown(_) | StoreError::BatchLost(_) => true,
             StoreError::Database(err) => unavailable_sqlx(err),
             _ => false,
         }
@@ -109,6 +123,9 @@ impl StoreError {
     /// may be replayed once (if it committed nothing). Not the conditions that already took
     /// their time (busy, pool time-out) or that the next try would meet again (no space).
     pub fn is_connection_fault(&self) -> bool {
+        if let StoreError::Shared(err) = self {
+            return err.is_connection_fault();
+        }
         match self {
             StoreError::Database(
                 sqlx::Error::Io(_)
@@ -131,6 +148,9 @@ impl StoreError {
     /// while it was being opened is a connection fault instead (a proxy restarting), which
     /// the next try may not meet.
     pub fn is_connect_failure(&self) -> bool {
+        if let StoreError::Shared(err) = self {
+            return err.is_connect_failure();
+        }
         match self {
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
             StoreError::Database(sqlx::Error::Io(io)) => io.kind() == std::io::ErrorKind::ConnectionRefused,
@@ -143,6 +163,9 @@ impl StoreError {
 
     /// No space left for the database (SQLite `SQLITE_FULL`, Postgres `53100 disk_full`).
     pub fn is_disk_full(&self) -> bool {
+        if let StoreError::Shared(err) = self {
+            return err.is_disk_full();
+        }
         match self {
             StoreError::Database(sqlx::Error::Database(db)) => {
                 sqlite::primary_code(db.as_ref()) == Some(13)
@@ -154,12 +177,19 @@ impl StoreError {
 
     /// For an unavailable store, what a client (and the operator reading its report) is told.
     pub fn unavailable_cause(&self) -> &'static str {
+        if let StoreError::Shared(err) = self {
+            return err.unavailable_cause();
+        }
         if self.is_disk_full() {
             return "the database's disk is full, so writes fail until an operator frees space; \
                     reads still work";
         }
         match self {
             StoreError::Down => "the database is unreachable",
+            StoreError::BatchLost(_) => {
+                "another write committed together with this one failed and took it back with it \
+                 (a full disk, most often); nothing of this request was applied: retry it"
+            }
             StoreError::CommitUnknown(_) => {
                 "the connection to the database failed while committing; the write may or may not \
                  have been applied: read the resource before retrying"
@@ -532,6 +562,9 @@ pub trait Store: Send + Sync + 'static {
 pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
+    /// SQLite's group commit (`store/group_commit.rs`): the `COMMIT`s of write transactions
+    /// sent so far, and the write transactions they carried; `None` on Postgres.
+    pub group_commit: Option<(u64, u64)>,
 }
 
 /// What a unit of work may read. Every method is scoped by account: there is no way to reach

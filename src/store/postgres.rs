@@ -87,7 +87,7 @@ impl PgStore {
     /// transactional: other writers never see the tables without their unique indexes.
     async fn rekey(&self) -> StoreResult<()> {
         let conn = self.pool.acquire().await?;
-        let session = Session::begin(conn, "BEGIN", None).await?;
+        let session = Session::begin(conn, "BEGIN").await?;
         let mut tx = SqlTx::new(Link::PostgresTx(session));
         let Some((rows, collisions)) = rekey::run(&mut tx.db()).await? else {
             return Ok(());
@@ -102,7 +102,7 @@ impl PgStore {
     /// rebuild, so replicas starting together rebuild once and wait for it instead of racing.
     async fn rebuild_user_values(&self) -> StoreResult<()> {
         let conn = self.pool.acquire().await?;
-        let mut tx = SqlTx::new(Link::PostgresTx(Session::begin(conn, "BEGIN", None).await?));
+        let mut tx = SqlTx::new(Link::PostgresTx(Session::begin(conn, "BEGIN").await?));
         let Some(rebuilt) = user_values::rebuild(&mut tx.db()).await? else {
             return Ok(());
         };
@@ -200,6 +200,7 @@ impl Store for PgStore {
         crate::store::PoolStats {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            group_commit: None,
         }
     }
 
@@ -285,7 +286,7 @@ impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(
-            SqlTx::new(Link::PostgresTx(Session::begin(conn, "BEGIN", None).await?)).signalling(&self.auth),
+            SqlTx::new(Link::PostgresTx(Session::begin(conn, "BEGIN").await?)).signalling(&self.auth),
         ))
     }
 
@@ -300,7 +301,7 @@ impl Store for PgStore {
     async fn snapshot(&self) -> StoreResult<Box<dyn ReadTx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(SqlTx::new(Link::PostgresTx(
-            Session::begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", None).await?,
+            Session::begin(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
         ))))
     }
 
@@ -314,7 +315,7 @@ impl Store for PgStore {
         if !super::events::pending(&mut DbConn::postgres(&mut conn)).await? {
             return Ok(0);
         }
-        let mut session = Session::begin(conn, "BEGIN", None).await?;
+        let mut session = Session::begin(conn, "BEGIN").await?;
         let numbered = super::events::sequence(&mut DbConn::postgres(session.conn())).await?;
         session.commit().await?;
         Ok(numbered)

@@ -8,7 +8,8 @@
 //!
 //! The same holds for a transaction dropped without COMMIT (an error, a refused request, a
 //! cancelled request): it is rolled back on a spawned task before the connection returns to
-//! the pool, and whatever else the dropper held (SQLite's writer turn) is released after it.
+//! the pool. (SQLite's write transactions have their own, `store/group_commit.rs`, which ends
+//! them the same way.)
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor};
@@ -16,15 +17,11 @@ use sqlx::{Database, Executor};
 use super::health::commit_sent;
 use super::{StoreError, StoreResult};
 
-/// What is released once the transaction has ended (SQLite's in-process writer turn).
-pub(super) type Held = Option<Box<dyn Send + Sync>>;
-
 pub(super) struct Session<DB: Database>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     conn: Option<PoolConnection<DB>>,
-    held: Held,
 }
 
 impl<DB: Database> Session<DB>
@@ -40,15 +37,8 @@ where
     /// `BEGIN` opened before the connection goes back to the pool. Owning it only afterwards
     /// handed the pool a connection whose transaction the database had opened meanwhile, and
     /// the next `BEGIN` on it failed ("cannot start a transaction within a transaction").
-    pub async fn begin(
-        conn: PoolConnection<DB>,
-        begin: &'static str,
-        held: Held,
-    ) -> Result<Self, sqlx::Error> {
-        let mut session = Session {
-            conn: Some(conn),
-            held,
-        };
+    pub async fn begin(conn: PoolConnection<DB>, begin: &'static str) -> Result<Self, sqlx::Error> {
+        let mut session = Session { conn: Some(conn) };
         match sqlx::raw_sql(begin).execute(session.conn()).await {
             Ok(_) => Ok(session),
             Err(err) => {
@@ -58,11 +48,6 @@ where
                 Err(err)
             }
         }
-    }
-
-    /// Keeps `held` until the transaction has ended.
-    pub fn hold(&mut self, held: Held) {
-        self.held = held;
     }
 
     pub fn conn(&mut self) -> &mut DB::Connection {
@@ -95,7 +80,6 @@ where
             }
         };
         drop(conn);
-        self.held.take();
         out
     }
 }
@@ -108,7 +92,6 @@ where
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        let held = self.held.take();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
@@ -117,14 +100,12 @@ where
                         conn.close_on_drop();
                     }
                     drop(conn);
-                    drop(held);
                 });
             }
             // No runtime (shutting down): closing the connection ends the transaction.
             Err(_) => {
                 conn.close_on_drop();
                 drop(conn);
-                drop(held);
             }
         }
     }

@@ -23,6 +23,8 @@
 //! by retrying `BEGIN IMMEDIATE` (each try waits briefly in SQLite's busy handler). Both waits
 //! share one deadline, [`WRITE_WAIT`], so no request waits longer than that in all, however
 //! many writers queue; past it the request is answered 503 (`StoreError::is_unavailable`).
+//! Writers that queue are committed together, one `COMMIT` (one WAL sync) for several, each
+//! under a savepoint of its own (`store/group_commit.rs`, which owns the turn).
 //!
 //! Query plans. Every key leads with account_id, and without statistics SQLite's planner
 //! takes an equality on the first column of any index to select about ten rows, so it cannot
@@ -47,17 +49,17 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::auth_signal::AuthSignal;
 use super::common::{limit_offset, list_sql};
 use super::db::{DbConn, Param, now_micros, params, time_text};
 use super::filter_sql::Dialect;
+use super::group_commit::Writer;
 use super::health::{Health, Probe};
 use super::rekey;
 use super::resources;
-use super::session::{Held, Session};
+use super::session::Session;
 use super::tx::{Link, SqlTx};
 use super::user_values;
 use super::{
@@ -91,8 +93,8 @@ const BUSY_TRY: Duration = Duration::from_millis(100);
 pub struct SqliteStore {
     pool: SqlitePool,
     options: SqliteConnectOptions,
-    /// Writers of this process, in arrival order (see the module comment).
-    writer: Arc<Mutex<()>>,
+    /// Writers of this process, in arrival order, committed in groups (see the module comment).
+    writer: Arc<Writer>,
     health: Arc<Health>,
     auth: Arc<AuthSignal>,
 }
@@ -146,7 +148,7 @@ impl SqliteStore {
             .connect_with(options.clone().busy_timeout(BUSY_TRY))
             .await
             .map_err(writable)?;
-        let writer = Arc::new(Mutex::new(()));
+        let writer = Writer::new();
         let health = Health::new();
         let reach: Probe = {
             let options = options.clone().busy_timeout(BUSY_TRY);
@@ -163,8 +165,9 @@ impl SqliteStore {
             })
         };
         let write: Probe = {
-            let (pool, writer) = (pool.clone(), writer.clone());
-            Arc::new(move || Box::pin(write_probe(pool.clone(), writer.clone())))
+            // Weak: the health holds this probe, which must not keep the health alive.
+            let (pool, writer, health) = (pool.clone(), writer.clone(), Arc::downgrade(&health));
+            Arc::new(move || Box::pin(write_probe(pool.clone(), writer.clone(), health.clone())))
         };
         health.set_probes(reach, write);
         let auth = Arc::new(if in_memory {
@@ -243,36 +246,14 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// A write transaction: this process's turn first, then SQLite's write lock.
+    /// A write transaction: this process's turn first, then SQLite's write lock, in a batch
+    /// that commits together with the writers queued behind it (`store/group_commit.rs`).
     async fn write_tx(&self) -> StoreResult<SqlTx> {
         let deadline = tokio::time::Instant::now() + WRITE_WAIT;
-        let turn = tokio::time::timeout_at(deadline, self.writer.clone().lock_owned())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?;
-        // Another process's lock: SQLite waits BUSY_TRY for it (or answers BUSY at once where
-        // waiting could deadlock), then this loop tries again until the deadline. BEGIN has
-        // done nothing yet, so retrying it is always safe.
-        let mut pause = Duration::from_millis(2);
-        let mut turn: Held = Some(Box::new(turn));
-        let tx = loop {
-            let conn = self.health.acquire(self.pool.acquire()).await?;
-            match Session::begin(conn, "BEGIN IMMEDIATE", None).await {
-                Err(sqlx::Error::Database(err))
-                    if is_busy(err.as_ref()) && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                Ok(mut session) => {
-                    session.hold(turn.take());
-                    break session;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        };
-        // Postgres's now() is the transaction's start; the lock is taken, so times of
+        let write = self.writer.begin(&self.pool, &self.health, deadline).await?;
+        // Postgres's now() is the transaction's start; the turn is held, so times of
         // successive writes never go backwards.
-        Ok(SqlTx::sqlite_writer(tx, now_micros(), self.health.clone()).signalling(&self.auth))
+        Ok(SqlTx::sqlite_writer(write, now_micros(), self.health.clone()).signalling(&self.auth))
     }
 
     /// `EXPLAIN QUERY PLAN` of the page query a list request runs, one line per step,
@@ -319,6 +300,7 @@ impl Store for SqliteStore {
         crate::store::PoolStats {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            group_commit: Some(self.writer.stats()),
         }
     }
 
@@ -388,7 +370,7 @@ impl Store for SqliteStore {
     async fn snapshot(&self) -> StoreResult<Box<dyn ReadTx>> {
         let conn = self.health.acquire(self.pool.acquire()).await?;
         Ok(Box::new(SqlTx::new(Link::SqliteTx(
-            Session::begin(conn, "BEGIN DEFERRED", None).await?,
+            Session::begin(conn, "BEGIN DEFERRED").await?,
         ))))
     }
 
@@ -559,15 +541,19 @@ async fn refuse_foreign(conn: &mut SqliteConnection, path: &std::path::Path) -> 
 
 /// Can this process write again? One small write in this process's writer turn, as a
 /// request's would be: the probe that ends the "writes failing" condition (see `health`).
-async fn write_probe(pool: SqlitePool, writer: Arc<Mutex<()>>) -> StoreResult<()> {
-    let turn = writer.lock_owned().await;
-    let conn = pool.acquire().await?;
-    let mut tx = Session::begin(conn, "BEGIN IMMEDIATE", Some(Box::new(turn))).await?;
+async fn write_probe(
+    pool: SqlitePool,
+    writer: Arc<Writer>,
+    health: std::sync::Weak<Health>,
+) -> StoreResult<()> {
+    let health = health.upgrade().ok_or(StoreError::Down)?;
+    let deadline = tokio::time::Instant::now() + WRITE_WAIT;
+    let mut write = writer.begin(&pool, &health, deadline).await?;
     sqlx::query("INSERT INTO store_meta (key, value) VALUES ('write_probe', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(time_text(now_micros()))
-        .execute(tx.conn())
+        .execute(write.conn())
         .await?;
-    tx.commit().await
+    write.commit().await
 }
 
 /// A SQLite error that is SQLITE_BUSY or one of its extended codes (recovery, snapshot,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::auth_signal::AuthSignal;
 use super::db::{DbConn, now_micros};
+use super::group_commit::Write;
 use super::health::Health;
 use super::session::Session;
 use super::{
@@ -33,10 +34,11 @@ use super::{
 pub(super) enum Link {
     PostgresTx(Session<Postgres>),
     Postgres(PoolConnection<Postgres>),
-    /// A SQLite transaction; a write transaction also holds this process's writer turn,
-    /// released only once it has ended, so the next writer starts on a free database instead
-    /// of racing the rollback for SQLite's lock.
+    /// A SQLite read transaction (a snapshot).
     SqliteTx(Session<Sqlite>),
+    /// A SQLite write transaction: it holds this process's writer turn until it has ended,
+    /// and commits in a group with the writers queued behind it (`store/group_commit.rs`).
+    SqliteWrite(Write),
     Sqlite(PoolConnection<Sqlite>),
 }
 
@@ -79,9 +81,9 @@ impl SqlTx {
 
     /// A SQLite write transaction begun at `now` (its lock is held, so the times of
     /// successive writes never go backwards), reporting its commit to `health`.
-    pub fn sqlite_writer(session: Session<Sqlite>, now: DateTime<Utc>, health: Arc<Health>) -> SqlTx {
+    pub fn sqlite_writer(write: Write, now: DateTime<Utc>, health: Arc<Health>) -> SqlTx {
         SqlTx {
-            link: Link::SqliteTx(session),
+            link: Link::SqliteWrite(write),
             now: Some(now),
             health: Some(health),
             auth: None,
@@ -95,6 +97,7 @@ impl SqlTx {
             Link::PostgresTx(s) => DbConn::postgres(s.conn()),
             Link::Postgres(c) => DbConn::postgres(c),
             Link::SqliteTx(s) => DbConn::sqlite(s.conn(), self.now.unwrap_or_else(now_micros)),
+            Link::SqliteWrite(w) => DbConn::sqlite(w.conn(), self.now.unwrap_or_else(now_micros)),
             Link::Sqlite(c) => DbConn::sqlite(c, self.now.unwrap_or_else(now_micros)),
         }
     }
@@ -104,6 +107,7 @@ impl SqlTx {
         let committed = match self.link {
             Link::PostgresTx(s) => s.commit().await,
             Link::SqliteTx(s) => s.commit().await,
+            Link::SqliteWrite(w) => w.commit().await,
             Link::Postgres(_) | Link::Sqlite(_) => return Ok(()),
         };
         // Whatever the COMMIT's answer: one whose fate is unknown may have committed, and a

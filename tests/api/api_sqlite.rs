@@ -16,3 +16,6 @@ mod cli_sqlite;
 
 // The database file and its -wal and -shm files are private (issue 16.2).
 mod hardening_sqlite;
+
+// Concurrent writes committed several to a COMMIT, each answer still true.
+mod group_commit_sqlite;
