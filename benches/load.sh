@@ -58,7 +58,24 @@ cpu_ticks() {
         done
     fi
     echo "$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)" \
-        "$(awk '{print $14 + $15}' "/proc/$pid/stat")" "$pg"
+        "$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)" "$pg"
+}
+
+# pgbench over the scripts $2 then $3 on the database $1, each for the run's duration with its
+# connections; sets pair to (rate of $2, rate of $3, Postgres's CPU per transaction of each in
+# µs). A script pgbench cannot run stops the harness with pgbench's own words.
+pgbench_pair() {
+    local url=$1 out t rates=() ticks
+    ticks=("$(cpu_ticks)")
+    for t in "$2" "$3"; do
+        out=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$t" "$url" 2>&1) ||
+            { echo "load: pgbench $t failed:" >&2; tail -n 5 <<<"$out" >&2; exit 1; }
+        rates+=("$(awk '/^tps/ {print $3}' <<<"$out" | head -n1)")
+        ticks+=("$(cpu_ticks)")
+    done
+    read -r -a pair <<<"$(awk -v a="${ticks[0]##* }" -v b="${ticks[1]##* }" -v c="${ticks[2]##* }" \
+        -v i="${rates[0]}" -v l="${rates[1]}" -v hz="$(getconf CLK_TCK)" -v secs="$seconds" \
+        'BEGIN { printf "%s %s %.0f %.0f", i, l, 1e6*(b-a)/hz/(i*secs), 1e6*(c-b)/hz/(l*secs) }')"
 }
 
 # The first $2 lines of the profile's report sorted by $1 (dso or sym), long names cut.
@@ -210,7 +227,7 @@ LUA
     rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
 
     # The raw database, on the same machine in the same run.
-    local raw_insert raw_lookup raw_cpu=""
+    local raw_insert raw_lookup raw_cpu="" same_create="" same_lookup="" same_cpu=""
     case $store in
         sqlite)
             local raw
@@ -233,25 +250,72 @@ SQL
             local one_id
             one_id=$(psql "$url" -Atqc "SELECT id FROM raw_users LIMIT 1")
             printf "SELECT doc FROM raw_users WHERE account_id = '00000000-0000-0000-0000-000000000001' AND id = '%s';\n" "$one_id" >"$work/lookup.sql"
-            local t0 t1 t2
-            t0=$(cpu_ticks)
-            raw_insert=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/insert.sql" "$url" 2>/dev/null |
-                awk '/^tps/ {print $3}' | head -n1)
-            t1=$(cpu_ticks)
-            raw_lookup=$("$pgbench" -n -M prepared -c "$conns" -j 2 -T "$seconds" -f "$work/lookup.sql" "$url" 2>/dev/null |
-                awk '/^tps/ {print $3}' | head -n1)
-            t2=$(cpu_ticks)
+            pgbench_pair "$url" "$work/insert.sql" "$work/lookup.sql"
+            raw_insert=${pair[0]} raw_lookup=${pair[1]}
             # Postgres's own CPU per raw operation, to set beside scimd's (PROFILE's summaries).
-            raw_cpu=$(awk -v a="${t0##* }" -v b="${t1##* }" -v c="${t2##* }" -v i="$raw_insert" -v l="$raw_lookup" \
-                -v hz="$(getconf CLK_TCK)" -v secs="$seconds" \
-                'BEGIN { printf "; Postgres CPU per insert %.0f us, per lookup %.0f us", 1e6*(b-a)/hz/(i*secs), 1e6*(c-b)/hz/(l*secs) }')
+            raw_cpu="; Postgres CPU per insert ${pair[2]} us, per lookup ${pair[3]} us"
+            # The same work as scimd's, by Postgres alone: a create's own statements (R4's lookup,
+            # the user with its counting trigger, the audit row with its feed event and the
+            # day's count, in one transaction; the user's name taken from a sequence first) and
+            # a GET's own statement (the user with its groups), on the server's own tables and
+            # account, with the server stopped. What scimd adds is the distance to these; what
+            # the data model writes is the distance from these to the raw rows above.
+            local account=${SCIM_BASE##*/}
+            kill "$pid"; wait "$pid" 2>/dev/null || true
+            psql "$url" -qc "CREATE SEQUENCE raw_same_seq" >/dev/null
+            cat >"$work/same_create.sql" <<SQL
+SELECT 'same-' || nextval('raw_same_seq') || '@example.com' AS name \\gset
+BEGIN;
+SELECT * FROM (SELECT u.* FROM unnest(CAST(ARRAY[:name::text] AS text[])) AS k(key)
+    CROSS JOIN LATERAL (SELECT account_id, id, doc, source, idp_managed, created_at, last_modified, version,
+        CAST(NULL AS TEXT) AS identifier FROM users WHERE account_id = '$account' AND user_name_ci = k.key OFFSET 0) u
+  UNION SELECT u.* FROM unnest(CAST(ARRAY[:name::text] AS text[])) AS k(key)
+    CROSS JOIN LATERAL (SELECT account_id, id, doc, source, idp_managed, created_at, last_modified, version,
+        CAST(NULL AS TEXT) AS identifier FROM users WHERE account_id = '$account' AND primary_email_ci = k.key OFFSET 0) u
+  ) AS found ORDER BY id;
+INSERT INTO users (account_id, id, user_name, user_name_ci, external_id, display_name, display_name_ci, active, doc,
+    source, idp_managed, primary_email_ci, created_at, last_modified)
+  VALUES ('$account', gen_random_uuid(), :name, :name, NULL, NULL, NULL, true,
+    jsonb_build_object('active', true, 'userName', :name::text), 'scim', true, NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+  RETURNING account_id, id, doc, source, idp_managed, created_at, last_modified, version \\gset
+WITH audit AS (INSERT INTO audit_events (account_id, id, at, actor_kind, actor_token_id, actor_idp, actor_name, action,
+      resource_type, resource_id, before, after, delta)
+    VALUES ('$account', gen_random_uuid(), CURRENT_TIMESTAMP, 'scim', NULL, 'scim', NULL, 'user.create', 'User', :id, NULL,
+      jsonb_build_object('active', true, 'source', 'scim', 'userName', :name::text, 'idp_managed', true), NULL)
+    RETURNING id),
+  free AS (SELECT shard FROM audit_activity WHERE account_id = '$account' AND day = (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date
+      AND source = 'scim' ORDER BY shard LIMIT 1 FOR UPDATE SKIP LOCKED),
+  activity AS (INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
+    VALUES ('$account', (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date, 'scim',
+      COALESCE((SELECT shard FROM free), ((SELECT COALESCE(max(shard), -1) + 1 + pg_backend_pid() % 16 FROM audit_activity
+        WHERE account_id = '$account' AND day = (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date AND source = 'scim') % 32767)::smallint), 1)
+    ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1)
+INSERT INTO events (account_id, audit_id, type, resource_type, resource_id, external_id, member_id, changed, at)
+  SELECT '$account', (SELECT id FROM audit), x.type, x.resource_type, x.resource_id, x.external_id, x.member_id, x.changed,
+    CURRENT_TIMESTAMP
+  FROM jsonb_to_recordset(jsonb_build_array(jsonb_build_object('type', 'user.created', 'resource_type', 'User',
+    'resource_id', :id::text))) AS x(type text, resource_type text, resource_id text, external_id text, member_id uuid, changed text);
+COMMIT;
+SQL
+            cat >"$work/same_get.sql" <<SQL
+SELECT u.account_id, u.id, u.doc, u.source, u.idp_managed, u.created_at, u.last_modified, u.version,
+    CAST(NULL AS TEXT) AS identifier, g.id AS group_id, g.display_name AS group_name, g.idp_managed AS group_managed
+  FROM users u
+  LEFT JOIN group_members m ON m.account_id = u.account_id AND m.member_id = u.id
+  LEFT JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
+  WHERE u.account_id = '$account' AND u.id = '$user'
+  ORDER BY g.display_name, g.id;
+SQL
+            pgbench_pair "$url" "$work/same_create.sql" "$work/same_get.sql"
+            same_create=${pair[0]} same_lookup=${pair[1]}
+            same_cpu="; Postgres CPU per create ${pair[2]} us, per GET ${pair[3]} us"
             ;;
     esac
     if grep -qE '"level":"ERROR"|panicked' "$work/server.log"; then
         echo "load: the server logged errors:" >&2; grep -E '"level":"ERROR"|panicked' "$work/server.log" | head >&2
         exit 1
     fi
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
     trap - EXIT
     [ "$store" = postgres ] && psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
     rm -rf "$work"
@@ -259,18 +323,21 @@ SQL
     echo
     echo "store: $store — wrk -t2 -c$conns -d$duration, 5,100 users, rate limit off, database_max_connections ${SCIMD_DATABASE_MAX_CONNECTIONS:-10}; scimd resident memory after the run: ${rss} MB"
     echo "raw $store: single-row insert ${raw_insert%.*}/s, primary-key lookup ${raw_lookup%.*}/s${raw_cpu:-}"
-    printf '%-46s %9s %8s %8s %7s %s\n' workload "req/s" p50 p99 non-2xx "scimd/raw"
+    [ -n "$same_create" ] &&
+        echo "raw $store, scimd's own statements: create ${same_create%.*}/s, GET by id ${same_lookup%.*}/s${same_cpu}"
+    printf '%-46s %9s %8s %8s %7s %-9s %s\n' workload "req/s" p50 p99 non-2xx "scimd/raw" "scimd/same-statements"
     row() {
-        local label=$1 key=$2 raw=${3:-}
+        local label=$1 key=$2 raw=${3:-} same=${4:-}
         [ -n "${r[$key]:-}" ] || return 0
         read -r rate p50 p99 bad <<<"${r[$key]}"
-        local ratio=""
+        local ratio="" same_ratio=""
         [ -n "$raw" ] && ratio=$(python3 -c "print(f'{$rate/$raw:.2f}')")
-        printf '%-46s %9.0f %8s %8s %7s %s\n' "$label" "$rate" "$p50" "$p99" "$bad" "$ratio"
+        [ -n "$same" ] && same_ratio=$(python3 -c "print(f'{$rate/$same:.2f}')")
+        printf '%-46s %9.0f %8s %8s %7s %-9s %s\n' "$label" "$rate" "$p50" "$p99" "$bad" "$ratio" "$same_ratio"
     }
-    row "POST /Users (a new user each)" post "$raw_insert"
+    row "POST /Users (a new user each)" post "$raw_insert" "$same_create"
     row "GET /Users?filter=userName eq" eq "$raw_lookup"
-    row "GET /Users/{id}" id "$raw_lookup"
+    row "GET /Users/{id}" id "$raw_lookup" "$same_lookup"
     row "GET /Users?startIndex=1&count=100" page
     row "PATCH ±1 member, 10-member group" small
     row "PATCH ±1 member, 5,000-member group" big

@@ -2,8 +2,10 @@
 //!
 //! A connection can break under a request without the database being down: a proxy or
 //! pgbouncer restarting, an administrator's `pg_terminate_backend`, a failover. The pool
-//! throws the broken connection away (it is tested on release), so the same request on a
-//! fresh connection usually succeeds, and the IdP never sees the fault. The request is
+//! throws the broken connection away (it is tested on release), and for a few seconds tests
+//! every connection before handing it out (`Health::connection_broke`; otherwise only those
+//! idle for a second), so the same request on a fresh connection usually succeeds, and the IdP
+//! never sees the fault. The request is
 //! replayed once, and only when that is provably harmless:
 //! - the fault was one of the connection (`StoreFault::connection`), not a condition the
 //!   replay would meet again (database down, disk full, busy), which is answered 503 at once;
@@ -70,6 +72,9 @@ pub async fn replay_once(State(state): State<AppState>, req: Request, next: Next
         return res;
     }
     tracing::warn!("a database connection broke under the request; replaying it once on a fresh connection");
+    // Its idle siblings may be broken too (a restarted database): tested before the replay
+    // and the next requests get one.
+    state.service.connection_broke();
     let res = next.run(request(&parts)).await;
     note(&state, &res);
     res

@@ -244,6 +244,11 @@ impl Service {
         self.store.health().unreachable()
     }
 
+    /// Records that a request met a broken database connection (see `Health::connection_broke`).
+    pub fn connection_broke(&self) {
+        self.store.health().connection_broke()
+    }
+
     /// Records that a write failed for `cause`, so `/readyz` reports it.
     pub fn mark_writes_failing(&self, cause: &str) {
         self.store.health().mark_writes_failing(cause)

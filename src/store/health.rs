@@ -46,7 +46,13 @@ pub struct Health {
     checking: AtomicBool,
     reach: Mutex<Option<Probe>>,
     write: Mutex<Option<Probe>>,
+    /// Until when pooled connections are tested before they are handed out, because one was
+    /// found broken (`connection_broke`): its idle siblings may be broken too.
+    suspect_until: Mutex<Option<Instant>>,
 }
+
+/// How long after a broken connection every pooled one is tested before it is handed out.
+const SUSPECT_FOR: Duration = Duration::from_secs(5);
 
 /// What `/readyz` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +70,7 @@ impl Health {
             checking: AtomicBool::new(false),
             reach: Mutex::new(None),
             write: Mutex::new(None),
+            suspect_until: Mutex::new(None),
         })
     }
 
@@ -89,6 +96,21 @@ impl Health {
         } else {
             Condition::Ok
         }
+    }
+
+    /// A request met a broken connection (a restarted database, a proxy's or an
+    /// administrator's cut): for a while every pooled connection is tested before it is handed
+    /// out, so the request's replay, and the next requests, do not meet its broken siblings.
+    pub fn connection_broke(&self) {
+        *self.suspect_until.lock().expect("health lock") = Some(Instant::now() + SUSPECT_FOR);
+    }
+
+    /// Whether pooled connections are to be tested before they are handed out now.
+    pub fn connections_suspect(&self) -> bool {
+        self.suspect_until
+            .lock()
+            .expect("health lock")
+            .is_some_and(|until| Instant::now() < until)
     }
 
     pub fn unreachable(&self) -> bool {

@@ -4,8 +4,8 @@
 //! work itself is `store/tx.rs`.
 
 use async_trait::async_trait;
-use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,9 @@ use super::{
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A pooled connection idle for this long is pinged before it is handed out (see `connect`).
+const PING_IDLE: Duration = Duration::from_secs(1);
 
 pub struct PgStore {
     pool: PgPool,
@@ -51,15 +54,33 @@ impl PgStore {
             Ok(Err(err)) => return Err(connect_error(&options, Some(err))),
             Err(_) => return Err(connect_error(&options, None)),
         }
+        let health = Health::new();
+        let suspect = health.clone();
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             // Bounded well under the IdPs' request time-outs: past it the request is a 503
             // that the IdP retries, not a hang.
             .acquire_timeout(opts.acquire_timeout)
+            // No ping before each hand-out (sqlx's default): it was a round trip on every
+            // request. Under load a connection is handed out again within moments of its
+            // return, where sqlx tests it anyway; one idle for longer (Postgres may have
+            // restarted meanwhile) is pinged, so a broken one is dropped before any request
+            // meets it. A connection that breaks in between fails its first statement, a
+            // connection fault the request is replayed after (`http/retry.rs`), and for a few
+            // seconds after one every connection is pinged again (`Health::connection_broke`).
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                let test = meta.idle_for >= PING_IDLE || suspect.connections_suspect();
+                Box::pin(async move {
+                    if test {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await?;
         let auth = Arc::new(AuthSignal::postgres(options.clone()));
-        let health = Health::new();
         // Both probes open a connection of their own: the pool's queue may be full of
         // requests waiting for the same database.
         let probe: Probe = Arc::new(move || {

@@ -145,6 +145,10 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(WRITE_WAIT)
+            // No ping before each hand-out (sqlx's default): it is one more hand-off to the
+            // connection's thread on every request, and a connection to a local file does not
+            // go stale while idle.
+            .test_before_acquire(false)
             .connect_with(options.clone().busy_timeout(BUSY_TRY))
             .await
             .map_err(writable)?;

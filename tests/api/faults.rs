@@ -286,6 +286,46 @@ async fn connections_cut_under_load_are_never_500_and_lose_no_acknowledged_write
     assert_eq!(res.status, 201, "{}", res.text);
 }
 
+/// Every idle connection of the pool killed at once (a restarted database, an administrator's
+/// `pg_terminate_backend`) while they were idle for less than the second after which the pool
+/// tests them anyway: the next request meets a dead one and is replayed, and the pool then
+/// tests each connection before handing it out, so the replay and the requests after it do not
+/// meet the other dead ones. (Without that, the replay took the next dead connection: 503.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_killed_together_cost_no_request() {
+    let app = TestApp::spawn().await;
+    let id = app.user("idle-kill@example.com").await;
+    // Several connections open and idle in the pool.
+    let path = format!("/Users/{id}");
+    let reads = (0..6).map(|_| app.get(&path));
+    for res in futures_util::future::join_all(reads).await {
+        assert_eq!(res.status, 200, "{}", res.text);
+    }
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+        .await
+        .unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+    )
+    .bind(&app.db_name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(killed >= 2, "only {killed} backends to kill");
+    for round in 0..6 {
+        let res = app.get(&format!("/Users/{id}")).await;
+        assert_eq!(res.status, 200, "request {round} after the kill: {}", res.text);
+    }
+    let res = app
+        .post(
+            "/Users",
+            serde_json::json!({"userName": "after-idle-kill@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backends_terminated_under_load_are_never_500_and_lose_no_acknowledged_write() {
     // Rate limiting off: see connections_cut_under_load_are_never_500_and_lose_no_acknowledged_write.
