@@ -5,8 +5,8 @@
 //! throws the broken connection away (it is tested on release), and for a few seconds tests
 //! every connection before handing it out (`Health::connection_broke`; otherwise only those
 //! idle for a second), so the same request on a fresh connection usually succeeds, and the IdP
-//! never sees the fault. The request is
-//! replayed once, and only when that is provably harmless:
+//! never sees the fault. The request is replayed once, and only when that is provably
+//! harmless:
 //! - the fault was one of the connection (`StoreFault::connection`), not a condition the
 //!   replay would meet again (database down, disk full, busy), which is answered 503 at once;
 //! - the request committed nothing (no COMMIT was sent while it ran): a transaction that failed

@@ -274,15 +274,19 @@ impl Service {
         params: &ListRequest,
         with_members: bool,
     ) -> Result<ListPage<GroupView>> {
+        let rt = self.types(caller).await?.group;
+        // One connection for the profile and the page: each connection taken from the pool
+        // and given back is a round trip of its own (sqlx tests it on return).
+        let mut conn = self.store.reader().await?;
         let mut scope = AdminFilter::default();
         if caller.kind == TokenKind::Scim {
-            let mut conn = self.store.reader().await?;
             let profile = settings::profile(conn.as_mut(), caller.account_id).await?;
             if profile.group_name_conflict == GroupNameConflict::KeepBoth {
                 scope.idp_managed = Some(true);
             }
         }
-        self.list_groups_where(caller, params, with_members, &scope).await
+        self.list_groups_on(conn, rt, caller, params, with_members, &scope)
+            .await
     }
 
     /// A list with the admin API's extra conditions (R9: by source, by IdP management).
@@ -294,6 +298,22 @@ impl Service {
         extra: &AdminFilter,
     ) -> Result<ListPage<GroupView>> {
         let rt = self.types(caller).await?.group;
+        let conn = self.store.reader().await?;
+        self.list_groups_on(conn, rt, caller, params, with_members, extra)
+            .await
+    }
+
+    /// The page on `conn`. The types are read before the connection is taken: a request holds
+    /// one pooled connection at a time, so a full pool cannot deadlock on itself.
+    async fn list_groups_on(
+        &self,
+        mut conn: Box<dyn crate::store::ReadTx>,
+        rt: &'static crate::scim::schema::ResourceType,
+        caller: &Caller,
+        params: &ListRequest,
+        with_members: bool,
+        extra: &AdminFilter,
+    ) -> Result<ListPage<GroupView>> {
         let mut list = list_query(
             ResourceKind::Group,
             rt,
@@ -304,7 +324,6 @@ impl Service {
         )?;
         let now = self.clock().monotonic();
         self.resumes.resume(&mut list, caller, extra, now);
-        let mut conn = self.store.reader().await?;
         let page = conn
             .list_resources(ResourceKind::Group, caller.account_id, &list.query, extra)
             .await
