@@ -50,9 +50,8 @@ const MAX_WRITES: usize = 32;
 /// earliest write in it is at most this and one more write's turn.
 const MAX_OPEN: Duration = Duration::from_millis(10);
 
-/// How long one `BEGIN IMMEDIATE` waits in SQLite's busy handler when another process holds
-/// the lock is the connection's busy timeout; between tries the writer sleeps, doubling the
-/// pause up to this.
+/// Longest pause between two tries of `BEGIN IMMEDIATE` while another process holds SQLite's
+/// lock (each try first waits the connection's busy timeout; the pause doubles up to this).
 const MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// What a batch's `COMMIT` answered, told to every write in it.
@@ -164,6 +163,17 @@ impl Writer {
             writes: AtomicU64::new(0),
             max_open: MAX_OPEN,
         })
+    }
+
+    /// Ends `batch`: one `COMMIT` for the writes in it, or a `ROLLBACK` when all were undone.
+    async fn commit(&self, batch: Batch) {
+        if batch.done.is_empty() {
+            // Every write in it was undone.
+            let _ = batch.end("ROLLBACK").await;
+            return;
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        let _ = batch.end("COMMIT").await;
     }
 
     /// How many `COMMIT`s this process has sent and how many writes they carried.
@@ -388,18 +398,6 @@ impl Ending {
     }
 }
 
-impl Writer {
-    async fn commit(&self, batch: Batch) {
-        if batch.done.is_empty() {
-            // Every write in it was undone.
-            let _ = batch.end("ROLLBACK").await;
-            return;
-        }
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        let _ = batch.end("COMMIT").await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,34 +406,83 @@ mod tests {
 
     /// A WAL database in a directory of its own with one table, and a writer whose batches
     /// stay open as long as writers queue (however slow the machine).
-    async fn setup() -> (SqlitePool, Arc<Writer>, Arc<Health>, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("scimd-group-commit-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}/t.db", dir.display()))
-            .unwrap()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-             CREATE TABLE t (n INTEGER PRIMARY KEY,
-                 parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        let mut writer = Writer::new();
-        Arc::get_mut(&mut writer).unwrap().max_open = Duration::from_secs(60);
-        (pool, writer, Health::new(), dir)
+    #[derive(Clone)]
+    struct Db {
+        pool: SqlitePool,
+        writer: Arc<Writer>,
+        health: Arc<Health>,
+        dir: std::path::PathBuf,
     }
 
-    fn deadline() -> Instant {
-        Instant::now() + Duration::from_secs(10)
+    impl Db {
+        async fn new() -> Db {
+            let dir = std::env::temp_dir().join(format!("scimd-group-commit-{}", uuid::Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}/t.db", dir.display()))
+                .unwrap()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE t (n INTEGER PRIMARY KEY,
+                     parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let mut writer = Writer::new();
+            Arc::get_mut(&mut writer).unwrap().max_open = Duration::from_secs(60);
+            Db {
+                pool,
+                writer,
+                health: Health::new(),
+                dir,
+            }
+        }
+
+        async fn begin(&self) -> Write {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            self.writer
+                .begin(&self.pool, &self.health, deadline)
+                .await
+                .unwrap()
+        }
+
+        /// A write on a task of its own, as a concurrent request's: begun, then `body`.
+        fn spawn<F, Fut>(&self, body: F) -> tokio::task::JoinHandle<Fut::Output>
+        where
+            F: FnOnce(Write) -> Fut + Send + 'static,
+            Fut: std::future::Future + Send + 'static,
+            Fut::Output: Send + 'static,
+        {
+            let db = self.clone();
+            tokio::spawn(async move { body(db.begin().await).await })
+        }
+
+        /// Until `n` writers wait for the turn.
+        async fn queued(&self, n: usize) {
+            while self.writer.queued.load(Ordering::SeqCst) < n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+
+        async fn rows(&self) -> Vec<i64> {
+            sqlx::query_scalar("SELECT n FROM t ORDER BY n")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap()
+        }
+
+        async fn close(self) {
+            self.pool.close().await;
+            let _ = std::fs::remove_dir_all(self.dir);
+        }
     }
 
     async fn insert(write: &mut Write, n: i64, parent: Option<i64>) {
@@ -447,106 +494,73 @@ mod tests {
             .unwrap();
     }
 
-    async fn rows(pool: &SqlitePool) -> Vec<i64> {
-        sqlx::query_scalar("SELECT n FROM t ORDER BY n")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    }
-
-    /// Until `n` writers wait for the turn.
-    async fn queued(writer: &Writer, n: usize) {
-        while writer.queued.load(Ordering::SeqCst) < n {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+    /// A write of row `n` (referencing `parent`) that commits.
+    async fn insert_and_commit(mut write: Write, n: i64, parent: Option<i64>) -> StoreResult<()> {
+        insert(&mut write, n, parent).await;
+        write.commit().await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writers_that_queue_share_one_commit() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut first = writer.begin(&pool, &health, deadline()).await.unwrap();
-        let mut others = Vec::new();
-        for n in 1..16 {
-            let (pool, writer, health) = (pool.clone(), writer.clone(), health.clone());
-            others.push(tokio::spawn(async move {
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                insert(&mut write, n, None).await;
-                write.commit().await
-            }));
-        }
-        queued(&writer, 15).await;
+        let db = Db::new().await;
+        let mut first = db.begin().await;
+        let others: Vec<_> = (1..16)
+            .map(|n| db.spawn(move |w| insert_and_commit(w, n, None)))
+            .collect();
+        db.queued(15).await;
         insert(&mut first, 0, None).await;
         first.commit().await.unwrap();
         for other in others {
             other.await.unwrap().unwrap();
         }
-        assert_eq!(rows(&pool).await, (0..16).collect::<Vec<_>>());
+        assert_eq!(db.rows().await, (0..16).collect::<Vec<_>>());
         // The first write found 15 queued behind it, each of them one more: one COMMIT.
-        assert_eq!(writer.stats(), (1, 16));
+        assert_eq!(db.writer.stats(), (1, 16));
         // A lone writer commits at once, in a batch of its own.
-        let mut alone = writer.begin(&pool, &health, deadline()).await.unwrap();
-        insert(&mut alone, 16, None).await;
-        alone.commit().await.unwrap();
-        assert_eq!(writer.stats(), (2, 17));
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        insert_and_commit(db.begin().await, 16, None).await.unwrap();
+        assert_eq!(db.writer.stats(), (2, 17));
+        db.close().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_undone_in_a_batch_leaves_the_others_theirs() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut first = writer.begin(&pool, &health, deadline()).await.unwrap();
-        let undone = {
-            let (pool, writer, health) = (pool.clone(), writer.clone(), health.clone());
-            tokio::spawn(async move {
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                insert(&mut write, 1, None).await;
-                // Dropped without COMMIT, as a request that fails half-way.
-            })
-        };
-        queued(&writer, 1).await;
-        let last = {
-            let (pool, writer, health) = (pool.clone(), writer.clone(), health.clone());
-            tokio::spawn(async move {
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                // It runs after the undone write ended, and does not see it.
-                let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE n = 1")
-                    .fetch_one(write.conn())
-                    .await
-                    .unwrap();
-                assert_eq!(seen, 0);
-                insert(&mut write, 2, None).await;
-                write.commit().await
-            })
-        };
-        queued(&writer, 2).await;
+        let db = Db::new().await;
+        let mut first = db.begin().await;
+        let undone = db.spawn(|mut write| async move {
+            insert(&mut write, 1, None).await;
+            // Dropped without COMMIT, as a request that fails half-way.
+        });
+        db.queued(1).await;
+        let last = db.spawn(|mut write| async move {
+            // It runs after the undone write ended, and does not see it.
+            let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM t WHERE n = 1")
+                .fetch_one(write.conn())
+                .await
+                .unwrap();
+            assert_eq!(seen, 0);
+            insert_and_commit(write, 2, None).await
+        });
+        db.queued(2).await;
         insert(&mut first, 0, None).await;
         first.commit().await.unwrap();
         undone.await.unwrap();
         last.await.unwrap().unwrap();
-        assert_eq!(rows(&pool).await, vec![0, 2]);
-        assert_eq!(writer.stats(), (1, 2));
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(db.rows().await, vec![0, 2]);
+        assert_eq!(db.writer.stats(), (1, 2));
+        db.close().await;
     }
 
     /// A COMMIT that fails (here a deferred foreign key, checked only at COMMIT) fails every
     /// write in its batch with that error, and none of them is applied.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_fails_every_write_it_carried() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut first = writer.begin(&pool, &health, deadline()).await.unwrap();
+        let db = Db::new().await;
+        let mut first = db.begin().await;
         let mut others = Vec::new();
         for n in 1..3 {
-            let (pool, w, health) = (pool.clone(), writer.clone(), health.clone());
-            others.push(tokio::spawn(async move {
-                let writer = w;
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                // The second references a parent that does not exist.
-                insert(&mut write, n, (n == 2).then_some(99)).await;
-                write.commit().await
-            }));
-            queued(&writer, usize::try_from(n).unwrap()).await;
+            // The second references a parent that does not exist.
+            others.push(db.spawn(move |w| insert_and_commit(w, n, (n == 2).then_some(99))));
+            db.queued(usize::try_from(n).unwrap()).await;
         }
         insert(&mut first, 0, None).await;
         let err = first.commit().await.unwrap_err();
@@ -558,14 +572,11 @@ mod tests {
             let err = other.await.unwrap().unwrap_err();
             assert!(matches!(&err, StoreError::Shared(_)), "{err:?}");
         }
-        assert!(rows(&pool).await.is_empty());
+        assert!(db.rows().await.is_empty());
         // The writer goes on: the next write is a batch of its own.
-        let mut next = writer.begin(&pool, &health, deadline()).await.unwrap();
-        insert(&mut next, 3, None).await;
-        next.commit().await.unwrap();
-        assert_eq!(rows(&pool).await, vec![3]);
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        insert_and_commit(db.begin().await, 3, None).await.unwrap();
+        assert_eq!(db.rows().await, vec![3]);
+        db.close().await;
     }
 
     /// A write that left its batch open for a writer that then never took the turn (its
@@ -573,37 +584,31 @@ mod tests {
     /// turn comes back to it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_left_for_a_writer_that_never_comes_is_committed() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
+        let db = Db::new().await;
+        let mut write = db.begin().await;
         insert(&mut write, 0, None).await;
         // Counted as queued, as a writer is between its count and its cancellation.
-        writer.queued.fetch_add(1, Ordering::SeqCst);
+        db.writer.queued.fetch_add(1, Ordering::SeqCst);
         let committed = tokio::time::timeout(Duration::from_secs(10), write.commit()).await;
-        writer.queued.fetch_sub(1, Ordering::SeqCst);
+        db.writer.queued.fetch_sub(1, Ordering::SeqCst);
         committed.expect("the batch was never committed").unwrap();
-        assert_eq!(rows(&pool).await, vec![0]);
-        assert_eq!(writer.stats(), (1, 1));
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(db.rows().await, vec![0]);
+        assert_eq!(db.writer.stats(), (1, 1));
+        db.close().await;
     }
 
     /// A request dropped while it waits for its batch's COMMIT (a client that hung up) does
     /// not take its write out: the batch commits it with the others.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_dropped_while_waiting_for_its_commit_is_still_committed() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut first = writer.begin(&pool, &health, deadline()).await.unwrap();
+        let db = Db::new().await;
+        let mut first = db.begin().await;
         let (go, wait) = oneshot::channel::<()>();
-        let next = {
-            let (pool, writer, health) = (pool.clone(), writer.clone(), health.clone());
-            tokio::spawn(async move {
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                wait.await.unwrap();
-                insert(&mut write, 1, None).await;
-                write.commit().await
-            })
-        };
-        queued(&writer, 1).await;
+        let next = db.spawn(|write| async move {
+            wait.await.unwrap();
+            insert_and_commit(write, 1, None).await
+        });
+        db.queued(1).await;
         insert(&mut first, 0, None).await;
         // The next writer holds the turn in the batch, so this waits, and is dropped.
         let gone = tokio::time::timeout(Duration::from_millis(100), first.commit()).await;
@@ -613,10 +618,9 @@ mod tests {
         );
         go.send(()).unwrap();
         next.await.unwrap().unwrap();
-        assert_eq!(rows(&pool).await, vec![0, 1]);
-        assert_eq!(writer.stats(), (1, 2));
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(db.rows().await, vec![0, 1]);
+        assert_eq!(db.writer.stats(), (1, 2));
+        db.close().await;
     }
 
     /// SQLite rolls a whole transaction back after some errors (a full disk): a later write's
@@ -624,19 +628,15 @@ mod tests {
     /// that says to retry (503), none is applied, and the writer goes on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_rolled_back_under_a_write_fails_each_write_retryably() {
-        let (pool, writer, health, dir) = setup().await;
-        let mut first = writer.begin(&pool, &health, deadline()).await.unwrap();
-        let next = {
-            let (pool, writer, health) = (pool.clone(), writer.clone(), health.clone());
-            tokio::spawn(async move {
-                let mut write = writer.begin(&pool, &health, deadline()).await.unwrap();
-                insert(&mut write, 1, None).await;
-                // What SQLite does by itself after SQLITE_FULL.
-                sqlx::raw_sql("ROLLBACK").execute(write.conn()).await.unwrap();
-                write.commit().await
-            })
-        };
-        queued(&writer, 1).await;
+        let db = Db::new().await;
+        let mut first = db.begin().await;
+        let next = db.spawn(|mut write| async move {
+            insert(&mut write, 1, None).await;
+            // What SQLite does by itself after SQLITE_FULL.
+            sqlx::raw_sql("ROLLBACK").execute(write.conn()).await.unwrap();
+            write.commit().await
+        });
+        db.queued(1).await;
         insert(&mut first, 0, None).await;
         let err = first.commit().await.unwrap_err();
         assert!(err.is_unavailable(), "{err:?}");
@@ -646,12 +646,9 @@ mod tests {
         );
         let err = next.await.unwrap().unwrap_err();
         assert!(err.is_unavailable(), "{err:?}");
-        assert!(rows(&pool).await.is_empty());
-        let mut again = writer.begin(&pool, &health, deadline()).await.unwrap();
-        insert(&mut again, 2, None).await;
-        again.commit().await.unwrap();
-        assert_eq!(rows(&pool).await, vec![2]);
-        pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
+        assert!(db.rows().await.is_empty());
+        insert_and_commit(db.begin().await, 2, None).await.unwrap();
+        assert_eq!(db.rows().await, vec![2]);
+        db.close().await;
     }
 }

@@ -286,6 +286,19 @@ async fn connections_cut_under_load_are_never_500_and_lose_no_acknowledged_write
     assert_eq!(res.status, 201, "{}", res.text);
 }
 
+/// Terminates every backend of database `db` but the caller's own, as an administrator (or a
+/// failover) would; how many.
+async fn terminate_backends(admin: &mut sqlx::PgConnection, db: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+    )
+    .bind(db)
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
 /// Every idle connection of the pool killed at once (a restarted database, an administrator's
 /// `pg_terminate_backend`) while they were idle for less than the second after which the pool
 /// tests them anyway: the next request meets a dead one and is replayed, and the pool then
@@ -304,14 +317,7 @@ async fn idle_connections_killed_together_cost_no_request() {
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
         .await
         .unwrap();
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND pid <> pg_backend_pid()) t",
-    )
-    .bind(&app.db_name)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
+    let killed = terminate_backends(&mut admin, &app.db_name).await;
     assert!(killed >= 2, "only {killed} backends to kill");
     for round in 0..6 {
         let res = app.get(&format!("/Users/{id}")).await;
@@ -341,15 +347,7 @@ async fn backends_terminated_under_load_are_never_500_and_lose_no_acknowledged_w
         while Instant::now() < until {
             // The fault's own rhythm against a real load: wall time is inherent.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = $1 AND pid <> pg_backend_pid()) t",
-            )
-            .bind(&db)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-            terminated += n;
+            terminated += terminate_backends(&mut admin, &db).await;
         }
         assert!(terminated > 0, "the test terminated some backends");
     })
