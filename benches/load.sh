@@ -13,6 +13,9 @@
 #   PROFILE=dir bash benches/load.sh   # also, per workload: the CPU each process used (scimd,
 #                                      # Postgres, the rest) and scimd's profile (perf record,
 #                                      # Debian's linux-perf) with its top costs, into dir
+# On Postgres it also runs, with scimd stopped, pgbench over scimd's own statements for a create
+# and a GET by id, and over one row changed by every connection (the ceiling of changes to one
+# group): the column scimd/same-statements is scimd's rate against those.
 # Rate limiting is off: this measures the server, not the overload guard. It fails if the
 # server logs an error. See docs/benchmarks.md.
 set -euo pipefail
@@ -227,7 +230,7 @@ LUA
     rss=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
 
     # The raw database, on the same machine in the same run.
-    local raw_insert raw_lookup raw_cpu="" same_create="" same_lookup="" same_cpu=""
+    local raw_insert raw_lookup raw_cpu="" same_create="" same_lookup="" same_cpu="" hot_update="" hot_member=""
     case $store in
         sqlite)
             local raw
@@ -309,6 +312,19 @@ SQL
             pgbench_pair "$url" "$work/same_create.sql" "$work/same_get.sql"
             same_create=${pair[0]} same_lookup=${pair[1]}
             same_cpu="; Postgres CPU per create ${pair[2]} us, per GET ${pair[3]} us"
+            # One row changed by every connection at once, as every PATCH of one group bumps
+            # that group's version: the UPDATE alone, then the smallest transaction shaped like
+            # a member push (a row that references it by a foreign key, then the UPDATE, then
+            # COMMIT). Each waits for the one before it to commit, so this is the ceiling of
+            # changes to one group per second on this database, whatever the server.
+            psql "$url" -qc "CREATE TABLE raw_hot (id int PRIMARY KEY, v bigint NOT NULL);
+                CREATE TABLE raw_hot_member (hot_id int NOT NULL REFERENCES raw_hot, n bigint NOT NULL);
+                INSERT INTO raw_hot VALUES (1, 0)" >/dev/null
+            printf 'UPDATE raw_hot SET v = v + 1 WHERE id = 1;\n' >"$work/hot.sql"
+            printf 'BEGIN;\nINSERT INTO raw_hot_member VALUES (1, :client_id);\nUPDATE raw_hot SET v = v + 1 WHERE id = 1;\nCOMMIT;\n' \
+                >"$work/hot_member.sql"
+            pgbench_pair "$url" "$work/hot.sql" "$work/hot_member.sql"
+            hot_update=${pair[0]} hot_member=${pair[1]}
             ;;
     esac
     if grep -qE '"level":"ERROR"|panicked' "$work/server.log"; then
@@ -325,6 +341,8 @@ SQL
     echo "raw $store: single-row insert ${raw_insert%.*}/s, primary-key lookup ${raw_lookup%.*}/s${raw_cpu:-}"
     [ -n "$same_create" ] &&
         echo "raw $store, scimd's own statements: create ${same_create%.*}/s, GET by id ${same_lookup%.*}/s${same_cpu}"
+    [ -n "$hot_update" ] &&
+        echo "raw $store, one row changed by every connection: UPDATE alone ${hot_update%.*}/s; a row referencing it, the UPDATE and COMMIT ${hot_member%.*}/s"
     printf '%-46s %9s %8s %8s %7s %-9s %s\n' workload "req/s" p50 p99 non-2xx "scimd/raw" "scimd/same-statements"
     row() {
         local label=$1 key=$2 raw=${3:-} same=${4:-}
@@ -339,8 +357,8 @@ SQL
     row "GET /Users?filter=userName eq" eq "$raw_lookup"
     row "GET /Users/{id}" id "$raw_lookup" "$same_lookup"
     row "GET /Users?startIndex=1&count=100" page
-    row "PATCH ±1 member, 10-member group" small
-    row "PATCH ±1 member, 5,000-member group" big
+    row "PATCH ±1 member, 10-member group" small "" "$hot_member"
+    row "PATCH ±1 member, 5,000-member group" big "" "$hot_member"
     row "PATCH +1 member, spread over 200 groups" spread
     row "GET /Groups?count=100, no members" groups
     row "HTTP floor: GET /healthz (no database)" floor "$raw_lookup"

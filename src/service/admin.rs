@@ -565,7 +565,7 @@ impl Service {
             group
         } else {
             record_members(tx.as_mut(), caller, gid, &delta).await?;
-            tx.touch_resource(ResourceKind::Group, account, gid)
+            tx.touch_resource(ResourceKind::Group, account, gid, None)
                 .await?
                 .ok_or_else(|| not_found("Group", id))?
         };

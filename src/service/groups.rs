@@ -397,7 +397,9 @@ impl Service {
 
     /// PATCH: document operations on a copy of the group document, member operations as set
     /// operations on the membership table, all in one transaction. The group row is locked
-    /// first, so concurrent PATCHes of one group serialise instead of losing updates.
+    /// first, so concurrent PATCHes of one group serialise instead of losing updates — except
+    /// the IdP's member pushes, which [`patch_members_alongside`](Self::patch_members_alongside)
+    /// runs side by side.
     pub async fn patch_group(
         &self,
         caller: &Caller,
@@ -409,6 +411,21 @@ impl Service {
         let gid = parse_id(id).ok_or_else(|| not_found("Group", id))?;
         let mut ops = patch::split_group_ops(patch::parse_patch(body)?)?;
         ops.member_ops = patch::coalesce_member_ops(ops.member_ops);
+        // One add or one remove after merging runs: a mix could wait for another push's rows
+        // in two orders (an add behind a remove's row, a remove ahead of an add's).
+        let alongside = ops.doc_ops.is_empty()
+            && pre.if_match.is_none()
+            && matches!(
+                ops.member_ops.as_slice(),
+                [MemberOp::Add(_) | MemberOp::Remove(_)]
+            );
+        if alongside
+            && let Some(view) = self
+                .patch_members_alongside(caller, gid, &ops.member_ops, with_members)
+                .await?
+        {
+            return Ok(view);
+        }
         let rt = self.types(caller).await?.group;
         let mut tx = self.store.begin().await?;
         let current = tx
@@ -444,7 +461,7 @@ impl Service {
             record_members(tx.as_mut(), caller, gid, &delta).await?;
             if row.version == current.version {
                 row = tx
-                    .touch_resource(ResourceKind::Group, caller.account_id, gid)
+                    .touch_resource(ResourceKind::Group, caller.account_id, gid, None)
                     .await?
                     .ok_or_else(|| not_found("Group", id))?;
             }
@@ -456,6 +473,57 @@ impl Service {
         };
         tx.commit().await?;
         Ok(GroupView { row, members })
+    }
+
+    /// The IdP's push of members to its own group (only adds or only removes, no `If-Match`:
+    /// what Okta and Entra send, often many at once for one group), with the group held only
+    /// against the locking writers (`share_resource`) until the last statement bumps its
+    /// version. So pushes to one group overlap instead of queueing for its row lock through
+    /// every statement; they meet only for that last update and the commit. Adds (or removes)
+    /// of distinct users commute; two pushes touching the same user wait for each other at
+    /// that membership row, in key order, and wait for nothing once they hold the group's row,
+    /// so they cannot deadlock (docs/decisions.md, "An IdP's member pushes").
+    ///
+    /// `None` when the group is not (or no longer, at the last statement) the caller's own:
+    /// nothing is kept, and [`patch_group`](Self::patch_group)'s locking path decides, with the
+    /// rules for adopting a native group and the 404s.
+    async fn patch_members_alongside(
+        &self,
+        caller: &Caller,
+        gid: Uuid,
+        member_ops: &[MemberOp],
+        with_members: bool,
+    ) -> Result<Option<GroupView>> {
+        let account = caller.account_id;
+        let mut tx = self.store.begin().await?;
+        let Some(current) = tx.share_resource(ResourceKind::Group, account, gid).await? else {
+            return Ok(None);
+        };
+        // Adopting is false only for a group this caller's source already manages; anything
+        // else (a native group, another source's) takes the locking path.
+        if !matches!(scim_may_write(caller, &current, "group"), Ok(false)) {
+            return Ok(None);
+        }
+        let delta = apply_member_ops(tx.as_mut(), account, gid, member_ops, Origin::Idp).await?;
+        let row = if delta.is_empty() {
+            current
+        } else {
+            record_members(tx.as_mut(), caller, gid, &delta).await?;
+            match tx
+                .touch_resource(ResourceKind::Group, account, gid, Some(caller.source()))
+                .await?
+            {
+                Some(row) => row,
+                None => return Ok(None),
+            }
+        };
+        let members = if with_members {
+            Some(tx.members_of(account, &[gid]).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(Some(GroupView { row, members }))
     }
 
     /// DELETE: the group and its memberships go, never the member users.

@@ -61,13 +61,13 @@ fn activity_upsert_postgres() -> String {
 }
 
 /// The same on SQLite, a statement of its own: one writer, so one row per day and source.
-/// Placeholders: 1 the account, 2 the transaction's time, 3 the actor's kind, 4 its IdP.
+/// Placeholders as [`INSERT`]'s.
 fn activity_upsert_sqlite() -> String {
     format!(
         "INSERT INTO audit_activity AS a (account_id, day, source, shard, n)
-         VALUES (?1, substr(COALESCE(?2, strftime('%Y-%m-%dT%H:%M:%f', 'now')), 1, 10), {}, 0, 1)
+         VALUES (?1, substr(COALESCE(?3, strftime('%Y-%m-%dT%H:%M:%f', 'now')), 1, 10), {}, 0, 1)
          ON CONFLICT (account_id, day, source, shard) DO UPDATE SET n = a.n + 1",
-        source_of("?3", "?4")
+        source_of("?4", "?6")
     )
 }
 
@@ -77,9 +77,11 @@ pub async fn insert(db: &mut DbConn<'_>, account: Uuid, e: &AuditRecord) -> Stor
 }
 
 /// Writes an audit event, its count in `audit_activity` and the change feed's events of the
-/// same change. On Postgres that is one statement (the audit row and the count in
-/// data-modifying `WITH`s), so every audited write makes two round trips fewer while it holds
-/// its locks. SQLite runs statements in its own process, so it keeps them apart.
+/// same change, in one request to the database, so every audited write makes two round trips
+/// fewer while it holds its locks (on SQLite, its turn as the single writer): on Postgres one
+/// statement (the audit row and the count in data-modifying `WITH`s), on SQLite the three
+/// statements in one string, which its driver runs in one go on its own thread (numbered
+/// placeholders bind the same values in each).
 pub async fn insert_with_events(
     db: &mut DbConn<'_>,
     account: Uuid,
@@ -87,19 +89,25 @@ pub async fn insert_with_events(
     events: &[NewEvent],
 ) -> StoreResult<()> {
     let mut params = insert_params(db, account, e);
-    if db.dialect() == Dialect::Sqlite {
-        db.execute(INSERT, &params).await?;
-        let counted = params![account, db.now(), &e.actor_kind, &e.actor_idp];
-        db.execute(&activity_upsert_sqlite(), &counted).await?;
-        return super::events::insert(db, account, e.id, events).await;
-    }
-    let last = if events.is_empty() {
-        "SELECT 1".to_string()
+    let dialect = db.dialect();
+    let events_sql = if events.is_empty() {
+        None
     } else {
         params.push(Param::from(&Some(super::events::rows(events))));
-        super::events::insert_sql(Dialect::Postgres, 14, 3)
+        Some(super::events::insert_sql(dialect, 14, 3))
     };
-    let sql = format!("WITH audit AS ({INSERT}), {} {last}", activity_upsert_postgres());
+    let sql = match dialect {
+        Dialect::Postgres => format!(
+            "WITH audit AS ({INSERT}), {} {}",
+            activity_upsert_postgres(),
+            events_sql.as_deref().unwrap_or("SELECT 1")
+        ),
+        Dialect::Sqlite => format!(
+            "{INSERT}; {}{}",
+            activity_upsert_sqlite(),
+            events_sql.map(|sql| format!("; {sql}")).unwrap_or_default()
+        ),
+    };
     db.execute(&sql, &params).await?;
     Ok(())
 }

@@ -14,24 +14,6 @@ use super::db::{DbConn, Param, params};
 use super::filter_sql::Dialect;
 use super::{EventQuery, EventRecord, NewEvent, StoreResult};
 
-/// Writes the events of one change (audit event `audit_id`), in one statement whatever their
-/// number (a membership change of 5,000 users writes 5,000 rows).
-pub async fn insert(
-    db: &mut DbConn<'_>,
-    account: Uuid,
-    audit_id: Uuid,
-    events: &[NewEvent],
-) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let sql = insert_sql(db.dialect(), 3, 4);
-    let now = db.now();
-    db.execute(&sql, &params![account, audit_id, &Some(rows(events)), now])
-        .await?;
-    Ok(())
-}
-
 /// The events as the JSON rows [`insert_sql`] reads.
 pub(super) fn rows(events: &[NewEvent]) -> Value {
     Value::Array(

@@ -27,6 +27,11 @@ pub async fn add(
     ids: &[Uuid],
     origin: Origin,
 ) -> StoreResult<Vec<Uuid>> {
+    // In key order, as a delete takes its rows: two transactions adding the same users to one
+    // group side by side (`Tx::share_resource`) then wait for each other in one order, never
+    // in a cycle.
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
     // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not a join
     // constraint of the SELECT. RETURNING reports only the rows inserted.
     let sql = format!(
@@ -38,7 +43,10 @@ pub async fn add(
     );
     let now = db.now();
     let rows = db
-        .fetch_all(&sql, &params![account, group, ids, origin.as_str(), now])
+        .fetch_all(
+            &sql,
+            &params![account, group, ids.as_slice(), origin.as_str(), now],
+        )
         .await?;
     rows.iter().map(|r| r.uuid("member_id")).collect()
 }

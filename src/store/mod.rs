@@ -738,6 +738,17 @@ pub trait Tx: ReadTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>>;
+    /// The resource, held until the transaction ends against
+    /// [`lock_resource`](Tx::lock_resource) (which then waits, and is waited for, in turn), but
+    /// not against other holders of this lock nor against [`touch_resource`](Tx::touch_resource):
+    /// for changes to the rows beside it (memberships) that may run side by side and meet only
+    /// at their last statement (`resources::RowLock::Share` says how).
+    async fn share_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>>;
     /// Replaces the document, bumps `version` and `last_modified`.
     async fn update_resource(
         &mut self,
@@ -746,12 +757,15 @@ pub trait Tx: ReadTx {
         id: Uuid,
         doc: &Map<String, Value>,
     ) -> StoreResult<ResourceRow>;
-    /// Bumps `version` and `last_modified` only (a membership change).
+    /// Bumps `version` and `last_modified` only (a membership change). With `owner`, only while
+    /// the resource is still managed by that provisioning source; `None` when it is not (or
+    /// does not exist).
     async fn touch_resource(
         &mut self,
         kind: ResourceKind,
         account: Uuid,
         id: Uuid,
+        owner: Option<&str>,
     ) -> StoreResult<Option<ResourceRow>>;
     /// Deletes the resource and its memberships; false when it did not exist.
     async fn delete_resource(&mut self, kind: ResourceKind, account: Uuid, id: Uuid) -> StoreResult<bool>;

@@ -166,7 +166,7 @@ impl ReadTx for SqlTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>> {
-        resources::get(&mut self.db(), kind, account, id, false).await
+        resources::get(&mut self.db(), kind, account, id, resources::RowLock::None).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.get_user_with_groups")]
@@ -389,7 +389,17 @@ impl Tx for SqlTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>> {
-        resources::get(&mut self.db(), kind, account, id, true).await
+        resources::get(&mut self.db(), kind, account, id, resources::RowLock::Update).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, name = "store.share_resource")]
+    async fn share_resource(
+        &mut self,
+        kind: ResourceKind,
+        account: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<ResourceRow>> {
+        resources::get(&mut self.db(), kind, account, id, resources::RowLock::Share).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
@@ -409,8 +419,9 @@ impl Tx for SqlTx {
         kind: ResourceKind,
         account: Uuid,
         id: Uuid,
+        owner: Option<&str>,
     ) -> StoreResult<Option<ResourceRow>> {
-        resources::touch(&mut self.db(), kind, account, id).await
+        resources::touch(&mut self.db(), kind, account, id, owner).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.delete_resource")]
