@@ -477,7 +477,7 @@ impl Service {
 
     /// The IdP's push of members to its own group (only adds or only removes, no `If-Match`:
     /// what Okta and Entra send, often many at once for one group), with the group held only
-    /// against the locking writers (`share_resource`) until the last statement bumps its
+    /// against the locking writers (`share_group`) until the last statement bumps its
     /// version. So pushes to one group overlap instead of queueing for its row lock through
     /// every statement; they meet only for that last update and the commit. Adds (or removes)
     /// of distinct users commute; two pushes touching the same user wait for each other at
@@ -496,7 +496,7 @@ impl Service {
     ) -> Result<Option<GroupView>> {
         let account = caller.account_id;
         let mut tx = self.store.begin().await?;
-        let Some(current) = tx.share_resource(ResourceKind::Group, account, gid).await? else {
+        let Some(current) = tx.share_group(account, gid).await? else {
             return Ok(None);
         };
         // Adopting is false only for a group this caller's source already manages; anything

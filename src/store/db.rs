@@ -91,16 +91,6 @@ impl Dialect {
         }
     }
 
-    /// ` FOR KEY SHARE` where a read must keep its rows from being deleted or locked
-    /// `FOR UPDATE` until the transaction ends, while other transactions holding the same lock
-    /// may still update them (Postgres's weakest row lock, the one a foreign key check takes).
-    pub fn for_key_share(self) -> &'static str {
-        match self {
-            Dialect::Postgres => " FOR KEY SHARE",
-            Dialect::Sqlite => "",
-        }
-    }
-
     /// A table of the JSON array of objects bound at `?n` (a [`Param::Json`]), one column per
     /// `(name, Postgres type)`, aliased `alias`: how one statement writes many rows on both
     /// databases (`jsonb_to_recordset` against `json_each`).

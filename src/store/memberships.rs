@@ -28,7 +28,7 @@ pub async fn add(
     origin: Origin,
 ) -> StoreResult<Vec<Uuid>> {
     // In key order, as a delete takes its rows: two transactions adding the same users to one
-    // group side by side (`Tx::share_resource`) then wait for each other in one order, never
+    // group side by side (`Tx::share_group`) then wait for each other in one order, never
     // in a cycle.
     let mut ids = ids.to_vec();
     ids.sort_unstable();

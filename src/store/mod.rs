@@ -738,17 +738,12 @@ pub trait Tx: ReadTx {
         account: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<ResourceRow>>;
-    /// The resource, held until the transaction ends against
+    /// The group, held until the transaction ends against
     /// [`lock_resource`](Tx::lock_resource) (which then waits, and is waited for, in turn), but
     /// not against other holders of this lock nor against [`touch_resource`](Tx::touch_resource):
-    /// for changes to the rows beside it (memberships) that may run side by side and meet only
-    /// at their last statement (`resources::RowLock::Share` says how).
-    async fn share_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-    ) -> StoreResult<Option<ResourceRow>>;
+    /// for changes to its memberships that may run side by side and meet only at their last
+    /// statement (`resources::RowLock::Share` says how).
+    async fn share_group(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<ResourceRow>>;
     /// Replaces the document, bumps `version` and `last_modified`.
     async fn update_resource(
         &mut self,

@@ -122,14 +122,14 @@ fn keyed<const N: usize>(account: Uuid, id: Uuid, ix: &Indexed, rest: [Param; N]
 pub enum RowLock {
     /// Not at all.
     None,
-    /// Against `Update`, not against other holders of `Share` nor plain updates: for writes
-    /// beside the row that may run side by side (an IdP's member pushes to one group), which
-    /// then meet only at the statement that bumps its version. On Postgres, for a group, a
-    /// shared advisory lock standing for the group, which `Update` takes exclusively: unlike
-    /// row locks, advisory locks queue fairly, so a stream of pushes cannot keep a waiting
-    /// `Update` (a rename, a delete) out for as long as it lasts, as `FOR KEY SHARE` did (it
-    /// waited 9 s behind 16 pushing connections, until they stopped). Otherwise
-    /// `FOR KEY SHARE`, and nothing on SQLite, whose write transaction holds the whole database.
+    /// A group, against `Update`, not against other holders of `Share` nor plain updates: for
+    /// writes beside the row that may run side by side (an IdP's member pushes), which then
+    /// meet only at the statement that bumps its version. On Postgres a shared advisory lock
+    /// standing for the group, which `Update` of a group takes exclusively: unlike row locks,
+    /// advisory locks queue fairly, so a stream of pushes cannot keep a waiting `Update` (a
+    /// rename, a delete) out for as long as it lasts, as `FOR KEY SHARE` did (it waited 9 s
+    /// behind 16 pushing connections, until they stopped). Nothing on SQLite, whose write
+    /// transaction holds the whole database.
     Share,
     /// Against every other writer (`FOR UPDATE`): read-modify-write of the row itself.
     Update,
@@ -156,14 +156,14 @@ pub async fn get(
 ) -> StoreResult<Option<ResourceRow>> {
     let dialect = db.dialect();
     let table = table(kind);
+    debug_assert!(lock != RowLock::Share || kind == ResourceKind::Group);
     let advisory = match (dialect, kind, lock) {
         (Dialect::Postgres, ResourceKind::Group, RowLock::Share) => Some("pg_advisory_xact_lock_shared"),
         (Dialect::Postgres, ResourceKind::Group, RowLock::Update) => Some("pg_advisory_xact_lock"),
         _ => None,
     };
     let row_lock = match (lock, advisory) {
-        (RowLock::None, _) | (RowLock::Share, Some(_)) => String::new(),
-        (RowLock::Share, None) => dialect.for_key_share().to_string(),
+        (RowLock::None | RowLock::Share, _) => String::new(),
         // The advisory lock is taken first: the rows are locked above the join that needs it.
         (RowLock::Update, Some(_)) => format!(" FOR UPDATE OF {table}"),
         (RowLock::Update, None) => dialect.for_update().to_string(),

@@ -392,14 +392,16 @@ impl Tx for SqlTx {
         resources::get(&mut self.db(), kind, account, id, resources::RowLock::Update).await
     }
 
-    #[tracing::instrument(level = "debug", skip_all, name = "store.share_resource")]
-    async fn share_resource(
-        &mut self,
-        kind: ResourceKind,
-        account: Uuid,
-        id: Uuid,
-    ) -> StoreResult<Option<ResourceRow>> {
-        resources::get(&mut self.db(), kind, account, id, resources::RowLock::Share).await
+    #[tracing::instrument(level = "debug", skip_all, name = "store.share_group")]
+    async fn share_group(&mut self, account: Uuid, id: Uuid) -> StoreResult<Option<ResourceRow>> {
+        resources::get(
+            &mut self.db(),
+            ResourceKind::Group,
+            account,
+            id,
+            resources::RowLock::Share,
+        )
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, name = "store.update_resource")]
