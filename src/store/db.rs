@@ -19,8 +19,11 @@
 //! transaction's time is the database's on Postgres and the one taken at `BEGIN IMMEDIATE` on
 //! SQLite: statements write `COALESCE(?n, CURRENT_TIMESTAMP)` with [`DbConn::now`].
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, PgConnection, Row, SqliteConnection};
@@ -373,6 +376,56 @@ impl<'a> DbConn<'a> {
         })
     }
 
+    /// Every row of a query that returns many (a page of a list), planned for its values on
+    /// Postgres as [`fetch_all_planned`](Self::fetch_all_planned) does when `planned`.
+    ///
+    /// SQLite's driver runs each connection on a thread of its own and hands every row to the
+    /// request's task on its own, waking it each time: for a page of 100 rows that is 100 wake-ups
+    /// of two threads, which cost more CPU than SQLite's reading the rows (docs/benchmarks.md,
+    /// "A page's rows in one hand-off"). So on SQLite the rows come back as one: SQLite writes
+    /// them as one JSON array of arrays, which is parsed here into rows read like any other.
+    /// `columns` names the statement's result columns, in order; those of `json_columns` hold
+    /// JSON text, nested as JSON rather than as a string so it is parsed once. `order`, over
+    /// those columns, orders the array; without it the statement must have a `LIMIT`: then
+    /// its `ORDER BY` picks its rows and SQLite runs it as a co-routine, which yields them to
+    /// the aggregate in that order (the tests of sorted pages on SQLite hold it to that).
+    pub async fn fetch_page(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        columns: &[&str],
+        json_columns: &[&str],
+        order: Option<&str>,
+        planned: bool,
+    ) -> StoreResult<Vec<DbRow>> {
+        if let Conn::Postgres(_) = self.conn {
+            return self.fetch_all_prepared(sql, params, !planned).await;
+        }
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if json_columns.contains(c) {
+                    format!("json(b.{c})")
+                } else {
+                    format!("b.{c}")
+                }
+            })
+            .collect();
+        let batch_sql = format!(
+            "SELECT json_group_array(json_array({}){}) AS batch FROM ({sql}) AS b",
+            cells.join(", "),
+            order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default()
+        );
+        let batch: String = self.fetch_one(&batch_sql, params).await?.text("batch")?;
+        let rows: Vec<Vec<Box<RawValue>>> =
+            serde_json::from_str(&batch).map_err(|e| decode_error("batch", e))?;
+        let names: Arc<[String]> = columns.iter().map(|c| c.to_string()).collect();
+        Ok(rows
+            .into_iter()
+            .map(|cells| DbRow::Batched(Arc::clone(&names), cells))
+            .collect())
+    }
+
     /// The first row a query returns, if any.
     pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> StoreResult<Option<DbRow>> {
         Ok(match &mut self.conn {
@@ -399,6 +452,23 @@ impl<'a> DbConn<'a> {
 pub enum DbRow {
     Postgres(PgRow),
     Sqlite(SqliteRow),
+    /// A row of a page read in one hand-off ([`DbConn::fetch_page`]): the column names, and
+    /// each cell as the JSON SQLite wrote for it (text, number or null; JSON columns nested).
+    Batched(Arc<[String]>, Vec<Box<RawValue>>),
+}
+
+/// A batched row's cell, parsed as `T`: SQLite's text, integers and nulls as JSON.
+fn batched<T: serde::de::DeserializeOwned>(
+    names: &[String],
+    cells: &[Box<RawValue>],
+    column: &str,
+) -> StoreResult<T> {
+    let cell = names
+        .iter()
+        .position(|n| n == column)
+        .and_then(|i| cells.get(i))
+        .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(column.to_string())))?;
+    serde_json::from_str(cell.get()).map_err(|e| decode_error(column, e))
 }
 
 impl DbRow {
@@ -411,27 +481,58 @@ impl DbRow {
         Ok(match self {
             DbRow::Postgres(r) => r.try_get(column)?,
             DbRow::Sqlite(r) => r.try_get(column)?,
+            DbRow::Batched(..) => {
+                return Err(StoreError::Database(sqlx::Error::ColumnNotFound(format!(
+                    "{column} (not readable from a batched row)"
+                ))));
+            }
         })
     }
 
+    /// A column read from SQL text, an integer or null: batched rows parse it from JSON.
+    fn scalar<T>(&self, column: &str) -> StoreResult<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: serde::de::DeserializeOwned,
+    {
+        match self {
+            DbRow::Batched(names, cells) => batched(names, cells, column),
+            _ => self.get(column),
+        }
+    }
+
     pub fn text(&self, column: &str) -> StoreResult<String> {
-        self.get(column)
+        self.scalar(column)
     }
 
     pub fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
-        self.get(column)
+        self.scalar(column)
     }
 
     pub fn bool(&self, column: &str) -> StoreResult<bool> {
-        self.get(column)
+        match self {
+            // SQLite keeps a boolean as 0 or 1.
+            DbRow::Batched(names, cells) => Ok(batched::<i64>(names, cells, column)? != 0),
+            _ => self.get(column),
+        }
     }
 
     pub fn i64(&self, column: &str) -> StoreResult<i64> {
-        self.get(column)
+        self.scalar(column)
     }
 
     /// A JSON object column (`doc`); anything else reads as an empty object.
     pub fn object(&self, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
+        if let DbRow::Batched(names, cells) = self {
+            // Parsed straight into the map, not through a `Value` first.
+            return Ok(
+                match batched::<Option<serde_json::Map<String, Value>>>(names, cells, column) {
+                    Ok(Some(map)) => map,
+                    _ => serde_json::Map::new(),
+                },
+            );
+        }
         Ok(match self.opt_json(column)? {
             Some(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
@@ -439,11 +540,11 @@ impl DbRow {
     }
 
     pub fn opt_i32(&self, column: &str) -> StoreResult<Option<i32>> {
-        self.get(column)
+        self.scalar(column)
     }
 
     pub fn opt_i64(&self, column: &str) -> StoreResult<Option<i64>> {
-        self.get(column)
+        self.scalar(column)
     }
 
     /// A `text[]` on Postgres, a JSON array of strings on SQLite.
@@ -452,6 +553,10 @@ impl DbRow {
             DbRow::Postgres(r) => Ok(r.try_get(column)?),
             DbRow::Sqlite(r) => {
                 let text: String = r.try_get(column)?;
+                serde_json::from_str(&text).map_err(|e| decode_error(column, e))
+            }
+            DbRow::Batched(names, cells) => {
+                let text: String = batched(names, cells, column)?;
                 serde_json::from_str(&text).map_err(|e| decode_error(column, e))
             }
         }
@@ -472,6 +577,7 @@ impl DbRow {
             DbRow::Sqlite(r) => r
                 .try_get::<Option<Hyphenated>, _>(column)?
                 .map(Hyphenated::into_uuid),
+            DbRow::Batched(names, cells) => batched(names, cells, column)?,
         })
     }
 
@@ -483,8 +589,8 @@ impl DbRow {
     pub fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
         match self {
             DbRow::Postgres(r) => Ok(r.try_get(column)?),
-            DbRow::Sqlite(r) => {
-                let text: Option<String> = r.try_get(column)?;
+            DbRow::Sqlite(_) | DbRow::Batched(..) => {
+                let text: Option<String> = self.scalar(column)?;
                 text.map(|t| {
                     DateTime::parse_from_rfc3339(&t)
                         .map(|t| t.with_timezone(&Utc))
@@ -505,6 +611,108 @@ impl DbRow {
                 text.map(|t| serde_json::from_str(&t).map_err(|e| decode_error(column, e)))
                     .transpose()
             }
+            // Nested, not text (`fetch_page`'s `json_columns`).
+            DbRow::Batched(names, cells) => batched(names, cells, column),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// A page read in one hand-off reads back as the rows themselves would: every type, nulls,
+    /// nested JSON, and the statement's order with and without an explicit one.
+    #[tokio::test]
+    async fn a_batched_page_reads_like_its_rows() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let now = Utc::now().trunc_subsecs(6);
+        let mut db = DbConn::sqlite(&mut conn, now);
+        db.execute(
+            "CREATE TABLE t (id TEXT PRIMARY KEY, name TEXT, n INTEGER, flag INTEGER, at TEXT, doc TEXT)",
+            &[],
+        )
+        .await
+        .unwrap();
+        let mut ids: Vec<Uuid> = (0..40).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            // Every third row has no name; the names are in reverse id order of insertion.
+            let name = (i % 3 != 0).then(|| format!("n \"{i}\" é"));
+            db.execute(
+                "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    Param::from(*id),
+                    Param::Text(name),
+                    Param::from(i as i64 * 1_000_000_007),
+                    Param::from(i % 2 == 0),
+                    Param::from(now),
+                    Param::Json(Some(serde_json::json!({"k": i, "nested": {"s": "a\nb"}}))),
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        let columns = ["id", "name", "n", "flag", "at", "doc"];
+        let read = |row: &DbRow| {
+            (
+                row.uuid("id").unwrap(),
+                row.opt_text("name").unwrap(),
+                row.i64("n").unwrap(),
+                row.bool("flag").unwrap(),
+                row.time("at").unwrap(),
+                row.object("doc").unwrap(),
+            )
+        };
+        let sql = "SELECT id, name, n, flag, at, doc FROM t ORDER BY id LIMIT ?1 OFFSET ?2";
+        let plain = db
+            .fetch_all(sql, &[Param::from(15), Param::from(5)])
+            .await
+            .unwrap();
+        let plain: Vec<_> = plain.iter().map(read).collect();
+        for order in [None, Some("b.id")] {
+            let batched = db
+                .fetch_page(
+                    sql,
+                    &[Param::from(15), Param::from(5)],
+                    &columns,
+                    &["doc"],
+                    order,
+                    true,
+                )
+                .await
+                .unwrap();
+            assert_eq!(batched.iter().map(read).collect::<Vec<_>>(), plain);
+        }
+        ids.sort();
+        assert_eq!(plain.iter().map(|r| r.0).collect::<Vec<_>>(), ids[5..20]);
+        assert!(plain.iter().any(|r| r.1.is_none()) && plain.iter().any(|r| r.3));
+        // Ordered explicitly over a statement without `LIMIT`, descending by a nullable column.
+        let sql = "SELECT id, name, n, flag, at, doc FROM t";
+        let batched = db
+            .fetch_page(sql, &[], &columns, &["doc"], Some("b.name DESC, b.id"), true)
+            .await
+            .unwrap();
+        let sorted = db
+            .fetch_all(&format!("{sql} ORDER BY name DESC, id"), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            batched.iter().map(read).collect::<Vec<_>>(),
+            sorted.iter().map(read).collect::<Vec<_>>()
+        );
+        // No rows: an empty page, not an error.
+        let none = db
+            .fetch_page(
+                "SELECT id, name, n, flag, at, doc FROM t WHERE n < 0",
+                &[],
+                &columns,
+                &["doc"],
+                None,
+                true,
+            )
+            .await
+            .unwrap();
+        assert!(none.is_empty());
     }
 }

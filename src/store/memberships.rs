@@ -88,7 +88,18 @@ pub async fn members_of(db: &mut DbConn<'_>, account: Uuid, groups: &[Uuid]) -> 
          ORDER BY m.group_id, m.member_id",
         db.dialect().in_set("m.group_id", 2)
     );
-    let rows = db.fetch_all(&sql, &params![account, groups]).await?;
+    // A group of 5,000 members is 5,000 rows: one hand-off on SQLite (`DbConn::fetch_page`).
+    let columns = ["group_id", "member_id", "member_type", "display"];
+    let rows = db
+        .fetch_page(
+            &sql,
+            &params![account, groups],
+            &columns,
+            &[],
+            Some("b.group_id, b.member_id"),
+            false,
+        )
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(MemberRef {
@@ -136,7 +147,18 @@ pub(super) fn groups_of_sql(dialect: Dialect) -> String {
 /// The groups of the users, by group name.
 pub async fn groups_of(db: &mut DbConn<'_>, account: Uuid, users: &[Uuid]) -> StoreResult<Vec<GroupRef>> {
     let sql = groups_of_sql(db.dialect());
-    let rows = db.fetch_all(&sql, &params![account, users]).await?;
+    // A page's users have a row per membership: one hand-off on SQLite (`DbConn::fetch_page`).
+    let columns = ["member_id", "id", "display_name", "idp_managed"];
+    let rows = db
+        .fetch_page(
+            &sql,
+            &params![account, users],
+            &columns,
+            &[],
+            Some("b.display_name, b.id"),
+            false,
+        )
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(GroupRef {

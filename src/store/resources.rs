@@ -376,10 +376,24 @@ pub async fn list(
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
         binds.extend([limit.into(), offset.into()]);
+        // The page's result columns, for reading it in one hand-off on SQLite.
+        let mut names: Vec<&str> = GROUP_COLUMNS.split(", ").collect();
+        if sql.counted {
+            names.push("counted_total");
+        }
+        names.push("sort_key");
+        // Planned for its values on Postgres unless its best plan is the same for every
+        // account: a lookup by a unique key, or the whole account in id order (the primary
+        // key's range, however large the account), which every IdP's import pages through.
+        let planned = !(sql.counted && query.sort.is_none());
         let mut rows = if sql.unique_point {
             db.fetch_all(&sql.page, &binds).await?
         } else {
-            db.fetch_all_planned(&sql.page, &binds).await?
+            // In id order the array is ordered explicitly; a requested order is the page's
+            // own `ORDER BY` under its `LIMIT`.
+            let order = query.sort.is_none().then_some("b.id");
+            db.fetch_page(&sql.page, &binds, &names, &["doc"], order, planned)
+                .await?
         };
         if let Some(rest) = &sql.value_row
             && (rows.len() as i64) < limit
@@ -397,7 +411,10 @@ pub async fn list(
             let mut binds = filter_binds.clone();
             binds.extend(rest.without_params.iter().map(Param::from));
             binds.extend([(limit - rows.len() as i64).into(), skip.into()]);
-            rows.extend(db.fetch_all_planned(&rest.without, &binds).await?);
+            rows.extend(
+                db.fetch_page(&rest.without, &binds, &names, &["doc"], Some("b.id"), true)
+                    .await?,
+            );
         }
         items = rows.iter().map(resource).collect::<StoreResult<Vec<_>>>()?;
         let position = |row: &DbRow| -> StoreResult<Keyset> {
