@@ -524,15 +524,6 @@ impl DbRow {
 
     /// A JSON object column (`doc`); anything else reads as an empty object.
     pub fn object(&self, column: &str) -> StoreResult<serde_json::Map<String, Value>> {
-        if let DbRow::Batched(names, cells) = self {
-            // Parsed straight into the map, not through a `Value` first.
-            return Ok(
-                match batched::<Option<serde_json::Map<String, Value>>>(names, cells, column) {
-                    Ok(Some(map)) => map,
-                    _ => serde_json::Map::new(),
-                },
-            );
-        }
         Ok(match self.opt_json(column)? {
             Some(Value::Object(map)) => map,
             _ => serde_json::Map::new(),
@@ -637,7 +628,7 @@ mod tests {
         .unwrap();
         let mut ids: Vec<Uuid> = (0..40).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
-            // Every third row has no name; the names are in reverse id order of insertion.
+            // Every third row has no name; the ids are random, so id order is not insertion order.
             let name = (i % 3 != 0).then(|| format!("n \"{i}\" é"));
             db.execute(
                 "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
