@@ -106,32 +106,47 @@ pub fn render(
 /// `obj`'s attributes in the order the schema lists them, sub-attributes and the elements of
 /// multi-valued attributes too, then any others as they were. A response reads the same
 /// whichever order the client wrote the attributes in and whichever store kept them (Postgres's
-/// jsonb orders keys by length, SQLite keeps them as written). The values are moved, not copied.
-fn in_schema_order(defs: &[&[AttrDef]], mut obj: Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::with_capacity(obj.len());
-    for def in defs.iter().flat_map(|d| d.iter()) {
-        let Some(value) = obj.shift_remove(def.name) else {
-            continue;
-        };
-        let value = match value {
-            Value::Object(inner) if !def.sub_attributes.is_empty() => {
-                Value::Object(in_schema_order(&[def.sub_attributes], inner))
+/// jsonb orders keys by length, SQLite keeps them as written). The entries are moved, keys
+/// included, and sorted by their place in the schema: a page of 100 resources renders without
+/// looking up every attribute the schema has in every object it holds.
+fn in_schema_order(defs: &[&[AttrDef]], obj: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<(usize, String, Value)> = obj
+        .into_iter()
+        .map(|(key, value)| {
+            let found = defs
+                .iter()
+                .flat_map(|d| d.iter())
+                .enumerate()
+                .find(|(_, def)| def.name == key);
+            match found {
+                Some((place, def)) => (place, key, with_subs_in_order(def, value)),
+                None => (usize::MAX, key, value),
             }
-            Value::Array(items) if !def.sub_attributes.is_empty() => Value::Array(
-                items
-                    .into_iter()
-                    .map(|item| match item {
-                        Value::Object(inner) => Value::Object(in_schema_order(&[def.sub_attributes], inner)),
-                        other => other,
-                    })
-                    .collect(),
-            ),
-            other => other,
-        };
-        out.insert(def.name.to_string(), value);
+        })
+        .collect();
+    // Stable: the attributes the schema does not list keep their order.
+    entries.sort_by_key(|(place, _, _)| *place);
+    entries.into_iter().map(|(_, key, value)| (key, value)).collect()
+}
+
+/// `value` of the attribute `def` with its sub-attributes in schema order.
+fn with_subs_in_order(def: &AttrDef, value: Value) -> Value {
+    if def.sub_attributes.is_empty() {
+        return value;
     }
-    out.extend(obj);
-    out
+    match value {
+        Value::Object(inner) => Value::Object(in_schema_order(&[def.sub_attributes], inner)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(inner) => Value::Object(in_schema_order(&[def.sub_attributes], inner)),
+                    other => other,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// A stored document of `rt` with what the server keeps beside it (the audit log's
@@ -197,6 +212,41 @@ pub fn etag_matches(header: &str, version: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::USER;
+
+    #[test]
+    fn attributes_come_in_schema_order_and_unknown_ones_keep_theirs() {
+        let doc: Map<String, Value> = serde_json::from_value(json!({
+            "zeta": 1,
+            "emails": [{"primary": true, "value": "a@example.com", "type": "work"}, "odd"],
+            "name": {"givenName": "A", "familyName": "B", "nickname": "x"},
+            "alpha": 2,
+            "userName": "a@example.com",
+            "externalId": "e",
+        }))
+        .unwrap();
+        let out = in_schema_order(&[&COMMON_ATTRIBUTES, USER.schema.attributes], doc);
+        let keys: Vec<&str> = out.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["externalId", "userName", "name", "emails", "zeta", "alpha"]
+        );
+        let name: Vec<&str> = out["name"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(name, ["familyName", "givenName", "nickname"]);
+        let email: Vec<&str> = out["emails"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(email, ["value", "type", "primary"]);
+        assert_eq!(out["emails"][1], json!("odd"));
+    }
 
     #[test]
     fn etags_compare_weakly_and_star_matches_all() {

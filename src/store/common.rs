@@ -59,8 +59,8 @@ pub fn indexed(kind: ResourceKind, doc: &Map<String, Value>) -> Indexed {
 }
 
 /// The two statements of a list request: placeholder 1 is the account, then the filter's
-/// parameters and the admin API's conditions (`params`), then (page only) the cursor's
-/// (`page_params`), then LIMIT and OFFSET.
+/// parameters and the admin API's conditions (`params`), then (page only) the cursor's and the
+/// page's `LIMIT` and `OFFSET` (`page_params`, see [`filter_sql::limit_offset_sql`]).
 pub struct ListSql {
     pub count: String,
     /// The list is the whole account: `count` reads the kept counts (not a count(*)), and
@@ -79,13 +79,26 @@ pub struct ListSql {
 
 /// The second half of a list ordered by a value row ([`filter_sql::ValueRowSort`]).
 pub struct ValueRowList {
-    /// The resources without a value, in id order: placeholder 1 is the account, then the
-    /// filter's parameters, `without_params`, LIMIT and OFFSET.
-    pub without: String,
-    pub without_params: Vec<SqlParam>,
+    dialect: Dialect,
+    /// The resources without a value, in id order, up to its `LIMIT` ([`ValueRowList::without`]):
+    /// placeholder 1 is the account, then the filter's parameters, then `without_params`.
+    without_head: String,
+    without_params: Vec<SqlParam>,
     /// How many resources of the list have a value (filter parameters only): what a page by
     /// position past them all skips of them.
     pub with_count: String,
+}
+
+impl ValueRowList {
+    /// The statement reading `limit` resources without a value after skipping `skip` of them,
+    /// and what it binds after the account and the filter's parameters.
+    pub fn without(&self, filter_params: usize, limit: i64, skip: i64) -> (String, Vec<SqlParam>) {
+        let first = filter_params + self.without_params.len() + 2;
+        let (tail, binds) = filter_sql::limit_offset_sql(self.dialect, limit, skip, first);
+        let mut params = self.without_params.clone();
+        params.extend(binds);
+        (format!("{} {tail}", self.without_head), params)
+    }
 }
 
 pub fn list_sql(
@@ -142,8 +155,15 @@ pub fn list_sql(
         Some(cond) => format!("{from} AND {cond}"),
         None => from.clone(),
     };
-    let limit_offset_at = |n: usize| (placeholder(dialect, n), placeholder(dialect, n + 1));
-    let (limit, offset) = limit_offset_at(filter.params.len() + after.params.len() + 2);
+    let (limit, offset) = limit_offset(query);
+    let (page_limit, limit_params) = filter_sql::limit_offset_sql(
+        dialect,
+        limit,
+        offset,
+        filter.params.len() + after.params.len() + 2,
+    );
+    let mut page_params = after.params;
+    page_params.extend(limit_params);
     let mut columns: Vec<String> = GROUP_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect();
     if kind == ResourceKind::User {
         columns.pop();
@@ -180,7 +200,7 @@ pub fn list_sql(
             f = filter.sql,
         );
         let page = format!(
-            "SELECT {}, {} {valued_from}{} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            "SELECT {}, {} {valued_from}{} ORDER BY {} {page_limit}",
             columns.join(", "),
             key_column(order.key_expr.as_deref().unwrap_or_default()),
             after_cond.map(|c| format!(" AND {c}")).unwrap_or_default(),
@@ -190,10 +210,9 @@ pub fn list_sql(
         let null_cond = position
             .map(|p| filter_sql::after_null_keyset(p, &mut after_null))
             .unwrap_or_else(|| "TRUE".to_string());
-        let (limit, offset) = limit_offset_at(filter.params.len() + after_null.params.len() + 2);
-        let without = format!(
+        let without_head = format!(
             "SELECT {}, {} {from} AND NOT EXISTS (SELECT 1 FROM {} s WHERE {}) AND {null_cond} \
-             ORDER BY t.id LIMIT {limit} OFFSET {offset}",
+             ORDER BY t.id",
             columns.join(", "),
             key_column("CAST(NULL AS TEXT)"),
             v.table,
@@ -204,9 +223,10 @@ pub fn list_sql(
             counted,
             page,
             params: filter.params,
-            page_params: after.params,
+            page_params,
             value_row: Some(ValueRowList {
-                without,
+                dialect,
+                without_head,
                 without_params: after_null.params,
                 with_count: format!("SELECT count(*) AS total {valued_from}"),
             }),
@@ -223,10 +243,7 @@ pub fn list_sql(
         // the table: 2.6 s for startIndex=900001 in an account of 1,000,000 users.
         // The page's ids are looked up by primary key whatever the table's size: Postgres gets
         // them as one array (a join would let the planner hash a small table whole).
-        let ids = format!(
-            "SELECT t.id {page_from} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            order.order_by
-        );
+        let ids = format!("SELECT t.id {page_from} ORDER BY {} {page_limit}", order.order_by);
         let in_page = match dialect {
             Dialect::Postgres => format!("= ANY(ARRAY({ids}))"),
             Dialect::Sqlite => format!("IN ({ids})"),
@@ -240,7 +257,7 @@ pub fn list_sql(
         )
     } else {
         format!(
-            "SELECT {} {page_from} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            "SELECT {} {page_from} ORDER BY {} {page_limit}",
             columns.join(", "),
             order.order_by,
         )
@@ -250,7 +267,7 @@ pub fn list_sql(
         counted,
         page,
         params: filter.params,
-        page_params: after.params,
+        page_params,
         value_row: None,
         unique_point: filter.unique_point,
     })

@@ -224,6 +224,7 @@ impl From<&super::filter_sql::SqlParam> for Param {
             SqlParam::Bool(b) => Param::Bool(Some(*b)),
             SqlParam::Uuid(u) => Param::Uuid(Some(*u)),
             SqlParam::Time(t) => Param::Time(Some(*t)),
+            SqlParam::Int(i) => Param::Int(Some(*i)),
         }
     }
 }

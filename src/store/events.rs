@@ -113,8 +113,18 @@ pub async fn list(
     account: Uuid,
     q: &EventQuery,
 ) -> StoreResult<(Vec<EventRecord>, i64, i64)> {
+    let mut binds = params![account, q.after].to_vec();
+    // Written into the statement on SQLite, which prepares a statement with a bound LIMIT
+    // again each time it runs (`filter_sql::limit_offset_sql`).
+    let limit = match db.dialect() {
+        Dialect::Sqlite => (q.limit + 1).max(0).to_string(),
+        Dialect::Postgres => {
+            binds.push(Param::from(q.limit + 1));
+            format!("?{}", binds.len())
+        }
+    };
     let types = match &q.types {
-        Some(_) => format!(" AND {}", db.dialect().in_set("e.type", 4)),
+        Some(_) => format!(" AND {}", db.dialect().in_set("e.type", binds.len() + 1)),
         None => String::new(),
     };
     // The head and the pruned position are read by the page's own statement, so they agree with
@@ -132,11 +142,10 @@ pub async fn list(
              LEFT JOIN audit_events a ON a.account_id = e.account_id AND a.id = e.audit_id
              WHERE e.account_id = ?1 AND e.seq > ?2{types}
              ORDER BY e.seq
-             LIMIT ?3
+             LIMIT {limit}
          ) p ON TRUE
          ORDER BY p.seq"
     );
-    let mut binds = params![account, q.after, q.limit + 1].to_vec();
     if let Some(types) = &q.types {
         binds.push(Param::from(types.as_slice()));
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::auth_signal::AuthSignal;
-use super::common::{in_dialect, limit_offset, list_sql};
+use super::common::{in_dialect, list_sql};
 use super::db::{DbConn, Param};
 use super::filter_sql::Dialect;
 use super::health::{Health, Probe};
@@ -354,10 +354,8 @@ impl PgStore {
     /// `EXPLAIN ANALYZE` of the page query a list request runs.
     async fn explain(&self, kind: ResourceKind, account: Uuid, query: &ListQuery) -> StoreResult<String> {
         let sql = list_sql(Dialect::Postgres, kind, query, &AdminFilter::default())?;
-        let (limit, offset) = limit_offset(query);
         let mut binds: Vec<Param> = vec![account.into()];
         binds.extend(sql.params.iter().chain(&sql.page_params).map(Param::from));
-        binds.extend([limit.into(), offset.into()]);
         let mut conn = self.pool.acquire().await?;
         let rows = DbConn::postgres(&mut conn)
             .fetch_all(&format!("EXPLAIN (ANALYZE, COSTS OFF) {}", sql.page), &binds)

@@ -375,7 +375,6 @@ pub async fn list(
         let (limit, offset) = limit_offset(query);
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
-        binds.extend([limit.into(), offset.into()]);
         // The page's result columns, for reading it in one hand-off on SQLite.
         let mut names: Vec<&str> = GROUP_COLUMNS.split(", ").collect();
         if sql.counted {
@@ -408,11 +407,11 @@ pub async fn list(
             } else {
                 0
             };
+            let (without, without_params) = rest.without(sql.params.len(), limit - rows.len() as i64, skip);
             let mut binds = filter_binds.clone();
-            binds.extend(rest.without_params.iter().map(Param::from));
-            binds.extend([(limit - rows.len() as i64).into(), skip.into()]);
+            binds.extend(without_params.iter().map(Param::from));
             rows.extend(
-                db.fetch_page(&rest.without, &binds, &names, &["doc"], Some("b.id"), true)
+                db.fetch_page(&without, &binds, &names, &["doc"], Some("b.id"), true)
                     .await?,
             );
         }

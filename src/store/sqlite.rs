@@ -52,7 +52,7 @@ use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use uuid::Uuid;
 
 use super::auth_signal::AuthSignal;
-use super::common::{limit_offset, list_sql};
+use super::common::list_sql;
 use super::db::{DbConn, Param, now_micros, params, time_text};
 use super::filter_sql::Dialect;
 use super::group_commit::Writer;
@@ -270,10 +270,8 @@ impl SqliteStore {
         extra: &AdminFilter,
     ) -> StoreResult<String> {
         let sql = list_sql(Dialect::Sqlite, kind, query, extra)?;
-        let (limit, offset) = limit_offset(query);
         let mut binds: Vec<Param> = vec![account.into()];
         binds.extend(sql.params.iter().chain(&sql.page_params).map(Param::from));
-        binds.extend([limit.into(), offset.into()]);
         let mut conn = self.pool.acquire().await?;
         let rows = DbConn::sqlite(&mut conn, now_micros())
             .fetch_all(&format!("EXPLAIN QUERY PLAN {}", sql.page), &binds)
@@ -843,6 +841,58 @@ mod tests {
         }
     }
 
+    /// SQLite plans a bound `LIMIT` by its value and marks the statement to be prepared again
+    /// whenever the parameter is bound anew, that is every time it runs: every page statement
+    /// writes its limit instead (`filter_sql::limit_offset_sql`), and binds only the offset.
+    #[test]
+    fn page_statements_write_their_limit() {
+        let mut by_position = query(None, None, None);
+        by_position.start_index = 41;
+        let cases = [
+            query(None, None, None),
+            query(Some(r#"userName eq "a""#), None, None),
+            query(Some(r#"displayName sw "a""#), Some("userName"), None),
+            query(None, Some("name.familyName"), None),
+            by_position,
+            query(
+                None,
+                None,
+                Some(Keyset {
+                    key: None,
+                    id: Uuid::from_u128(7),
+                }),
+            ),
+        ];
+        let mut value_rows = 0;
+        for q in &cases {
+            let sql = list_sql(Dialect::Sqlite, ResourceKind::User, q, &AdminFilter::default()).unwrap();
+            let (limit, offset) = common::limit_offset(q);
+            assert!(!sql.page.contains("LIMIT ?"), "{}", sql.page);
+            assert!(
+                sql.page.contains(&format!("LIMIT {limit} OFFSET ?")),
+                "{}",
+                sql.page
+            );
+            assert_eq!(sql.page_params.last(), Some(&SqlParam::Int(offset)));
+            if let Some(rest) = &sql.value_row {
+                value_rows += 1;
+                let (without, params) = rest.without(sql.params.len(), 7, 3);
+                assert!(
+                    without.ends_with(&format!(
+                        "LIMIT 7 OFFSET ?{}",
+                        sql.params.len() + params.len() + 1
+                    )),
+                    "{without}"
+                );
+                assert_eq!(params.last(), Some(&SqlParam::Int(3)));
+            }
+            let pg = list_sql(Dialect::Postgres, ResourceKind::User, q, &AdminFilter::default()).unwrap();
+            assert!(pg.page.contains("LIMIT $"), "Postgres binds both: {}", pg.page);
+            assert_eq!(pg.page_params.len(), sql.page_params.len() + 1);
+        }
+        assert_eq!(value_rows, 1, "a sort by a value row is among the cases");
+    }
+
     /// Every list query an IdP or a pager sends is an index search: no step scans a table
     /// (`SCAN t`), and nothing is sorted (`TEMP B-TREE`) except the rows a range matched
     /// (`sw`), which must then be put in id order, as on Postgres.
@@ -991,8 +1041,7 @@ mod tests {
         }
         for conn in &mut conns {
             let mut binds: Vec<Param> = vec![account.into()];
-            binds.extend(sql.params.iter().map(Param::from));
-            binds.extend([10i64.into(), 0i64.into()]);
+            binds.extend(sql.params.iter().chain(&sql.page_params).map(Param::from));
             let rows = DbConn::sqlite(conn, now_micros())
                 .fetch_all(&format!("EXPLAIN QUERY PLAN {}", sql.page), &binds)
                 .await
