@@ -22,7 +22,7 @@ pub fn etag(version: i64) -> String {
 
 /// One entry of a reference list (`groups` of a user, `members` of a group).
 pub fn reference(id: &str, location: &str, display: Option<&str>, ty: &str) -> Value {
-    let mut entry = Map::new();
+    let mut entry = Map::with_capacity(4);
     entry.insert("value".into(), json!(id));
     entry.insert("$ref".into(), json!(location));
     if let Some(display) = display {
@@ -68,10 +68,11 @@ pub fn render(
         let value = doc.shift_remove(&k).unwrap_or(Value::Null);
         kept.push((k, value));
     }
-    let mut out = Map::new();
+    // Sized once: `schemas`, `id`, the attributes, the extensions, what is derived, `meta`.
+    let mut out = Map::with_capacity(doc.len() + extensions.len() + kept.len() + derived.len() + 3);
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(id));
-    out.extend(in_schema_order(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc));
+    out.extend(sorted_entries(&[&COMMON_ATTRIBUTES, rt.schema.attributes], doc));
     // Extensions after the core attributes (a declared extension's value is an object; the
     // schemas name anything else, but it has no attributes to show).
     for (ext, value) in extensions {
@@ -90,16 +91,13 @@ pub fn render(
     for (k, v) in derived {
         out.insert(k.to_string(), v);
     }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": rt.name,
-            "created": timestamp(meta.created),
-            "lastModified": timestamp(meta.last_modified),
-            "location": meta.location,
-            "version": etag(meta.version),
-        }),
-    );
+    let mut m = Map::with_capacity(5);
+    m.insert("resourceType".into(), json!(rt.name));
+    m.insert("created".into(), json!(timestamp(meta.created)));
+    m.insert("lastModified".into(), json!(timestamp(meta.last_modified)));
+    m.insert("location".into(), json!(meta.location));
+    m.insert("version".into(), json!(etag(meta.version)));
+    out.insert("meta".into(), Value::Object(m));
     out
 }
 
@@ -110,6 +108,11 @@ pub fn render(
 /// included, and sorted by their place in the schema: a page of 100 resources renders without
 /// looking up every attribute the schema has in every object it holds.
 fn in_schema_order(defs: &[&[AttrDef]], obj: Map<String, Value>) -> Map<String, Value> {
+    sorted_entries(defs, obj).into_iter().collect()
+}
+
+/// [`in_schema_order`]'s entries, for a caller that puts them into a map of its own.
+fn sorted_entries(defs: &[&[AttrDef]], obj: Map<String, Value>) -> Vec<(String, Value)> {
     let mut entries: Vec<(usize, String, Value)> = obj
         .into_iter()
         .map(|(key, value)| {
