@@ -67,6 +67,9 @@ pub struct ListSql {
     /// `page` carries the same total in its `counted_total` column.
     pub counted: bool,
     pub page: String,
+    /// The names of `page`'s result columns, in order (for reading it in one hand-off on
+    /// SQLite, `DbConn::fetch_page`); the value row's second statement has the same.
+    pub columns: Vec<&'static str>,
     pub params: Vec<SqlParam>,
     pub page_params: Vec<SqlParam>,
     /// Set when the list is ordered by a value row: `page` then reads only the resources that
@@ -84,6 +87,8 @@ pub struct ValueRowList {
     /// placeholder 1 is the account, then the filter's parameters, then `without_params`.
     without_head: String,
     without_params: Vec<SqlParam>,
+    /// The number of the placeholder after `without_params`: the statement's limit's.
+    without_limit_at: usize,
     /// How many resources of the list have a value (filter parameters only): what a page by
     /// position past them all skips of them.
     pub with_count: String,
@@ -92,9 +97,8 @@ pub struct ValueRowList {
 impl ValueRowList {
     /// The statement reading `limit` resources without a value after skipping `skip` of them,
     /// and what it binds after the account and the filter's parameters.
-    pub fn without(&self, filter_params: usize, limit: i64, skip: i64) -> (String, Vec<SqlParam>) {
-        let first = filter_params + self.without_params.len() + 2;
-        let (tail, binds) = filter_sql::limit_offset_sql(self.dialect, limit, skip, first);
+    pub fn without(&self, limit: i64, skip: i64) -> (String, Vec<SqlParam>) {
+        let (tail, binds) = filter_sql::limit_offset_sql(self.dialect, limit, skip, self.without_limit_at);
         let mut params = self.without_params.clone();
         params.extend(binds);
         (format!("{} {tail}", self.without_head), params)
@@ -183,9 +187,12 @@ pub fn list_sql(
     } else {
         format!("SELECT count(*) AS total {from}")
     };
+    let mut names: Vec<&'static str> = GROUP_COLUMNS.split(", ").collect();
     if counted {
         columns.push(format!("({count}) AS counted_total"));
+        names.push("counted_total");
     }
+    names.push("sort_key");
     let key_column = |expr: &str| format!("{expr} AS sort_key");
     if let Some(v) = &order.value_row {
         // Read in the value index's order: the resources with a value by a join from the
@@ -218,15 +225,18 @@ pub fn list_sql(
             v.table,
             v.row_of("t"),
         );
+        let without_limit_at = filter.params.len() + after_null.params.len() + 2;
         return Ok(ListSql {
             count,
             counted,
             page,
+            columns: names.clone(),
             params: filter.params,
             page_params,
             value_row: Some(ValueRowList {
                 dialect,
                 without_head,
+                without_limit_at,
                 without_params: after_null.params,
                 with_count: format!("SELECT count(*) AS total {valued_from}"),
             }),
@@ -266,6 +276,7 @@ pub fn list_sql(
         count,
         counted,
         page,
+        columns: names,
         params: filter.params,
         page_params,
         value_row: None,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::db::{DbConn, Param, params};
-use super::filter_sql::Dialect;
+use super::filter_sql::{Dialect, limit_sql};
 use super::{EventQuery, EventRecord, NewEvent, StoreResult};
 
 /// The events as the JSON rows [`insert_sql`] reads.
@@ -114,15 +114,8 @@ pub async fn list(
     q: &EventQuery,
 ) -> StoreResult<(Vec<EventRecord>, i64, i64)> {
     let mut binds = params![account, q.after].to_vec();
-    // Written into the statement on SQLite, which prepares a statement with a bound LIMIT
-    // again each time it runs (`filter_sql::limit_offset_sql`).
-    let limit = match db.dialect() {
-        Dialect::Sqlite => (q.limit + 1).max(0).to_string(),
-        Dialect::Postgres => {
-            binds.push(Param::from(q.limit + 1));
-            format!("?{}", binds.len())
-        }
-    };
+    let (limit, bound) = limit_sql(db.dialect(), q.limit + 1, binds.len() + 1);
+    binds.extend(bound.as_ref().map(Param::from));
     let types = match &q.types {
         Some(_) => format!(" AND {}", db.dialect().in_set("e.type", binds.len() + 1)),
         None => String::new(),
@@ -142,7 +135,7 @@ pub async fn list(
              LEFT JOIN audit_events a ON a.account_id = e.account_id AND a.id = e.audit_id
              WHERE e.account_id = ?1 AND e.seq > ?2{types}
              ORDER BY e.seq
-             LIMIT {limit}
+             {limit}
          ) p ON TRUE
          ORDER BY p.seq"
     );

@@ -62,28 +62,30 @@ pub fn placeholder(dialect: Dialect, n: usize) -> String {
     }
 }
 
-/// `LIMIT … OFFSET …` of a page, its placeholders numbered from `first`, and what they bind.
-/// On SQLite the limit is written into the statement: SQLite (since 3.47) plans a bound
-/// `LIMIT` by its value and so marks the statement to be prepared again whenever that
-/// parameter is bound anew, which is every time it runs; parsing and planning the statement
-/// was a tenth of a page's CPU. The offset stays bound (SQLite does not plan by it), so one
-/// statement serves every page of a given size. Postgres binds both: a prepared statement's
-/// generic plan does not depend on them.
-pub fn limit_offset_sql(dialect: Dialect, limit: i64, offset: i64, first: usize) -> (String, Vec<SqlParam>) {
+/// `LIMIT n` for a statement whose next placeholder is `at`, and what it binds. On SQLite the
+/// limit is written into the statement: SQLite (since 3.47) plans a bound `LIMIT` by its value
+/// and so marks the statement to be prepared again whenever that parameter is bound anew, which
+/// is every time it runs; parsing and planning the statement was a tenth of a page's CPU.
+/// Postgres binds it: a prepared statement's generic plan does not depend on it.
+pub fn limit_sql(dialect: Dialect, limit: i64, at: usize) -> (String, Option<SqlParam>) {
     match dialect {
         Dialect::Postgres => (
-            format!(
-                "LIMIT {} OFFSET {}",
-                placeholder(dialect, first),
-                placeholder(dialect, first + 1)
-            ),
-            vec![SqlParam::Int(limit), SqlParam::Int(offset)],
+            format!("LIMIT {}", placeholder(dialect, at)),
+            Some(SqlParam::Int(limit)),
         ),
-        Dialect::Sqlite => (
-            format!("LIMIT {} OFFSET {}", limit.max(0), placeholder(dialect, first)),
-            vec![SqlParam::Int(offset)],
-        ),
+        Dialect::Sqlite => (format!("LIMIT {}", limit.max(0)), None),
     }
+}
+
+/// `LIMIT … OFFSET …` of a page ([`limit_sql`]), its placeholders numbered from `first`, and
+/// what they bind. The offset is bound on both databases (SQLite does not plan by it), so one
+/// statement serves every page of a given size.
+pub fn limit_offset_sql(dialect: Dialect, limit: i64, offset: i64, first: usize) -> (String, Vec<SqlParam>) {
+    let (limit, bound) = limit_sql(dialect, limit, first);
+    let mut params: Vec<SqlParam> = bound.into_iter().collect();
+    params.push(SqlParam::Int(offset));
+    let offset = placeholder(dialect, first + params.len() - 1);
+    (format!("{limit} OFFSET {offset}"), params)
 }
 
 /// The kind of column an attribute maps to, which decides how values are coerced and compared.

@@ -375,12 +375,6 @@ pub async fn list(
         let (limit, offset) = limit_offset(query);
         let mut binds = filter_binds.clone();
         binds.extend(sql.page_params.iter().map(Param::from));
-        // The page's result columns, for reading it in one hand-off on SQLite.
-        let mut names: Vec<&str> = GROUP_COLUMNS.split(", ").collect();
-        if sql.counted {
-            names.push("counted_total");
-        }
-        names.push("sort_key");
         // Planned for its values on Postgres unless its best plan is the same for every
         // account: a lookup by a unique key, or the whole account in id order (the primary
         // key's range, however large the account), which every IdP's import pages through.
@@ -391,7 +385,7 @@ pub async fn list(
             // In id order the array is ordered explicitly; a requested order is the page's
             // own `ORDER BY` under its `LIMIT`.
             let order = query.sort.is_none().then_some("b.id");
-            db.fetch_page(&sql.page, &binds, &names, &["doc"], order, planned)
+            db.fetch_page(&sql.page, &binds, &sql.columns, &["doc"], order, planned)
                 .await?
         };
         if let Some(rest) = &sql.value_row
@@ -407,11 +401,11 @@ pub async fn list(
             } else {
                 0
             };
-            let (without, without_params) = rest.without(sql.params.len(), limit - rows.len() as i64, skip);
+            let (without, without_params) = rest.without(limit - rows.len() as i64, skip);
             let mut binds = filter_binds.clone();
             binds.extend(without_params.iter().map(Param::from));
             rows.extend(
-                db.fetch_page(&without, &binds, &names, &["doc"], Some("b.id"), true)
+                db.fetch_page(&without, &binds, &sql.columns, &["doc"], Some("b.id"), true)
                     .await?,
             );
         }

@@ -876,7 +876,7 @@ mod tests {
             assert_eq!(sql.page_params.last(), Some(&SqlParam::Int(offset)));
             if let Some(rest) = &sql.value_row {
                 value_rows += 1;
-                let (without, params) = rest.without(sql.params.len(), 7, 3);
+                let (without, params) = rest.without(7, 3);
                 assert!(
                     without.ends_with(&format!(
                         "LIMIT 7 OFFSET ?{}",
