@@ -5,14 +5,15 @@
 //! other load. `cargo bench --bench render`; prints the median and the fastest of 300 pages.
 //! See docs/benchmarks.md.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use uuid::Uuid;
 
 use scimd::scim::attr_path::AttrPath;
-use scimd::scim::render::{self, Meta};
-use scimd::scim::resource::{hides_attributes, project};
+use scimd::scim::render::{self, Derived, PageAt, Reference, Representation};
 use scimd::scim::schema::{GROUP, ResourceType, USER};
 
 const BASE: &str = "http://127.0.0.1:8080/scim/account/00000000-0000-0000-0000-000000000001";
@@ -22,15 +23,15 @@ const ROUNDS: usize = 300;
 /// The page's documents as the store keeps them (JSON text), with each one's id and derived
 /// references (a user's groups).
 struct Stored {
-    id: String,
+    id: Uuid,
     doc: String,
-    refs: Vec<(String, String)>,
+    refs: Vec<(Uuid, String)>,
 }
 
 fn users() -> Vec<Stored> {
-    (0..PAGE)
+    (0..PAGE as u128)
         .map(|i| Stored {
-            id: format!("5f0c6a5e-1b2c-4d3e-8f40-{i:012}"),
+            id: Uuid::from_u128(0x5f0c6a5e_1b2c_4d3e_8f40_000000000000 + i),
             // What benches/load.sh provisions, plus what Okta and Entra send with a user.
             doc: json!({
                 "userName": format!("u{i}@example.com"),
@@ -42,9 +43,12 @@ fn users() -> Vec<Stored> {
             })
             .to_string(),
             refs: vec![
-                (format!("7a1d2c3b-0000-4000-8000-{i:012}"), "small".to_string()),
                 (
-                    format!("7a1d2c3b-0000-4000-8000-{:012}", i + 1),
+                    Uuid::from_u128(0x7a1d2c3b_0000_4000_8000_000000000000 + i),
+                    "small".to_string(),
+                ),
+                (
+                    Uuid::from_u128(0x7a1d2c3b_0000_4000_8000_000000000001 + i),
                     "big".to_string(),
                 ),
             ],
@@ -53,9 +57,9 @@ fn users() -> Vec<Stored> {
 }
 
 fn groups() -> Vec<Stored> {
-    (0..PAGE)
+    (0..PAGE as u128)
         .map(|i| Stored {
-            id: format!("7a1d2c3b-0000-4000-8000-{i:012}"),
+            id: Uuid::from_u128(0x7a1d2c3b_0000_4000_8000_000000000000 + i),
             doc: json!({"displayName": format!("g{i}")}).to_string(),
             refs: Vec::new(),
         })
@@ -65,47 +69,29 @@ fn groups() -> Vec<Stored> {
 /// One page, as `http::resources::list_response` builds it; its size in bytes.
 fn page(rt: &ResourceType, stored: &[Stored], excluded: &[AttrPath]) -> usize {
     let at = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
-    let path = if std::ptr::eq(rt, &USER) {
-        "Users"
-    } else {
-        "Groups"
-    };
-    let resources: Vec<Value> = stored
-        .iter()
-        .map(|s| {
-            let doc: Map<String, Value> = serde_json::from_str(&s.doc).unwrap();
-            let mut derived = Vec::new();
-            if !s.refs.is_empty() {
-                let refs = s
-                    .refs
-                    .iter()
-                    .map(|(id, name)| {
-                        render::reference(id, &format!("{BASE}/Groups/{id}"), Some(name), "direct")
-                    })
-                    .collect();
-                derived.push(("groups", Value::Array(refs)));
-            }
-            let meta = Meta {
-                created: at,
-                last_modified: at,
-                version: 1,
-                location: format!("{BASE}/{path}/{}", s.id),
-            };
-            let mut body = render::render(rt, &s.id, doc, derived, &meta);
-            if !excluded.is_empty() || hides_attributes(rt) {
-                project(rt, &mut body, &[], excluded);
-            }
-            Value::Object(body)
-        })
-        .collect();
-    let body = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": 5100,
-        "itemsPerPage": resources.len(),
-        "startIndex": 1,
-        "Resources": resources,
+    let items = stored.iter().map(|s| Representation {
+        rt,
+        base: BASE,
+        id: s.id,
+        doc: serde_json::from_str(&s.doc).unwrap(),
+        derived: (!s.refs.is_empty()).then(|| Derived {
+            name: "groups",
+            endpoint: "/Groups",
+            refs: s
+                .refs
+                .iter()
+                .map(|(id, name)| Reference {
+                    id: *id,
+                    display: Some(name.clone()),
+                    ty: Cow::Borrowed("direct"),
+                })
+                .collect(),
+        }),
+        created: at,
+        last_modified: at,
+        version: 1,
     });
-    serde_json::to_vec(&body).unwrap().len()
+    render::list_body(5100, PageAt::Index(1), items, &[], excluded).len()
 }
 
 fn measure(label: &str, rt: &ResourceType, stored: &[Stored], excluded: &[AttrPath]) {

@@ -18,6 +18,11 @@ pub fn scim_json(status: StatusCode, body: Value) -> Response {
     // piece, which cost a page of 100 resources measurably more. Writing a `Value` cannot fail
     // (its keys are strings); were it ever to, the `Display` form is the same JSON.
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| body.to_string().into_bytes());
+    scim_bytes(status, bytes)
+}
+
+/// A SCIM response of JSON already written.
+pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut res = (status, bytes).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));

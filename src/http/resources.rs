@@ -1,17 +1,17 @@
 //! `/Users` and `/Groups`: HTTP in, service call, SCIM JSON out.
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::error::{ApiError, scim_json};
+use super::error::{ApiError, scim_bytes};
 use super::extract::{Conditions, Ctx, Params, Projection, ScimBody};
 use crate::scim::list::ListRequest;
-use crate::scim::render::{self, Meta};
+use crate::scim::render::{self, Derived, PageAt, Reference, Representation};
 use crate::scim::schema::ResourceType;
-use crate::scim::{LIST_RESPONSE_URN, resource};
 use crate::service::groups::GroupView;
 use crate::service::records::ResourceRow;
 use crate::service::users::UserView;
@@ -19,123 +19,92 @@ use crate::service::{ListPage, Paging};
 
 pub(super) type Handler = Result<Response, ApiError>;
 
-fn meta(row: &ResourceRow, location: String) -> Meta {
-    Meta {
+pub(super) fn render_user<'a>(base: &'a str, rt: &'a ResourceType, view: UserView) -> Representation<'a> {
+    let derived = (!view.groups.is_empty()).then(|| Derived {
+        name: "groups",
+        endpoint: "/Groups",
+        refs: view
+            .groups
+            .into_iter()
+            .map(|g| Reference {
+                id: g.group_id,
+                display: Some(g.display_name),
+                ty: Cow::Borrowed("direct"),
+            })
+            .collect(),
+    });
+    representation(base, rt, view.row, derived)
+}
+
+pub(super) fn render_group<'a>(base: &'a str, rt: &'a ResourceType, view: GroupView) -> Representation<'a> {
+    // A group's members are users: their references point at /Users.
+    let derived = view.members.map(|members| Derived {
+        name: "members",
+        endpoint: "/Users",
+        refs: members
+            .into_iter()
+            .map(|m| Reference {
+                id: m.member_id,
+                display: m.display,
+                ty: Cow::Owned(m.member_type),
+            })
+            .collect(),
+    });
+    representation(base, rt, view.row, derived)
+}
+
+fn representation<'a>(
+    base: &'a str,
+    rt: &'a ResourceType,
+    row: ResourceRow,
+    derived: Option<Derived>,
+) -> Representation<'a> {
+    Representation {
+        rt,
+        base,
+        id: row.id,
+        doc: row.doc,
+        derived,
         created: row.created_at,
         last_modified: row.last_modified,
         version: row.version,
-        location,
     }
-}
-
-pub(super) fn render_user(base: &str, rt: &ResourceType, view: UserView) -> Map<String, Value> {
-    let id = view.row.id.to_string();
-    let mut derived = Vec::new();
-    if !view.groups.is_empty() {
-        let groups = view
-            .groups
-            .iter()
-            .map(|g| {
-                let gid = g.group_id.to_string();
-                render::reference(
-                    &gid,
-                    &format!("{base}/Groups/{gid}"),
-                    Some(&g.display_name),
-                    "direct",
-                )
-            })
-            .collect();
-        derived.push(("groups", Value::Array(groups)));
-    }
-    let meta = meta(&view.row, format!("{base}/Users/{id}"));
-    render::render(rt, &id, view.row.doc, derived, &meta)
-}
-
-pub(super) fn render_group(base: &str, rt: &ResourceType, view: GroupView) -> Map<String, Value> {
-    let id = view.row.id.to_string();
-    let mut derived = Vec::new();
-    if let Some(members) = &view.members {
-        let members = members
-            .iter()
-            .map(|m| {
-                let mid = m.member_id.to_string();
-                render::reference(
-                    &mid,
-                    &format!("{base}/Users/{mid}"),
-                    m.display.as_deref(),
-                    &m.member_type,
-                )
-            })
-            .collect();
-        derived.push(("members", Value::Array(members)));
-    }
-    let meta = meta(&view.row, format!("{base}/Groups/{id}"));
-    render::render(rt, &id, view.row.doc, derived, &meta)
 }
 
 /// One resource, projected, with its `ETag` (and `Location` on creation).
-fn resource_response(
-    status: StatusCode,
-    rt: &ResourceType,
-    mut body: Map<String, Value>,
-    version: i64,
-    projection: &Projection,
-) -> Response {
-    let location = body
-        .get("meta")
-        .and_then(|m| m.get("location"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if !projection.is_empty() || resource::hides_attributes(rt) {
-        resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
-    }
-    let mut res = scim_json(status, Value::Object(body));
+fn resource_response(status: StatusCode, rep: Representation<'_>, projection: &Projection) -> Response {
+    let version = rep.version;
+    let location = (status == StatusCode::CREATED).then(|| rep.location());
+    let body = render::resource_body(rep, &projection.attributes, &projection.excluded);
+    let mut res = scim_bytes(status, body);
     if let Ok(v) = HeaderValue::from_str(&render::etag(version)) {
         res.headers_mut().insert(header::ETAG, v);
     }
-    if status == StatusCode::CREATED
-        && let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok())
-    {
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         res.headers_mut().insert(header::LOCATION, v);
     }
     res
 }
 
-/// A ListResponse; `render` gives each item's resource type (a search at the root mixes
-/// them) and representation, which is then projected.
-pub(super) fn list_response<T>(
+/// A ListResponse; `render` gives each item's representation (a search at the root mixes
+/// users and groups), which is then projected.
+pub(super) fn list_response<'a, T>(
     page: ListPage<T>,
     projection: &Projection,
-    render: impl Fn(T) -> (&'static ResourceType, Map<String, Value>),
+    render: impl Fn(T) -> Representation<'a>,
 ) -> Response {
-    let resources: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|item| {
-            let (rt, mut body) = render(item);
-            if !projection.is_empty() || resource::hides_attributes(rt) {
-                resource::project(rt, &mut body, &projection.attributes, &projection.excluded);
-            }
-            Value::Object(body)
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("schemas".into(), json!([LIST_RESPONSE_URN]));
-    body.insert("totalResults".into(), json!(page.total));
-    body.insert("itemsPerPage".into(), json!(resources.len()));
-    match page.paging {
-        Paging::Index => {
-            body.insert("startIndex".into(), json!(page.start_index));
-        }
-        // RFC 9865 §3: `nextCursor` while more remain; `startIndex` means nothing here.
-        Paging::Cursor { next } => {
-            if let Some(next) = next {
-                body.insert("nextCursor".into(), json!(next));
-            }
-        }
-    }
-    body.insert("Resources".into(), Value::Array(resources));
-    scim_json(StatusCode::OK, Value::Object(body))
+    let at = match &page.paging {
+        Paging::Index => PageAt::Index(page.start_index),
+        Paging::Cursor { next } => PageAt::Cursor(next.as_deref()),
+    };
+    let body = render::list_body(
+        page.total,
+        at,
+        page.items.into_iter().map(render),
+        &projection.attributes,
+        &projection.excluded,
+    );
+    scim_bytes(StatusCode::OK, body)
 }
 
 async fn user_response(
@@ -146,12 +115,9 @@ async fn user_response(
     projection: &Projection,
 ) -> Handler {
     let rt = st.service.types(&ctx.caller).await?.user;
-    let version = view.row.version;
     Ok(resource_response(
         status,
-        rt,
         render_user(&ctx.base_url, rt, view),
-        version,
         projection,
     ))
 }
@@ -164,12 +130,9 @@ async fn group_response(
     projection: &Projection,
 ) -> Handler {
     let rt = st.service.types(&ctx.caller).await?.group;
-    let version = view.row.version;
     Ok(resource_response(
         status,
-        rt,
         render_group(&ctx.base_url, rt, view),
-        version,
         projection,
     ))
 }
@@ -186,7 +149,7 @@ pub(super) async fn users_page(st: &AppState, ctx: &Ctx, list: &ListRequest) -> 
     let page = st.service.list_users(&ctx.caller, list).await?;
     let rt = st.service.types(&ctx.caller).await?.user;
     Ok(list_response(page, &list.projection, |v| {
-        (rt, render_user(&ctx.base_url, rt, v))
+        render_user(&ctx.base_url, rt, v)
     }))
 }
 
@@ -276,7 +239,7 @@ pub(super) async fn groups_page(st: &AppState, ctx: &Ctx, list: &ListRequest) ->
         .await?;
     let rt = st.service.types(&ctx.caller).await?.group;
     Ok(list_response(page, &list.projection, |v| {
-        (rt, render_group(&ctx.base_url, rt, v))
+        render_group(&ctx.base_url, rt, v)
     }))
 }
 

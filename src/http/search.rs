@@ -33,7 +33,7 @@ pub async fn search_root(State(st): State<AppState>, ctx: Ctx, ScimBody(body): S
         .await?;
     let types = st.service.types(&ctx.caller).await?;
     Ok(list_response(page, &list.projection, |found| match found {
-        Found::User(v) => (types.user, render_user(&ctx.base_url, types.user, v)),
-        Found::Group(v) => (types.group, render_group(&ctx.base_url, types.group, v)),
+        Found::User(v) => render_user(&ctx.base_url, types.user, v),
+        Found::Group(v) => render_group(&ctx.base_url, types.group, v),
     }))
 }

@@ -26,5 +26,5 @@ mod validate;
 
 pub use coerce::{MAX_STRING_BYTES, MAX_VALUES, check_value_count, coerce_single, coerce_value};
 pub use normalize::normalize;
-pub use project::{hides_attributes, project};
+pub use project::{excluded_keys, hides_attributes, leaves_whole, project};
 pub use validate::{primary_email, validate};

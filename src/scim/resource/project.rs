@@ -292,6 +292,39 @@ pub(super) fn remove_sub(value: &mut Value, sub: &str) {
 
 /// Removes `returned: never` attributes always, and `returned: request` ones when the client
 /// did not name any attributes.
+/// The top-level keys `excludedAttributes` (`excluded`) can remove from a representation,
+/// compared without case: each path's attribute name, the path as written (a kept extension's
+/// key), and its URN with and without the name (an extension's, whole or for one of its
+/// attributes). Whatever [`project`] removes is found under one of them.
+pub fn excluded_keys(excluded: &[AttrPath]) -> Vec<String> {
+    let mut keys = Vec::with_capacity(excluded.len() * 4);
+    for path in excluded {
+        keys.push(path.name.clone());
+        keys.push(path.to_string());
+        if let Some(urn) = &path.urn {
+            keys.push(urn.clone());
+            keys.push(format!("{urn}:{}", path.name));
+        }
+    }
+    keys
+}
+
+/// Whether [`project`] leaves a representation of `rt` whose top-level keys are `keys` as it
+/// is: no `attributes`, nothing of `rt` hidden by default, and none of the keys among what
+/// `excludedAttributes` can remove (`cut`, from [`excluded_keys`]). Then the representation is
+/// written as it is (`render::Representation::write`), and `excludedAttributes=members` on a
+/// page of groups shown without members costs nothing.
+pub fn leaves_whole<'k>(
+    rt: &ResourceType,
+    mut keys: impl Iterator<Item = &'k str>,
+    attributes: &[AttrPath],
+    cut: &[String],
+) -> bool {
+    attributes.is_empty()
+        && !hides_attributes(rt)
+        && (cut.is_empty() || keys.all(|k| !cut.iter().any(|c| c.eq_ignore_ascii_case(k))))
+}
+
 /// Whether a representation of `rt` can hold what is returned only on request or never: an
 /// account's extension may declare such attributes (the built-in schemas hold none, since
 /// scimd keeps no password), and then even a response without `attributes` must be projected.
