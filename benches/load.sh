@@ -13,6 +13,8 @@
 #   PROFILE=dir bash benches/load.sh   # also, per workload: the CPU each process used (scimd,
 #                                      # Postgres, the rest) and scimd's profile (perf record,
 #                                      # Debian's linux-perf) with its top costs, into dir
+#   PROFILE=dir PROFILE_GRAPH=dwarf …   # the profile with whole call chains (perf's
+#                                      # --call-graph dwarf: larger, slower; for perf report -G)
 # On Postgres it also runs, with scimd stopped, pgbench over scimd's own statements for a create
 # and a GET by id, and over one row changed by every connection (the ceiling of changes to one
 # group): the column scimd/same-statements is scimd's rate against those.
@@ -209,7 +211,9 @@ LUA
         fi
         local perf_pid before
         rm -f "$PROFILE/$store-$key.perf"
-        perf record -q -F 499 -g -p "$pid" -o "$PROFILE/$store-$key.perf" >/dev/null 2>&1 &
+        # Frame pointers by default (cheap, but Rust's release build keeps none, so the chains
+        # stop at the first frame); PROFILE_GRAPH=dwarf unwinds from a copy of the stack.
+        perf record -q -F 499 --call-graph "${PROFILE_GRAPH:-fp}" -p "$pid" -o "$PROFILE/$store-$key.perf" >/dev/null 2>&1 &
         perf_pid=$!
         before=$(cpu_ticks)
         r[$key]=$(wrk_run "$@")

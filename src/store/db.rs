@@ -417,13 +417,10 @@ impl<'a> DbConn<'a> {
             cells.join(", "),
             order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default()
         );
-        let batch: String = self.fetch_one(&batch_sql, params).await?.text("batch")?;
-        let rows: Vec<Vec<Box<RawValue>>> =
-            serde_json::from_str(&batch).map_err(|e| decode_error("batch", e))?;
-        let names: Arc<[String]> = columns.iter().map(|c| c.to_string()).collect();
-        Ok(rows
-            .into_iter()
-            .map(|cells| DbRow::Batched(Arc::clone(&names), cells))
+        let text: String = self.fetch_one(&batch_sql, params).await?.text("batch")?;
+        let batch = Arc::new(Batch::parse(columns, text)?);
+        Ok((0..batch.rows())
+            .map(|row| DbRow::Batched(Arc::clone(&batch), row))
             .collect())
     }
 
@@ -453,23 +450,140 @@ impl<'a> DbConn<'a> {
 pub enum DbRow {
     Postgres(PgRow),
     Sqlite(SqliteRow),
-    /// A row of a page read in one hand-off ([`DbConn::fetch_page`]): the column names, and
-    /// each cell as the JSON SQLite wrote for it (text, number or null; JSON columns nested).
-    Batched(Arc<[String]>, Vec<Box<RawValue>>),
+    /// A row of a page read in one hand-off ([`DbConn::fetch_page`]): the page, and which row.
+    Batched(Arc<Batch>, usize),
 }
 
-/// A batched row's cell, parsed as `T`: SQLite's text, integers and nulls as JSON.
-fn batched<T: serde::de::DeserializeOwned>(
-    names: &[String],
-    cells: &[Box<RawValue>],
-    column: &str,
-) -> StoreResult<T> {
-    let cell = names
-        .iter()
-        .position(|n| n == column)
-        .and_then(|i| cells.get(i))
-        .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(column.to_string())))?;
-    serde_json::from_str(cell.get()).map_err(|e| decode_error(column, e))
+/// A page of rows read in one hand-off on SQLite ([`DbConn::fetch_page`]): the JSON text SQLite
+/// wrote for them (an array of rows, each an array of cells: text, number or null, JSON
+/// columns nested) and where each cell is in it. A cell is read straight from the text when
+/// its row is read, so a page of 100 rows of ten columns is one string and one list of places,
+/// not a thousand small allocations copied out of it.
+pub struct Batch {
+    names: Vec<String>,
+    text: String,
+    /// Each cell's byte range in `text`, row after row, `names.len()` to a row.
+    cells: Vec<(usize, usize)>,
+}
+
+impl Batch {
+    fn parse(columns: &[&str], text: String) -> StoreResult<Batch> {
+        let mut cells = Vec::with_capacity(columns.len() * 128);
+        {
+            let mut de = serde_json::Deserializer::from_str(&text);
+            let seed = CellPlaces {
+                start: text.as_ptr() as usize,
+                width: columns.len(),
+                cells: &mut cells,
+            };
+            serde::de::DeserializeSeed::deserialize(seed, &mut de)
+                .and_then(|()| de.end())
+                .map_err(|e| decode_error("batch", e))?;
+        }
+        Ok(Batch {
+            names: columns.iter().map(|c| c.to_string()).collect(),
+            text,
+            cells,
+        })
+    }
+
+    fn rows(&self) -> usize {
+        self.cells.len().checked_div(self.names.len()).unwrap_or(0)
+    }
+
+    /// The JSON of `row`'s cell in `column`.
+    fn cell(&self, row: usize, column: &str) -> StoreResult<&str> {
+        self.names
+            .iter()
+            .position(|n| n == column)
+            .and_then(|i| self.cells.get(row * self.names.len() + i))
+            .map(|&(from, to)| &self.text[from..to])
+            .ok_or_else(|| StoreError::Database(sqlx::Error::ColumnNotFound(column.to_string())))
+    }
+
+    /// `row`'s cell in `column`, parsed as `T`: SQLite's text, integers and nulls as JSON.
+    fn read<'a, T: serde::Deserialize<'a>>(&'a self, row: usize, column: &str) -> StoreResult<T> {
+        serde_json::from_str(self.cell(row, column)?).map_err(|e| decode_error(column, e))
+    }
+
+    /// `row`'s text cell in `column` without copying it when it holds no escape (an id, a time).
+    fn str(&self, row: usize, column: &str) -> StoreResult<Option<std::borrow::Cow<'_, str>>> {
+        match self.read::<Option<&str>>(row, column) {
+            Ok(text) => Ok(text.map(std::borrow::Cow::Borrowed)),
+            Err(_) => Ok(self
+                .read::<Option<String>>(row, column)?
+                .map(std::borrow::Cow::Owned)),
+        }
+    }
+}
+
+/// Reads the page's outer array, noting where each cell of each row is (`Batch::cells`).
+struct CellPlaces<'c> {
+    /// Where the text starts in memory: a borrowed cell's place is its offset from here.
+    start: usize,
+    width: usize,
+    cells: &'c mut Vec<(usize, usize)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CellPlaces<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CellPlaces<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an array of rows of {} cells", self.width)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
+        while let Some(()) = rows.next_element_seed(RowPlaces {
+            start: self.start,
+            width: self.width,
+            cells: &mut *self.cells,
+        })? {}
+        Ok(())
+    }
+}
+
+/// One row of [`CellPlaces`].
+struct RowPlaces<'c> {
+    start: usize,
+    width: usize,
+    cells: &'c mut Vec<(usize, usize)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowPlaces<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for RowPlaces<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a row of {} cells", self.width)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut row: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        while let Some(cell) = row.next_element::<&'de RawValue>()? {
+            let from = cell.get().as_ptr() as usize - self.start;
+            self.cells.push((from, from + cell.get().len()));
+            n += 1;
+        }
+        if n != self.width {
+            return Err(serde::de::Error::invalid_length(n, &self));
+        }
+        Ok(())
+    }
 }
 
 impl DbRow {
@@ -498,7 +612,7 @@ impl DbRow {
         T: serde::de::DeserializeOwned,
     {
         match self {
-            DbRow::Batched(names, cells) => batched(names, cells, column),
+            DbRow::Batched(batch, row) => batch.read(*row, column),
             _ => self.get(column),
         }
     }
@@ -514,7 +628,7 @@ impl DbRow {
     pub fn bool(&self, column: &str) -> StoreResult<bool> {
         match self {
             // SQLite keeps a boolean as 0 or 1.
-            DbRow::Batched(names, cells) => Ok(batched::<i64>(names, cells, column)? != 0),
+            DbRow::Batched(batch, row) => Ok(batch.read::<i64>(*row, column)? != 0),
             _ => self.get(column),
         }
     }
@@ -547,8 +661,8 @@ impl DbRow {
                 let text: String = r.try_get(column)?;
                 serde_json::from_str(&text).map_err(|e| decode_error(column, e))
             }
-            DbRow::Batched(names, cells) => {
-                let text: String = batched(names, cells, column)?;
+            DbRow::Batched(batch, row) => {
+                let text = batch.str(*row, column)?.unwrap_or_default();
                 serde_json::from_str(&text).map_err(|e| decode_error(column, e))
             }
         }
@@ -569,7 +683,7 @@ impl DbRow {
             DbRow::Sqlite(r) => r
                 .try_get::<Option<Hyphenated>, _>(column)?
                 .map(Hyphenated::into_uuid),
-            DbRow::Batched(names, cells) => batched(names, cells, column)?,
+            DbRow::Batched(batch, row) => batch.read(*row, column)?,
         })
     }
 
@@ -582,7 +696,12 @@ impl DbRow {
         match self {
             DbRow::Postgres(r) => Ok(r.try_get(column)?),
             DbRow::Sqlite(_) | DbRow::Batched(..) => {
-                let text: Option<String> = self.scalar(column)?;
+                let text: Option<std::borrow::Cow<str>> = match self {
+                    DbRow::Batched(batch, row) => batch.str(*row, column)?,
+                    _ => self
+                        .scalar::<Option<String>>(column)?
+                        .map(std::borrow::Cow::Owned),
+                };
                 text.map(|t| {
                     DateTime::parse_from_rfc3339(&t)
                         .map(|t| t.with_timezone(&Utc))
@@ -604,7 +723,7 @@ impl DbRow {
                     .transpose()
             }
             // Nested, not text (`fetch_page`'s `json_columns`).
-            DbRow::Batched(names, cells) => batched(names, cells, column),
+            DbRow::Batched(batch, row) => batch.read(*row, column),
         }
     }
 }
@@ -613,6 +732,37 @@ impl DbRow {
 mod tests {
     use super::*;
     use sqlx::Connection;
+
+    /// A page's cells are read from its text in place: each row has exactly the statement's
+    /// columns, an escaped text cell still reads (copied), a page of no rows is empty.
+    #[test]
+    fn a_batch_notes_where_each_cell_is() {
+        let text = r#"[["a\"b", 1, null, {"k": [1, "x"]}], ["2026-12-06T12:00:00.000000Z", -2, "c", null]]"#;
+        let batch = Batch::parse(&["t", "n", "o", "doc"], text.to_string()).unwrap();
+        assert_eq!(batch.rows(), 2);
+        assert_eq!(batch.str(0, "t").unwrap().as_deref(), Some("a\"b"));
+        assert_eq!(batch.read::<i64>(1, "n").unwrap(), -2);
+        assert_eq!(batch.str(0, "o").unwrap(), None);
+        assert_eq!(
+            batch.read::<Value>(0, "doc").unwrap(),
+            serde_json::json!({"k": [1, "x"]})
+        );
+        assert!(matches!(
+            batch.str(1, "t").unwrap(),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+        assert!(batch.cell(0, "missing").is_err());
+        assert!(
+            Batch::parse(&["t", "n"], text.to_string()).is_err(),
+            "rows wider than the columns"
+        );
+        assert!(Batch::parse(&["t", "n", "o", "doc", "e"], text.to_string()).is_err());
+        assert!(
+            Batch::parse(&["t"], "[[1]] x".to_string()).is_err(),
+            "text after the page"
+        );
+        assert_eq!(Batch::parse(&["t"], "[]".to_string()).unwrap().rows(), 0);
+    }
 
     /// A page read in one hand-off reads back as the rows themselves would: every type, nulls,
     /// nested JSON, and the statement's order with and without an explicit one.
