@@ -1,6 +1,6 @@
 //! What a page of 100 resources costs scimd itself once the database has answered: each stored
-//! document parsed, rendered (`scim::render`), projected (`scim::resource::project`) and the
-//! ListResponse written out — the CPU that dominates `GET /Users?count=100` and `GET /Groups`
+//! document parsed and the ListResponse written by `scim::render::list_body` (which projects a
+//! resource only where the projection removes something from it) — the CPU that dominates `GET /Users?count=100` and `GET /Groups`
 //! in `benches/load.sh`'s profiles, measured here without HTTP, a database or the machine's
 //! other load. `cargo bench --bench render`; prints the median and the fastest of 300 pages.
 //! See docs/benchmarks.md.
@@ -66,7 +66,7 @@ fn groups() -> Vec<Stored> {
         .collect()
 }
 
-/// One page, as `http::resources::list_response` builds it; its size in bytes.
+/// One page, as `http::resources::list_response` writes it; its size in bytes.
 fn page(rt: &ResourceType, stored: &[Stored], excluded: &[AttrPath]) -> usize {
     let at = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
     let items = stored.iter().map(|s| Representation {
