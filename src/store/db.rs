@@ -474,6 +474,7 @@ impl Batch {
             let seed = CellPlaces {
                 start: text.as_ptr() as usize,
                 width: columns.len(),
+                row: false,
                 cells: &mut cells,
             };
             serde::de::DeserializeSeed::deserialize(seed, &mut de)
@@ -517,11 +518,13 @@ impl Batch {
     }
 }
 
-/// Reads the page's outer array, noting where each cell of each row is (`Batch::cells`).
+/// Reads the page's array of rows (`row: false`) or one row of it (`row: true`), noting where
+/// each cell is (`Batch::cells`).
 struct CellPlaces<'c> {
     /// Where the text starts in memory: a borrowed cell's place is its offset from here.
     start: usize,
     width: usize,
+    row: bool,
     cells: &'c mut Vec<(usize, usize)>,
 }
 
@@ -537,44 +540,23 @@ impl<'de> serde::de::Visitor<'de> for CellPlaces<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "an array of rows of {} cells", self.width)
+        match self.row {
+            false => write!(f, "an array of rows of {} cells", self.width),
+            true => write!(f, "a row of {} cells", self.width),
+        }
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
-        while let Some(()) = rows.next_element_seed(RowPlaces {
-            start: self.start,
-            width: self.width,
-            cells: &mut *self.cells,
-        })? {}
-        Ok(())
-    }
-}
-
-/// One row of [`CellPlaces`].
-struct RowPlaces<'c> {
-    start: usize,
-    width: usize,
-    cells: &'c mut Vec<(usize, usize)>,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for RowPlaces<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for RowPlaces<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "a row of {} cells", self.width)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut row: A) -> Result<(), A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if !self.row {
+            while let Some(()) = seq.next_element_seed(CellPlaces {
+                row: true,
+                cells: &mut *self.cells,
+                ..self
+            })? {}
+            return Ok(());
+        }
         let mut n = 0;
-        while let Some(cell) = row.next_element::<&'de RawValue>()? {
+        while let Some(cell) = seq.next_element::<&'de RawValue>()? {
             let from = cell.get().as_ptr() as usize - self.start;
             self.cells.push((from, from + cell.get().len()));
             n += 1;
