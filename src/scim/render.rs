@@ -76,6 +76,7 @@ fn part(rt: &ResourceType, derived: Option<&str>, key: &str) -> Part<'static> {
     Part::Core
 }
 
+/// Where a key of a stored document goes in its representation ([`part`]).
 enum Part<'s> {
     /// Not shown: a key the server writes itself.
     Shadowed,
@@ -324,7 +325,7 @@ pub fn list_body<'a>(
     let cut = excluded_keys(excluded);
     let count = items.len();
     // Room for a page of small groups (about 400 bytes each); once the first resource is
-    // written, room for the rest at a quarter more than its size, so a page grows once at most.
+    // written, room for the rest at a quarter more than its size, so a page grows at most once.
     let mut out = Vec::with_capacity(160 + count * 400);
     out.extend_from_slice(b"{\"schemas\":[");
     write_str(&mut out, LIST_RESPONSE_URN);

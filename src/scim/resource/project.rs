@@ -290,8 +290,6 @@ pub(super) fn remove_sub(value: &mut Value, sub: &str) {
     }
 }
 
-/// Removes `returned: never` attributes always, and `returned: request` ones when the client
-/// did not name any attributes.
 /// The top-level keys `excludedAttributes` (`excluded`) can remove from a representation,
 /// compared without case: each path's attribute name, the path as written (a kept extension's
 /// key), and its URN with and without the name (an extension's, whole or for one of its
@@ -339,6 +337,8 @@ pub fn hides_attributes(rt: &ResourceType) -> bool {
     })
 }
 
+/// Removes `returned: never` attributes always, and `returned: request` ones when the client
+/// did not name any attributes.
 pub(super) fn strip_unreturnable(rt: &ResourceType, resource: &mut Map<String, Value>, no_attributes: bool) {
     let hidden = |r: Returned| r == Returned::Never || (no_attributes && r == Returned::Request);
     let strip = |container: &mut Map<String, Value>, schema: &Schema| {
