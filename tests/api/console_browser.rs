@@ -150,7 +150,20 @@ async fn an_admins_journey_through_the_console() {
     let okta_token = b.text("#new-token").await;
     assert!(okta_token.starts_with("eyJ"), "{okta_token}");
     b.click("button[data-copy='new-token']").await;
-    let copied = b.text("button[data-copy='new-token'] .state").await;
+    // The copy finishes when the clipboard's promise settles, after the click has returned:
+    // wait (10 s at most) for the button to say what happened instead of reading it at once.
+    let copied = b
+        .client()
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//button[@data-copy='new-token']/span[contains(@class, 'state') and normalize-space() != 'Copy']",
+        ))
+        .await
+        .expect("the copy button did not change from \"Copy\" within 10 s")
+        .text()
+        .await
+        .unwrap();
     assert!(copied == "Copied" || copied.starts_with("Selected"), "{copied}");
     accessible(&b, "tokens with a new secret").await;
     b.screenshot("tokens").await;
