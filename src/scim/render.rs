@@ -16,7 +16,7 @@ use crate::scim::LIST_RESPONSE_URN;
 use crate::scim::attr_path::AttrPath;
 use crate::scim::resource::undeclared::is_undeclared_urn;
 use crate::scim::resource::{excluded_keys, leaves_whole, project};
-use crate::scim::schema::{AttrDef, COMMON_ATTRIBUTES, ResourceType};
+use crate::scim::schema::{AttrDef, COMMON_ATTRIBUTES, ResourceType, Schema};
 
 /// The weak ETag of a version: `W/"3"`.
 pub fn etag(version: i64) -> String {
@@ -63,7 +63,7 @@ const SERVER_KEYS: [&str; 3] = ["schemas", "id", "meta"];
 
 /// Where a key of the document goes in the representation of `rt` (with the derived attribute
 /// `derived`, if any).
-fn part(rt: &ResourceType, derived: Option<&str>, key: &str) -> Part<'static> {
+fn part(rt: &ResourceType, derived: Option<&str>, key: &str) -> Part {
     if SERVER_KEYS.contains(&key) || derived == Some(key) {
         return Part::Shadowed;
     }
@@ -77,11 +77,11 @@ fn part(rt: &ResourceType, derived: Option<&str>, key: &str) -> Part<'static> {
 }
 
 /// Where a key of a stored document goes in its representation ([`part`]).
-enum Part<'s> {
+enum Part {
     /// Not shown: a key the server writes itself.
     Shadowed,
     /// A declared extension of the resource type.
-    Extension(&'s crate::scim::schema::Schema),
+    Extension(&'static Schema),
     /// An extension kept without a declaration (`resource::undeclared`).
     Kept,
     /// An attribute of the core schema, or one no schema declares.
@@ -94,7 +94,7 @@ impl Representation<'_> {
         format!("{}{}/{}", self.base, self.rt.endpoint, self.id)
     }
 
-    fn part(&self, key: &str) -> Part<'static> {
+    fn part(&self, key: &str) -> Part {
         part(self.rt, self.derived.as_ref().map(|d| d.name), key)
     }
 
@@ -157,7 +157,7 @@ impl Representation<'_> {
             if let Value::Object(inner) = value {
                 out.insert(
                     ext.id.to_string(),
-                    Value::Object(sorted_entries(&[ext.attributes], inner).into_iter().collect()),
+                    Value::Object(in_schema_order(&[ext.attributes], inner)),
                 );
             }
         }
