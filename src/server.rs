@@ -188,7 +188,7 @@ impl App {
                 documentation_uri: None,
             },
         };
-        http::router(AppState {
+        http::router(AppState::new(http::AppParts {
             service: self.service.clone(),
             http: Arc::new(http),
             metrics: Arc::new(http::metrics::Metrics::new(
@@ -201,7 +201,7 @@ impl App {
                 self.service.clock().clone(),
             )
             .map(Arc::new),
-        })
+        }))
     }
 }
 

@@ -55,8 +55,28 @@ pub struct HttpSettings {
     pub capabilities: Capabilities,
 }
 
+/// What every handler and middleware reads, behind one `Arc`: axum clones the state for each
+/// middleware layer and handler of every request, so a clone is one reference count instead of
+/// one per part (the profile of a GET by id had the drops of a many-part state at 1.5 % of the
+/// server's CPU).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+pub struct AppParts {
     pub service: Arc<Service>,
     pub http: Arc<HttpSettings>,
     /// Per-account request budget; `None` when limiting is off.
